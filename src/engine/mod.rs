@@ -1,0 +1,3 @@
+//! The benchmark engine: claims paid reports and runs them.
+
+pub mod queue;

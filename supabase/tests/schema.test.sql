@@ -1,0 +1,32 @@
+-- The shape other parts of the system rely on.
+begin;
+select plan(15);
+
+select has_table('public', 'benchmark_drafts', 'benchmark_drafts exists');
+select has_table('public', 'reports', 'reports exists');
+select has_table('public', 'benchmark_runs', 'benchmark_runs exists');
+select has_view('public', 'report_model_summary', 'report_model_summary exists');
+select col_is_unique('public', 'reports', 'stripe_session_id', 'one report per Stripe session');
+select col_is_unique('public', 'reports', 'share_token', 'share tokens are unique');
+select col_is_unique('public', 'benchmark_runs', array['report_id', 'model_id', 'image_index'], 'one run per report, model and image');
+select has_index('public', 'benchmark_runs', 'idx_benchmark_runs_report_id', 'runs are indexed by report');
+select has_index('public', 'benchmark_runs', 'idx_benchmark_runs_report_model', 'runs are indexed by report and model');
+select columns_are('public', 'benchmark_runs', array[
+  'id', 'report_id', 'model_id', 'image_index', 'output_json', 'response_time_ms', 'prompt_tokens',
+  'completion_tokens', 'total_tokens', 'cost', 'passed', 'field_diffs', 'fields_total', 'fields_matched',
+  'error', 'created_at'], 'benchmark_runs has the seed''s columns plus field counts');
+select has_trigger('public', 'reports', 'reports_notify_paid', 'paid reports notify the engines');
+select has_trigger('public', 'reports', 'reports_updated_at', 'reports keep updated_at');
+select has_trigger('public', 'benchmark_drafts', 'benchmark_drafts_updated_at', 'drafts keep updated_at');
+select is((select public from storage.buckets where id = 'benchmark-images'), false, 'the image bucket is private');
+select is(
+  (select array_agg(p.proname::text order by p.proname)
+     from pg_proc p join pg_namespace n on n.oid = p.pronamespace
+    where n.nspname = 'public'
+      and (has_function_privilege('anon', p.oid, 'execute') or has_function_privilege('authenticated', p.oid, 'execute'))),
+  null,
+  'no function in public is callable by anon or authenticated'
+);
+
+select * from finish();
+rollback;

@@ -1,0 +1,8 @@
+//! Integration tests against a real PostgreSQL: one binary, one fresh
+//! database per test.
+
+#[path = "../support/mod.rs"]
+mod support;
+
+mod fulfillment;
+mod report_queue;

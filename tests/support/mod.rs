@@ -1,0 +1,4 @@
+#![allow(dead_code)] // each test binary uses its own part of the harness
+
+pub mod db;
+pub mod fixtures;
