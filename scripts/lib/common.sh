@@ -108,3 +108,77 @@ ensure_postgres() {
   fi
   pg_answers "$admin" || die "PostgreSQL at $admin does not answer"
 }
+
+POSTRUST_VERSION=3.1.0
+
+# Installs postrust-server (the PostgREST-compatible server behind /rest/v1)
+# into $TOOLS_DIR/bin, built --locked from the lockfile in devstack/postrust.
+# A stamp records what was built, so later runs reuse it.
+ensure_postrust() {
+  local lock="$ROOT/devstack/postrust/Cargo.lock"
+  local stamp="$TOOLS_DIR/postrust.stamp"
+  local want
+  want="$POSTRUST_VERSION $(sha256sum "$lock" | cut -c1-16)"
+  if [ -x "$TOOLS_DIR/bin/postrust" ] && [ "$(cat "$stamp" 2>/dev/null)" = "$want" ]; then
+    return 0
+  fi
+  log "building postrust-server $POSTRUST_VERSION (a few minutes, once)"
+  local build="$TOOLS_DIR/build"
+  local src="$build/postrust-server-$POSTRUST_VERSION"
+  mkdir -p "$build/fetch/src"
+  if [ ! -f "$src/Cargo.toml" ]; then
+    cat >"$build/fetch/Cargo.toml" <<TOML
+[package]
+name = "postrust-fetch"
+version = "0.0.0"
+edition = "2021"
+[dependencies]
+postrust-server = "=$POSTRUST_VERSION"
+[workspace]
+TOML
+    : >"$build/fetch/src/lib.rs"
+    (cd "$build/fetch" && cargo fetch -q) || die "could not download postrust-server"
+    local crate
+    crate="$(ls "${CARGO_HOME:-$HOME/.cargo}"/registry/cache/*/"postrust-server-$POSTRUST_VERSION.crate" | head -n 1)"
+    [ -f "$crate" ] || die "postrust-server $POSTRUST_VERSION was not downloaded"
+    tar -xzf "$crate" -C "$build"
+  fi
+  cp "$lock" "$src/Cargo.lock"
+  # The tools folder sits inside this repository's workspace; keep the
+  # crate out of it.
+  grep -q '^\[workspace\]' "$src/Cargo.toml" || printf '\n[workspace]\n' >>"$src/Cargo.toml"
+  CARGO_TARGET_DIR="$build/target" cargo install --quiet --locked --force \
+    --path "$src" --root "$TOOLS_DIR" --features compat-key-order ||
+    die "could not build postrust-server"
+  rm -rf "$build/target"
+  echo "$want" >"$stamp"
+}
+
+# Node.js and the project's npm packages (package-lock.json), for the
+# supabase-js tests and the pages.
+ensure_node_modules() {
+  if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
+    ensure_apt_packages nodejs npm
+  fi
+  local stamp="$ROOT/node_modules/.modelpick-lock"
+  local want
+  want="$(sha256sum "$ROOT/package-lock.json" | cut -c1-16)"
+  if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
+    log "npm ci"
+    (cd "$ROOT" && npm ci --no-audit --no-fund --loglevel=error) || die "npm ci failed"
+    echo "$want" >"$stamp"
+  fi
+}
+
+free_port() {
+  python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+}
+
+# Waits until $1 answers HTTP, for at most $2 seconds.
+wait_for_http() {
+  local url="$1" deadline=$((SECONDS + ${2:-30}))
+  until curl -s -o /dev/null "$url"; do
+    [ "$SECONDS" -lt "$deadline" ] || return 1
+    sleep 0.2
+  done
+}

@@ -5,4 +5,6 @@
 mod support;
 
 mod fulfillment;
+mod hostile_input;
 mod report_queue;
+mod supabase_api;

@@ -1,0 +1,69 @@
+//! `devstack`: the local stand-ins, one subcommand per service.
+
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand};
+
+#[derive(Parser)]
+#[command(
+    name = "devstack",
+    about = "Local stand-ins for Supabase, Stripe and a model provider"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// The Supabase API gateway (REST via postrust, Auth, Storage) on SUPABASE_URL.
+    Supabase,
+}
+
+fn repo_root() -> PathBuf {
+    std::env::var("MODELPICK_ROOT")
+        .map(PathBuf::from)
+        .unwrap_or_else(|_| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(".."))
+}
+
+#[tokio::main]
+async fn main() {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| "devstack=info".into()),
+        )
+        .init();
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Supabase => run_supabase().await,
+    };
+    if let Err(e) = result {
+        eprintln!("devstack: {e}");
+        std::process::exit(1);
+    }
+}
+
+async fn run_supabase() -> Result<(), String> {
+    let config = devstack::supabase::SupabaseConfig::from_env(&repo_root())?;
+    let listener = tokio::net::TcpListener::bind(config.addr)
+        .await
+        .map_err(|e| format!("cannot listen on {}: {e}", config.addr))?;
+    let running = devstack::supabase::start(config, listener)
+        .await
+        .map_err(|e| e.to_string())?;
+    tracing::info!(url = %running.url(), "Supabase API gateway ready");
+    shutdown_signal().await;
+    running.stop().await;
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        .expect("install SIGTERM handler");
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = term.recv() => {},
+    }
+}

@@ -1,0 +1,15 @@
+//! A Supabase API gateway on one port, routed like Supabase's own:
+//! `/rest/v1` to a PostgREST-compatible server (postrust), `/auth/v1` and
+//! `/storage/v1` served here.
+
+mod auth;
+mod config;
+mod gateway;
+mod jwt;
+mod reply;
+mod rest;
+mod storage;
+
+pub use config::{authenticator_url_for, SupabaseConfig};
+pub use gateway::{start, RunningSupabase};
+pub use jwt::Claims;

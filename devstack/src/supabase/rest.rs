@@ -1,0 +1,186 @@
+//! `/rest/v1`: a PostgREST-compatible server (postrust, installed by
+//! `scripts/setup`) run as a child process, behind a proxy that strips the
+//! prefix the way Supabase's gateway does.
+
+use std::process::Stdio;
+use std::time::Duration;
+
+use bytes::Bytes;
+use tokio::process::{Child, Command};
+use warp::http::{HeaderMap, HeaderValue, Method, StatusCode};
+use warp::reply::Response;
+
+use super::config::SupabaseConfig;
+use super::jwt;
+
+/// The running postrust process; killed when dropped.
+pub struct Postrust {
+    pub base_url: String,
+    _child: Child,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum PostrustError {
+    #[error("postrust is not installed at {0} (run scripts/setup)")]
+    Missing(String),
+    #[error("could not start postrust: {0}")]
+    Spawn(#[from] std::io::Error),
+    #[error("postrust did not come up: {0}")]
+    NotReady(String),
+}
+
+fn free_port() -> std::io::Result<u16> {
+    Ok(std::net::TcpListener::bind("127.0.0.1:0")?
+        .local_addr()?
+        .port())
+}
+
+pub async fn spawn(config: &SupabaseConfig) -> Result<Postrust, PostrustError> {
+    if !config.postrust_bin.exists() {
+        return Err(PostrustError::Missing(
+            config.postrust_bin.display().to_string(),
+        ));
+    }
+    let http = reqwest::Client::new();
+    let mut last_error = String::new();
+    // The port is picked before postrust binds it; another process may take
+    // it in between, so a failed start is retried on a fresh port.
+    for _ in 0..5 {
+        let port = free_port()?;
+        let mut child = Command::new(&config.postrust_bin)
+            .env("PGRST_DB_URI", &config.authenticator_url)
+            .env("PGRST_DB_ANON_ROLE", "anon")
+            .env("PGRST_DB_SCHEMAS", "public")
+            .env("PGRST_DB_EXTRA_SEARCH_PATH", "public,extensions")
+            .env("PGRST_JWT_SECRET", &config.jwt_secret)
+            .env("PGRST_COMPAT_MODE", "true")
+            .env("PGRST_DB_MAX_ROWS", "1000")
+            .env("PGRST_DB_POOL", "5")
+            .env("PGRST_SERVER_HOST", "127.0.0.1")
+            .env("PGRST_SERVER_PORT", port.to_string())
+            .env("PGRST_LOG_LEVEL", "error")
+            .env_remove("RUST_LOG")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .kill_on_drop(true)
+            .spawn()?;
+        let base_url = format!("http://127.0.0.1:{port}");
+        for _ in 0..150 {
+            if let Ok(Some(status)) = child.try_wait() {
+                last_error = format!("exited with {status}");
+                break;
+            }
+            if http.get(format!("{base_url}/")).send().await.is_ok() {
+                return Ok(Postrust {
+                    base_url,
+                    _child: child,
+                });
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        if last_error.is_empty() {
+            last_error = "no answer within 15 s".into();
+        }
+    }
+    Err(PostrustError::NotReady(last_error))
+}
+
+const HOP_BY_HOP: [&str; 9] = [
+    "connection",
+    "keep-alive",
+    "proxy-authenticate",
+    "proxy-authorization",
+    "te",
+    "trailer",
+    "transfer-encoding",
+    "upgrade",
+    "host",
+];
+
+/// Forwards one request to postrust and its answer back, correcting where
+/// postrust and PostgREST disagree in ways the clients notice.
+pub async fn proxy(
+    http: &reqwest::Client,
+    base_url: &str,
+    method: Method,
+    tail: &str,
+    query: Option<String>,
+    mut headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    for name in HOP_BY_HOP.iter().chain(&["content-length"]) {
+        headers.remove(*name);
+    }
+    // Like Kong: with no Authorization header, the API key is the token.
+    if !headers.contains_key("authorization") {
+        if let Some(key) = headers.get("apikey").cloned() {
+            if let Ok(value) =
+                HeaderValue::from_str(&format!("Bearer {}", key.to_str().unwrap_or("")))
+            {
+                headers.insert("authorization", value);
+            }
+        }
+    }
+    let caller_role = headers
+        .get("authorization")
+        .and_then(|v| jwt::bearer(v.to_str().ok()))
+        .and_then(peek_role);
+
+    let mut url = format!("{base_url}/{tail}");
+    if let Some(q) = query.filter(|q| !q.is_empty()) {
+        url.push('?');
+        url.push_str(&q);
+    }
+    let upstream = match http
+        .request(method, &url)
+        .headers(headers)
+        .body(body)
+        .send()
+        .await
+    {
+        Ok(response) => response,
+        Err(e) => {
+            return super::reply::json(
+                StatusCode::BAD_GATEWAY,
+                &serde_json::json!({"message": format!("REST service unavailable: {e}")}),
+            )
+        }
+    };
+    let mut status = upstream.status();
+    let mut response_headers = upstream.headers().clone();
+    let body = upstream.bytes().await.unwrap_or_default();
+
+    // PostgREST answers a privilege refusal with 403 for an authenticated
+    // caller and 401 only for anon; postrust says 401 to both.
+    if status == StatusCode::UNAUTHORIZED
+        && caller_role.as_deref().is_some_and(|role| role != "anon")
+        && error_code(&body).as_deref() == Some("42501")
+    {
+        status = StatusCode::FORBIDDEN;
+        response_headers.remove("www-authenticate");
+    }
+    for name in HOP_BY_HOP.iter().chain(&["content-length"]) {
+        response_headers.remove(*name);
+    }
+    let mut response = Response::new(body.into());
+    *response.status_mut() = status;
+    *response.headers_mut() = response_headers;
+    response
+}
+
+/// The `role` claim of a token, unverified: only used to pick between two
+/// refusals that postrust has already decided on.
+fn peek_role(token: &str) -> Option<String> {
+    use base64::Engine;
+    let payload = token.split('.').nth(1)?;
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(payload.trim_end_matches('='))
+        .ok()?;
+    let claims: serde_json::Value = serde_json::from_slice(&bytes).ok()?;
+    claims.get("role")?.as_str().map(str::to_owned)
+}
+
+fn error_code(body: &[u8]) -> Option<String> {
+    let value: serde_json::Value = serde_json::from_slice(body).ok()?;
+    value.get("code")?.as_str().map(str::to_owned)
+}
