@@ -1,4 +1,11 @@
 //! ModelPick's backend: the sidecar (checkout, Stripe webhooks, pages) and the
-//! benchmark engine. See `DESIGN` in the shared docs for the architecture.
+//! benchmark engine.
 
+pub mod auth;
+pub mod config;
 pub mod engine;
+pub mod fulfilment;
+pub mod http;
+pub mod startup;
+pub mod stripe;
+pub mod supabase;

@@ -3,4 +3,5 @@
 //! postgrest-rs, the Stripe and OpenAI-style HTTP APIs) work unchanged.
 //! A development tool: never linked into the product.
 
+pub mod stripe;
 pub mod supabase;

@@ -18,6 +18,9 @@ struct Cli {
 enum Command {
     /// The Supabase API gateway (REST via postrust, Auth, Storage) on SUPABASE_URL.
     Supabase,
+    /// The Stripe stand-in (Checkout Sessions, hosted pay page, signed
+    /// webhooks to STRIPE_WEBHOOK_URL) on DEVSTACK_STRIPE_ADDR (127.0.0.1:12111).
+    Stripe,
 }
 
 fn repo_root() -> PathBuf {
@@ -37,6 +40,7 @@ async fn main() {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Supabase => run_supabase().await,
+        Command::Stripe => run_stripe().await,
     };
     if let Err(e) = result {
         eprintln!("devstack: {e}");
@@ -53,6 +57,22 @@ async fn run_supabase() -> Result<(), String> {
         .await
         .map_err(|e| e.to_string())?;
     tracing::info!(url = %running.url(), "Supabase API gateway ready");
+    shutdown_signal().await;
+    running.stop().await;
+    Ok(())
+}
+
+async fn run_stripe() -> Result<(), String> {
+    let addr: std::net::SocketAddr = std::env::var("DEVSTACK_STRIPE_ADDR")
+        .unwrap_or_else(|_| "127.0.0.1:12111".into())
+        .parse()
+        .map_err(|e| format!("DEVSTACK_STRIPE_ADDR: {e}"))?;
+    let listener = tokio::net::TcpListener::bind(addr)
+        .await
+        .map_err(|e| format!("cannot listen on {addr}: {e}"))?;
+    let running = devstack::stripe::start(devstack::stripe::StripeConfig::from_env(addr), listener)
+        .map_err(|e| e.to_string())?;
+    tracing::info!(url = %running.url(), "Stripe stand-in ready");
     shutdown_signal().await;
     running.stop().await;
     Ok(())

@@ -135,6 +135,15 @@ select pg_temp.cells('storage.objects', 'update', $q$update storage.objects set 
 select pg_temp.cells('storage.objects', 'delete', $q$delete from storage.objects where name = 'a0000000-0000-4000-8000-00000000000a/loose.png'$q$,
                                                                                                                                                   'denied', 'allowed', 'denied', 'denied', 'allowed');
 
+select pg_temp.cells('checkout_sessions', 'select', $q$select * from public.checkout_sessions where stripe_session_id = 'cs_shared'$q$,
+                                                                                                                                                  'denied', 'allowed', 'denied', 'denied', 'allowed');
+select pg_temp.cells('checkout_sessions', 'insert', $q$insert into public.checkout_sessions (stripe_session_id, user_id, status) values ('cs_new', 'a0000000-0000-4000-8000-00000000000a', 'paid')$q$,
+                                                                                                                                                  'denied', 'denied', 'denied', 'denied', 'allowed');
+select pg_temp.cells('checkout_sessions', 'update', $q$update public.checkout_sessions set status = 'paid' where stripe_session_id = 'cs_shared'$q$,
+                                                                                                                                                  'denied', 'denied', 'denied', 'denied', 'allowed');
+select pg_temp.cells('checkout_sessions', 'delete', $q$delete from public.checkout_sessions where stripe_session_id = 'cs_shared'$q$,
+                                                                                                                                                  'denied', 'denied', 'denied', 'denied', 'allowed');
+
 -- Edge cases --------------------------------------------------------------------
 insert into pg_temp.matrix (subject, op, persona, expected, sql) values
   -- Drafts: nobody pays for a draft by writing to it, and paid drafts are frozen.
@@ -199,7 +208,9 @@ insert into pg_temp.matrix (subject, op, persona, expected, sql) values
   ('functions', 'renew_report_lease', 'owner', 'denied', $q$select public.renew_report_lease(gen_random_uuid(), gen_random_uuid(), 30)$q$),
   ('functions', 'release_report', 'owner', 'denied', $q$select public.release_report(gen_random_uuid(), gen_random_uuid())$q$),
   ('functions', 'finish_report', 'owner', 'denied', $q$select public.finish_report(gen_random_uuid(), gen_random_uuid(), 'complete')$q$),
-  ('functions', 'finish_report', 'anon', 'denied', $q$select public.finish_report(gen_random_uuid(), gen_random_uuid(), 'complete')$q$);
+  ('functions', 'finish_report', 'anon', 'denied', $q$select public.finish_report(gen_random_uuid(), gen_random_uuid(), 'complete')$q$),
+  ('functions', 'record_checkout_session', 'owner', 'denied', $q$select public.record_checkout_session('cs_shared', 'expired')$q$),
+  ('functions', 'record_checkout_session', 'anon', 'denied', $q$select public.record_checkout_session('cs_shared', 'expired')$q$);
 
 select plan((select count(*)::int from pg_temp.matrix) + 3);
 

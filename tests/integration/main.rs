@@ -6,5 +6,6 @@ mod support;
 
 mod fulfillment;
 mod hostile_input;
+mod pay;
 mod report_queue;
 mod supabase_api;

@@ -1,5 +1,6 @@
 #![allow(dead_code)] // each test binary uses its own part of the harness
 
+pub mod app;
 pub mod db;
 pub mod fixtures;
 pub mod supabase;

@@ -1,0 +1,227 @@
+//! Typed settings, read once from the environment (and `.env`). Every
+//! variable is listed with its source in `.env.example`.
+
+use std::net::SocketAddr;
+
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum ConfigError {
+    #[error("missing required environment variable {0} (see .env.example)")]
+    Missing(&'static str),
+    #[error("environment variable {name} is invalid: {reason}")]
+    Invalid { name: &'static str, reason: String },
+}
+
+#[derive(Debug, Clone)]
+pub struct SupabaseSettings {
+    /// The project URL; `/rest/v1`, `/auth/v1`, `/storage/v1` live under it.
+    pub url: String,
+    pub anon_key: String,
+    pub service_role_key: String,
+    /// The legacy HS256 secret that signs access tokens, when the project
+    /// still uses one.
+    pub jwt_secret: Option<String>,
+    /// Also accept tokens signed by the project's asymmetric keys, fetched
+    /// from `<url>/auth/v1/.well-known/jwks.json`.
+    pub use_jwks: bool,
+}
+
+impl SupabaseSettings {
+    pub fn rest_url(&self) -> String {
+        format!("{}/rest/v1", self.url)
+    }
+
+    pub fn jwks_url(&self) -> String {
+        format!("{}/auth/v1/.well-known/jwks.json", self.url)
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct StripeSettings {
+    /// `https://api.stripe.com`, or the local stand-in.
+    pub api_base: String,
+    pub secret_key: String,
+    pub webhook_secret: String,
+}
+
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub sidecar_addr: SocketAddr,
+    /// Where the browser reaches the sidecar's pages; Stripe redirects here.
+    pub site_url: String,
+    pub supabase: SupabaseSettings,
+    pub stripe: StripeSettings,
+}
+
+/// Reads variables from a lookup function, so tests need no process-wide
+/// environment.
+pub struct Env<F: Fn(&str) -> Option<String>>(pub F);
+
+impl<F: Fn(&str) -> Option<String>> Env<F> {
+    fn optional(&self, name: &str) -> Option<String> {
+        (self.0)(name)
+            .map(|v| v.trim().to_owned())
+            .filter(|v| !v.is_empty())
+    }
+
+    fn required(&self, name: &'static str) -> Result<String, ConfigError> {
+        self.optional(name).ok_or(ConfigError::Missing(name))
+    }
+
+    fn url(&self, name: &'static str, default: Option<&str>) -> Result<String, ConfigError> {
+        let value = match (self.optional(name), default) {
+            (Some(v), _) => v,
+            (None, Some(d)) => d.to_owned(),
+            (None, None) => return Err(ConfigError::Missing(name)),
+        };
+        if !(value.starts_with("http://") || value.starts_with("https://")) {
+            return Err(ConfigError::Invalid {
+                name,
+                reason: format!("{value:?} is not an http(s) URL"),
+            });
+        }
+        Ok(value.trim_end_matches('/').to_owned())
+    }
+
+    fn flag(&self, name: &'static str) -> Result<bool, ConfigError> {
+        match self.optional(name).as_deref() {
+            None | Some("0") | Some("false") => Ok(false),
+            Some("1") | Some("true") => Ok(true),
+            Some(other) => Err(ConfigError::Invalid {
+                name,
+                reason: format!("{other:?} is not true or false"),
+            }),
+        }
+    }
+}
+
+impl Settings {
+    /// From the process environment, after loading `.env` if there is one.
+    pub fn from_env() -> Result<Self, ConfigError> {
+        let _ = dotenvy::dotenv();
+        Self::from_lookup(|name| std::env::var(name).ok())
+    }
+
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let env = Env(lookup);
+        let sidecar_addr = env
+            .optional("SIDECAR_ADDR")
+            .unwrap_or_else(|| "127.0.0.1:8787".into())
+            .parse()
+            .map_err(|e| ConfigError::Invalid {
+                name: "SIDECAR_ADDR",
+                reason: format!("{e}"),
+            })?;
+        let supabase = SupabaseSettings {
+            url: env.url("SUPABASE_URL", None)?,
+            anon_key: env.required("SUPABASE_ANON_KEY")?,
+            service_role_key: env.required("SUPABASE_SERVICE_ROLE_KEY")?,
+            jwt_secret: env.optional("SUPABASE_JWT_SECRET"),
+            use_jwks: env.flag("SUPABASE_USE_JWKS")?,
+        };
+        if supabase.jwt_secret.is_none() && !supabase.use_jwks {
+            return Err(ConfigError::Missing("SUPABASE_JWT_SECRET"));
+        }
+        let stripe = StripeSettings {
+            api_base: env.url("STRIPE_API_BASE", Some("https://api.stripe.com"))?,
+            secret_key: env.required("STRIPE_SECRET_KEY")?,
+            webhook_secret: env.required("STRIPE_WEBHOOK_SECRET")?,
+        };
+        if !stripe.webhook_secret.starts_with("whsec_") {
+            return Err(ConfigError::Invalid {
+                name: "STRIPE_WEBHOOK_SECRET",
+                reason: "a webhook signing secret starts with whsec_".into(),
+            });
+        }
+        let site_url = env.url("SITE_URL", Some(&format!("http://{sidecar_addr}")))?;
+        Ok(Settings {
+            sidecar_addr,
+            site_url,
+            supabase,
+            stripe,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn settings(vars: &[(&str, &str)]) -> Result<Settings, ConfigError> {
+        let map: HashMap<String, String> = vars
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        Settings::from_lookup(|name| map.get(name).cloned())
+    }
+
+    const COMPLETE: &[(&str, &str)] = &[
+        ("SUPABASE_URL", "http://127.0.0.1:54321/"),
+        ("SUPABASE_ANON_KEY", "anon"),
+        ("SUPABASE_SERVICE_ROLE_KEY", "service"),
+        ("SUPABASE_JWT_SECRET", "secret"),
+        ("STRIPE_SECRET_KEY", "sk_test_x"),
+        ("STRIPE_WEBHOOK_SECRET", "whsec_x"),
+    ];
+
+    #[test]
+    fn a_complete_environment_parses_with_defaults() {
+        let s = settings(COMPLETE).unwrap();
+        assert_eq!(s.sidecar_addr.to_string(), "127.0.0.1:8787");
+        assert_eq!(s.supabase.url, "http://127.0.0.1:54321");
+        assert_eq!(s.supabase.rest_url(), "http://127.0.0.1:54321/rest/v1");
+        assert_eq!(s.stripe.api_base, "https://api.stripe.com");
+        assert_eq!(s.site_url, "http://127.0.0.1:8787");
+    }
+
+    #[test]
+    fn each_missing_variable_is_named() {
+        for (missing, _) in COMPLETE {
+            let vars: Vec<_> = COMPLETE
+                .iter()
+                .copied()
+                .filter(|(k, _)| k != missing)
+                .collect();
+            assert_eq!(settings(&vars).unwrap_err(), ConfigError::Missing(missing));
+        }
+    }
+
+    #[test]
+    fn bad_values_are_refused_with_their_name() {
+        let mut vars = COMPLETE.to_vec();
+        vars.push(("SIDECAR_ADDR", "not an address"));
+        assert!(matches!(
+            settings(&vars),
+            Err(ConfigError::Invalid {
+                name: "SIDECAR_ADDR",
+                ..
+            })
+        ));
+        let mut vars = COMPLETE.to_vec();
+        vars.retain(|(k, _)| *k != "STRIPE_WEBHOOK_SECRET");
+        vars.push(("STRIPE_WEBHOOK_SECRET", "sk_live_oops"));
+        assert!(matches!(
+            settings(&vars),
+            Err(ConfigError::Invalid {
+                name: "STRIPE_WEBHOOK_SECRET",
+                ..
+            })
+        ));
+    }
+
+    #[test]
+    fn jwks_alone_is_enough_to_verify_callers() {
+        let mut vars: Vec<_> = COMPLETE
+            .iter()
+            .copied()
+            .filter(|(k, _)| *k != "SUPABASE_JWT_SECRET")
+            .collect();
+        vars.push(("SUPABASE_USE_JWKS", "true"));
+        let s = settings(&vars).unwrap();
+        assert!(s.supabase.use_jwks);
+        assert_eq!(
+            s.supabase.jwks_url(),
+            "http://127.0.0.1:54321/auth/v1/.well-known/jwks.json"
+        );
+    }
+}

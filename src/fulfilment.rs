@@ -1,0 +1,123 @@
+//! Settling a Checkout Session, the one way both the webhook and the success
+//! page do it: a paid session at our price becomes a report (once, however
+//! often and concurrently this runs); anything else is recorded and left.
+
+use uuid::Uuid;
+
+use crate::stripe::types::CheckoutSession;
+use crate::stripe::{CURRENCY, PRICE_CENTS};
+use crate::supabase::{SessionRecord, Supabase, SupabaseError};
+
+#[derive(Debug, PartialEq, Eq)]
+pub enum Settlement {
+    /// The session is paid and its report exists.
+    Fulfilled { report_id: Uuid, created: bool },
+    /// Completed, but the money has not arrived yet (a delayed method).
+    AwaitingPayment,
+    /// Not ours to fulfil, and a retry would not change that; the reason is
+    /// logged.
+    Rejected(String),
+}
+
+/// The draft and user a session pays for, from its metadata (falling back
+/// to `client_reference_id` for the draft).
+fn purchase(session: &CheckoutSession) -> Option<(Uuid, Uuid)> {
+    let draft = session
+        .metadata
+        .get("draft_id")
+        .or(session.client_reference_id.as_ref())
+        .and_then(|d| Uuid::parse_str(d).ok())?;
+    let user = session
+        .metadata
+        .get("user_id")
+        .and_then(|u| Uuid::parse_str(u).ok())?;
+    Some((draft, user))
+}
+
+/// Fulfils a paid session or records why not. `Err` only for failures a
+/// retry can fix (the database is unavailable).
+pub async fn settle(
+    supabase: &Supabase,
+    session: &CheckoutSession,
+) -> Result<Settlement, SupabaseError> {
+    let Some((draft_id, user_id)) = purchase(session) else {
+        tracing::warn!(stripe.session_id = %session.id, "checkout session has no draft or user in its metadata; ignored");
+        return Ok(Settlement::Rejected(
+            "no draft or user in the session metadata".into(),
+        ));
+    };
+    let record = |status: &'static str, detail: Option<String>| SessionRecord {
+        session_id: &session.id,
+        status,
+        draft_id: Some(draft_id),
+        amount_total: session.amount_total,
+        currency: session.currency.as_deref(),
+        detail,
+    };
+    if !session.is_paid() {
+        supabase
+            .record_checkout_session(&record("awaiting_payment", None))
+            .await?;
+        tracing::info!(stripe.session_id = %session.id, draft.id = %draft_id, "checkout completed, payment pending");
+        return Ok(Settlement::AwaitingPayment);
+    }
+    let currency_matches = session
+        .currency
+        .as_deref()
+        .is_some_and(|c| c.eq_ignore_ascii_case(CURRENCY));
+    if session.amount_total != Some(PRICE_CENTS) || !currency_matches {
+        let detail = format!(
+            "paid {:?} {:?}, the price is {PRICE_CENTS} {CURRENCY}",
+            session.amount_total, session.currency
+        );
+        tracing::error!(stripe.session_id = %session.id, draft.id = %draft_id, %detail, "paid amount does not match the price; no report created");
+        supabase
+            .record_checkout_session(&record("rejected", Some(detail.clone())))
+            .await?;
+        return Ok(Settlement::Rejected(detail));
+    }
+    match supabase
+        .fulfill_checkout(&session.id, draft_id, user_id)
+        .await
+    {
+        Ok(f) => {
+            if f.created {
+                tracing::info!(stripe.session_id = %session.id, report.id = %f.report_id, "report created");
+            }
+            Ok(Settlement::Fulfilled {
+                report_id: f.report_id,
+                created: f.created,
+            })
+        }
+        Err(SupabaseError::Refused { code, message }) => {
+            tracing::error!(stripe.session_id = %session.id, draft.id = %draft_id, %code, %message, "paid session refused by fulfil_checkout");
+            let detail = format!("{code}: {message}");
+            supabase
+                .record_checkout_session(&record("rejected", Some(detail.clone())))
+                .await?;
+            Ok(Settlement::Rejected(detail))
+        }
+        Err(other) => Err(other),
+    }
+}
+
+/// Records a session that failed or expired. A paid session stays paid.
+pub async fn record_unpaid_end(
+    supabase: &Supabase,
+    session: &CheckoutSession,
+    status: &'static str,
+) -> Result<(), SupabaseError> {
+    let draft_id = purchase(session).map(|(draft, _)| draft);
+    let now = supabase
+        .record_checkout_session(&SessionRecord {
+            session_id: &session.id,
+            status,
+            draft_id,
+            amount_total: session.amount_total,
+            currency: session.currency.as_deref(),
+            detail: None,
+        })
+        .await?;
+    tracing::info!(stripe.session_id = %session.id, event.status = status, session.status = %now, "checkout session recorded");
+    Ok(())
+}

@@ -1,0 +1,76 @@
+//! `POST /api/checkout {draftId}`: a Stripe Checkout Session for the
+//! caller's ready draft.
+
+use bytes::Bytes;
+use serde::Deserialize;
+use uuid::Uuid;
+use warp::reply::{Reply, Response};
+
+use super::error::ApiError;
+use crate::startup::AppState;
+use crate::stripe::client::CheckoutRequest;
+
+pub const MAX_BODY_BYTES: u64 = 16 * 1024;
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct CheckoutBody {
+    draft_id: String,
+}
+
+fn parse_body(body: &[u8]) -> Result<Uuid, ApiError> {
+    let body: CheckoutBody = serde_json::from_slice(body).map_err(|e| {
+        ApiError::BadRequest(format!(
+            "expected a JSON body {{\"draftId\": \"<uuid>\"}}: {e}"
+        ))
+    })?;
+    Uuid::parse_str(body.draft_id.trim())
+        .map_err(|_| ApiError::BadRequest(format!("draftId {:?} is not a draft id", body.draft_id)))
+}
+
+pub async fn create(
+    state: AppState,
+    authorization: Option<String>,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    let caller = state.verifier.verify(authorization.as_deref()).await?;
+    let draft_id = parse_body(&body)?;
+    let draft = state
+        .supabase
+        .draft_for_caller(&caller.access_token, draft_id)
+        .await?
+        .ok_or_else(|| ApiError::NotFound(format!("no draft {draft_id} among yours")))?;
+    match draft.status.as_str() {
+        "ready" => {}
+        "paid" => {
+            return Err(ApiError::Conflict(
+                "this benchmark is already paid for".into(),
+            ))
+        }
+        _ => {
+            return Err(ApiError::Unprocessable(
+                "finish the draft first: images, expected JSON, prompt and models".into(),
+            ))
+        }
+    }
+    let site = &state.settings.site_url;
+    let request = CheckoutRequest {
+        draft_id,
+        user_id: caller.user_id,
+        customer_email: caller.email.as_deref(),
+        model_count: draft.selected_models.len(),
+        image_count: draft.image_count as usize,
+        success_url: format!("{site}/checkout/success?session_id={{CHECKOUT_SESSION_ID}}"),
+        cancel_url: format!("{site}/checkout/cancel?draft={draft_id}"),
+        idempotency_key: format!("checkout:{draft_id}:{}", draft.updated_at),
+    };
+    let session = state.stripe.create_checkout_session(&request).await.map_err(|e| {
+        tracing::error!(draft.id = %draft_id, error = %e, "could not create a checkout session");
+        ApiError::BadGateway("the payment provider is not answering; try again in a minute".into())
+    })?;
+    let url = session.url.ok_or_else(|| {
+        ApiError::BadGateway("the payment provider returned no checkout page".into())
+    })?;
+    tracing::info!(draft.id = %draft_id, stripe.session_id = %session.id, "checkout session created");
+    Ok(warp::reply::json(&serde_json::json!({ "url": url })).into_response())
+}

@@ -1,0 +1,77 @@
+//! `POST /api/webhooks/stripe`: verify first, on the exact bytes; then act
+//! on the checkout events quickly (one database call) and acknowledge.
+//! 4xx only for requests that are not genuine Stripe deliveries; 5xx only
+//! when a retry can succeed (the database is down); 200 for everything else,
+//! so Stripe neither retries nor disables the endpoint.
+
+use bytes::Bytes;
+use warp::http::StatusCode;
+use warp::reply::{Reply, Response};
+
+use super::error::ApiError;
+use crate::fulfilment::{self, Settlement};
+use crate::startup::AppState;
+use crate::stripe::signature;
+use crate::stripe::types::{CheckoutEvent, Event};
+
+pub const MAX_BODY_BYTES: u64 = 1024 * 1024;
+
+fn ack(outcome: &str) -> Response {
+    warp::reply::with_status(
+        warp::reply::json(&serde_json::json!({ "received": true, "outcome": outcome })),
+        StatusCode::OK,
+    )
+    .into_response()
+}
+
+pub async fn receive(
+    state: AppState,
+    signature_header: Option<String>,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    if body.len() as u64 > MAX_BODY_BYTES {
+        return Err(ApiError::PayloadTooLarge(MAX_BODY_BYTES));
+    }
+    signature::verify(
+        signature_header.as_deref(),
+        &body,
+        &state.settings.stripe.webhook_secret,
+        (state.clock)(),
+    )
+    .map_err(|e| {
+        tracing::warn!(error = %e, "webhook signature refused");
+        ApiError::BadRequest(format!("webhook signature refused: {e}"))
+    })?;
+    let event: Event = serde_json::from_slice(&body)
+        .map_err(|e| ApiError::BadRequest(format!("the signed body is not a Stripe event: {e}")))?;
+    let span = tracing::info_span!("stripe_webhook", stripe.event_id = %event.id, stripe.event_type = %event.kind);
+    let _entered = span.enter();
+
+    let checkout = match event.checkout_event() {
+        Ok(Some(checkout)) => checkout,
+        Ok(None) => return Ok(ack("ignored")),
+        Err(e) => {
+            tracing::warn!(error = %e, "checkout event without a readable session; ignored");
+            return Ok(ack("ignored"));
+        }
+    };
+    let outcome = match checkout {
+        CheckoutEvent::Completed(session) | CheckoutEvent::AsyncPaymentSucceeded(session) => {
+            match fulfilment::settle(&state.supabase, &session).await? {
+                Settlement::Fulfilled { created: true, .. } => "fulfilled",
+                Settlement::Fulfilled { created: false, .. } => "already_fulfilled",
+                Settlement::AwaitingPayment => "awaiting_payment",
+                Settlement::Rejected(_) => "rejected",
+            }
+        }
+        CheckoutEvent::AsyncPaymentFailed(session) => {
+            fulfilment::record_unpaid_end(&state.supabase, &session, "payment_failed").await?;
+            "payment_failed"
+        }
+        CheckoutEvent::Expired(session) => {
+            fulfilment::record_unpaid_end(&state.supabase, &session, "expired").await?;
+            "expired"
+        }
+    };
+    Ok(ack(outcome))
+}

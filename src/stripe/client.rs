@@ -1,0 +1,157 @@
+//! Stripe's HTTP API: form-encoded requests with Stripe's parameter names,
+//! JSON answers.
+
+use std::time::Duration;
+
+use serde::Deserialize;
+use uuid::Uuid;
+
+use super::types::{CheckoutSession, SessionId};
+use super::{CURRENCY, PRICE_CENTS, PRODUCT_NAME};
+use crate::config::StripeSettings;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StripeError {
+    #[error("Stripe could not be reached: {0}")]
+    Unreachable(#[from] reqwest::Error),
+    #[error("Stripe refused the request ({status}): {message}")]
+    Refused { status: u16, message: String },
+}
+
+#[derive(Deserialize)]
+struct ErrorBody {
+    error: ErrorDetail,
+}
+
+#[derive(Deserialize)]
+struct ErrorDetail {
+    #[serde(default)]
+    message: Option<String>,
+}
+
+/// What the checkout page sells: one report for one draft.
+pub struct CheckoutRequest<'a> {
+    pub draft_id: Uuid,
+    pub user_id: Uuid,
+    pub customer_email: Option<&'a str>,
+    pub model_count: usize,
+    pub image_count: usize,
+    pub success_url: String,
+    pub cancel_url: String,
+    /// Stable for one draft as it stands, so a double click or a retry gets
+    /// the same session back instead of a second one.
+    pub idempotency_key: String,
+}
+
+impl CheckoutRequest<'_> {
+    fn form(&self) -> Vec<(&'static str, String)> {
+        let draft = self.draft_id.to_string();
+        let user = self.user_id.to_string();
+        let mut form = vec![
+            ("mode", "payment".to_owned()),
+            ("client_reference_id", draft.clone()),
+            ("metadata[draft_id]", draft.clone()),
+            ("metadata[user_id]", user.clone()),
+            ("payment_intent_data[metadata][draft_id]", draft),
+            ("payment_intent_data[metadata][user_id]", user),
+            ("line_items[0][quantity]", "1".into()),
+            ("line_items[0][price_data][currency]", CURRENCY.into()),
+            (
+                "line_items[0][price_data][unit_amount]",
+                PRICE_CENTS.to_string(),
+            ),
+            (
+                "line_items[0][price_data][product_data][name]",
+                PRODUCT_NAME.into(),
+            ),
+            (
+                "line_items[0][price_data][product_data][description]",
+                format!(
+                    "Accuracy, cost and latency of {} vision model{} on {} of your document{}",
+                    self.model_count,
+                    if self.model_count == 1 { "" } else { "s" },
+                    self.image_count,
+                    if self.image_count == 1 { "" } else { "s" },
+                ),
+            ),
+            ("success_url", self.success_url.clone()),
+            ("cancel_url", self.cancel_url.clone()),
+        ];
+        if let Some(email) = self.customer_email {
+            form.push(("customer_email", email.to_owned()));
+        }
+        form
+    }
+}
+
+#[derive(Clone)]
+pub struct StripeClient {
+    http: reqwest::Client,
+    base: String,
+    secret_key: String,
+}
+
+impl StripeClient {
+    pub fn new(settings: &StripeSettings) -> Self {
+        let http = reqwest::Client::builder()
+            .timeout(Duration::from_secs(20))
+            .build()
+            .expect("the HTTP client builds");
+        Self {
+            http,
+            base: settings.api_base.clone(),
+            secret_key: settings.secret_key.clone(),
+        }
+    }
+
+    async fn parse<T: serde::de::DeserializeOwned>(
+        response: reqwest::Response,
+    ) -> Result<T, StripeError> {
+        let status = response.status();
+        if status.is_success() {
+            return Ok(response.json().await?);
+        }
+        let message = response
+            .json::<ErrorBody>()
+            .await
+            .ok()
+            .and_then(|b| b.error.message)
+            .unwrap_or_else(|| status.to_string());
+        Err(StripeError::Refused {
+            status: status.as_u16(),
+            message,
+        })
+    }
+
+    pub async fn create_checkout_session(
+        &self,
+        request: &CheckoutRequest<'_>,
+    ) -> Result<CheckoutSession, StripeError> {
+        let response = self
+            .http
+            .post(format!("{}/v1/checkout/sessions", self.base))
+            .bearer_auth(&self.secret_key)
+            .header("Idempotency-Key", &request.idempotency_key)
+            .form(&request.form())
+            .send()
+            .await?;
+        Self::parse(response).await
+    }
+
+    pub async fn retrieve_checkout_session(
+        &self,
+        id: &SessionId,
+    ) -> Result<CheckoutSession, StripeError> {
+        let response = self
+            .http
+            .get(format!(
+                "{}/v1/checkout/sessions/{}",
+                self.base,
+                id.as_str()
+            ))
+            .bearer_auth(&self.secret_key)
+            .send()
+            .await?;
+        Self::parse(response).await
+    }
+}

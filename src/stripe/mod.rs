@@ -1,0 +1,11 @@
+//! Stripe: creating and reading Checkout Sessions, and verifying the
+//! webhooks Stripe sends.
+
+pub mod client;
+pub mod signature;
+pub mod types;
+
+/// The one thing we sell, fixed on the server.
+pub const PRICE_CENTS: i64 = 1499;
+pub const CURRENCY: &str = "usd";
+pub const PRODUCT_NAME: &str = "ModelPick Benchmark Report";

@@ -1,0 +1,91 @@
+//! The parts of Stripe's objects this service reads. Unknown fields are
+//! ignored, so a newer API version does not break parsing.
+
+use std::collections::HashMap;
+
+use serde::Deserialize;
+
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+pub struct CheckoutSession {
+    pub id: String,
+    #[serde(default)]
+    pub url: Option<String>,
+    #[serde(default)]
+    pub status: Option<String>,
+    pub payment_status: String,
+    #[serde(default)]
+    pub amount_total: Option<i64>,
+    #[serde(default)]
+    pub currency: Option<String>,
+    #[serde(default)]
+    pub client_reference_id: Option<String>,
+    #[serde(default)]
+    pub metadata: HashMap<String, String>,
+    #[serde(default)]
+    pub livemode: bool,
+}
+
+impl CheckoutSession {
+    pub fn is_paid(&self) -> bool {
+        self.payment_status == "paid"
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct Event {
+    pub id: String,
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub data: EventData,
+    #[serde(default)]
+    pub livemode: bool,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct EventData {
+    pub object: serde_json::Value,
+}
+
+/// The events this service acts on; everything else is acknowledged and
+/// ignored.
+#[derive(Debug, Clone)]
+pub enum CheckoutEvent {
+    Completed(CheckoutSession),
+    AsyncPaymentSucceeded(CheckoutSession),
+    AsyncPaymentFailed(CheckoutSession),
+    Expired(CheckoutSession),
+}
+
+impl Event {
+    /// `Ok(None)` for event types we do not handle; `Err` when a checkout
+    /// event's object is not a Checkout Session.
+    pub fn checkout_event(&self) -> Result<Option<CheckoutEvent>, serde_json::Error> {
+        let wrap: fn(CheckoutSession) -> CheckoutEvent = match self.kind.as_str() {
+            "checkout.session.completed" => CheckoutEvent::Completed,
+            "checkout.session.async_payment_succeeded" => CheckoutEvent::AsyncPaymentSucceeded,
+            "checkout.session.async_payment_failed" => CheckoutEvent::AsyncPaymentFailed,
+            "checkout.session.expired" => CheckoutEvent::Expired,
+            _ => return Ok(None),
+        };
+        let session = CheckoutSession::deserialize(&self.data.object)?;
+        Ok(Some(wrap(session)))
+    }
+}
+
+/// A Checkout Session id as Stripe makes them (`cs_test_…`, `cs_live_…`).
+/// Parsed at the edge, so no caller-supplied text reaches a Stripe URL.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SessionId(String);
+
+impl SessionId {
+    pub fn parse(raw: &str) -> Option<Self> {
+        let valid = raw.starts_with("cs_")
+            && raw.len() <= 255
+            && raw.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_');
+        valid.then(|| Self(raw.to_owned()))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}

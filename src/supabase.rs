@@ -1,0 +1,190 @@
+//! The database through Supabase's REST API (PostgREST, via postgrest-rs):
+//! reads as the calling user, so row-level security decides what they see,
+//! and the business functions as the service role.
+
+use serde::Deserialize;
+use serde_json::json;
+use uuid::Uuid;
+
+use crate::config::SupabaseSettings;
+
+#[derive(Debug, thiserror::Error)]
+pub enum SupabaseError {
+    /// The database or the API is down or failing: worth retrying later.
+    #[error("the database is unavailable: {0}")]
+    Unavailable(String),
+    /// A business rule refused the call (a `PTxyz` error from a function);
+    /// retrying will not change the answer.
+    #[error("refused ({code}): {message}")]
+    Refused { code: String, message: String },
+    /// The caller's token was not accepted by the API.
+    #[error("the API did not accept the caller's token")]
+    Unauthorized,
+}
+
+#[derive(Deserialize)]
+struct ApiError {
+    #[serde(default)]
+    code: Option<String>,
+    #[serde(default)]
+    message: Option<String>,
+}
+
+/// A draft as the checkout needs it.
+#[derive(Debug, Clone, Deserialize)]
+pub struct Draft {
+    pub id: Uuid,
+    pub status: String,
+    pub selected_models: Vec<String>,
+    pub image_count: i32,
+    /// Changes whenever the draft does; part of the checkout idempotency key.
+    pub updated_at: String,
+}
+
+#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+pub struct Fulfilment {
+    pub report_id: Uuid,
+    pub created: bool,
+}
+
+#[derive(Clone)]
+pub struct Supabase {
+    /// Sends the anon key as `apikey`; requests carry the user's token.
+    user_rest: postgrest::Postgrest,
+    /// Sends the service-role key, which bypasses row-level security.
+    service_rest: postgrest::Postgrest,
+    service_role_key: String,
+}
+
+impl Supabase {
+    pub fn new(settings: &SupabaseSettings) -> Self {
+        Self {
+            user_rest: postgrest::Postgrest::new(settings.rest_url())
+                .insert_header("apikey", settings.anon_key.as_str()),
+            service_rest: postgrest::Postgrest::new(settings.rest_url())
+                .insert_header("apikey", settings.service_role_key.as_str()),
+            service_role_key: settings.service_role_key.clone(),
+        }
+    }
+
+    fn as_user(&self, table: &str, access_token: &str) -> postgrest::Builder {
+        self.user_rest.from(table).auth(access_token)
+    }
+
+    fn service_rpc(&self, function: &str, args: serde_json::Value) -> postgrest::Builder {
+        self.service_rest
+            .rpc(function, args.to_string())
+            .auth(&self.service_role_key)
+    }
+
+    async fn send<T: serde::de::DeserializeOwned>(
+        builder: postgrest::Builder,
+    ) -> Result<T, SupabaseError> {
+        let response = builder
+            .execute()
+            .await
+            .map_err(|e| SupabaseError::Unavailable(e.to_string()))?;
+        let status = response.status().as_u16();
+        let body = response
+            .text()
+            .await
+            .map_err(|e| SupabaseError::Unavailable(e.to_string()))?;
+        if (200..300).contains(&status) {
+            return serde_json::from_str(&body).map_err(|e| {
+                SupabaseError::Unavailable(format!("unexpected answer ({e}): {body:.200}"))
+            });
+        }
+        let error: ApiError = serde_json::from_str(&body).unwrap_or(ApiError {
+            code: None,
+            message: None,
+        });
+        let code = error.code.unwrap_or_default();
+        let message = error
+            .message
+            .unwrap_or_else(|| body.chars().take(200).collect());
+        match status {
+            401 if code != "42501" => Err(SupabaseError::Unauthorized),
+            _ if code.starts_with("PT") => Err(SupabaseError::Refused { code, message }),
+            _ => Err(SupabaseError::Unavailable(format!(
+                "{status} {code}: {message}"
+            ))),
+        }
+    }
+
+    /// The draft if the caller may see it (their own); `None` otherwise.
+    pub async fn draft_for_caller(
+        &self,
+        access_token: &str,
+        draft_id: Uuid,
+    ) -> Result<Option<Draft>, SupabaseError> {
+        #[derive(Deserialize)]
+        struct Row {
+            id: Uuid,
+            status: String,
+            selected_models: Vec<String>,
+            upload_data: serde_json::Value,
+            updated_at: String,
+        }
+        let rows: Vec<Row> = Self::send(
+            self.as_user("benchmark_drafts", access_token)
+                .select("id,status,selected_models,upload_data,updated_at")
+                .eq("id", draft_id.to_string()),
+        )
+        .await?;
+        Ok(rows.into_iter().next().map(|row| Draft {
+            id: row.id,
+            status: row.status,
+            selected_models: row.selected_models,
+            image_count: row.upload_data["images"]
+                .as_array()
+                .map_or(0, |a| a.len() as i32),
+            updated_at: row.updated_at,
+        }))
+    }
+
+    /// `fulfill_checkout`: the report for a paid session, created once.
+    pub async fn fulfill_checkout(
+        &self,
+        session_id: &str,
+        draft_id: Uuid,
+        user_id: Uuid,
+    ) -> Result<Fulfilment, SupabaseError> {
+        let rows: Vec<Fulfilment> = Self::send(self.service_rpc(
+            "fulfill_checkout",
+            json!({"p_stripe_session_id": session_id, "p_draft_id": draft_id, "p_user_id": user_id}),
+        ))
+        .await?;
+        rows.into_iter()
+            .next()
+            .ok_or_else(|| SupabaseError::Unavailable("fulfill_checkout returned no row".into()))
+    }
+
+    /// `record_checkout_session`: a session's non-paid state; returns the
+    /// state it has afterwards (`paid` stays `paid`).
+    pub async fn record_checkout_session(
+        &self,
+        record: &SessionRecord<'_>,
+    ) -> Result<String, SupabaseError> {
+        Self::send(self.service_rpc(
+            "record_checkout_session",
+            json!({
+                "p_stripe_session_id": record.session_id,
+                "p_status": record.status,
+                "p_draft_id": record.draft_id,
+                "p_amount_total": record.amount_total,
+                "p_currency": record.currency,
+                "p_detail": record.detail,
+            }),
+        ))
+        .await
+    }
+}
+
+pub struct SessionRecord<'a> {
+    pub session_id: &'a str,
+    pub status: &'static str,
+    pub draft_id: Option<Uuid>,
+    pub amount_total: Option<i64>,
+    pub currency: Option<&'a str>,
+    pub detail: Option<String>,
+}
