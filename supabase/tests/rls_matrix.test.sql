@@ -210,7 +210,10 @@ insert into pg_temp.matrix (subject, op, persona, expected, sql) values
   ('functions', 'finish_report', 'owner', 'denied', $q$select public.finish_report(gen_random_uuid(), gen_random_uuid(), 'complete')$q$),
   ('functions', 'finish_report', 'anon', 'denied', $q$select public.finish_report(gen_random_uuid(), gen_random_uuid(), 'complete')$q$),
   ('functions', 'record_checkout_session', 'owner', 'denied', $q$select public.record_checkout_session('cs_shared', 'expired')$q$),
-  ('functions', 'record_checkout_session', 'anon', 'denied', $q$select public.record_checkout_session('cs_shared', 'expired')$q$);
+  ('functions', 'record_checkout_session', 'anon', 'denied', $q$select public.record_checkout_session('cs_shared', 'expired')$q$),
+  ('functions', 'reserve_run', 'owner', 'denied', $q$select public.reserve_run(gen_random_uuid(), gen_random_uuid(), 'm', 0, 0, 7)$q$),
+  ('functions', 'record_run', 'owner', 'denied', $q$select public.record_run(gen_random_uuid(), gen_random_uuid(), '{}')$q$),
+  ('functions', 'record_run', 'anon', 'denied', $q$select public.record_run(gen_random_uuid(), gen_random_uuid(), '{}')$q$);
 
 select plan((select count(*)::int from pg_temp.matrix) + 3);
 

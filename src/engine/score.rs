@@ -1,0 +1,788 @@
+//! Scoring a model's answer against the JSON the user expects, field by field.
+//!
+//! * Every leaf of the expected JSON is a field (`items[2].price`); field
+//!   accuracy is matched fields ÷ expected fields.
+//! * Leaves compare after normalisation a person would expect: surrounding
+//!   and repeated whitespace does not matter, and numbers compare as numbers
+//!   whatever their spelling (`"1,000.00"`, `"$1000"`, `1000`).
+//! * A missing key is a difference even when `null` was expected; a key the
+//!   user did not ask for is a difference too (an invented field).
+//! * Arrays are matched by the best assignment of elements, not by index,
+//!   unless the schema marks the array `"x-ordered": true`.
+//! * The document passes when there is no difference at all.
+
+use serde::Serialize;
+use serde_json::{Map, Value};
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct FieldDiff {
+    pub path: String,
+    /// `mismatch`, `missing` (expected, not given) or `extra` (given, not expected).
+    pub kind: &'static str,
+    pub expected: Option<Value>,
+    pub actual: Option<Value>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Score {
+    pub passed: bool,
+    pub fields_total: usize,
+    pub fields_matched: usize,
+    pub diffs: Vec<FieldDiff>,
+}
+
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum OutputError {
+    #[error("the model gave no answer")]
+    Empty,
+    #[error("the model's answer is not JSON: {0}")]
+    NotJson(String),
+    #[error("the model's answer is JSON but not an object")]
+    NotAnObject,
+}
+
+/// The model's text as a JSON object: whitespace and one ```json fence are
+/// tolerated; prose around the JSON is not.
+pub fn parse_output(text: &str) -> Result<Value, OutputError> {
+    let mut body = text.trim();
+    if body.is_empty() {
+        return Err(OutputError::Empty);
+    }
+    if let Some(rest) = body.strip_prefix("```") {
+        let rest = rest
+            .strip_prefix("json")
+            .or_else(|| rest.strip_prefix("JSON"))
+            .unwrap_or(rest);
+        body = rest
+            .strip_suffix("```")
+            .ok_or_else(|| OutputError::NotJson("unclosed code fence".into()))?
+            .trim();
+    }
+    let value: Value =
+        serde_json::from_str(body).map_err(|e| OutputError::NotJson(e.to_string()))?;
+    if value.is_object() {
+        Ok(value)
+    } else {
+        Err(OutputError::NotAnObject)
+    }
+}
+
+/// Counts the leaves (fields) of an expected value.
+fn leaves(value: &Value) -> usize {
+    match value {
+        Value::Object(map) if !map.is_empty() => map.values().map(leaves).sum(),
+        Value::Array(items) if !items.is_empty() => items.iter().map(leaves).sum(),
+        _ => 1,
+    }
+}
+
+fn number_of(value: &Value) -> Option<f64> {
+    match value {
+        Value::Number(n) => n.as_f64(),
+        Value::String(s) => {
+            let cleaned: String = s
+                .trim()
+                .trim_start_matches(['$', '€', '£'])
+                .trim_end_matches(['$', '€', '£'])
+                .trim()
+                .chars()
+                .filter(|c| *c != ',' && *c != '_')
+                .collect();
+            let looks_numeric = !cleaned.is_empty()
+                && cleaned
+                    .chars()
+                    .all(|c| c.is_ascii_digit() || c == '.' || c == '-' || c == '+')
+                && cleaned.chars().any(|c| c.is_ascii_digit());
+            if looks_numeric {
+                cleaned.parse().ok()
+            } else {
+                None
+            }
+        }
+        _ => None,
+    }
+}
+
+fn collapse_whitespace(s: &str) -> String {
+    s.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+fn leaf_equal(expected: &Value, actual: &Value) -> bool {
+    match (expected, actual) {
+        (Value::Null, Value::Null) => true,
+        (Value::Bool(a), Value::Bool(b)) => a == b,
+        (Value::String(a), Value::String(b)) if a == b => true,
+        (Value::Array(a), Value::Array(b)) => a.is_empty() && b.is_empty(),
+        (Value::Object(a), Value::Object(b)) => a.is_empty() && b.is_empty(),
+        _ => {
+            if let (Some(a), Some(b)) = (number_of(expected), number_of(actual)) {
+                if expected.is_number() || actual.is_number() || (a - b).abs() < 1e-9 {
+                    return (a - b).abs() <= 1e-9 * a.abs().max(b.abs()).max(1.0);
+                }
+            }
+            match (expected, actual) {
+                (Value::String(a), Value::String(b)) => {
+                    collapse_whitespace(a) == collapse_whitespace(b)
+                }
+                _ => false,
+            }
+        }
+    }
+}
+
+/// Whether the schema marks this array as ordered (`"x-ordered": true`).
+fn ordered(schema: Option<&Value>) -> bool {
+    schema
+        .and_then(|s| s.get("x-ordered"))
+        .and_then(Value::as_bool)
+        .unwrap_or(false)
+}
+
+fn property_schema<'a>(schema: Option<&'a Value>, key: &str) -> Option<&'a Value> {
+    schema?.get("properties")?.get(key)
+}
+
+fn item_schema(schema: Option<&Value>) -> Option<&Value> {
+    schema?.get("items")
+}
+
+struct Walk {
+    matched: usize,
+    diffs: Vec<FieldDiff>,
+}
+
+impl Walk {
+    fn missing_all(&mut self, path: &str, expected: &Value) {
+        match expected {
+            Value::Object(map) if !map.is_empty() => {
+                for (k, v) in map {
+                    self.missing_all(&join(path, k), v);
+                }
+            }
+            Value::Array(items) if !items.is_empty() => {
+                for (i, v) in items.iter().enumerate() {
+                    self.missing_all(&format!("{path}[{i}]"), v);
+                }
+            }
+            _ => self.diffs.push(FieldDiff {
+                path: path.to_owned(),
+                kind: "missing",
+                expected: Some(expected.clone()),
+                actual: None,
+            }),
+        }
+    }
+
+    fn compare(&mut self, path: &str, expected: &Value, actual: &Value, schema: Option<&Value>) {
+        match (expected, actual) {
+            (Value::Object(e), Value::Object(a)) if !e.is_empty() => {
+                self.compare_objects(path, e, a, schema)
+            }
+            (Value::Array(e), Value::Array(a)) if !e.is_empty() => {
+                self.compare_arrays(path, e, a, schema)
+            }
+            _ if leaf_equal(expected, actual) && leaves(actual) == 1 => self.matched += 1,
+            // A wrong leaf, or a scalar where a structure was expected (or
+            // the reverse): one entry; every expected field under it counts
+            // as missed through `fields_total`.
+            _ => self.diffs.push(FieldDiff {
+                path: path.to_owned(),
+                kind: "mismatch",
+                expected: Some(expected.clone()),
+                actual: Some(actual.clone()),
+            }),
+        }
+    }
+
+    fn compare_objects(
+        &mut self,
+        path: &str,
+        e: &Map<String, Value>,
+        a: &Map<String, Value>,
+        schema: Option<&Value>,
+    ) {
+        for (key, expected) in e {
+            let child = join(path, key);
+            match a.get(key) {
+                Some(actual) => {
+                    self.compare(&child, expected, actual, property_schema(schema, key))
+                }
+                None => self.missing_all(&child, expected),
+            }
+        }
+        for (key, actual) in a {
+            if !e.contains_key(key) {
+                self.diffs.push(FieldDiff {
+                    path: join(path, key),
+                    kind: "extra",
+                    expected: None,
+                    actual: Some(actual.clone()),
+                });
+            }
+        }
+    }
+
+    fn compare_arrays(&mut self, path: &str, e: &[Value], a: &[Value], schema: Option<&Value>) {
+        let items = item_schema(schema);
+        let pairs: Vec<(usize, Option<usize>)> = if ordered(schema) {
+            (0..e.len())
+                .map(|i| (i, (i < a.len()).then_some(i)))
+                .collect()
+        } else {
+            best_assignment(e, a, items)
+        };
+        let mut used = vec![false; a.len()];
+        for (i, j) in pairs {
+            let child = format!("{path}[{i}]");
+            match j {
+                Some(j) => {
+                    used[j] = true;
+                    self.compare(&child, &e[i], &a[j], items);
+                }
+                None => self.missing_all(&child, &e[i]),
+            }
+        }
+        for (j, actual) in a.iter().enumerate() {
+            if !used[j] {
+                self.diffs.push(FieldDiff {
+                    path: format!("{path}[+{j}]"),
+                    kind: "extra",
+                    expected: None,
+                    actual: Some(actual.clone()),
+                });
+            }
+        }
+    }
+}
+
+fn join(path: &str, key: &str) -> String {
+    if path.is_empty() {
+        key.to_owned()
+    } else {
+        format!("{path}.{key}")
+    }
+}
+
+/// Matched fields if `actual` were paired with `expected`.
+fn similarity(expected: &Value, actual: &Value, schema: Option<&Value>) -> usize {
+    let mut walk = Walk {
+        matched: 0,
+        diffs: Vec::new(),
+    };
+    walk.compare("", expected, actual, schema);
+    walk.matched
+}
+
+/// Pairs each expected element with at most one actual element so that the
+/// total of matched fields is as large as possible (Hungarian algorithm on
+/// the negated similarity); expected elements left over get `None`.
+fn best_assignment(
+    e: &[Value],
+    a: &[Value],
+    schema: Option<&Value>,
+) -> Vec<(usize, Option<usize>)> {
+    let n = e.len().max(a.len());
+    let mut gain = vec![vec![0i64; n]; n];
+    for (i, ev) in e.iter().enumerate() {
+        for (j, av) in a.iter().enumerate() {
+            gain[i][j] = similarity(ev, av, schema) as i64;
+        }
+    }
+    let max = gain.iter().flatten().copied().max().unwrap_or(0);
+    let cost: Vec<Vec<i64>> = gain
+        .iter()
+        .map(|row| row.iter().map(|g| max - g).collect())
+        .collect();
+    let assignment = hungarian(&cost);
+    (0..e.len())
+        .map(|i| {
+            let j = assignment[i];
+            (i, (j < a.len()).then_some(j))
+        })
+        .collect()
+}
+
+/// Minimum-cost perfect matching on a square matrix; returns the column
+/// assigned to each row.
+fn hungarian(cost: &[Vec<i64>]) -> Vec<usize> {
+    let n = cost.len();
+    const INF: i64 = i64::MAX / 4;
+    let (mut u, mut v) = (vec![0i64; n + 1], vec![0i64; n + 1]);
+    let (mut p, mut way) = (vec![0usize; n + 1], vec![0usize; n + 1]);
+    for i in 1..=n {
+        p[0] = i;
+        let mut j0 = 0;
+        let mut minv = vec![INF; n + 1];
+        let mut used = vec![false; n + 1];
+        loop {
+            used[j0] = true;
+            let i0 = p[j0];
+            let mut delta = INF;
+            let mut j1 = 0;
+            for j in 1..=n {
+                if !used[j] {
+                    let cur = cost[i0 - 1][j - 1] - u[i0] - v[j];
+                    if cur < minv[j] {
+                        minv[j] = cur;
+                        way[j] = j0;
+                    }
+                    if minv[j] < delta {
+                        delta = minv[j];
+                        j1 = j;
+                    }
+                }
+            }
+            for j in 0..=n {
+                if used[j] {
+                    u[p[j]] += delta;
+                    v[j] -= delta;
+                } else {
+                    minv[j] -= delta;
+                }
+            }
+            j0 = j1;
+            if p[j0] == 0 {
+                break;
+            }
+        }
+        loop {
+            let j1 = way[j0];
+            p[j0] = p[j1];
+            j0 = j1;
+            if j0 == 0 {
+                break;
+            }
+        }
+    }
+    let mut row_to_col = vec![0; n];
+    for j in 1..=n {
+        if p[j] > 0 {
+            row_to_col[p[j] - 1] = j - 1;
+        }
+    }
+    row_to_col
+}
+
+/// Scores a parsed answer against the expected JSON.
+pub fn score(expected: &Value, actual: &Value, schema: Option<&Value>) -> Score {
+    let total = leaves(expected);
+    let mut walk = Walk {
+        matched: 0,
+        diffs: Vec::new(),
+    };
+    walk.compare("", expected, actual, schema);
+    Score {
+        passed: walk.diffs.is_empty(),
+        fields_total: total,
+        fields_matched: walk.matched,
+        diffs: walk.diffs,
+    }
+}
+
+/// A call that failed or answered unusably: every field missed.
+pub fn failed(expected: &Value) -> Score {
+    Score {
+        passed: false,
+        fields_total: leaves(expected),
+        fields_matched: 0,
+        diffs: Vec::new(),
+    }
+}
+
+#[cfg(test)]
+mod golden {
+    use super::*;
+    use serde_json::json;
+
+    struct Case {
+        name: &'static str,
+        expected: Value,
+        actual: Value,
+        schema: Option<Value>,
+        matched: usize,
+        total: usize,
+        diff_paths: &'static [&'static str],
+    }
+
+    fn case(
+        name: &'static str,
+        expected: Value,
+        actual: Value,
+        matched: usize,
+        total: usize,
+        diff_paths: &'static [&'static str],
+    ) -> Case {
+        Case {
+            name,
+            expected,
+            actual,
+            schema: None,
+            matched,
+            total,
+            diff_paths,
+        }
+    }
+
+    fn cases() -> Vec<Case> {
+        let invoice = json!({"number": "INV-1", "total": 96.0, "items": [
+            {"description": "Ink", "qty": 3, "price": 32.0},
+            {"description": "Paper", "qty": 1, "price": 0.0}
+        ]});
+        vec![
+            case(
+                "identical",
+                json!({"a": "x", "b": 1}),
+                json!({"a": "x", "b": 1}),
+                2,
+                2,
+                &[],
+            ),
+            case(
+                "one wrong string",
+                json!({"a": "x", "b": "y"}),
+                json!({"a": "x", "b": "z"}),
+                1,
+                2,
+                &["b"],
+            ),
+            case(
+                "surrounding whitespace",
+                json!({"a": "Acme Co"}),
+                json!({"a": "  Acme Co \n"}),
+                1,
+                1,
+                &[],
+            ),
+            case(
+                "inner whitespace collapses",
+                json!({"a": "Acme  Paper Co"}),
+                json!({"a": "Acme Paper\tCo"}),
+                1,
+                1,
+                &[],
+            ),
+            case(
+                "case matters by default",
+                json!({"a": "Acme"}),
+                json!({"a": "ACME"}),
+                0,
+                1,
+                &["a"],
+            ),
+            case(
+                "number vs formatted string",
+                json!({"total": 1000}),
+                json!({"total": "1,000.00"}),
+                1,
+                1,
+                &[],
+            ),
+            case(
+                "currency symbol",
+                json!({"total": 96}),
+                json!({"total": "$96.00"}),
+                1,
+                1,
+                &[],
+            ),
+            case(
+                "euro suffix",
+                json!({"total": 12.5}),
+                json!({"total": "12.50 €"}),
+                1,
+                1,
+                &[],
+            ),
+            case(
+                "float vs int",
+                json!({"q": 3}),
+                json!({"q": 3.0}),
+                1,
+                1,
+                &[],
+            ),
+            case(
+                "wrong number",
+                json!({"q": 3}),
+                json!({"q": 4}),
+                0,
+                1,
+                &["q"],
+            ),
+            case(
+                "numeric strings both sides",
+                json!({"zip": "02139"}),
+                json!({"zip": "02139"}),
+                1,
+                1,
+                &[],
+            ),
+            case(
+                "number is not a word",
+                json!({"n": 1}),
+                json!({"n": "one"}),
+                0,
+                1,
+                &["n"],
+            ),
+            case(
+                "missing key",
+                json!({"a": 1, "b": 2}),
+                json!({"a": 1}),
+                1,
+                2,
+                &["b"],
+            ),
+            case(
+                "missing vs null differ",
+                json!({"a": null}),
+                json!({}),
+                0,
+                1,
+                &["a"],
+            ),
+            case(
+                "null matches null",
+                json!({"a": null}),
+                json!({"a": null}),
+                1,
+                1,
+                &[],
+            ),
+            case(
+                "null where a value was expected",
+                json!({"a": "x"}),
+                json!({"a": null}),
+                0,
+                1,
+                &["a"],
+            ),
+            case(
+                "extra key is a difference",
+                json!({"a": 1}),
+                json!({"a": 1, "b": 2}),
+                1,
+                1,
+                &["b"],
+            ),
+            case(
+                "booleans",
+                json!({"paid": true}),
+                json!({"paid": false}),
+                0,
+                1,
+                &["paid"],
+            ),
+            case(
+                "bool vs string",
+                json!({"paid": true}),
+                json!({"paid": "true"}),
+                0,
+                1,
+                &["paid"],
+            ),
+            case(
+                "nested object",
+                json!({"v": {"name": "A", "vat": "X1"}}),
+                json!({"v": {"name": "A", "vat": "X2"}}),
+                1,
+                2,
+                &["v.vat"],
+            ),
+            case(
+                "missing nested object counts each field",
+                json!({"v": {"name": "A", "vat": "X1"}}),
+                json!({}),
+                0,
+                2,
+                &["v.name", "v.vat"],
+            ),
+            case(
+                "scalar instead of object",
+                json!({"v": {"name": "A", "vat": "X1"}}),
+                json!({"v": "A"}),
+                0,
+                2,
+                &["v"],
+            ),
+            case(
+                "array of objects, same order",
+                invoice.clone(),
+                invoice.clone(),
+                8,
+                8,
+                &[],
+            ),
+            case(
+                "array of objects, shuffled",
+                invoice.clone(),
+                json!({"number": "INV-1", "total": 96, "items": [
+                    {"description": "Paper", "qty": 1, "price": 0},
+                    {"description": "Ink", "qty": 3, "price": 32}
+                ]}),
+                8,
+                8,
+                &[],
+            ),
+            case(
+                "array element wrong, matched by best fit",
+                invoice.clone(),
+                json!({"number": "INV-1", "total": 96, "items": [
+                    {"description": "Paper", "qty": 2, "price": 0},
+                    {"description": "Ink", "qty": 3, "price": 32}
+                ]}),
+                7,
+                8,
+                &["items[1].qty"],
+            ),
+            case(
+                "array element missing",
+                invoice.clone(),
+                json!({"number": "INV-1", "total": 96, "items": [{"description": "Ink", "qty": 3, "price": 32}]}),
+                5,
+                8,
+                &["items[1].description", "items[1].price", "items[1].qty"],
+            ),
+            case(
+                "array element invented",
+                json!({"items": [{"d": "Ink"}]}),
+                json!({"items": [{"d": "Ink"}, {"d": "Tax"}]}),
+                1,
+                1,
+                &["items[+1]"],
+            ),
+            case(
+                "array of primitives, any order",
+                json!({"tags": ["a", "b", "c"]}),
+                json!({"tags": ["c", "a", "b"]}),
+                3,
+                3,
+                &[],
+            ),
+            case(
+                "array of primitives, one wrong",
+                json!({"tags": ["a", "b"]}),
+                json!({"tags": ["a", "x"]}),
+                1,
+                2,
+                &["tags[1]"],
+            ),
+            case(
+                "array instead of object",
+                json!({"a": {"b": 1}}),
+                json!({"a": [1]}),
+                0,
+                1,
+                &["a"],
+            ),
+            case(
+                "empty expected array",
+                json!({"items": []}),
+                json!({"items": []}),
+                1,
+                1,
+                &[],
+            ),
+            case(
+                "empty array expected, items given",
+                json!({"items": []}),
+                json!({"items": [1]}),
+                0,
+                1,
+                &["items"],
+            ),
+            case(
+                "empty object expected",
+                json!({"meta": {}}),
+                json!({"meta": {}}),
+                1,
+                1,
+                &[],
+            ),
+            Case {
+                name: "ordered array compares by index",
+                expected: json!({"lines": ["first", "second"]}),
+                actual: json!({"lines": ["second", "first"]}),
+                schema: Some(
+                    json!({"properties": {"lines": {"type": "array", "x-ordered": true}}}),
+                ),
+                matched: 0,
+                total: 2,
+                diff_paths: &["lines[0]", "lines[1]"],
+            },
+            Case {
+                name: "ordered array, in order",
+                expected: json!({"lines": ["first", "second"]}),
+                actual: json!({"lines": ["first", "second"]}),
+                schema: Some(
+                    json!({"properties": {"lines": {"type": "array", "x-ordered": true}}}),
+                ),
+                matched: 2,
+                total: 2,
+                diff_paths: &[],
+            },
+            case(
+                "unicode strings",
+                json!({"name": "Müller & Söhne"}),
+                json!({"name": "Müller & Söhne"}),
+                1,
+                1,
+                &[],
+            ),
+            case(
+                "deep path naming",
+                json!({"a": {"b": [{"c": 1}]}}),
+                json!({"a": {"b": [{"c": 2}]}}),
+                0,
+                1,
+                &["a.b[0].c"],
+            ),
+        ]
+    }
+
+    #[test]
+    fn the_golden_table_holds() {
+        let cases = cases();
+        assert!(cases.len() >= 30, "at least 30 cases");
+        for c in cases {
+            let s = score(&c.expected, &c.actual, c.schema.as_ref());
+            let paths: Vec<&str> = s.diffs.iter().map(|d| d.path.as_str()).collect();
+            assert_eq!(
+                (s.fields_matched, s.fields_total, paths.as_slice()),
+                (c.matched, c.total, c.diff_paths),
+                "case {:?}: {:?}",
+                c.name,
+                s.diffs
+            );
+            assert_eq!(s.passed, c.diff_paths.is_empty(), "case {:?}", c.name);
+        }
+    }
+
+    #[test]
+    fn output_parsing_tolerates_a_fence_and_rejects_prose() {
+        let ok = json!({"a": 1});
+        assert_eq!(parse_output("{\"a\": 1}"), Ok(ok.clone()));
+        assert_eq!(parse_output("  ```json\n{\"a\": 1}\n```  "), Ok(ok.clone()));
+        assert_eq!(parse_output("```\n{\"a\": 1}\n```"), Ok(ok));
+        assert_eq!(parse_output(""), Err(OutputError::Empty));
+        assert!(matches!(
+            parse_output("Here is the JSON: {\"a\": 1}"),
+            Err(OutputError::NotJson(_))
+        ));
+        assert!(matches!(
+            parse_output("```json\n{\"a\": 1}"),
+            Err(OutputError::NotJson(_))
+        ));
+        assert!(matches!(
+            parse_output("{\"a\": 1"),
+            Err(OutputError::NotJson(_))
+        ));
+        assert_eq!(parse_output("[1, 2]"), Err(OutputError::NotAnObject));
+    }
+
+    #[test]
+    fn a_failed_call_scores_zero_on_every_field() {
+        let s = failed(&json!({"a": 1, "b": {"c": 2, "d": [1, 2]}}));
+        assert_eq!((s.passed, s.fields_matched, s.fields_total), (false, 0, 4));
+    }
+}
