@@ -15,6 +15,7 @@ create table private.run_reservations (
 );
 
 revoke all on private.run_reservations from anon, authenticated;
+grant select, insert, update, delete on private.run_reservations to service_role;
 
 alter table public.reports
   -- Worst-case cost of calls whose engine died before recording them.

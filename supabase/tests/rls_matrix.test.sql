@@ -212,6 +212,8 @@ insert into pg_temp.matrix (subject, op, persona, expected, sql) values
   ('functions', 'record_checkout_session', 'owner', 'denied', $q$select public.record_checkout_session('cs_shared', 'expired')$q$),
   ('functions', 'record_checkout_session', 'anon', 'denied', $q$select public.record_checkout_session('cs_shared', 'expired')$q$),
   ('functions', 'reserve_run', 'owner', 'denied', $q$select public.reserve_run(gen_random_uuid(), gen_random_uuid(), 'm', 0, 0, 7)$q$),
+  ('functions', 'reserve_run', 'service', 'allowed',
+   $q$select public.reserve_run(r.id, r.lease_token, 'openai/gpt-4o', 0, 0.01, 7) from public.claim_next_report('w', 30) r$q$),
   ('functions', 'record_run', 'owner', 'denied', $q$select public.record_run(gen_random_uuid(), gen_random_uuid(), '{}')$q$),
   ('functions', 'record_run', 'anon', 'denied', $q$select public.record_run(gen_random_uuid(), gen_random_uuid(), '{}')$q$);
 
