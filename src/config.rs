@@ -142,6 +142,62 @@ impl Settings {
     }
 }
 
+/// What the engine needs: a direct database connection (for LISTEN), the
+/// model provider, and Storage for the images.
+#[derive(Debug, Clone)]
+pub struct EngineConfig {
+    pub database_url: String,
+    pub supabase_url: String,
+    pub service_role_key: String,
+    pub provider_base_url: String,
+    pub provider_api_key: String,
+    pub provider_call_timeout_s: u64,
+    pub provider_max_tokens: u32,
+    pub max_benchmark_duration_s: u64,
+    pub sweep_interval_s: u64,
+    pub max_reports: usize,
+}
+
+impl EngineConfig {
+    pub fn from_env() -> Result<Self, ConfigError> {
+        let _ = dotenvy::dotenv();
+        Self::from_lookup(|name| std::env::var(name).ok())
+    }
+
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let env = Env(lookup);
+        let number = |name: &'static str, default: u64| -> Result<u64, ConfigError> {
+            match env.optional(name) {
+                None => Ok(default),
+                Some(v) => v
+                    .parse::<u64>()
+                    .ok()
+                    .filter(|n| *n > 0)
+                    .ok_or(ConfigError::Invalid {
+                        name,
+                        reason: format!("{v:?} is not a positive whole number"),
+                    }),
+            }
+        };
+        Ok(Self {
+            database_url: env.required("DATABASE_URL")?,
+            supabase_url: env.url("SUPABASE_URL", None)?,
+            service_role_key: env.required("SUPABASE_SERVICE_ROLE_KEY")?,
+            provider_base_url: env
+                .url("OPENROUTER_BASE_URL", Some("https://openrouter.ai/api/v1"))?,
+            provider_api_key: env.required("OPENROUTER_API_KEY")?,
+            provider_call_timeout_s: number("PROVIDER_CALL_TIMEOUT_S", 120)?,
+            provider_max_tokens: number("PROVIDER_MAX_TOKENS", 1024)? as u32,
+            max_benchmark_duration_s: number(
+                "MAX_BENCHMARK_DURATION_S",
+                crate::engine::budget::MAX_BENCHMARK_DURATION_S,
+            )?,
+            sweep_interval_s: number("ENGINE_SWEEP_INTERVAL_S", 5)?,
+            max_reports: number("ENGINE_MAX_REPORTS", 4)? as usize,
+        })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -1,8 +1,10 @@
-//! `modelpick serve`: the sidecar.
+//! `modelpick serve` (the sidecar with the engine inside) and
+//! `modelpick worker` (the engine alone).
 
 use clap::{Parser, Subcommand};
-use modelpick::config::Settings;
+use modelpick::config::{EngineConfig, Settings};
 use modelpick::startup::{self, AppState};
+use tokio::sync::watch;
 
 #[derive(Debug, Parser)]
 #[command(name = "modelpick", version, about = "ModelPick's backend")]
@@ -13,8 +15,15 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
-    /// Serve checkout, the Stripe webhook and the pages on SIDECAR_ADDR.
-    Serve,
+    /// Serve checkout, the Stripe webhook and the pages on SIDECAR_ADDR, and
+    /// run the benchmark engine in the same process.
+    Serve {
+        /// Do not run the engine here (run `modelpick worker` elsewhere).
+        #[arg(long)]
+        no_engine: bool,
+    },
+    /// Run only the benchmark engine.
+    Worker,
 }
 
 #[tokio::main]
@@ -26,16 +35,40 @@ async fn main() -> anyhow::Result<()> {
         )
         .init();
     let cli = Cli::parse();
-    let settings = Settings::from_env()?;
+    let (stop, stopped) = watch::channel(false);
+    tokio::spawn(async move {
+        shutdown_signal().await;
+        tracing::info!("shutting down");
+        let _ = stop.send(true);
+    });
     match cli.command {
-        Command::Serve => {
+        Command::Serve { no_engine } => {
+            let settings = Settings::from_env()?;
+            let engine = if no_engine {
+                None
+            } else {
+                let engine =
+                    startup::engine(&EngineConfig::from_env()?).map_err(anyhow::Error::msg)?;
+                Some(tokio::spawn(engine.run(stopped.clone())))
+            };
             let (listener, addr) = startup::bind(&settings).await?;
             tracing::info!(%addr, "sidecar listening");
             let state = AppState::new(settings, startup::system_clock());
-            startup::serve(state, listener, shutdown_signal()).await;
-            tracing::info!("sidecar stopped");
+            let mut until = stopped.clone();
+            startup::serve(state, listener, async move {
+                let _ = until.wait_for(|stop| *stop).await;
+            })
+            .await;
+            if let Some(engine) = engine {
+                let _ = engine.await;
+            }
+        }
+        Command::Worker => {
+            let engine = startup::engine(&EngineConfig::from_env()?).map_err(anyhow::Error::msg)?;
+            engine.run(stopped).await;
         }
     }
+    tracing::info!("stopped");
     Ok(())
 }
 

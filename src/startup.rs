@@ -60,3 +60,56 @@ pub async fn bind(settings: &Settings) -> std::io::Result<(TcpListener, SocketAd
     let addr = listener.local_addr()?;
     Ok((listener, addr))
 }
+
+/// Builds the engine from its configuration.
+pub fn engine(config: &crate::config::EngineConfig) -> Result<crate::engine::Engine, String> {
+    use crate::engine::provider::{Provider, ProviderSettings};
+    use crate::engine::runner::{self, Limits, RunnerContext};
+    use std::time::Duration;
+
+    let pg: tokio_postgres::Config = config
+        .database_url
+        .parse()
+        .map_err(|e| format!("DATABASE_URL: {e}"))?;
+    let manager = deadpool_postgres::Manager::from_config(
+        pg,
+        tokio_postgres::NoTls,
+        deadpool_postgres::ManagerConfig {
+            recycling_method: deadpool_postgres::RecyclingMethod::Fast,
+        },
+    );
+    let db = deadpool_postgres::Pool::builder(manager)
+        .max_size(16)
+        .build()
+        .map_err(|e| format!("database pool: {e}"))?;
+    let ctx = RunnerContext {
+        db,
+        provider: Provider::new(ProviderSettings {
+            base_url: config.provider_base_url.clone(),
+            api_key: config.provider_api_key.clone(),
+            call_timeout: Duration::from_secs(config.provider_call_timeout_s),
+            max_attempts: 4,
+            backoff_base: Duration::from_millis(500),
+            max_tokens: config.provider_max_tokens,
+        }),
+        storage: reqwest::Client::builder()
+            .timeout(Duration::from_secs(60))
+            .build()
+            .map_err(|e| e.to_string())?,
+        storage_url: format!("{}/storage/v1", config.supabase_url),
+        service_role_key: config.service_role_key.clone(),
+        limits: Limits {
+            max_duration: Duration::from_secs(config.max_benchmark_duration_s),
+            ..Limits::default()
+        },
+    };
+    let settings = crate::engine::EngineSettings {
+        database_url: config.database_url.clone(),
+        worker_id: runner::worker_id(),
+        sweep_interval: Duration::from_secs(config.sweep_interval_s),
+        health_interval: Duration::from_secs(10),
+        max_reports: config.max_reports,
+        shutdown_grace: Duration::from_secs(30),
+    };
+    Ok(crate::engine::Engine::new(settings, ctx))
+}

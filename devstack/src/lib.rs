@@ -3,5 +3,6 @@
 //! postgrest-rs, the Stripe and OpenAI-style HTTP APIs) work unchanged.
 //! A development tool: never linked into the product.
 
+pub mod provider;
 pub mod stripe;
 pub mod supabase;

@@ -21,6 +21,10 @@ enum Command {
     /// The Stripe stand-in (Checkout Sessions, hosted pay page, signed
     /// webhooks to STRIPE_WEBHOOK_URL) on DEVSTACK_STRIPE_ADDR (127.0.0.1:12111).
     Stripe,
+    /// The model-provider stand-in (OpenAI chat completions) on
+    /// DEVSTACK_PROVIDER_ADDR (127.0.0.1:12112), configured by the JSON file
+    /// at DEVSTACK_PROVIDER_CONFIG (answers by image SHA-256, latency, faults).
+    Provider,
 }
 
 fn repo_root() -> PathBuf {
@@ -41,6 +45,7 @@ async fn main() {
     let result = match cli.command {
         Command::Supabase => run_supabase().await,
         Command::Stripe => run_stripe().await,
+        Command::Provider => run_provider().await,
     };
     if let Err(e) = result {
         eprintln!("devstack: {e}");
@@ -73,6 +78,28 @@ async fn run_stripe() -> Result<(), String> {
     let running = devstack::stripe::start(devstack::stripe::StripeConfig::from_env(addr), listener)
         .map_err(|e| e.to_string())?;
     tracing::info!(url = %running.url(), "Stripe stand-in ready");
+    shutdown_signal().await;
+    running.stop().await;
+    Ok(())
+}
+
+async fn run_provider() -> Result<(), String> {
+    let addr: std::net::SocketAddr = std::env::var("DEVSTACK_PROVIDER_ADDR")
+        .unwrap_or_else(|_| "127.0.0.1:12112".into())
+        .parse()
+        .map_err(|e| format!("DEVSTACK_PROVIDER_ADDR: {e}"))?;
+    let config = match std::env::var("DEVSTACK_PROVIDER_CONFIG") {
+        Ok(path) => {
+            let text = std::fs::read_to_string(&path).map_err(|e| format!("{path}: {e}"))?;
+            serde_json::from_str(&text).map_err(|e| format!("{path}: {e}"))?
+        }
+        Err(_) => devstack::provider::ProviderConfig::default(),
+    };
+    let listener = tokio::net::TcpListener::bind(addr)
+        .await
+        .map_err(|e| format!("cannot listen on {addr}: {e}"))?;
+    let running = devstack::provider::start(config, listener).map_err(|e| e.to_string())?;
+    tracing::info!(url = %running.base_url(), "model-provider stand-in ready");
     shutdown_signal().await;
     running.stop().await;
     Ok(())

@@ -4,6 +4,7 @@
 #[path = "../support/mod.rs"]
 mod support;
 
+mod engine;
 mod fulfillment;
 mod hostile_input;
 mod pay;

@@ -2,5 +2,6 @@
 
 pub mod app;
 pub mod db;
+pub mod engine;
 pub mod fixtures;
 pub mod supabase;

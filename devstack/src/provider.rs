@@ -1,0 +1,342 @@
+//! A model-provider stand-in speaking OpenRouter's (OpenAI's) chat
+//! completions protocol. Each image is recognised by its SHA-256; the answer
+//! is the JSON known for it, with per-model field mistakes (deterministic, so
+//! a model is consistently good or bad), and usage with tokens and `cost`.
+//! Latency and faults (429 with Retry-After, 500, timeouts, prose instead of
+//! JSON) are configurable, so tests and the local demo get realistic reports.
+
+use std::collections::HashMap;
+use std::hash::{Hash, Hasher};
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use base64::Engine as _;
+use bytes::Bytes;
+use rand::Rng;
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Value};
+use sha2::{Digest, Sha256};
+use tokio::net::TcpListener;
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+use warp::http::StatusCode;
+use warp::reply::{Reply, Response};
+use warp::Filter;
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Faults {
+    pub rate_429: f64,
+    pub rate_500: f64,
+    pub rate_timeout: f64,
+    /// Prose instead of JSON in an otherwise fine answer.
+    pub rate_malformed: f64,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default)]
+pub struct ProviderConfig {
+    pub latency_ms: u64,
+    /// Uniform extra latency in [0, jitter_ms).
+    pub jitter_ms: u64,
+    pub faults: Faults,
+    /// How long a "timeout" keeps the connection before answering 504.
+    pub timeout_ms: u64,
+    /// Seconds sent in Retry-After with a 429.
+    pub retry_after_s: f64,
+    /// Share of fields a model gets wrong, per model; `default` otherwise.
+    pub mistake_rates: HashMap<String, f64>,
+    pub default_mistake_rate: f64,
+    /// The right answer per image, by the hex SHA-256 of its bytes.
+    pub answers: HashMap<String, Value>,
+    /// Prices in US dollars per million prompt and completion tokens.
+    pub prices: HashMap<String, (f64, f64)>,
+    pub default_price: (f64, f64),
+    pub prompt_tokens: u32,
+}
+
+impl Default for ProviderConfig {
+    fn default() -> Self {
+        Self {
+            latency_ms: 300,
+            jitter_ms: 0,
+            faults: Faults::default(),
+            timeout_ms: 120_000,
+            retry_after_s: 1.0,
+            mistake_rates: HashMap::new(),
+            default_mistake_rate: 0.0,
+            answers: HashMap::new(),
+            prices: HashMap::new(),
+            default_price: (1.0, 4.0),
+            prompt_tokens: 1200,
+        }
+    }
+}
+
+/// One request as the stand-in saw it.
+#[derive(Debug, Clone, Serialize)]
+pub struct CallLog {
+    pub model: String,
+    pub image_sha256: String,
+    pub status: u16,
+    pub fault: Option<&'static str>,
+    pub max_tokens: Option<u64>,
+    pub response_format: Option<String>,
+    pub cost: f64,
+}
+
+#[derive(Clone)]
+struct Provider {
+    config: Arc<ProviderConfig>,
+    calls: Arc<Mutex<Vec<CallLog>>>,
+}
+
+pub struct RunningProvider {
+    pub addr: SocketAddr,
+    calls: Arc<Mutex<Vec<CallLog>>>,
+    shutdown: Option<oneshot::Sender<()>>,
+    server: JoinHandle<()>,
+}
+
+impl RunningProvider {
+    /// The base URL clients use (`…/v1`, as OpenRouter's `…/api/v1`).
+    pub fn base_url(&self) -> String {
+        format!("http://{}/v1", self.addr)
+    }
+
+    pub fn calls(&self) -> Vec<CallLog> {
+        self.calls.lock().unwrap().clone()
+    }
+
+    pub async fn stop(mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        let _ = (&mut self.server).await;
+    }
+}
+
+pub fn sha256_hex(bytes: &[u8]) -> String {
+    hex::encode(Sha256::digest(bytes))
+}
+
+pub fn start(config: ProviderConfig, listener: TcpListener) -> std::io::Result<RunningProvider> {
+    let addr = listener.local_addr()?;
+    let provider = Provider {
+        config: Arc::new(config),
+        calls: Arc::default(),
+    };
+    let calls = provider.calls.clone();
+    let with = warp::any().map(move || provider.clone());
+    let completions = warp::path!("v1" / "chat" / "completions")
+        .and(warp::post())
+        .and(with.clone())
+        .and(warp::header::optional::<String>("authorization"))
+        .and(warp::body::bytes())
+        .then(
+            |provider: Provider, auth: Option<String>, body: Bytes| async move {
+                provider.complete(auth, &body).await
+            },
+        );
+    let log = warp::path!("_devstack" / "calls")
+        .and(warp::get())
+        .and(with)
+        .map(|provider: Provider| {
+            warp::reply::json(&*provider.calls.lock().unwrap()).into_response()
+        });
+    let routes = completions.or(log).unify();
+    let (tx, rx) = oneshot::channel::<()>();
+    let server = tokio::spawn(
+        warp::serve(routes)
+            .incoming(listener)
+            .graceful(async {
+                let _ = rx.await;
+            })
+            .run(),
+    );
+    Ok(RunningProvider {
+        addr,
+        calls,
+        shutdown: Some(tx),
+        server,
+    })
+}
+
+fn error(status: StatusCode, message: &str) -> Response {
+    warp::reply::with_status(
+        warp::reply::json(&json!({"error": {"code": status.as_u16(), "message": message}})),
+        status,
+    )
+    .into_response()
+}
+
+/// The image of the first `image_url` part, decoded from its data URL.
+fn image_of(request: &Value) -> Option<Vec<u8>> {
+    let parts = request["messages"]
+        .as_array()?
+        .iter()
+        .filter_map(|m| m["content"].as_array())
+        .flatten();
+    for part in parts {
+        if let Some(url) = part["image_url"]["url"].as_str() {
+            let (_, data) = url.split_once(";base64,")?;
+            return base64::engine::general_purpose::STANDARD.decode(data).ok();
+        }
+    }
+    None
+}
+
+fn fraction(parts: &[&str]) -> f64 {
+    let mut hasher = std::collections::hash_map::DefaultHasher::new();
+    parts.hash(&mut hasher);
+    (hasher.finish() % 1_000_000) as f64 / 1_000_000.0
+}
+
+/// The model's version of the truth: each leaf is wrong with the model's
+/// mistake rate, the same leaf wrong every time.
+fn perturb(value: &Value, model: &str, image: &str, path: &str, rate: f64) -> Value {
+    match value {
+        Value::Object(map) => Value::Object(
+            map.iter()
+                .map(|(k, v)| {
+                    (
+                        k.clone(),
+                        perturb(v, model, image, &format!("{path}.{k}"), rate),
+                    )
+                })
+                .collect(),
+        ),
+        Value::Array(items) => Value::Array(
+            items
+                .iter()
+                .enumerate()
+                .map(|(i, v)| perturb(v, model, image, &format!("{path}[{i}]"), rate))
+                .collect(),
+        ),
+        leaf if fraction(&[model, image, path]) < rate => match leaf {
+            Value::Number(n) => json!(n.as_f64().unwrap_or(0.0) + 1.0),
+            Value::String(s) => json!(format!("{s}?")),
+            Value::Bool(b) => json!(!b),
+            _ => json!("unknown"),
+        },
+        leaf => leaf.clone(),
+    }
+}
+
+impl Provider {
+    async fn complete(&self, auth: Option<String>, body: &[u8]) -> Response {
+        let config = &self.config;
+        if !auth.is_some_and(|a| a.starts_with("Bearer ") && a.len() > 7) {
+            return error(StatusCode::UNAUTHORIZED, "No auth credentials found");
+        }
+        let Ok(request) = serde_json::from_slice::<Value>(body) else {
+            return error(StatusCode::BAD_REQUEST, "Invalid JSON body");
+        };
+        let model = request["model"].as_str().unwrap_or_default().to_owned();
+        let Some(image) = image_of(&request) else {
+            return error(StatusCode::BAD_REQUEST, "No image in the request");
+        };
+        let image_sha256 = sha256_hex(&image);
+        let max_tokens = request["max_tokens"].as_u64();
+        let response_format = request["response_format"]["type"]
+            .as_str()
+            .map(str::to_owned);
+        let log = |status: u16, fault: Option<&'static str>, cost: f64| CallLog {
+            model: model.clone(),
+            image_sha256: image_sha256.clone(),
+            status,
+            fault,
+            max_tokens,
+            response_format: response_format.clone(),
+            cost,
+        };
+
+        let (draw, jitter) = {
+            let mut rng = rand::rng();
+            (
+                rng.random::<f64>(),
+                if config.jitter_ms > 0 {
+                    rng.random_range(0..config.jitter_ms)
+                } else {
+                    0
+                },
+            )
+        };
+        let f = &config.faults;
+        let fault = if draw < f.rate_429 {
+            Some("429")
+        } else if draw < f.rate_429 + f.rate_500 {
+            Some("500")
+        } else if draw < f.rate_429 + f.rate_500 + f.rate_timeout {
+            Some("timeout")
+        } else if draw < f.rate_429 + f.rate_500 + f.rate_timeout + f.rate_malformed {
+            Some("malformed")
+        } else {
+            None
+        };
+        match fault {
+            Some("429") => {
+                self.calls.lock().unwrap().push(log(429, fault, 0.0));
+                let mut response = error(StatusCode::TOO_MANY_REQUESTS, "Rate limit exceeded");
+                response.headers_mut().insert(
+                    "retry-after",
+                    config.retry_after_s.to_string().parse().unwrap(),
+                );
+                return response;
+            }
+            Some("500") => {
+                self.calls.lock().unwrap().push(log(500, fault, 0.0));
+                return error(StatusCode::INTERNAL_SERVER_ERROR, "Internal server error");
+            }
+            Some("timeout") => {
+                self.calls.lock().unwrap().push(log(504, fault, 0.0));
+                tokio::time::sleep(Duration::from_millis(config.timeout_ms)).await;
+                return error(StatusCode::GATEWAY_TIMEOUT, "Timed out");
+            }
+            _ => {}
+        }
+        tokio::time::sleep(Duration::from_millis(config.latency_ms + jitter)).await;
+
+        let truth = config
+            .answers
+            .get(&image_sha256)
+            .cloned()
+            .unwrap_or_else(|| json!({}));
+        let rate = config
+            .mistake_rates
+            .get(&model)
+            .copied()
+            .unwrap_or(config.default_mistake_rate);
+        let answer = perturb(&truth, &model, &image_sha256, "", rate);
+        let content = if fault == Some("malformed") {
+            format!("Sure! Here is what I found on the document: {answer}")
+        } else {
+            answer.to_string()
+        };
+        let completion_tokens =
+            ((content.len() / 4).max(1) as u64).min(max_tokens.unwrap_or(u64::MAX)) as u32;
+        let (prompt_price, completion_price) = config
+            .prices
+            .get(&model)
+            .copied()
+            .unwrap_or(config.default_price);
+        let cost = (config.prompt_tokens as f64 * prompt_price
+            + completion_tokens as f64 * completion_price)
+            / 1e6;
+        self.calls.lock().unwrap().push(log(200, fault, cost));
+        warp::reply::json(&json!({
+            "id": format!("gen-{}", uuid::Uuid::new_v4().simple()),
+            "object": "chat.completion",
+            "model": model,
+            "choices": [{"index": 0, "finish_reason": "stop", "message": {"role": "assistant", "content": content}}],
+            "usage": {
+                "prompt_tokens": config.prompt_tokens,
+                "completion_tokens": completion_tokens,
+                "total_tokens": config.prompt_tokens + completion_tokens,
+                "cost": cost,
+            },
+        }))
+        .into_response()
+    }
+}

@@ -1,0 +1,305 @@
+//! The engine end to end: claim, download, call, score, record, finish,
+//! against the provider stand-in, with faults, budgets, crashes and rivals.
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use modelpick::engine::budget::HARD_CEILING_USD;
+use modelpick::engine::runner::Limits;
+
+use crate::support::engine::{report_states, TestWorld};
+
+const CALL_TIMEOUT: Duration = Duration::from_secs(5);
+
+#[tokio::test]
+async fn a_paid_report_runs_every_model_on_every_image_once_and_completes() {
+    let world = TestWorld::new(6, |config| {
+        config
+            .mistake_rates
+            .insert("anthropic/claude-3-haiku".into(), 0.3);
+    })
+    .await;
+    let report = world.paid_report(3).await;
+    let engine = world.start_engine(Limits::default(), CALL_TIMEOUT);
+    let states = world
+        .wait_finished(&[report], Duration::from_secs(60))
+        .await;
+    engine.shutdown().await;
+
+    let state = &states[0];
+    assert_eq!(state.status, "complete", "{state:?}");
+    assert!(!state.cut_short);
+    assert_eq!((state.runs_done, state.runs_planned), (18, 18));
+
+    let calls = world.answered_calls();
+    assert_eq!(calls.len(), 18, "every cell was called");
+    assert!(calls.values().all(|n| *n == 1), "and none twice: {calls:?}");
+    let log = world.provider.calls();
+    assert!(
+        log.iter().all(|c| c.max_tokens == Some(1024)),
+        "max_tokens on every call"
+    );
+
+    let db = world.supabase.db.client().await;
+    let rows = db
+        .query(
+            "select model_id, runs, passed, accuracy::float8, field_accuracy::float8, total_cost::float8
+               from public.report_model_summary where report_id = $1 order by model_id",
+            &[&report],
+        )
+        .await
+        .unwrap();
+    assert_eq!(rows.len(), 3);
+    for row in &rows {
+        let model: String = row.get(0);
+        let (runs, passed, accuracy, field_accuracy): (i32, i32, f64, f64) =
+            (row.get(1), row.get(2), row.get(3), row.get(4));
+        assert_eq!(runs, 6);
+        if model == "anthropic/claude-3-haiku" {
+            assert!(
+                field_accuracy < 1.0 && passed < 6,
+                "the sloppy model is scored down: {field_accuracy}"
+            );
+        } else {
+            assert_eq!((passed, accuracy, field_accuracy), (6, 1.0, 1.0), "{model}");
+        }
+    }
+    let recorded_cost: f64 = db
+        .query_one(
+            "select sum(cost)::float8 from public.benchmark_runs where report_id = $1",
+            &[&report],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    let provider_cost: f64 = log.iter().map(|c| c.cost).sum();
+    assert!(
+        (recorded_cost - provider_cost).abs() < 1e-5,
+        "the provider's usage.cost is what we record"
+    );
+    assert!(
+        (state.cost_spent - recorded_cost).abs() < 1e-5,
+        "money spent is kept up to date"
+    );
+}
+
+#[tokio::test]
+async fn a_fault_mix_completes_with_each_failure_on_its_run_row() {
+    let world = TestWorld::new(10, |config| {
+        config.faults.rate_429 = 0.30;
+        config.faults.rate_500 = 0.10;
+        config.faults.rate_timeout = 0.05;
+        config.faults.rate_malformed = 0.05;
+        config.timeout_ms = 1500;
+        config.retry_after_s = 0.05;
+    })
+    .await;
+    let report = world.paid_report(4).await;
+    let engine = world.start_engine(Limits::default(), Duration::from_millis(700));
+    let states = world
+        .wait_finished(&[report], Duration::from_secs(90))
+        .await;
+    engine.shutdown().await;
+    assert_eq!(states[0].status, "complete", "{:?}", states[0]);
+    assert_eq!(
+        states[0].runs_done, 40,
+        "every cell has a run row, failed or not"
+    );
+
+    let db = world.supabase.db.client().await;
+    let errors: Vec<String> = db
+        .query(
+            "select error from public.benchmark_runs where report_id = $1 and error is not null",
+            &[&report],
+        )
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    let log = world.provider.calls();
+    let timeouts = log.iter().filter(|c| c.fault == Some("timeout")).count();
+    let malformed = log.iter().filter(|c| c.fault == Some("malformed")).count();
+    assert!(
+        log.iter().any(|c| c.status == 429) && log.iter().any(|c| c.status == 500),
+        "faults happened"
+    );
+    assert_eq!(
+        errors
+            .iter()
+            .filter(|e| e.contains("did not answer within"))
+            .count(),
+        timeouts,
+        "a timed-out call is recorded, never resent: {errors:?}"
+    );
+    assert_eq!(
+        errors.iter().filter(|e| e.contains("not JSON")).count(),
+        malformed,
+        "{errors:?}"
+    );
+    let failed_runs: i64 = db
+        .query_one(
+            "select count(*) from public.benchmark_runs where report_id = $1 and error is not null and not passed and fields_matched = 0",
+            &[&report],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(failed_runs as usize, errors.len(), "a failed call scores 0");
+}
+
+#[tokio::test]
+async fn an_expensive_provider_stops_at_the_soft_ceiling_and_never_passes_the_hard_one() {
+    // $40 / $160 per million tokens: each call's worst case is about $0.22.
+    let world = TestWorld::new(25, |config| {
+        config.default_price = (40.0, 160.0);
+        config.latency_ms = 50;
+    })
+    .await;
+    let db = world.supabase.db.client().await;
+    db.execute(
+        "update public.model_catalog set prompt_usd_per_mtok = 40, completion_usd_per_mtok = 160",
+        &[],
+    )
+    .await
+    .unwrap();
+    let report = world.paid_report(8).await;
+    let engine = world.start_engine(Limits::default(), CALL_TIMEOUT);
+    let states = world
+        .wait_finished(&[report], Duration::from_secs(60))
+        .await;
+    engine.shutdown().await;
+    let state = &states[0];
+    assert_eq!(state.status, "complete");
+    assert!(state.cut_short, "{state:?}");
+    assert!(
+        state
+            .reason
+            .as_deref()
+            .unwrap()
+            .contains("$6.50 spending limit"),
+        "{state:?}"
+    );
+    assert!(state.runs_done < 200);
+    let spent: f64 = world.provider.calls().iter().map(|c| c.cost).sum();
+    assert!(spent <= HARD_CEILING_USD, "the provider billed ${spent:.4}");
+    assert!(
+        state.committed <= 6.50 + 1e-9,
+        "committed money stays within the soft ceiling: {state:?}"
+    );
+}
+
+#[tokio::test]
+async fn a_short_duration_budget_cuts_the_report_short_cleanly() {
+    let world = TestWorld::new(20, |config| config.latency_ms = 400).await;
+    let report = world.paid_report(5).await;
+    let limits = Limits {
+        max_duration: Duration::from_secs(2),
+        ..Limits::default()
+    };
+    let engine = world.start_engine(limits, CALL_TIMEOUT);
+    let states = world
+        .wait_finished(&[report], Duration::from_secs(30))
+        .await;
+    engine.shutdown().await;
+    let state = &states[0];
+    assert_eq!(state.status, "complete");
+    assert!(state.cut_short);
+    assert!(
+        state.reason.as_deref().unwrap().contains("2 s time limit"),
+        "{state:?}"
+    );
+    assert!(state.runs_done > 0 && state.runs_done < 100, "{state:?}");
+}
+
+#[tokio::test]
+async fn two_engines_on_one_database_never_run_the_same_report() {
+    let world = TestWorld::new(5, |config| config.latency_ms = 30).await;
+    let mut reports = Vec::new();
+    for _ in 0..6 {
+        reports.push(world.paid_report(2).await);
+    }
+    let a = world.start_engine(Limits::default(), CALL_TIMEOUT);
+    let b = world.start_engine(Limits::default(), CALL_TIMEOUT);
+    let states = world.wait_finished(&reports, Duration::from_secs(60)).await;
+    a.shutdown().await;
+    b.shutdown().await;
+    assert!(
+        states
+            .iter()
+            .all(|s| s.status == "complete" && s.runs_done == 10),
+        "{states:?}"
+    );
+    let calls: usize = world
+        .provider
+        .calls()
+        .iter()
+        .filter(|c| c.status == 200)
+        .count();
+    assert_eq!(
+        calls, 60,
+        "each (report, model, image) was called exactly once"
+    );
+}
+
+#[tokio::test]
+async fn killed_twenty_times_every_report_completes_and_no_recorded_call_is_sent_again() {
+    let world = TestWorld::new(12, |config| config.latency_ms = 40).await;
+    let report = world.paid_report(4).await;
+    let db = world.supabase.db.client().await;
+    let limits = Limits {
+        lease: Duration::from_millis(900),
+        ..Limits::default()
+    };
+    // For every cell recorded before a kill: how often it had been called
+    // when it was first seen recorded. It must never be called again.
+    let mut calls_when_recorded: HashMap<(String, usize), usize> = HashMap::new();
+    for kill in 0..20 {
+        let engine = world.start_engine(limits.clone(), CALL_TIMEOUT);
+        let wait = 60 + (kill * 37) % 200;
+        tokio::time::sleep(Duration::from_millis(wait as u64)).await;
+        engine.kill().await;
+        let calls = world.answered_calls();
+        for row in db
+            .query(
+                "select model_id, image_index from public.benchmark_runs where report_id = $1",
+                &[&report],
+            )
+            .await
+            .unwrap()
+        {
+            let cell: (String, usize) = (row.get(0), row.get::<_, i32>(1) as usize);
+            let count = calls.get(&cell).copied().unwrap_or(0);
+            calls_when_recorded.entry(cell).or_insert(count);
+        }
+        // Let the dead engine's lease run out so the next one can take over.
+        tokio::time::sleep(Duration::from_millis(950)).await;
+    }
+    let engine = world.start_engine(limits, CALL_TIMEOUT);
+    let states = world
+        .wait_finished(&[report], Duration::from_secs(60))
+        .await;
+    engine.shutdown().await;
+    assert_eq!(states[0].status, "complete", "{:?}", states[0]);
+    assert_eq!(states[0].runs_done, 48);
+
+    let calls = world.answered_calls();
+    assert!(
+        !calls_when_recorded.is_empty(),
+        "kills happened after some results were recorded"
+    );
+    for (cell, count) in &calls_when_recorded {
+        assert_eq!(
+            calls[cell], *count,
+            "{cell:?} was called again after its result was recorded"
+        );
+    }
+    assert_eq!(calls.len(), 48, "every cell was called");
+    let spent: f64 = world.provider.calls().iter().map(|c| c.cost).sum();
+    assert!(spent <= HARD_CEILING_USD);
+    let state = &report_states(&db, &[report]).await[0];
+    assert!(
+        state.committed >= spent - 1e-6,
+        "unsettled calls stay counted: {state:?}"
+    );
+}

@@ -1,0 +1,262 @@
+//! The engine against a fresh database, the local Supabase API (Storage for
+//! the images) and the provider stand-in, with knobs for limits and faults.
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use devstack::provider::{self, ProviderConfig, RunningProvider};
+use modelpick::engine::provider::{Provider, ProviderSettings};
+use modelpick::engine::runner::{Limits, RunnerContext};
+use modelpick::engine::{Engine, EngineSettings};
+use serde_json::{json, Value};
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+use uuid::Uuid;
+
+use super::fixtures::create_user;
+use super::supabase::{TestSupabase, SERVICE_KEY};
+
+pub struct TestWorld {
+    pub supabase: TestSupabase,
+    pub provider: RunningProvider,
+    /// What each test image should read as, by image index.
+    pub truths: Vec<Value>,
+    pub images: Vec<Vec<u8>>,
+}
+
+pub fn truth(i: usize) -> Value {
+    json!({
+        "invoice_number": format!("INV-{i:04}"),
+        "vendor": format!("Vendor {}", i % 7),
+        "total": 100.0 + i as f64,
+        "items": [
+            {"description": "Paper", "quantity": 2, "unit_price": 10.5},
+            {"description": format!("Service {i}"), "quantity": 1, "unit_price": 79.0 + i as f64}
+        ]
+    })
+}
+
+fn image_bytes(i: usize) -> Vec<u8> {
+    let mut bytes = b"\x89PNG\r\n\x1a\n".to_vec();
+    bytes.extend_from_slice(format!("test document {i} {}", Uuid::new_v4()).as_bytes());
+    bytes
+}
+
+impl TestWorld {
+    /// `images` distinct images whose answers the provider knows; the
+    /// provider configured by `configure`.
+    pub async fn new(images: usize, configure: impl FnOnce(&mut ProviderConfig)) -> Self {
+        let supabase = TestSupabase::start().await;
+        let images: Vec<Vec<u8>> = (0..images).map(image_bytes).collect();
+        let truths: Vec<Value> = (0..images.len()).map(truth).collect();
+        let mut config = ProviderConfig {
+            latency_ms: 20,
+            answers: images
+                .iter()
+                .zip(&truths)
+                .map(|(img, t)| (provider::sha256_hex(img), t.clone()))
+                .collect(),
+            ..ProviderConfig::default()
+        };
+        configure(&mut config);
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let provider = provider::start(config, listener).unwrap();
+        TestWorld {
+            supabase,
+            provider,
+            truths,
+            images,
+        }
+    }
+
+    /// A user, their images in Storage, a ready draft of the first `models`
+    /// catalog models, and a paid report for it; returns the report id.
+    pub async fn paid_report(&self, models: i64) -> Uuid {
+        let db = self.supabase.db.client().await;
+        let user = create_user(&db, &format!("{}@example.test", Uuid::new_v4().simple())).await;
+        let http = reqwest::Client::new();
+        let mut images = Vec::new();
+        for (i, bytes) in self.images.iter().enumerate() {
+            let path = format!("{user}/doc-{i}.png");
+            let status = http
+                .post(format!(
+                    "{}/storage/v1/object/benchmark-images/{path}",
+                    self.supabase.url
+                ))
+                .bearer_auth(SERVICE_KEY)
+                .header("content-type", "image/png")
+                .body(bytes.clone())
+                .send()
+                .await
+                .unwrap()
+                .status();
+            assert!(status.is_success(), "upload {path}: {status}");
+            images.push(json!({"path": path, "expected": self.truths[i]}));
+        }
+        let draft: Uuid = db
+            .query_one(
+                "insert into public.benchmark_drafts (user_id, status, upload_data, schema_data, selected_models)
+                 values ($1, 'ready', $2, '{\"prompt\": \"Extract the invoice.\"}',
+                         array(select id from public.model_catalog order by id limit $3))
+                 returning id",
+                &[&user, &json!({ "images": images }), &models],
+            )
+            .await
+            .unwrap()
+            .get(0);
+        super::fixtures::fulfill(
+            &db,
+            &format!("cs_test_{}", Uuid::new_v4().simple()),
+            draft,
+            user,
+        )
+        .await
+        .unwrap()
+        .0
+    }
+
+    pub fn runner_context(&self, limits: Limits, call_timeout: Duration) -> RunnerContext {
+        let pg: tokio_postgres::Config = self.supabase.db.url.parse().unwrap();
+        let manager = deadpool_postgres::Manager::from_config(
+            pg,
+            tokio_postgres::NoTls,
+            deadpool_postgres::ManagerConfig {
+                recycling_method: deadpool_postgres::RecyclingMethod::Fast,
+            },
+        );
+        RunnerContext {
+            db: deadpool_postgres::Pool::builder(manager)
+                .max_size(12)
+                .build()
+                .unwrap(),
+            provider: Provider::new(ProviderSettings {
+                base_url: self.provider.base_url(),
+                api_key: "sk-or-test".into(),
+                call_timeout,
+                max_attempts: 4,
+                backoff_base: Duration::from_millis(20),
+                max_tokens: 1024,
+            }),
+            storage: reqwest::Client::new(),
+            storage_url: format!("{}/storage/v1", self.supabase.url),
+            service_role_key: SERVICE_KEY.into(),
+            limits,
+        }
+    }
+
+    /// Starts an engine; stop it with the returned sender, or abort it.
+    pub fn start_engine(&self, limits: Limits, call_timeout: Duration) -> RunningEngine {
+        let settings = EngineSettings {
+            database_url: self.supabase.db.url.clone(),
+            worker_id: modelpick::engine::runner::worker_id(),
+            sweep_interval: Duration::from_millis(200),
+            health_interval: Duration::from_millis(500),
+            max_reports: 4,
+            shutdown_grace: Duration::from_secs(10),
+        };
+        let engine = Engine::new(settings, self.runner_context(limits, call_timeout));
+        let (stop, stopped) = watch::channel(false);
+        RunningEngine {
+            stop,
+            task: tokio::spawn(engine.run(stopped)),
+        }
+    }
+
+    /// Waits (bounded) until every given report has ended.
+    pub async fn wait_finished(&self, reports: &[Uuid], within: Duration) -> Vec<ReportState> {
+        let db = self.supabase.db.client().await;
+        let deadline = tokio::time::Instant::now() + within;
+        loop {
+            let states = report_states(&db, reports).await;
+            if states
+                .iter()
+                .all(|s| s.status == "complete" || s.status == "failed")
+            {
+                return states;
+            }
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "reports still running: {states:?}"
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    /// Successful provider calls per (model, image index).
+    pub fn answered_calls(&self) -> HashMap<(String, usize), usize> {
+        let index: HashMap<String, usize> = self
+            .images
+            .iter()
+            .enumerate()
+            .map(|(i, img)| (provider::sha256_hex(img), i))
+            .collect();
+        let mut counts = HashMap::new();
+        for call in self
+            .provider
+            .calls()
+            .into_iter()
+            .filter(|c| c.status == 200)
+        {
+            *counts
+                .entry((call.model, index[&call.image_sha256]))
+                .or_insert(0) += 1;
+        }
+        counts
+    }
+}
+
+pub struct RunningEngine {
+    pub stop: watch::Sender<bool>,
+    pub task: JoinHandle<()>,
+}
+
+impl RunningEngine {
+    pub async fn shutdown(self) {
+        let _ = self.stop.send(true);
+        let _ = self.task.await;
+    }
+
+    /// Kills it mid-flight, as a crash would: nothing is released.
+    pub async fn kill(self) {
+        self.task.abort();
+        let _ = self.task.await;
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct ReportState {
+    pub id: Uuid,
+    pub status: String,
+    pub cut_short: bool,
+    pub reason: Option<String>,
+    pub runs_done: i32,
+    pub runs_planned: i32,
+    pub cost_spent: f64,
+    pub committed: f64,
+}
+
+pub async fn report_states(db: &tokio_postgres::Client, reports: &[Uuid]) -> Vec<ReportState> {
+    let mut states = Vec::new();
+    for id in reports {
+        let row = db
+            .query_one(
+                "select status, cut_short, status_reason, runs_done, runs_planned, cost_spent::float8,
+                        (cost_spent + cost_reserved + cost_unsettled)::float8
+                   from public.reports where id = $1",
+                &[id],
+            )
+            .await
+            .unwrap();
+        states.push(ReportState {
+            id: *id,
+            status: row.get(0),
+            cut_short: row.get(1),
+            reason: row.get(2),
+            runs_done: row.get(3),
+            runs_planned: row.get(4),
+            cost_spent: row.get(5),
+            committed: row.get(6),
+        });
+    }
+    states
+}
