@@ -303,3 +303,87 @@ async fn killed_twenty_times_every_report_completes_and_no_recorded_call_is_sent
         "unsettled calls stay counted: {state:?}"
     );
 }
+
+#[tokio::test]
+async fn a_dropped_database_connection_is_replaced_and_nothing_paid_is_missed() {
+    let world = TestWorld::new(6, |config| config.latency_ms = 100).await;
+    let first = world.paid_report(3).await;
+    let engine = world.start_engine(Limits::default(), CALL_TIMEOUT);
+    tokio::time::sleep(Duration::from_millis(250)).await;
+
+    // Cut every connection the engine holds, mid-run.
+    let db = world.supabase.db.client().await;
+    let cut: i64 = db
+        .query_one(
+            "select count(pg_terminate_backend(pid)) from pg_stat_activity
+              where datname = current_database() and pid <> pg_backend_pid()
+                and application_name not like 'postrust%' and backend_type = 'client backend'
+                and (query ilike '%listen%' or query ilike '%select 1%' or query ilike '%_run%' or query ilike '%report%')",
+            &[],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    assert!(cut > 0, "the engine's connections were cut");
+    // A report paid while the engine reconnects is picked up all the same.
+    let second = world.paid_report(2).await;
+    let states = world
+        .wait_finished(&[first, second], Duration::from_secs(60))
+        .await;
+    engine.shutdown().await;
+    assert!(states.iter().all(|s| s.status == "complete"), "{states:?}");
+    assert_eq!(states[0].runs_done, 18);
+    assert_eq!(states[1].runs_done, 12);
+}
+
+#[tokio::test]
+async fn a_graceful_shutdown_finishes_calls_in_flight_and_hands_the_report_back() {
+    let world = TestWorld::new(20, |config| config.latency_ms = 300).await;
+    let report = world.paid_report(3).await;
+    let engine = world.start_engine(Limits::default(), CALL_TIMEOUT);
+    let db = world.supabase.db.client().await;
+    for _ in 0..100 {
+        if report_states(&db, &[report]).await[0].status == "running" {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    engine.shutdown().await;
+
+    let row = db
+        .query_one(
+            "select status, attempts, lease_token is null, cost_reserved::float8, runs_done from public.reports where id = $1",
+            &[&report],
+        )
+        .await
+        .unwrap();
+    let (status, attempts, no_lease, reserved, done): (String, i32, bool, f64, i32) =
+        (row.get(0), row.get(1), row.get(2), row.get(3), row.get(4));
+    assert_eq!(
+        (status.as_str(), attempts, no_lease),
+        ("paid", 0, true),
+        "handed back, attempt not counted"
+    );
+    assert_eq!(reserved, 0.0, "calls in flight finished and were recorded");
+    assert!(done > 0 && done < 60, "{done}");
+    let sent: usize = world.provider.calls().len();
+    assert_eq!(
+        sent, done as usize,
+        "every call sent was recorded before stopping"
+    );
+
+    let engine = world.start_engine(Limits::default(), CALL_TIMEOUT);
+    let states = world
+        .wait_finished(&[report], Duration::from_secs(60))
+        .await;
+    engine.shutdown().await;
+    assert_eq!(
+        (states[0].status.as_str(), states[0].runs_done),
+        ("complete", 60)
+    );
+    assert!(
+        world.answered_calls().values().all(|n| *n == 1),
+        "the second engine continued where the first stopped"
+    );
+}
