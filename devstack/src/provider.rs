@@ -84,6 +84,8 @@ pub struct CallLog {
     pub max_tokens: Option<u64>,
     pub response_format: Option<String>,
     pub cost: f64,
+    /// When the request arrived, in Unix milliseconds.
+    pub received_at_ms: f64,
 }
 
 #[derive(Clone)]
@@ -227,6 +229,10 @@ fn perturb(value: &Value, model: &str, image: &str, path: &str, rate: f64) -> Va
 impl Provider {
     async fn complete(&self, auth: Option<String>, body: &[u8]) -> Response {
         let config = &self.config;
+        let received_at_ms = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_secs_f64() * 1e3)
+            .unwrap_or_default();
         if !auth.is_some_and(|a| a.starts_with("Bearer ") && a.len() > 7) {
             return error(StatusCode::UNAUTHORIZED, "No auth credentials found");
         }
@@ -250,6 +256,7 @@ impl Provider {
             max_tokens,
             response_format: response_format.clone(),
             cost,
+            received_at_ms,
         };
 
         let (draw, jitter) = {

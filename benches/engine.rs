@@ -1,0 +1,180 @@
+//! The engine's figures, measured on the real `modelpick worker` process
+//! against the local Supabase API and the provider stand-in:
+//!
+//! * scheduling efficiency = ideal makespan under the concurrency limits ÷
+//!   measured makespan, for 8 models × 25 images at a fixed 200 ms latency;
+//! * pickup latency, from the report row committing as `paid` to the first
+//!   provider request for it (p50, p99 over 100 reports);
+//! * engine CPU time per call and peak memory (from /proc).
+//!
+//!   cargo bench --bench engine
+
+#[path = "../tests/support/mod.rs"]
+mod support;
+
+use std::collections::HashMap;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use devstack::provider::sha256_hex;
+use support::engine::TestWorld;
+use support::supabase::SERVICE_KEY;
+
+const MODELS: i64 = 8;
+const IMAGES: usize = 25;
+const LATENCY_MS: u64 = 200;
+const PICKUPS: usize = 100;
+
+fn now_ms() -> f64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_secs_f64()
+        * 1e3
+}
+
+fn worker(world: &TestWorld) -> Child {
+    Command::new(env!("CARGO_BIN_EXE_modelpick"))
+        .arg("worker")
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("DATABASE_URL", &world.supabase.db.url)
+        .env("SUPABASE_URL", &world.supabase.url)
+        .env("SUPABASE_SERVICE_ROLE_KEY", SERVICE_KEY)
+        .env("OPENROUTER_BASE_URL", world.provider.base_url())
+        .env("OPENROUTER_API_KEY", "sk-or-bench")
+        .env("ENGINE_SWEEP_INTERVAL_S", "5")
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::null())
+        .spawn()
+        .expect("start modelpick worker")
+}
+
+/// (CPU seconds, peak resident MiB) of a process, from /proc.
+fn cpu_and_peak_memory(pid: u32) -> (f64, f64) {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    let fields: Vec<&str> = stat
+        .rsplit_once(')')
+        .map(|(_, rest)| rest.split_whitespace().collect())
+        .unwrap_or_default();
+    let ticks: f64 = fields.get(11).and_then(|v| v.parse().ok()).unwrap_or(0.0)
+        + fields.get(12).and_then(|v| v.parse().ok()).unwrap_or(0.0);
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    let peak_kib: f64 = status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.split_whitespace().next())
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0.0);
+    (ticks / 100.0, peak_kib / 1024.0)
+}
+
+fn percentile(sorted: &[f64], p: f64) -> f64 {
+    sorted[((sorted.len() as f64 - 1.0) * p).round() as usize]
+}
+
+#[tokio::main]
+async fn main() {
+    // 1. Scheduling efficiency.
+    let world = TestWorld::new(IMAGES, |config| config.latency_ms = LATENCY_MS).await;
+    let mut engine = worker(&world);
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let report = world.paid_report(MODELS).await;
+    let states = world
+        .wait_finished(&[report], Duration::from_secs(120))
+        .await;
+    let (cpu_s, peak_mib) = cpu_and_peak_memory(engine.id());
+    let calls = world.provider.calls();
+    let first = calls
+        .iter()
+        .map(|c| c.received_at_ms)
+        .fold(f64::INFINITY, f64::min);
+    let last = calls.iter().map(|c| c.received_at_ms).fold(0.0, f64::max) + LATENCY_MS as f64;
+    let measured = (last - first) / 1e3;
+    let total_calls = calls.len();
+    let per_call = LATENCY_MS as f64 / 1e3;
+    let ideal = (total_calls as f64 * per_call / 10.0)
+        .max((IMAGES as f64) * per_call / 3.0)
+        .max(per_call);
+    let _ = engine.kill();
+    let _ = engine.wait();
+    assert_eq!(states[0].status, "complete");
+    assert_eq!(total_calls, MODELS as usize * IMAGES);
+
+    // 2. Pickup latency.
+    let pickup_world = TestWorld::new(PICKUPS, |config| config.latency_ms = 5).await;
+    let mut engine = worker(&pickup_world);
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let db = pickup_world.supabase.db.client().await;
+    // Each report is one model on one image, so its first call names it.
+    let mut paid_at: HashMap<String, f64> = HashMap::new();
+    for (i, image) in pickup_world.images.iter().enumerate() {
+        let user = support::fixtures::create_user(&db, &format!("pickup{i}@example.test")).await;
+        let path = format!("{user}/doc.png");
+        reqwest::Client::new()
+            .post(format!(
+                "{}/storage/v1/object/benchmark-images/{path}",
+                pickup_world.supabase.url
+            ))
+            .bearer_auth(SERVICE_KEY)
+            .header("content-type", "image/png")
+            .body(image.clone())
+            .send()
+            .await
+            .unwrap();
+        let draft: uuid::Uuid = db
+            .query_one(
+                "insert into public.benchmark_drafts (user_id, status, upload_data, schema_data, selected_models)
+                 values ($1, 'ready', jsonb_build_object('images', jsonb_build_array(jsonb_build_object('path', $2::text, 'expected', $3::jsonb))),
+                         '{\"prompt\": \"Extract.\"}', array['openai/gpt-4o-mini'])
+                 returning id",
+                &[&user, &path, &pickup_world.truths[i]],
+            )
+            .await
+            .unwrap()
+            .get(0);
+        support::fixtures::fulfill(&db, &format!("cs_pickup_{i}"), draft, user)
+            .await
+            .unwrap();
+        paid_at.insert(sha256_hex(image), now_ms());
+        tokio::time::sleep(Duration::from_millis(30)).await;
+    }
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while pickup_world.provider.calls().len() < PICKUPS && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let _ = engine.kill();
+    let _ = engine.wait();
+    let mut first_call: HashMap<String, f64> = HashMap::new();
+    for call in pickup_world.provider.calls() {
+        let entry = first_call.entry(call.image_sha256).or_insert(f64::INFINITY);
+        *entry = entry.min(call.received_at_ms);
+    }
+    let mut pickups: Vec<f64> = paid_at
+        .iter()
+        .filter_map(|(image, paid)| first_call.get(image).map(|first| first - paid))
+        .collect();
+    pickups.sort_by(f64::total_cmp);
+    assert_eq!(pickups.len(), PICKUPS, "every paid report was picked up");
+
+    println!("engine benchmark (modelpick worker, release build, provider stand-in on loopback)");
+    println!("  scheduling: {MODELS} models x {IMAGES} images = {total_calls} calls at {LATENCY_MS} ms, limits 10 global / 3 per model");
+    println!("    ideal makespan      {ideal:.2} s");
+    println!("    measured makespan   {measured:.2} s (first request to last answer)");
+    println!("    efficiency          {:.3}", ideal / measured);
+    println!("  pickup latency, paid commit -> first provider request, {PICKUPS} reports");
+    println!(
+        "    p50                 {:.1} ms",
+        percentile(&pickups, 0.50)
+    );
+    println!(
+        "    p99                 {:.1} ms",
+        percentile(&pickups, 0.99)
+    );
+    println!("  engine process during the scheduling run");
+    println!(
+        "    CPU per call        {:.2} ms",
+        cpu_s * 1e3 / total_calls as f64
+    );
+    println!("    peak memory (RSS)   {peak_mib:.1} MiB");
+}
