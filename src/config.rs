@@ -156,6 +156,12 @@ pub struct EngineConfig {
     pub max_benchmark_duration_s: u64,
     pub sweep_interval_s: u64,
     pub max_reports: usize,
+    /// Where report links in emails point.
+    pub site_url: String,
+    /// Completion emails; none when RESEND_API_KEY is not set.
+    pub resend: Option<crate::email::ResendSettings>,
+    /// Refunds of failed reports; none when STRIPE_SECRET_KEY is not set.
+    pub stripe: Option<StripeSettings>,
 }
 
 impl EngineConfig {
@@ -194,6 +200,25 @@ impl EngineConfig {
             )?,
             sweep_interval_s: number("ENGINE_SWEEP_INTERVAL_S", 5)?,
             max_reports: number("ENGINE_MAX_REPORTS", 4)? as usize,
+            site_url: env.url("SITE_URL", Some("http://127.0.0.1:8787"))?,
+            resend: match env.optional("RESEND_API_KEY") {
+                None => None,
+                Some(api_key) => Some(crate::email::ResendSettings {
+                    base_url: env.url("RESEND_BASE_URL", Some("https://api.resend.com"))?,
+                    api_key,
+                    from: env
+                        .optional("EMAIL_FROM")
+                        .unwrap_or_else(|| "ModelPick <reports@modelpick.app>".into()),
+                }),
+            },
+            stripe: match env.optional("STRIPE_SECRET_KEY") {
+                None => None,
+                Some(secret_key) => Some(StripeSettings {
+                    api_base: env.url("STRIPE_API_BASE", Some("https://api.stripe.com"))?,
+                    secret_key,
+                    webhook_secret: String::new(),
+                }),
+            },
         })
     }
 }

@@ -111,5 +111,16 @@ pub fn engine(config: &crate::config::EngineConfig) -> Result<crate::engine::Eng
         max_reports: config.max_reports,
         shutdown_grace: Duration::from_secs(30),
     };
-    Ok(crate::engine::Engine::new(settings, ctx))
+    if config.resend.is_none() {
+        tracing::warn!("RESEND_API_KEY is not set: completion emails wait until it is");
+    }
+    if config.stripe.is_none() {
+        tracing::warn!("STRIPE_SECRET_KEY is not set: refunds of failed reports wait until it is");
+    }
+    let followups = crate::engine::followup::Followups {
+        resend: config.resend.clone().map(crate::email::Resend::new),
+        stripe: config.stripe.as_ref().map(StripeClient::new),
+        site_url: config.site_url.clone(),
+    };
+    Ok(crate::engine::Engine::new(settings, ctx, followups))
 }

@@ -4,5 +4,6 @@
 //! A development tool: never linked into the product.
 
 pub mod provider;
+pub mod resend;
 pub mod stripe;
 pub mod supabase;

@@ -25,6 +25,8 @@ enum Command {
     /// DEVSTACK_PROVIDER_ADDR (127.0.0.1:12112), configured by the JSON file
     /// at DEVSTACK_PROVIDER_CONFIG (answers by image SHA-256, latency, faults).
     Provider,
+    /// The Resend stand-in (POST /emails) on DEVSTACK_RESEND_ADDR (127.0.0.1:12113).
+    Resend,
 }
 
 fn repo_root() -> PathBuf {
@@ -46,6 +48,7 @@ async fn main() {
         Command::Supabase => run_supabase().await,
         Command::Stripe => run_stripe().await,
         Command::Provider => run_provider().await,
+        Command::Resend => run_resend().await,
     };
     if let Err(e) = result {
         eprintln!("devstack: {e}");
@@ -100,6 +103,21 @@ async fn run_provider() -> Result<(), String> {
         .map_err(|e| format!("cannot listen on {addr}: {e}"))?;
     let running = devstack::provider::start(config, listener).map_err(|e| e.to_string())?;
     tracing::info!(url = %running.base_url(), "model-provider stand-in ready");
+    shutdown_signal().await;
+    running.stop().await;
+    Ok(())
+}
+
+async fn run_resend() -> Result<(), String> {
+    let addr: std::net::SocketAddr = std::env::var("DEVSTACK_RESEND_ADDR")
+        .unwrap_or_else(|_| "127.0.0.1:12113".into())
+        .parse()
+        .map_err(|e| format!("DEVSTACK_RESEND_ADDR: {e}"))?;
+    let listener = tokio::net::TcpListener::bind(addr)
+        .await
+        .map_err(|e| format!("cannot listen on {addr}: {e}"))?;
+    let running = devstack::resend::start(listener).map_err(|e| e.to_string())?;
+    tracing::info!(url = %running.url(), "Resend stand-in ready");
     shutdown_signal().await;
     running.stop().await;
     Ok(())

@@ -1,5 +1,5 @@
-//! A Stripe stand-in: the Checkout Session API (form-encoded requests,
-//! Stripe's JSON shapes, `Idempotency-Key`), a hosted checkout page whose Pay
+//! A Stripe stand-in: the Checkout Session and Refund APIs (form-encoded
+//! requests, Stripe's JSON shapes, `Idempotency-Key`), a hosted checkout page whose Pay
 //! button marks the session paid, and webhook delivery signed exactly as
 //! Stripe signs, redelivered with backoff until the endpoint answers 2xx.
 
@@ -66,6 +66,7 @@ struct State {
     /// Idempotency-Key → (digest of the parameters, the answer given).
     idempotency: HashMap<String, (String, Value)>,
     deliveries: Vec<Delivery>,
+    refunds: Vec<Value>,
 }
 
 #[derive(Clone)]
@@ -89,6 +90,10 @@ impl RunningStripe {
 
     pub fn deliveries(&self) -> Vec<Delivery> {
         self.stripe.state.lock().unwrap().deliveries.clone()
+    }
+
+    pub fn refunds(&self) -> Vec<Value> {
+        self.stripe.state.lock().unwrap().refunds.clone()
     }
 
     pub async fn stop(mut self) {
@@ -134,6 +139,33 @@ fn stripe_error(status: StatusCode, kind: &str, message: String, param: Option<&
     .into_response()
 }
 
+/// Why a create request was refused, in Stripe's error terms.
+struct Refusal {
+    status: StatusCode,
+    kind: &'static str,
+    message: String,
+    param: Option<&'static str>,
+}
+
+impl Refusal {
+    fn new(
+        status: StatusCode,
+        kind: &'static str,
+        message: String,
+        param: Option<&'static str>,
+    ) -> Self {
+        Self {
+            status,
+            kind,
+            message,
+            param,
+        }
+    }
+}
+
+/// Creates one object from the request's form parameters.
+type Create = fn(&Stripe, &[(String, String)]) -> Result<Value, Refusal>;
+
 fn random_id(prefix: &str) -> String {
     format!(
         "{prefix}{}",
@@ -154,7 +186,15 @@ fn routes(
         .and(warp::header::headers_cloned())
         .and(warp::body::bytes())
         .map(|stripe: Stripe, headers: HeaderMap, body: Bytes| {
-            stripe.create_session(&headers, &body)
+            stripe.idempotent(&headers, &body, Stripe::create_session)
+        });
+    let refund = warp::path!("v1" / "refunds")
+        .and(warp::post())
+        .and(with())
+        .and(warp::header::headers_cloned())
+        .and(warp::body::bytes())
+        .map(|stripe: Stripe, headers: HeaderMap, body: Bytes| {
+            stripe.idempotent(&headers, &body, Stripe::create_refund)
         });
     let retrieve = warp::path!("v1" / "checkout" / "sessions" / String)
         .and(warp::get())
@@ -178,6 +218,8 @@ fn routes(
             warp::reply::json(&stripe.state.lock().unwrap().deliveries).into_response()
         });
     create
+        .or(refund)
+        .unify()
         .or(retrieve)
         .unify()
         .or(pay_page)
@@ -206,7 +248,9 @@ fn authorized(headers: &HeaderMap) -> bool {
 }
 
 impl Stripe {
-    fn create_session(&self, headers: &HeaderMap, body: &[u8]) -> Response {
+    /// Stripe's `Idempotency-Key`: the same key with the same parameters
+    /// replays the first answer; with other parameters it is an error.
+    fn idempotent(&self, headers: &HeaderMap, body: &[u8], create: Create) -> Response {
         if !authorized(headers) {
             return stripe_error(
                 StatusCode::UNAUTHORIZED,
@@ -245,6 +289,88 @@ impl Stripe {
                 return response;
             }
         }
+        match create(self, &params) {
+            Ok(answer) => {
+                if let Some(key) = key {
+                    self.state
+                        .lock()
+                        .unwrap()
+                        .idempotency
+                        .insert(key, (digest, answer.clone()));
+                }
+                warp::reply::json(&answer).into_response()
+            }
+            Err(refusal) => {
+                stripe_error(refusal.status, refusal.kind, refusal.message, refusal.param)
+            }
+        }
+    }
+
+    fn create_refund(&self, params: &[(String, String)]) -> Result<Value, Refusal> {
+        let get = |name: &str| {
+            params
+                .iter()
+                .find(|(k, _)| k == name)
+                .map(|(_, v)| v.clone())
+        };
+        let Some(payment_intent) = get("payment_intent") else {
+            return Err(Refusal::new(
+                StatusCode::BAD_REQUEST,
+                "invalid_request_error",
+                "Missing required param: payment_intent.".into(),
+                Some("payment_intent"),
+            ));
+        };
+        let mut state = self.state.lock().unwrap();
+        let paid = state
+            .sessions
+            .values()
+            .find(|s| s["payment_intent"] == payment_intent.as_str())
+            .cloned();
+        let Some(session) = paid else {
+            return Err(Refusal::new(
+                StatusCode::NOT_FOUND,
+                "invalid_request_error",
+                format!("No such payment_intent: '{payment_intent}'"),
+                Some("payment_intent"),
+            ));
+        };
+        if state
+            .refunds
+            .iter()
+            .any(|r| r["payment_intent"] == payment_intent.as_str())
+        {
+            return Err(Refusal::new(
+                StatusCode::BAD_REQUEST,
+                "invalid_request_error",
+                format!("Charge for {payment_intent} has already been refunded."),
+                None,
+            ));
+        }
+        let metadata: serde_json::Map<String, Value> = params
+            .iter()
+            .filter_map(|(k, v)| {
+                k.strip_prefix("metadata[")
+                    .and_then(|r| r.strip_suffix(']'))
+                    .map(|n| (n.to_owned(), json!(v)))
+            })
+            .collect();
+        let refund = json!({
+            "id": random_id("re_test_"),
+            "object": "refund",
+            "amount": session["amount_total"],
+            "currency": session["currency"],
+            "payment_intent": payment_intent,
+            "reason": get("reason"),
+            "metadata": metadata,
+            "status": "succeeded",
+            "created": chrono::Utc::now().timestamp(),
+        });
+        state.refunds.push(refund.clone());
+        Ok(refund)
+    }
+
+    fn create_session(&self, params: &[(String, String)]) -> Result<Value, Refusal> {
         let get = |name: &str| {
             params
                 .iter()
@@ -261,12 +387,12 @@ impl Stripe {
             "line_items[0][price_data][product_data][name]",
         ] {
             if get(required).is_none() {
-                return stripe_error(
+                return Err(Refusal::new(
                     StatusCode::BAD_REQUEST,
                     "invalid_request_error",
                     format!("Missing required param: {required}."),
                     Some(required),
-                );
+                ));
             }
         }
         let number = |name: &str| get(name).and_then(|v| v.parse::<i64>().ok());
@@ -274,12 +400,12 @@ impl Stripe {
             number("line_items[0][quantity]"),
             number("line_items[0][price_data][unit_amount]"),
         ) else {
-            return stripe_error(
+            return Err(Refusal::new(
                 StatusCode::BAD_REQUEST,
                 "invalid_request_error",
                 "Invalid integer.".into(),
                 None,
-            );
+            ));
         };
         let metadata = |prefix: &str| -> Value {
             params
@@ -321,12 +447,12 @@ impl Stripe {
             "created": now,
             "expires_at": now + 24 * 3600,
         });
-        let mut state = self.state.lock().unwrap();
-        state.sessions.insert(id, session.clone());
-        if let Some(key) = key {
-            state.idempotency.insert(key, (digest, session.clone()));
-        }
-        warp::reply::json(&session).into_response()
+        self.state
+            .lock()
+            .unwrap()
+            .sessions
+            .insert(id, session.clone());
+        Ok(session)
     }
 
     fn retrieve_session(&self, headers: &HeaderMap, id: &str) -> Response {

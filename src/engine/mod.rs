@@ -9,6 +9,7 @@
 //! connection is noticed and replaced.
 
 pub mod budget;
+pub mod followup;
 pub mod provider;
 pub mod queue;
 pub mod runner;
@@ -41,13 +42,27 @@ pub struct EngineSettings {
 pub struct Engine {
     settings: EngineSettings,
     ctx: Arc<RunnerContext>,
+    followups: Arc<followup::Followups>,
 }
 
 impl Engine {
-    pub fn new(settings: EngineSettings, ctx: RunnerContext) -> Self {
+    pub fn new(
+        settings: EngineSettings,
+        ctx: RunnerContext,
+        followups: followup::Followups,
+    ) -> Self {
         Self {
             settings,
             ctx: Arc::new(ctx),
+            followups: Arc::new(followups),
+        }
+    }
+
+    /// Emails and refunds owed for finished reports, in the background.
+    fn follow_up(&self, tasks: &mut JoinSet<()>) {
+        if tasks.is_empty() {
+            let (db, followups) = (self.ctx.db.clone(), self.followups.clone());
+            tasks.spawn(async move { followup::run_pending(&db, &followups).await });
         }
     }
 
@@ -56,6 +71,7 @@ impl Engine {
     /// hands their leases back.
     pub async fn run(self, mut shutdown: watch::Receiver<bool>) {
         let mut reports: JoinSet<Result<(), RunError>> = JoinSet::new();
+        let mut followups: JoinSet<()> = JoinSet::new();
         let mut backoff = Duration::from_millis(100);
         'connect: while !*shutdown.borrow() {
             let (client, mut notifications) = match self.listen().await {
@@ -86,7 +102,11 @@ impl Engine {
                         }
                         self.fill(&mut reports, &shutdown).await;
                     }
-                    _ = sweep.tick() => self.fill(&mut reports, &shutdown).await,
+                    _ = sweep.tick() => {
+                        self.fill(&mut reports, &shutdown).await;
+                        self.follow_up(&mut followups);
+                    }
+                    Some(_) = followups.join_next(), if !followups.is_empty() => {}
                     _ = health.tick() => {
                         let alive = tokio::time::timeout(Duration::from_secs(5), client.simple_query("select 1")).await;
                         if !matches!(alive, Ok(Ok(_))) {
@@ -101,6 +121,7 @@ impl Engine {
                             Ok(Ok(())) => {}
                         }
                         self.fill(&mut reports, &shutdown).await;
+                        self.follow_up(&mut followups);
                     }
                     _ = shutdown.changed() => break 'connect,
                 }
@@ -115,6 +136,7 @@ impl Engine {
             tracing::warn!("grace period over; leases of unfinished reports will expire");
             reports.abort_all();
         }
+        while followups.join_next().await.is_some() {}
     }
 
     /// A connection that has run LISTEN, and its notifications.

@@ -6,7 +6,7 @@ use std::time::Duration;
 use serde::Deserialize;
 use uuid::Uuid;
 
-use super::types::{CheckoutSession, SessionId};
+use super::types::{CheckoutSession, Refund, SessionId};
 use super::{CURRENCY, PRICE_CENTS, PRODUCT_NAME};
 use crate::config::StripeSettings;
 
@@ -150,6 +150,33 @@ impl StripeClient {
                 id.as_str()
             ))
             .bearer_auth(&self.secret_key)
+            .send()
+            .await?;
+        Self::parse(response).await
+    }
+
+    /// Refunds the whole payment of a Checkout Session. The idempotency key
+    /// comes from the report, so a retried refund is never a second one.
+    pub async fn refund_session(
+        &self,
+        session_id: &SessionId,
+        report_id: uuid::Uuid,
+    ) -> Result<Refund, StripeError> {
+        let session = self.retrieve_checkout_session(session_id).await?;
+        let payment_intent = session.payment_intent.ok_or_else(|| StripeError::Refused {
+            status: 400,
+            message: format!("checkout session {} has no payment to refund", session.id),
+        })?;
+        let response = self
+            .http
+            .post(format!("{}/v1/refunds", self.base))
+            .bearer_auth(&self.secret_key)
+            .header("Idempotency-Key", format!("refund:{report_id}"))
+            .form(&[
+                ("payment_intent", payment_intent.as_str()),
+                ("reason", "requested_by_customer"),
+                ("metadata[report_id]", &report_id.to_string()),
+            ])
             .send()
             .await?;
         Self::parse(response).await

@@ -23,6 +23,8 @@ pub struct CheckoutSession {
     pub metadata: HashMap<String, String>,
     #[serde(default)]
     pub livemode: bool,
+    #[serde(default)]
+    pub payment_intent: Option<String>,
 }
 
 impl CheckoutSession {
@@ -74,6 +76,13 @@ impl Event {
 
 /// A Checkout Session id as Stripe makes them (`cs_test_…`, `cs_live_…`).
 /// Parsed at the edge, so no caller-supplied text reaches a Stripe URL.
+#[derive(Debug, Clone, Deserialize)]
+pub struct Refund {
+    pub id: String,
+    #[serde(default)]
+    pub status: Option<String>,
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SessionId(String);
 

@@ -387,3 +387,108 @@ async fn a_graceful_shutdown_finishes_calls_in_flight_and_hands_the_report_back(
         "the second engine continued where the first stopped"
     );
 }
+
+#[tokio::test]
+async fn a_finished_report_is_emailed_once() {
+    let world = TestWorld::new(3, |_| {}).await;
+    let report = world.paid_report(2).await;
+    let engine = world.start_engine(Limits::default(), CALL_TIMEOUT);
+    world
+        .wait_finished(&[report], Duration::from_secs(30))
+        .await;
+    let db = world.supabase.db.client().await;
+    let mut sent_at: Option<chrono::DateTime<chrono::Utc>> = None;
+    for _ in 0..100 {
+        sent_at = db
+            .query_one(
+                "select email_sent_at from public.reports where id = $1",
+                &[&report],
+            )
+            .await
+            .unwrap()
+            .get(0);
+        if sent_at.is_some() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(sent_at.is_some(), "the email was recorded as sent");
+    // More sweeps pass; still one email.
+    tokio::time::sleep(Duration::from_millis(600)).await;
+    engine.shutdown().await;
+    let emails = world.resend.sent();
+    assert_eq!(emails.len(), 1, "{emails:?}");
+    assert_eq!(emails[0]["subject"], "Your ModelPick report is ready");
+    assert!(emails[0]["text"]
+        .as_str()
+        .unwrap()
+        .contains(&format!("/report/{report}")));
+    let owner: String = db
+        .query_one("select u.email::text from auth.users u join public.reports r on r.user_id = u.id where r.id = $1", &[&report])
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(emails[0]["to"][0], owner.as_str());
+    assert!(
+        world.stripe.refunds().is_empty(),
+        "a complete report is not refunded"
+    );
+}
+
+#[tokio::test]
+async fn a_paid_report_that_produced_nothing_fails_is_refunded_once_and_says_why() {
+    let world = TestWorld::new(2, |config| config.faults.rate_500 = 1.0).await;
+    let report = world.paid_report(2).await;
+    let engine = world.start_engine(Limits::default(), CALL_TIMEOUT);
+    let states = world
+        .wait_finished(&[report], Duration::from_secs(60))
+        .await;
+    assert_eq!(states[0].status, "failed");
+    let reason = states[0].reason.clone().unwrap();
+    assert!(
+        reason.contains("None of the 4 calls") && reason.contains("provider failed"),
+        "{reason}"
+    );
+    let db = world.supabase.db.client().await;
+    let mut refund: Option<String> = None;
+    for _ in 0..100 {
+        refund = db
+            .query_one(
+                "select refund_id from public.reports where id = $1",
+                &[&report],
+            )
+            .await
+            .unwrap()
+            .get(0);
+        if refund.is_some() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    tokio::time::sleep(Duration::from_millis(600)).await;
+    engine.shutdown().await;
+    let refunds = world.stripe.refunds();
+    let followup_error: Option<String> = db
+        .query_one(
+            "select followup_error from public.reports where id = $1",
+            &[&report],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(refunds.len(), 1, "{refunds:?} {followup_error:?}");
+    assert_eq!(
+        refund.as_deref(),
+        refunds[0]["id"].as_str(),
+        "the refund is recorded"
+    );
+    assert_eq!(refunds[0]["amount"], 1499);
+    assert_eq!(refunds[0]["metadata"]["report_id"], report.to_string());
+    let emails = world.resend.sent();
+    assert_eq!(emails.len(), 1);
+    assert_eq!(
+        emails[0]["subject"],
+        "Your ModelPick benchmark could not finish"
+    );
+    assert!(emails[0]["text"].as_str().unwrap().contains("refunded"));
+}

@@ -19,6 +19,8 @@ use super::supabase::{TestSupabase, SERVICE_KEY};
 pub struct TestWorld {
     pub supabase: TestSupabase,
     pub provider: RunningProvider,
+    pub stripe: devstack::stripe::RunningStripe,
+    pub resend: devstack::resend::RunningResend,
     /// What each test image should read as, by image index.
     pub truths: Vec<Value>,
     pub images: Vec<Vec<u8>>,
@@ -61,9 +63,26 @@ impl TestWorld {
         configure(&mut config);
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let provider = provider::start(config, listener).unwrap();
+        let stripe_listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let stripe = devstack::stripe::start(
+            devstack::stripe::StripeConfig {
+                public_url: format!("http://{}", stripe_listener.local_addr().unwrap()),
+                webhook_url: None,
+                webhook_secret: "whsec_unused".into(),
+                retry_base: Duration::from_millis(100),
+                max_attempts: 1,
+            },
+            stripe_listener,
+        )
+        .unwrap();
+        let resend =
+            devstack::resend::start(tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap())
+                .unwrap();
         TestWorld {
             supabase,
             provider,
+            stripe,
+            resend,
             truths,
             images,
         }
@@ -104,15 +123,50 @@ impl TestWorld {
             .await
             .unwrap()
             .get(0);
-        super::fixtures::fulfill(
-            &db,
-            &format!("cs_test_{}", Uuid::new_v4().simple()),
-            draft,
-            user,
-        )
-        .await
-        .unwrap()
-        .0
+        let session = self.paid_stripe_session(draft).await;
+        super::fixtures::fulfill(&db, &session, draft, user)
+            .await
+            .unwrap()
+            .0
+    }
+
+    /// A Checkout Session on the Stripe stand-in, paid, so refunds work.
+    async fn paid_stripe_session(&self, draft: Uuid) -> String {
+        let http = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .unwrap();
+        let draft = draft.to_string();
+        let session: Value = http
+            .post(format!("{}/v1/checkout/sessions", self.stripe.url()))
+            .bearer_auth("sk_test_engine")
+            .form(&[
+                ("mode", "payment"),
+                (
+                    "success_url",
+                    "http://127.0.0.1:8787/checkout/success?session_id={CHECKOUT_SESSION_ID}",
+                ),
+                ("cancel_url", "http://127.0.0.1:8787/checkout/cancel"),
+                ("client_reference_id", draft.as_str()),
+                ("line_items[0][quantity]", "1"),
+                ("line_items[0][price_data][currency]", "usd"),
+                ("line_items[0][price_data][unit_amount]", "1499"),
+                (
+                    "line_items[0][price_data][product_data][name]",
+                    "ModelPick Benchmark Report",
+                ),
+            ])
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        http.post(session["url"].as_str().unwrap())
+            .send()
+            .await
+            .unwrap();
+        session["id"].as_str().unwrap().to_owned()
     }
 
     pub fn runner_context(&self, limits: Limits, call_timeout: Duration) -> RunnerContext {
@@ -154,11 +208,37 @@ impl TestWorld {
             max_reports: 4,
             shutdown_grace: Duration::from_secs(10),
         };
-        let engine = Engine::new(settings, self.runner_context(limits, call_timeout));
+        let engine = Engine::new(
+            settings,
+            self.runner_context(limits, call_timeout),
+            self.followups(),
+        );
         let (stop, stopped) = watch::channel(false);
         RunningEngine {
             stop,
             task: tokio::spawn(engine.run(stopped)),
+        }
+    }
+
+    /// Emails to the Resend stand-in, refunds to the Stripe stand-in.
+    pub fn followups(&self) -> modelpick::engine::followup::Followups {
+        use modelpick::config::StripeSettings;
+        modelpick::engine::followup::Followups {
+            resend: Some(modelpick::email::Resend::new(
+                modelpick::email::ResendSettings {
+                    base_url: self.resend.url(),
+                    api_key: "re_test".into(),
+                    from: "ModelPick <reports@modelpick.test>".into(),
+                },
+            )),
+            stripe: Some(modelpick::stripe::client::StripeClient::new(
+                &StripeSettings {
+                    api_base: self.stripe.url(),
+                    secret_key: "sk_test_engine".into(),
+                    webhook_secret: String::new(),
+                },
+            )),
+            site_url: "http://127.0.0.1:8787".into(),
         }
     }
 

@@ -1,0 +1,127 @@
+//! A Resend stand-in: `POST /emails` with Resend's JSON shapes, honouring
+//! `Idempotency-Key` (a repeated key sends nothing new), and a list of what
+//! was "sent" for tests and the local product.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+
+use serde_json::{json, Value};
+use tokio::net::TcpListener;
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+use warp::http::StatusCode;
+use warp::reply::{Reply, Response};
+use warp::Filter;
+
+#[derive(Default)]
+struct Outbox {
+    sent: Vec<Value>,
+    by_key: HashMap<String, Value>,
+}
+
+pub struct RunningResend {
+    pub addr: SocketAddr,
+    outbox: Arc<Mutex<Outbox>>,
+    shutdown: Option<oneshot::Sender<()>>,
+    server: JoinHandle<()>,
+}
+
+impl RunningResend {
+    pub fn url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    pub fn sent(&self) -> Vec<Value> {
+        self.outbox.lock().unwrap().sent.clone()
+    }
+
+    pub async fn stop(mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        let _ = (&mut self.server).await;
+    }
+}
+
+fn refuse(status: StatusCode, name: &str, message: &str) -> Response {
+    warp::reply::with_status(
+        warp::reply::json(
+            &json!({"statusCode": status.as_u16(), "name": name, "message": message}),
+        ),
+        status,
+    )
+    .into_response()
+}
+
+fn send(
+    outbox: &Mutex<Outbox>,
+    auth: Option<String>,
+    key: Option<String>,
+    email: Value,
+) -> Response {
+    if !auth.is_some_and(|a| a.starts_with("Bearer re_")) {
+        return refuse(
+            StatusCode::UNAUTHORIZED,
+            "missing_api_key",
+            "Missing or invalid API key",
+        );
+    }
+    let to_ok = email["to"].as_array().is_some_and(|to| {
+        !to.is_empty()
+            && to
+                .iter()
+                .all(|t| t.as_str().is_some_and(|t| t.contains('@')))
+    });
+    if email["from"].as_str().is_none() || email["subject"].as_str().is_none() || !to_ok {
+        return refuse(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "validation_error",
+            "from, to and subject are required",
+        );
+    }
+    let mut outbox = outbox.lock().unwrap();
+    if let Some(answer) = key.as_ref().and_then(|k| outbox.by_key.get(k)) {
+        return warp::reply::json(answer).into_response();
+    }
+    let answer = json!({"id": uuid::Uuid::new_v4()});
+    let mut stored = email;
+    stored["id"] = answer["id"].clone();
+    outbox.sent.push(stored);
+    if let Some(key) = key {
+        outbox.by_key.insert(key, answer.clone());
+    }
+    warp::reply::json(&answer).into_response()
+}
+
+pub fn start(listener: TcpListener) -> std::io::Result<RunningResend> {
+    let addr = listener.local_addr()?;
+    let outbox: Arc<Mutex<Outbox>> = Arc::default();
+    let for_send = outbox.clone();
+    let emails = warp::path!("emails")
+        .and(warp::post())
+        .and(warp::header::optional::<String>("authorization"))
+        .and(warp::header::optional::<String>("idempotency-key"))
+        .and(warp::body::json())
+        .map(move |auth, key, email: Value| send(&for_send, auth, key, email));
+    let for_list = outbox.clone();
+    let list = warp::path!("_devstack" / "emails")
+        .and(warp::get())
+        .map(move || warp::reply::json(&for_list.lock().unwrap().sent).into_response());
+    let routes = emails.or(list).unify();
+    let (tx, rx) = oneshot::channel::<()>();
+    let server = tokio::spawn(
+        warp::serve(routes)
+            .incoming(listener)
+            .graceful(async {
+                let _ = rx.await;
+            })
+            .run(),
+    );
+    Ok(RunningResend {
+        addr,
+        outbox,
+        shutdown: Some(tx),
+        server,
+    })
+}

@@ -1,0 +1,78 @@
+//! Email through Resend's HTTP API (`POST /emails`), with an idempotency key
+//! so that a retry never sends the same email twice.
+
+use std::time::Duration;
+
+use serde_json::json;
+
+#[derive(Debug, Clone)]
+pub struct ResendSettings {
+    /// `https://api.resend.com`, or the local stand-in.
+    pub base_url: String,
+    pub api_key: String,
+    pub from: String,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum EmailError {
+    #[error("Resend could not be reached: {0}")]
+    Unreachable(String),
+    #[error("Resend refused the email ({status}): {body}")]
+    Refused { status: u16, body: String },
+}
+
+pub struct Email<'a> {
+    pub to: &'a str,
+    pub subject: String,
+    pub html: String,
+    pub text: String,
+    /// The same key for the same email, however often it is retried.
+    pub idempotency_key: String,
+}
+
+#[derive(Clone)]
+pub struct Resend {
+    http: reqwest::Client,
+    settings: ResendSettings,
+}
+
+impl Resend {
+    pub fn new(settings: ResendSettings) -> Self {
+        let http = reqwest::Client::builder()
+            .timeout(Duration::from_secs(20))
+            .build()
+            .expect("the HTTP client builds");
+        Self { http, settings }
+    }
+
+    pub async fn send(&self, email: &Email<'_>) -> Result<(), EmailError> {
+        let response = self
+            .http
+            .post(format!("{}/emails", self.settings.base_url))
+            .bearer_auth(&self.settings.api_key)
+            .header("Idempotency-Key", &email.idempotency_key)
+            .json(&json!({
+                "from": self.settings.from,
+                "to": [email.to],
+                "subject": email.subject,
+                "html": email.html,
+                "text": email.text,
+            }))
+            .send()
+            .await
+            .map_err(|e| EmailError::Unreachable(e.without_url().to_string()))?;
+        let status = response.status().as_u16();
+        if (200..300).contains(&status) {
+            Ok(())
+        } else {
+            let body = response
+                .text()
+                .await
+                .unwrap_or_default()
+                .chars()
+                .take(300)
+                .collect();
+            Err(EmailError::Refused { status, body })
+        }
+    }
+}
