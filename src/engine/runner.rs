@@ -221,7 +221,7 @@ pub async fn run_report(
     if lost.load(Ordering::SeqCst) {
         return Err(QueueError::LeaseLost(report_id).into());
     }
-    if stopped_by == Stop::Shutdown {
+    if stopped_by == Stop::HandBack {
         let client = ctx.db.get().await?;
         queue::release(&client, &lease).await?;
         tracing::info!("report handed back for another engine");
@@ -265,7 +265,7 @@ pub async fn run_report(
                     ctx.limits.soft_ceiling_usd
                 )),
             },
-            Stop::Shutdown => unreachable!("handled above"),
+            Stop::HandBack => unreachable!("handled above"),
         }
     };
     finish(&ctx, &lease, outcome).await
@@ -293,7 +293,9 @@ enum Stop {
     AllDone,
     Deadline,
     Budget,
-    Shutdown,
+    /// Shutting down, or a result could not be recorded: give the report
+    /// back so that it continues under a new lease.
+    HandBack,
 }
 
 async fn run_cells(
@@ -345,10 +347,11 @@ async fn run_cells(
     let mut tasks: JoinSet<CellResult> = JoinSet::new();
     let mut stopped_by = Stop::AllDone;
     let mut admitting = true;
+    let mut unrecorded = false;
     loop {
         while admitting && tasks.len() < ctx.limits.global_concurrency {
             if *stop.borrow() {
-                stopped_by = Stop::Shutdown;
+                stopped_by = Stop::HandBack;
                 admitting = false;
                 break;
             }
@@ -453,7 +456,9 @@ async fn run_cells(
                         admitting = false;
                     }
                     Err(e) => {
-                        tracing::error!(error = %e, "a result could not be recorded; the call will be retried by a later run")
+                        tracing::error!(error = %e, "a result could not be recorded; the report will be handed back");
+                        unrecorded = true;
+                        admitting = false;
                     }
                 }
             }
@@ -463,16 +468,14 @@ async fn run_cells(
             break;
         }
         if *stop.borrow() && admitting {
-            stopped_by = Stop::Shutdown;
+            stopped_by = Stop::HandBack;
             admitting = false;
         }
     }
-    if stopped_by == Stop::AllDone
-        && pending.values().any(|cells| !cells.is_empty())
-        && !lost.load(Ordering::SeqCst)
-    {
-        // Cells whose result could not be recorded: leave them to a re-run.
-        stopped_by = Stop::Shutdown;
+    if unrecorded && !lost.load(Ordering::SeqCst) {
+        // Never finish a report with a cell missing: under a new lease the
+        // cell is run again (its reservation stays counted as unsettled).
+        stopped_by = Stop::HandBack;
     }
     Ok(stopped_by)
 }
