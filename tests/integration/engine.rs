@@ -90,12 +90,12 @@ async fn a_fault_mix_completes_with_each_failure_on_its_run_row() {
         config.faults.rate_500 = 0.10;
         config.faults.rate_timeout = 0.05;
         config.faults.rate_malformed = 0.05;
-        config.timeout_ms = 1500;
+        config.timeout_ms = 3000;
         config.retry_after_s = 0.05;
     })
     .await;
     let report = world.paid_report(4).await;
-    let engine = world.start_engine(Limits::default(), Duration::from_millis(700));
+    let engine = world.start_engine(Limits::default(), Duration::from_millis(1000));
     let states = world
         .wait_finished(&[report], Duration::from_secs(90))
         .await;
