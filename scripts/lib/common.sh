@@ -4,6 +4,9 @@
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 TOOLS_DIR="${MODELPICK_TOOLS_DIR:-$ROOT/.tools}"
+# Built tools are also kept here, so a fresh clone on the same machine (CI)
+# reuses them instead of building again.
+TOOLS_CACHE="${MODELPICK_TOOLS_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/modelpick-tools}"
 export PATH="$TOOLS_DIR/bin:$PATH"
 
 # Supabase's local stack uses postgres/postgres; so do we.
@@ -122,6 +125,12 @@ ensure_postrust() {
   if [ -x "$TOOLS_DIR/bin/postrust" ] && [ "$(cat "$stamp" 2>/dev/null)" = "$want" ]; then
     return 0
   fi
+  if [ -x "$TOOLS_CACHE/bin/postrust" ] && [ "$(cat "$TOOLS_CACHE/postrust.stamp" 2>/dev/null)" = "$want" ]; then
+    mkdir -p "$TOOLS_DIR/bin"
+    cp "$TOOLS_CACHE/bin/postrust" "$TOOLS_DIR/bin/postrust"
+    echo "$want" >"$stamp"
+    return 0
+  fi
   log "building postrust-server $POSTRUST_VERSION (a few minutes, once)"
   local build="$TOOLS_DIR/build"
   local src="$build/postrust-server-$POSTRUST_VERSION"
@@ -152,6 +161,9 @@ TOML
     die "could not build postrust-server"
   rm -rf "$build/target"
   echo "$want" >"$stamp"
+  if mkdir -p "$TOOLS_CACHE/bin" 2>/dev/null; then
+    cp "$TOOLS_DIR/bin/postrust" "$TOOLS_CACHE/bin/postrust" && echo "$want" >"$TOOLS_CACHE/postrust.stamp"
+  fi
 }
 
 # Node.js and the project's npm packages (package-lock.json), for the
