@@ -5,5 +5,6 @@
 
 pub mod provider;
 pub mod resend;
+pub mod server;
 pub mod stripe;
 pub mod supabase;

@@ -56,6 +56,32 @@ async fn main() {
     }
 }
 
+async fn bind(
+    var: &str,
+    default: &str,
+) -> Result<(tokio::net::TcpListener, std::net::SocketAddr), String> {
+    let addr: std::net::SocketAddr = std::env::var(var)
+        .unwrap_or_else(|_| default.into())
+        .parse()
+        .map_err(|e| format!("{var}: {e}"))?;
+    let listener = tokio::net::TcpListener::bind(addr)
+        .await
+        .map_err(|e| format!("cannot listen on {addr}: {e}"))?;
+    Ok((listener, addr))
+}
+
+/// Announces a started stand-in and stops it on Ctrl-C or SIGTERM.
+async fn serve_until_signal(
+    what: &str,
+    url: String,
+    stop: impl std::future::Future<Output = ()>,
+) -> Result<(), String> {
+    tracing::info!(%url, "{what} ready");
+    shutdown_signal().await;
+    stop.await;
+    Ok(())
+}
+
 async fn run_supabase() -> Result<(), String> {
     let config = devstack::supabase::SupabaseConfig::from_env(&repo_root())?;
     let listener = tokio::net::TcpListener::bind(config.addr)
@@ -64,33 +90,17 @@ async fn run_supabase() -> Result<(), String> {
     let running = devstack::supabase::start(config, listener)
         .await
         .map_err(|e| e.to_string())?;
-    tracing::info!(url = %running.url(), "Supabase API gateway ready");
-    shutdown_signal().await;
-    running.stop().await;
-    Ok(())
+    serve_until_signal("Supabase API gateway", running.url(), running.stop()).await
 }
 
 async fn run_stripe() -> Result<(), String> {
-    let addr: std::net::SocketAddr = std::env::var("DEVSTACK_STRIPE_ADDR")
-        .unwrap_or_else(|_| "127.0.0.1:12111".into())
-        .parse()
-        .map_err(|e| format!("DEVSTACK_STRIPE_ADDR: {e}"))?;
-    let listener = tokio::net::TcpListener::bind(addr)
-        .await
-        .map_err(|e| format!("cannot listen on {addr}: {e}"))?;
+    let (listener, addr) = bind("DEVSTACK_STRIPE_ADDR", "127.0.0.1:12111").await?;
     let running = devstack::stripe::start(devstack::stripe::StripeConfig::from_env(addr), listener)
         .map_err(|e| e.to_string())?;
-    tracing::info!(url = %running.url(), "Stripe stand-in ready");
-    shutdown_signal().await;
-    running.stop().await;
-    Ok(())
+    serve_until_signal("Stripe stand-in", running.url(), running.stop()).await
 }
 
 async fn run_provider() -> Result<(), String> {
-    let addr: std::net::SocketAddr = std::env::var("DEVSTACK_PROVIDER_ADDR")
-        .unwrap_or_else(|_| "127.0.0.1:12112".into())
-        .parse()
-        .map_err(|e| format!("DEVSTACK_PROVIDER_ADDR: {e}"))?;
     let config = match std::env::var("DEVSTACK_PROVIDER_CONFIG") {
         Ok(path) => {
             let text = std::fs::read_to_string(&path).map_err(|e| format!("{path}: {e}"))?;
@@ -98,29 +108,20 @@ async fn run_provider() -> Result<(), String> {
         }
         Err(_) => devstack::provider::ProviderConfig::default(),
     };
-    let listener = tokio::net::TcpListener::bind(addr)
-        .await
-        .map_err(|e| format!("cannot listen on {addr}: {e}"))?;
+    let (listener, _) = bind("DEVSTACK_PROVIDER_ADDR", "127.0.0.1:12112").await?;
     let running = devstack::provider::start(config, listener).map_err(|e| e.to_string())?;
-    tracing::info!(url = %running.base_url(), "model-provider stand-in ready");
-    shutdown_signal().await;
-    running.stop().await;
-    Ok(())
+    serve_until_signal(
+        "model-provider stand-in",
+        running.base_url(),
+        running.stop(),
+    )
+    .await
 }
 
 async fn run_resend() -> Result<(), String> {
-    let addr: std::net::SocketAddr = std::env::var("DEVSTACK_RESEND_ADDR")
-        .unwrap_or_else(|_| "127.0.0.1:12113".into())
-        .parse()
-        .map_err(|e| format!("DEVSTACK_RESEND_ADDR: {e}"))?;
-    let listener = tokio::net::TcpListener::bind(addr)
-        .await
-        .map_err(|e| format!("cannot listen on {addr}: {e}"))?;
+    let (listener, _) = bind("DEVSTACK_RESEND_ADDR", "127.0.0.1:12113").await?;
     let running = devstack::resend::start(listener).map_err(|e| e.to_string())?;
-    tracing::info!(url = %running.url(), "Resend stand-in ready");
-    shutdown_signal().await;
-    running.stop().await;
-    Ok(())
+    serve_until_signal("Resend stand-in", running.url(), running.stop()).await
 }
 
 async fn shutdown_signal() {

@@ -5,9 +5,9 @@
 //! Latency and faults (429 with Retry-After, 500, timeouts, prose instead of
 //! JSON) are configurable, so tests and the local demo get realistic reports.
 
+use crate::server::Server;
 use std::collections::HashMap;
 use std::hash::{Hash, Hasher};
-use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -18,8 +18,6 @@ use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 use tokio::net::TcpListener;
-use tokio::sync::oneshot;
-use tokio::task::JoinHandle;
 use warp::http::StatusCode;
 use warp::reply::{Reply, Response};
 use warp::Filter;
@@ -95,27 +93,22 @@ struct Provider {
 }
 
 pub struct RunningProvider {
-    pub addr: SocketAddr,
+    pub server: Server,
     calls: Arc<Mutex<Vec<CallLog>>>,
-    shutdown: Option<oneshot::Sender<()>>,
-    server: JoinHandle<()>,
 }
 
 impl RunningProvider {
     /// The base URL clients use (`…/v1`, as OpenRouter's `…/api/v1`).
     pub fn base_url(&self) -> String {
-        format!("http://{}/v1", self.addr)
+        format!("{}/v1", self.server.url())
     }
 
     pub fn calls(&self) -> Vec<CallLog> {
         self.calls.lock().unwrap().clone()
     }
 
-    pub async fn stop(mut self) {
-        if let Some(tx) = self.shutdown.take() {
-            let _ = tx.send(());
-        }
-        let _ = (&mut self.server).await;
+    pub async fn stop(self) {
+        self.server.stop().await;
     }
 }
 
@@ -124,7 +117,6 @@ pub fn sha256_hex(bytes: &[u8]) -> String {
 }
 
 pub fn start(config: ProviderConfig, listener: TcpListener) -> std::io::Result<RunningProvider> {
-    let addr = listener.local_addr()?;
     let provider = Provider {
         config: Arc::new(config),
         calls: Arc::default(),
@@ -147,22 +139,15 @@ pub fn start(config: ProviderConfig, listener: TcpListener) -> std::io::Result<R
         .map(|provider: Provider| {
             warp::reply::json(&*provider.calls.lock().unwrap()).into_response()
         });
-    let routes = completions.or(log).unify();
-    let (tx, rx) = oneshot::channel::<()>();
-    let server = tokio::spawn(
-        warp::serve(routes)
-            .incoming(listener)
-            .graceful(async {
-                let _ = rx.await;
-            })
-            .run(),
-    );
-    Ok(RunningProvider {
-        addr,
-        calls,
-        shutdown: Some(tx),
-        server,
-    })
+    let routes = completions
+        .or(log)
+        .unify()
+        .recover(|_| async {
+            Ok::<_, std::convert::Infallible>(error(StatusCode::NOT_FOUND, "Not found"))
+        })
+        .unify();
+    let server = Server::spawn(routes, listener)?;
+    Ok(RunningProvider { calls, server })
 }
 
 fn error(status: StatusCode, message: &str) -> Response {

@@ -2,14 +2,12 @@
 //! `Idempotency-Key` (a repeated key sends nothing new), and a list of what
 //! was "sent" for tests and the local product.
 
+use crate::server::Server;
 use std::collections::HashMap;
-use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 
 use serde_json::{json, Value};
 use tokio::net::TcpListener;
-use tokio::sync::oneshot;
-use tokio::task::JoinHandle;
 use warp::http::StatusCode;
 use warp::reply::{Reply, Response};
 use warp::Filter;
@@ -21,26 +19,21 @@ struct Outbox {
 }
 
 pub struct RunningResend {
-    pub addr: SocketAddr,
+    pub server: Server,
     outbox: Arc<Mutex<Outbox>>,
-    shutdown: Option<oneshot::Sender<()>>,
-    server: JoinHandle<()>,
 }
 
 impl RunningResend {
     pub fn url(&self) -> String {
-        format!("http://{}", self.addr)
+        self.server.url()
     }
 
     pub fn sent(&self) -> Vec<Value> {
         self.outbox.lock().unwrap().sent.clone()
     }
 
-    pub async fn stop(mut self) {
-        if let Some(tx) = self.shutdown.take() {
-            let _ = tx.send(());
-        }
-        let _ = (&mut self.server).await;
+    pub async fn stop(self) {
+        self.server.stop().await;
     }
 }
 
@@ -95,7 +88,6 @@ fn send(
 }
 
 pub fn start(listener: TcpListener) -> std::io::Result<RunningResend> {
-    let addr = listener.local_addr()?;
     let outbox: Arc<Mutex<Outbox>> = Arc::default();
     let for_send = outbox.clone();
     let emails = warp::path!("emails")
@@ -108,20 +100,17 @@ pub fn start(listener: TcpListener) -> std::io::Result<RunningResend> {
     let list = warp::path!("_devstack" / "emails")
         .and(warp::get())
         .map(move || warp::reply::json(&for_list.lock().unwrap().sent).into_response());
-    let routes = emails.or(list).unify();
-    let (tx, rx) = oneshot::channel::<()>();
-    let server = tokio::spawn(
-        warp::serve(routes)
-            .incoming(listener)
-            .graceful(async {
-                let _ = rx.await;
-            })
-            .run(),
-    );
-    Ok(RunningResend {
-        addr,
-        outbox,
-        shutdown: Some(tx),
-        server,
-    })
+    let routes = emails
+        .or(list)
+        .unify()
+        .recover(|_| async {
+            Ok::<_, std::convert::Infallible>(refuse(
+                StatusCode::NOT_FOUND,
+                "not_found",
+                "Not found",
+            ))
+        })
+        .unify();
+    let server = Server::spawn(routes, listener)?;
+    Ok(RunningResend { outbox, server })
 }

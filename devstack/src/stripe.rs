@@ -3,6 +3,7 @@
 //! button marks the session paid, and webhook delivery signed exactly as
 //! Stripe signs, redelivered with backoff until the endpoint answers 2xx.
 
+use crate::server::Server;
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
@@ -14,8 +15,6 @@ use rand::distr::{Alphanumeric, SampleString};
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 use tokio::net::TcpListener;
-use tokio::sync::oneshot;
-use tokio::task::JoinHandle;
 use warp::http::{header, HeaderMap, StatusCode};
 use warp::reply::{Reply, Response};
 use warp::Filter;
@@ -77,15 +76,13 @@ struct Stripe {
 }
 
 pub struct RunningStripe {
-    pub addr: SocketAddr,
+    pub server: Server,
     stripe: Stripe,
-    shutdown: Option<oneshot::Sender<()>>,
-    server: JoinHandle<()>,
 }
 
 impl RunningStripe {
     pub fn url(&self) -> String {
-        format!("http://{}", self.addr)
+        self.server.url()
     }
 
     pub fn deliveries(&self) -> Vec<Delivery> {
@@ -96,16 +93,12 @@ impl RunningStripe {
         self.stripe.state.lock().unwrap().refunds.clone()
     }
 
-    pub async fn stop(mut self) {
-        if let Some(tx) = self.shutdown.take() {
-            let _ = tx.send(());
-        }
-        let _ = (&mut self.server).await;
+    pub async fn stop(self) {
+        self.server.stop().await;
     }
 }
 
 pub fn start(config: StripeConfig, listener: TcpListener) -> std::io::Result<RunningStripe> {
-    let addr = listener.local_addr()?;
     let stripe = Stripe {
         config: Arc::new(config),
         state: Arc::default(),
@@ -114,21 +107,8 @@ pub fn start(config: StripeConfig, listener: TcpListener) -> std::io::Result<Run
             .build()
             .expect("client builds"),
     };
-    let (tx, rx) = oneshot::channel::<()>();
-    let server = tokio::spawn(
-        warp::serve(routes(stripe.clone()))
-            .incoming(listener)
-            .graceful(async {
-                let _ = rx.await;
-            })
-            .run(),
-    );
-    Ok(RunningStripe {
-        addr,
-        stripe,
-        shutdown: Some(tx),
-        server,
-    })
+    let server = Server::spawn(routes(stripe.clone()), listener)?;
+    Ok(RunningStripe { stripe, server })
 }
 
 fn stripe_error(status: StatusCode, kind: &str, message: String, param: Option<&str>) -> Response {

@@ -67,6 +67,16 @@ fn completion_email<'a>(
     }
 }
 
+async fn record_error(client: &tokio_postgres::Client, report_id: Uuid, error: &str) {
+    tracing::error!(%error, "follow-up failed; will retry");
+    let _ = client
+        .execute(
+            "select public.record_report_followup_error($1, $2)",
+            &[&report_id, &error],
+        )
+        .await;
+}
+
 /// Does what is owed for finished reports; errors are recorded on the
 /// report and retried on the next sweep.
 pub async fn run_pending(db: &deadpool_postgres::Pool, followups: &Followups) {
@@ -103,13 +113,7 @@ pub async fn run_pending(db: &deadpool_postgres::Pool, followups: &Followups) {
                     tracing::info!(stripe.refund_id = %refund.id, "paid report refunded");
                 }
                 Err(e) => {
-                    tracing::error!(error = %e, "refund failed; will retry");
-                    let _ = client
-                        .execute(
-                            "select public.record_report_followup_error($1, $2)",
-                            &[&report_id, &e.to_string()],
-                        )
-                        .await;
+                    record_error(&client, report_id, &format!("refund: {e}")).await;
                     continue;
                 }
             }
@@ -141,13 +145,7 @@ pub async fn run_pending(db: &deadpool_postgres::Pool, followups: &Followups) {
                     tracing::info!("completion email sent");
                 }
                 Err(e) => {
-                    tracing::error!(error = %e, "completion email failed; will retry");
-                    let _ = client
-                        .execute(
-                            "select public.record_report_followup_error($1, $2)",
-                            &[&report_id, &e.to_string()],
-                        )
-                        .await;
+                    record_error(&client, report_id, &format!("email: {e}")).await;
                 }
             }
         }

@@ -49,6 +49,21 @@ pub struct CallOutcome {
     pub attempts: u32,
 }
 
+impl CallOutcome {
+    /// A call that produced no answer (and no usage to bill).
+    pub fn failure(why: String, response_time_ms: u64, attempts: u32) -> Self {
+        Self {
+            text: Err(why),
+            response_time_ms,
+            prompt_tokens: 0,
+            completion_tokens: 0,
+            total_tokens: 0,
+            reported_cost: None,
+            attempts,
+        }
+    }
+}
+
 #[derive(Deserialize, Default)]
 struct Usage {
     #[serde(default)]
@@ -179,30 +194,20 @@ impl Provider {
                 }
             }
         }
-        CallOutcome {
-            text: Err(format!(
+        CallOutcome::failure(
+            format!(
                 "{last} (gave up after {} attempts)",
                 self.settings.max_attempts
-            )),
-            response_time_ms: 0,
-            prompt_tokens: 0,
-            completion_tokens: 0,
-            total_tokens: 0,
-            reported_cost: None,
-            attempts: self.settings.max_attempts,
-        }
+            ),
+            0,
+            self.settings.max_attempts,
+        )
     }
 
     async fn attempt(&self, body: &Value, attempt: u32) -> Attempt {
         let started = Instant::now();
-        let failed = |text: String| CallOutcome {
-            text: Err(text),
-            response_time_ms: started.elapsed().as_millis() as u64,
-            prompt_tokens: 0,
-            completion_tokens: 0,
-            total_tokens: 0,
-            reported_cost: None,
-            attempts: attempt,
+        let failed = |text: String| {
+            CallOutcome::failure(text, started.elapsed().as_millis() as u64, attempt)
         };
         let response = self
             .http

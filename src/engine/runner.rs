@@ -161,32 +161,26 @@ pub async fn run_report(
     let _entered = span.enter();
     let lease = claim.lease.clone();
 
-    if claim.attempts > ctx.limits.max_attempts {
-        let reason = "The benchmark was interrupted too many times and could not finish. You will be refunded.";
-        finish(
-            &ctx,
-            &lease,
-            Outcome::Failed {
-                reason: reason.into(),
-            },
-        )
-        .await?;
-        return Ok(());
-    }
-    let snapshot: Snapshot = match serde_json::from_value(claim.config_snapshot.clone()) {
-        Ok(s) => s,
-        Err(e) => {
+    // Reports that cannot run at all fail at once, with a reason.
+    let snapshot = if claim.attempts > ctx.limits.max_attempts {
+        Err("The benchmark was interrupted too many times and could not finish. You will be refunded.")
+    } else {
+        serde_json::from_value::<Snapshot>(claim.config_snapshot.clone()).map_err(|e| {
             tracing::error!(error = %e, "unreadable report snapshot");
-            let reason = "The benchmark's settings could not be read, so nothing was run. You will be refunded.";
-            finish(
+            "The benchmark's settings could not be read, so nothing was run. You will be refunded."
+        })
+    };
+    let snapshot = match snapshot {
+        Ok(snapshot) => snapshot,
+        Err(reason) => {
+            return finish(
                 &ctx,
                 &lease,
                 Outcome::Failed {
                     reason: reason.into(),
                 },
             )
-            .await?;
-            return Ok(());
+            .await
         }
     };
 
@@ -507,15 +501,7 @@ impl CellJob {
                     })
                     .await
             }
-            Err(why) => CallOutcome {
-                text: Err(why.clone()),
-                response_time_ms: 0,
-                prompt_tokens: 0,
-                completion_tokens: 0,
-                total_tokens: 0,
-                reported_cost: None,
-                attempts: 0,
-            },
+            Err(why) => CallOutcome::failure(why.clone(), 0, 0),
         };
         let cost = self.price.actual(&outcome);
         let (scored, error, output) = match &outcome.text {

@@ -1,15 +1,13 @@
 //! The gateway: one listener, routed like Supabase's (Kong) gateway.
 
+use crate::server::Server;
 use std::collections::HashMap;
 use std::convert::Infallible;
-use std::net::SocketAddr;
 use std::sync::Arc;
 
 use bytes::Bytes;
 use serde_json::json;
 use tokio::net::TcpListener;
-use tokio::sync::oneshot;
-use tokio::task::JoinHandle;
 use warp::http::{HeaderMap, Method, StatusCode};
 use warp::path::Tail;
 use warp::reply::Response;
@@ -41,22 +39,17 @@ pub enum StartError {
 /// A running gateway and the postrust process behind it. Dropping it stops
 /// postrust; `stop` also ends the gateway gracefully.
 pub struct RunningSupabase {
-    pub addr: SocketAddr,
-    shutdown: Option<oneshot::Sender<()>>,
-    server: JoinHandle<()>,
+    pub server: Server,
     _postrust: Postrust,
 }
 
 impl RunningSupabase {
     pub fn url(&self) -> String {
-        format!("http://{}", self.addr)
+        self.server.url()
     }
 
-    pub async fn stop(mut self) {
-        if let Some(tx) = self.shutdown.take() {
-            let _ = tx.send(());
-        }
-        let _ = (&mut self.server).await;
+    pub async fn stop(self) {
+        self.server.stop().await;
     }
 }
 
@@ -93,19 +86,8 @@ pub async fn start(
         http: reqwest::Client::new(),
         rest_url: postrust.base_url.clone(),
     });
-    let addr = listener.local_addr()?;
-    let (tx, rx) = oneshot::channel::<()>();
-    let server = tokio::spawn(
-        warp::serve(routes(stack))
-            .incoming(listener)
-            .graceful(async {
-                let _ = rx.await;
-            })
-            .run(),
-    );
+    let server = Server::spawn(routes(stack), listener)?;
     Ok(RunningSupabase {
-        addr,
-        shutdown: Some(tx),
         server,
         _postrust: postrust,
     })
