@@ -4,12 +4,14 @@
 mod checkout;
 mod error;
 mod pages;
+mod web;
 mod webhook;
 
 use std::collections::HashMap;
 use std::convert::Infallible;
 
 use bytes::Bytes;
+use uuid::Uuid;
 use warp::http::StatusCode;
 use warp::reply::{Reply, Response};
 use warp::{Filter, Rejection};
@@ -65,7 +67,7 @@ pub fn routes(state: AppState) -> impl Filter<Extract = (Response,), Error = Inf
         });
     let success = warp::path!("checkout" / "success")
         .and(warp::get())
-        .and(with_state(state))
+        .and(with_state(state.clone()))
         .and(warp::query::<HashMap<String, String>>())
         .then(|state, query: HashMap<String, String>| async move {
             pages::checkout_success(state, query.get("session_id").cloned()).await
@@ -74,6 +76,29 @@ pub fn routes(state: AppState) -> impl Filter<Extract = (Response,), Error = Inf
         .and(warp::get())
         .and(warp::query::<HashMap<String, String>>())
         .map(|query: HashMap<String, String>| pages::checkout_cancel(query.get("draft").cloned()));
+    let config = warp::path!("config.json")
+        .and(warp::get())
+        .and(with_state(state.clone()))
+        .map(|state: AppState| web::config(&state));
+    let asset = warp::path("assets")
+        .and(warp::get())
+        .and(warp::path::tail())
+        .map(|tail: warp::path::Tail| web::serve(tail.as_str()));
+    let dashboard = warp::path::end()
+        .and(warp::get())
+        .map(|| web::serve("dashboard"));
+    let sign_in = warp::path!("sign-in")
+        .and(warp::get())
+        .map(|| web::serve("sign-in"));
+    let new = warp::path!("benchmark" / "new")
+        .and(warp::get())
+        .map(|| web::serve("new"));
+    let processing = warp::path!("benchmark" / Uuid / "processing")
+        .and(warp::get())
+        .map(|_| web::serve("processing"));
+    let report = warp::path!("report" / Uuid)
+        .and(warp::get())
+        .map(|_| web::serve("report"));
     let health = warp::path!("health")
         .and(warp::get())
         .map(|| warp::reply::json(&serde_json::json!({"ok": true})).into_response());
@@ -86,6 +111,20 @@ pub fn routes(state: AppState) -> impl Filter<Extract = (Response,), Error = Inf
         .or(cancel)
         .unify()
         .or(health)
+        .unify()
+        .or(config)
+        .unify()
+        .or(asset)
+        .unify()
+        .or(dashboard)
+        .unify()
+        .or(sign_in)
+        .unify()
+        .or(new)
+        .unify()
+        .or(processing)
+        .unify()
+        .or(report)
         .unify()
         .recover(
             |rejection: Rejection| async move { Ok::<_, Infallible>(rejection_reply(rejection)) },

@@ -11,7 +11,7 @@ use tokio::net::TcpListener;
 use warp::http::{HeaderMap, Method, StatusCode};
 use warp::path::Tail;
 use warp::reply::Response;
-use warp::{Filter, Rejection};
+use warp::{Filter, Rejection, Reply};
 
 use super::config::SupabaseConfig;
 use super::rest::{self, Postrust, PostrustError};
@@ -86,11 +86,50 @@ pub async fn start(
         http: reqwest::Client::new(),
         rest_url: postrust.base_url.clone(),
     });
-    let server = Server::spawn(routes(stack), listener)?;
+    let server = Server::spawn(with_cors(routes(stack)), listener)?;
     Ok(RunningSupabase {
         server,
         _postrust: postrust,
     })
+}
+
+/// Browsers call the API from the product's own origin, as with Supabase's
+/// gateway (Kong's CORS plugin): any origin, the headers the clients send.
+fn with_cors(
+    routes: impl Filter<Extract = (Response,), Error = Infallible> + Clone + Send + Sync + 'static,
+) -> impl Filter<Extract = (Response,), Error = Infallible> + Clone + Send + Sync + 'static {
+    let cors = warp::cors()
+        .allow_any_origin()
+        .allow_methods(["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"])
+        .allow_headers([
+            "apikey",
+            "authorization",
+            "content-type",
+            "x-client-info",
+            "accept",
+            "accept-profile",
+            "content-profile",
+            "prefer",
+            "range",
+            "range-unit",
+            "x-upsert",
+            "cache-control",
+            "x-share-token",
+            "x-supabase-api-version",
+        ])
+        .expose_headers([
+            "content-range",
+            "content-location",
+            "x-supabase-api-version",
+        ])
+        .max_age(3600);
+    routes
+        .with(cors)
+        .map(Reply::into_response)
+        .recover(|rejection: Rejection| async move {
+            Ok::<_, Infallible>(rejection_response(rejection))
+        })
+        .unify()
 }
 
 fn with_stack(
@@ -299,10 +338,15 @@ fn storage_routes(
         .and(headers)
         .and(body())
         .and(with_stack(stack.clone()))
-        .then(move |tail, headers, body, stack| async move {
-            let result = match object(tail) {
-                Ok(path) => storage::sign(stack, path, headers, body).await,
-                Err(e) => Err(e),
+        .then(move |tail: Tail, headers, body, stack| async move {
+            // `/object/sign/<bucket>` signs many paths; `/object/sign/<bucket>/<path>` one.
+            let result = if !tail.as_str().contains('/') {
+                storage::sign_many(stack, tail.as_str().to_owned(), headers, body).await
+            } else {
+                match object(tail) {
+                    Ok(path) => storage::sign(stack, path, headers, body).await,
+                    Err(e) => Err(e),
+                }
             };
             respond(result, storage_error)
         });

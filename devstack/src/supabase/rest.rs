@@ -162,6 +162,16 @@ pub async fn proxy(
     for name in HOP_BY_HOP.iter().chain(&["content-length"]) {
         response_headers.remove(*name);
     }
+    // The gateway answers CORS for every route; upstream's copy would be a
+    // second value, which browsers refuse.
+    let cors: Vec<_> = response_headers
+        .keys()
+        .filter(|name| name.as_str().starts_with("access-control-") || name.as_str() == "vary")
+        .cloned()
+        .collect();
+    for name in cors {
+        response_headers.remove(name);
+    }
     let mut response = Response::new(body.into());
     *response.status_mut() = status;
     *response.headers_mut() = response_headers;

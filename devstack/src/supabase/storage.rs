@@ -357,24 +357,8 @@ struct SignedUrlClaims {
     exp: i64,
 }
 
-/// A URL that downloads one object without authentication until it expires.
-/// The caller must be able to read the object to sign it.
-pub async fn sign(
-    stack: Arc<Stack>,
-    path: ObjectPath,
-    headers: HeaderMap,
-    body: Bytes,
-) -> StorageResult {
-    let claims = caller(&stack, &headers)?;
-    let request: SignRequest = serde_json::from_slice(&body).map_err(|e| {
-        StorageError::new(
-            StatusCode::BAD_REQUEST,
-            "InvalidRequest",
-            format!("body: {e}"),
-        )
-    })?;
-    let expires_in = request
-        .expires_in
+fn valid_expiry(expires_in: Option<i64>) -> Result<i64, StorageError> {
+    expires_in
         .filter(|s| (1..=60 * 60 * 24 * 365).contains(s))
         .ok_or_else(|| {
             StorageError::new(
@@ -382,9 +366,20 @@ pub async fn sign(
                 "InvalidRequest",
                 "expiresIn must be between 1 and 31536000 seconds",
             )
-        })?;
+        })
+}
+
+/// The path (under `/storage/v1`) of a URL that downloads one object
+/// without authentication until it expires. The caller must be able to read
+/// the object to sign it.
+async fn signed_path(
+    stack: &Stack,
+    path: &ObjectPath,
+    claims: &Claims,
+    expires_in: i64,
+) -> Result<String, StorageError> {
     let mut client = stack.db.get().await?;
-    let tx = begin_as(&mut client, &claims).await?;
+    let tx = begin_as(&mut client, claims).await?;
     tx.query_opt(
         "select id from storage.objects where bucket_id = $1 and name = $2",
         &[&path.bucket, &path.name],
@@ -401,9 +396,65 @@ pub async fn sign(
             exp: now + expires_in,
         },
     );
+    Ok(format!("/object/sign/{}?token={token}", path.key()))
+}
+
+pub async fn sign(
+    stack: Arc<Stack>,
+    path: ObjectPath,
+    headers: HeaderMap,
+    body: Bytes,
+) -> StorageResult {
+    let claims = caller(&stack, &headers)?;
+    let request: SignRequest = serde_json::from_slice(&body).map_err(|e| {
+        StorageError::new(
+            StatusCode::BAD_REQUEST,
+            "InvalidRequest",
+            format!("body: {e}"),
+        )
+    })?;
+    let url = signed_path(&stack, &path, &claims, valid_expiry(request.expires_in)?).await?;
+    Ok(reply::json(StatusCode::OK, &json!({ "signedURL": url })))
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct SignManyRequest {
+    expires_in: Option<i64>,
+    paths: Vec<String>,
+}
+
+/// `POST /object/sign/<bucket>` with `{"expiresIn", "paths"}`: a signed URL
+/// for each object the caller can read, an error for each other one.
+pub async fn sign_many(
+    stack: Arc<Stack>,
+    bucket: String,
+    headers: HeaderMap,
+    body: Bytes,
+) -> StorageResult {
+    let claims = caller(&stack, &headers)?;
+    let request: SignManyRequest = serde_json::from_slice(&body).map_err(|e| {
+        StorageError::new(
+            StatusCode::BAD_REQUEST,
+            "InvalidRequest",
+            format!("body: {e}"),
+        )
+    })?;
+    let expires_in = valid_expiry(request.expires_in)?;
+    let mut answers = Vec::new();
+    for path in request.paths.into_iter().take(1000) {
+        let signed = match ObjectPath::parse(&format!("{bucket}/{path}")) {
+            Ok(object) => signed_path(&stack, &object, &claims, expires_in).await,
+            Err(e) => Err(e),
+        };
+        answers.push(match signed {
+            Ok(url) => json!({"path": path, "signedURL": url, "error": null}),
+            Err(e) => json!({"path": path, "signedURL": null, "error": e.message}),
+        });
+    }
     Ok(reply::json(
         StatusCode::OK,
-        &json!({"signedURL": format!("/object/sign/{}?token={token}", path.key())}),
+        &serde_json::Value::Array(answers),
     ))
 }
 

@@ -1,0 +1,108 @@
+// The whole journey in a real headless Chromium (Debian's), against a running
+// product (scripts/dev, or the stack scripts/test starts): sign in, open the
+// draft, Pay & Run, pay on the Stripe stand-in, watch progress, read the
+// report and check its numbers against the database; then another user is
+// refused and the share link works signed out. Screenshots: target/screenshots.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdirSync } from 'node:fs';
+import { chromium } from 'playwright-core';
+
+const site = process.env.SITE_URL || 'http://127.0.0.1:8787';
+const supabaseUrl = process.env.SUPABASE_URL || 'http://127.0.0.1:54321';
+const serviceKey = process.env.SUPABASE_SERVICE_ROLE_KEY;
+const shots = new URL('../../target/screenshots/', import.meta.url).pathname;
+const DEMO_DRAFT = 'd3e0a000-0000-4000-8000-0000000000d1';
+mkdirSync(shots, { recursive: true });
+
+const launch = () => chromium.launch({
+  executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
+  args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking',
+         '--disable-component-update', '--disable-sync'],
+});
+
+async function rest(path) {
+  const response = await fetch(`${supabaseUrl}/rest/v1/${path}`, { headers: { apikey: serviceKey, authorization: `Bearer ${serviceKey}` } });
+  assert.equal(response.status, 200, path);
+  return response.json();
+}
+
+async function signIn(page, email, password) {
+  await page.goto(`${site}/sign-in`);
+  await page.fill('#email', email);
+  await page.fill('#password', password);
+  await page.click('#submit');
+  await page.waitForURL(`${site}/`);
+}
+
+let reportUrl;
+
+test('sign in, pay, watch the run and read the report', { timeout: 180_000 }, async () => {
+  const browser = await launch();
+  try {
+    const page = await (await browser.newContext()).newPage();
+    await signIn(page, 'demo@modelpick.local', 'modelpick-demo');
+    await page.screenshot({ path: shots + '1-dashboard.png', fullPage: true });
+
+    await page.goto(`${site}/benchmark/new?draft=${DEMO_DRAFT}`);
+    await page.waitForSelector('#image-2');
+    await page.waitForFunction(() => [...document.querySelectorAll('.thumbs img')].every((i) => i.complete && i.naturalWidth > 0));
+    assert.match(await page.textContent('#models'), /openai\/gpt-4o/);
+    await page.screenshot({ path: shots + '2-pay-and-run.png', fullPage: true });
+
+    await page.click('#pay');
+    await page.waitForSelector('#product');
+    assert.match(await page.textContent('#amount'), /14\.99 USD/);
+    await page.screenshot({ path: shots + '3-stripe-checkout.png', fullPage: true });
+
+    await page.click('#pay');
+    await page.waitForURL(/\/benchmark\/[0-9a-f-]+\/processing/);
+    const reportId = page.url().split('/')[4];
+    await page.waitForFunction(() => /Running|complete/.test(document.querySelector('#headline').textContent), null, { timeout: 60_000 });
+    await page.screenshot({ path: shots + '4-processing.png', fullPage: true });
+
+    await page.waitForURL(/\/report\//, { timeout: 120_000 });
+    await page.waitForSelector('#ranking tbody tr');
+    await page.screenshot({ path: shots + '5-report.png', fullPage: true });
+
+    // The page shows what the database says.
+    const summary = await rest(`report_model_summary?report_id=eq.${reportId}`);
+    assert.equal(summary.length, 3);
+    for (const model of summary) {
+      const row = page.locator(`#ranking tr[data-model="${model.model_id}"] td`);
+      assert.equal(await row.nth(1).textContent(), (model.accuracy * 100).toFixed(1) + '%');
+      assert.equal(await row.nth(2).textContent(), (model.field_accuracy * 100).toFixed(1) + '%');
+      assert.equal(await row.nth(4).textContent(), `${model.median_latency_ms} ms`);
+    }
+    reportUrl = (await page.textContent('#share-link')).trim();
+    assert.match(reportUrl, new RegExp(`/report/${reportId}\\?share=[0-9a-f]{64}$`));
+  } finally {
+    await browser.close();
+  }
+});
+
+test('another user cannot see the report; the share link shows it signed out', { timeout: 60_000 }, async () => {
+  assert.ok(reportUrl, 'the first test produced a report');
+  const browser = await launch();
+  try {
+    const stranger = await (await browser.newContext()).newPage();
+    await stranger.goto(`${site}/sign-in`);
+    const { createClient } = await import('@supabase/supabase-js');
+    const ws = (await import('ws')).default;
+    const anon = (await (await fetch(`${site}/config.json`)).json()).supabaseAnonKey;
+    await createClient(supabaseUrl, anon, { auth: { persistSession: false }, realtime: { transport: ws } })
+      .auth.signUp({ email: 'stranger@modelpick.local', password: 'stranger-pass' });
+    await signIn(stranger, 'stranger@modelpick.local', 'stranger-pass');
+    await stranger.goto(reportUrl.split('?')[0]);
+    await stranger.waitForFunction(() => /does not exist/.test(document.querySelector('#summary').textContent));
+    await stranger.screenshot({ path: shots + '6-other-user.png', fullPage: true });
+
+    const visitor = await (await browser.newContext()).newPage();
+    await visitor.goto(reportUrl);
+    await visitor.waitForSelector('#ranking tbody tr');
+    assert.equal(await visitor.locator('#ranking tbody tr').count(), 3);
+    await visitor.screenshot({ path: shots + '7-shared.png', fullPage: true });
+  } finally {
+    await browser.close();
+  }
+});

@@ -1,0 +1,40 @@
+// Shared by the pages: the Supabase client (configured by the sidecar's
+// /config.json), the session, and small helpers.
+const App = (() => {
+  let clientPromise;
+  async function config() {
+    const response = await fetch('/config.json');
+    if (!response.ok) throw new Error('The server is not answering; try again in a minute.');
+    return response.json();
+  }
+  function client(extraHeaders) {
+    if (!clientPromise || extraHeaders) {
+      const made = config().then((c) =>
+        window.supabase.createClient(c.supabaseUrl, c.supabaseAnonKey, {
+          auth: { persistSession: true, autoRefreshToken: true },
+          global: { headers: extraHeaders || {} },
+        }));
+      if (extraHeaders) return made;
+      clientPromise = made;
+    }
+    return clientPromise;
+  }
+  async function session() {
+    const supabase = await client();
+    const { data } = await supabase.auth.getSession();
+    return data.session;
+  }
+  async function requireSession() {
+    const current = await session();
+    if (!current) {
+      location.href = '/sign-in?next=' + encodeURIComponent(location.pathname + location.search);
+      return new Promise(() => {});
+    }
+    return current;
+  }
+  const money = (n) => '$' + Number(n || 0).toFixed(Number(n) < 0.1 ? 4 : 2);
+  const percent = (n) => (n === null || n === undefined ? '–' : (Number(n) * 100).toFixed(1) + '%');
+  const text = (s) => String(s ?? '').replace(/[&<>"]/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;' }[c]));
+  const $ = (selector) => document.querySelector(selector);
+  return { client, session, requireSession, money, percent, text, $ };
+})();
