@@ -12,6 +12,7 @@ use uuid::Uuid;
 
 use crate::support::app::{TestApp, WEBHOOK_SECRET};
 use crate::support::fixtures::{create_ready_draft, create_user, DEMO_DRAFT, DEMO_USER};
+use crate::support::http::json_body as body;
 use crate::support::supabase::{DEMO_EMAIL, DEMO_PASSWORD, JWT_SECRET, SERVICE_KEY};
 use modelpick::stripe::signature::sign;
 
@@ -64,15 +65,6 @@ async fn stripe_npm_signature(payload: &str, secret: &str, timestamp: i64) -> St
     let output = child.wait_with_output().await.unwrap();
     assert!(output.status.success(), "stripe-sign.mjs failed");
     String::from_utf8(output.stdout).unwrap()
-}
-
-async fn body(response: reqwest::Response) -> (StatusCode, Value) {
-    let status = response.status();
-    let text = response.text().await.unwrap();
-    (
-        status,
-        serde_json::from_str(&text).unwrap_or(Value::String(text)),
-    )
 }
 
 #[tokio::test]

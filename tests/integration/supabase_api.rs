@@ -5,20 +5,12 @@ use reqwest::StatusCode;
 use serde_json::{json, Value};
 
 use crate::support::fixtures::{create_ready_draft, create_user, fulfill, DEMO_DRAFT, DEMO_USER};
+use crate::support::http::json_body as body;
 use crate::support::supabase::{TestSupabase, ANON_KEY, DEMO_EMAIL, DEMO_PASSWORD, SERVICE_KEY};
 
 async fn rest_call(request: postgrest::Builder) -> (StatusCode, Value) {
     let response = request.execute().await.unwrap();
     let status = StatusCode::from_u16(response.status().as_u16()).unwrap();
-    let text = response.text().await.unwrap();
-    (
-        status,
-        serde_json::from_str(&text).unwrap_or(Value::String(text)),
-    )
-}
-
-async fn body(response: reqwest::Response) -> (StatusCode, Value) {
-    let status = response.status();
     let text = response.text().await.unwrap();
     (
         status,

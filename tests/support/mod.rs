@@ -4,4 +4,5 @@ pub mod app;
 pub mod db;
 pub mod engine;
 pub mod fixtures;
+pub mod http;
 pub mod supabase;

@@ -357,6 +357,16 @@ struct SignedUrlClaims {
     exp: i64,
 }
 
+fn parse_body<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, StorageError> {
+    serde_json::from_slice(body).map_err(|e| {
+        StorageError::new(
+            StatusCode::BAD_REQUEST,
+            "InvalidRequest",
+            format!("body: {e}"),
+        )
+    })
+}
+
 fn valid_expiry(expires_in: Option<i64>) -> Result<i64, StorageError> {
     expires_in
         .filter(|s| (1..=60 * 60 * 24 * 365).contains(s))
@@ -406,13 +416,7 @@ pub async fn sign(
     body: Bytes,
 ) -> StorageResult {
     let claims = caller(&stack, &headers)?;
-    let request: SignRequest = serde_json::from_slice(&body).map_err(|e| {
-        StorageError::new(
-            StatusCode::BAD_REQUEST,
-            "InvalidRequest",
-            format!("body: {e}"),
-        )
-    })?;
+    let request: SignRequest = parse_body(&body)?;
     let url = signed_path(&stack, &path, &claims, valid_expiry(request.expires_in)?).await?;
     Ok(reply::json(StatusCode::OK, &json!({ "signedURL": url })))
 }
@@ -433,13 +437,7 @@ pub async fn sign_many(
     body: Bytes,
 ) -> StorageResult {
     let claims = caller(&stack, &headers)?;
-    let request: SignManyRequest = serde_json::from_slice(&body).map_err(|e| {
-        StorageError::new(
-            StatusCode::BAD_REQUEST,
-            "InvalidRequest",
-            format!("body: {e}"),
-        )
-    })?;
+    let request: SignManyRequest = parse_body(&body)?;
     let expires_in = valid_expiry(request.expires_in)?;
     let mut answers = Vec::new();
     for path in request.paths.into_iter().take(1000) {
@@ -503,13 +501,7 @@ pub async fn remove(
     body: Bytes,
 ) -> StorageResult {
     let claims = caller(&stack, &headers)?;
-    let request: RemoveRequest = serde_json::from_slice(&body).map_err(|e| {
-        StorageError::new(
-            StatusCode::BAD_REQUEST,
-            "InvalidRequest",
-            format!("body: {e}"),
-        )
-    })?;
+    let request: RemoveRequest = parse_body(&body)?;
     let mut client = stack.db.get().await?;
     let tx = begin_as(&mut client, &claims).await?;
     let rows = tx
