@@ -6,6 +6,7 @@ pub mod config;
 pub mod email;
 pub mod engine;
 pub mod fulfilment;
+pub mod html;
 pub mod http;
 pub mod startup;
 pub mod stripe;

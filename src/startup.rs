@@ -61,16 +61,10 @@ pub async fn bind(settings: &Settings) -> std::io::Result<(TcpListener, SocketAd
     Ok((listener, addr))
 }
 
-/// Builds the engine from its configuration.
-pub fn engine(config: &crate::config::EngineConfig) -> Result<crate::engine::Engine, String> {
-    use crate::engine::provider::{Provider, ProviderSettings};
-    use crate::engine::runner::{self, Limits, RunnerContext};
-    use std::time::Duration;
-
-    let pg: tokio_postgres::Config = config
-        .database_url
-        .parse()
-        .map_err(|e| format!("DATABASE_URL: {e}"))?;
+/// The engine's pool of direct connections. Fast recycling drops a
+/// connection the server closed, so a cut connection is replaced on next use.
+pub fn database_pool(url: &str, size: usize) -> Result<deadpool_postgres::Pool, String> {
+    let pg: tokio_postgres::Config = url.parse().map_err(|e| format!("DATABASE_URL: {e}"))?;
     let manager = deadpool_postgres::Manager::from_config(
         pg,
         tokio_postgres::NoTls,
@@ -78,10 +72,19 @@ pub fn engine(config: &crate::config::EngineConfig) -> Result<crate::engine::Eng
             recycling_method: deadpool_postgres::RecyclingMethod::Fast,
         },
     );
-    let db = deadpool_postgres::Pool::builder(manager)
-        .max_size(16)
+    deadpool_postgres::Pool::builder(manager)
+        .max_size(size)
         .build()
-        .map_err(|e| format!("database pool: {e}"))?;
+        .map_err(|e| format!("database pool: {e}"))
+}
+
+/// Builds the engine from its configuration.
+pub fn engine(config: &crate::config::EngineConfig) -> Result<crate::engine::Engine, String> {
+    use crate::engine::provider::{Provider, ProviderSettings};
+    use crate::engine::runner::{self, Limits, RunnerContext};
+    use std::time::Duration;
+
+    let db = database_pool(&config.database_url, 16)?;
     let ctx = RunnerContext {
         db,
         provider: Provider::new(ProviderSettings {

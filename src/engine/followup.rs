@@ -7,6 +7,7 @@
 use uuid::Uuid;
 
 use crate::email::{Email, Resend};
+use crate::html::escape;
 use crate::stripe::client::StripeClient;
 use crate::stripe::types::SessionId;
 
@@ -16,12 +17,6 @@ pub struct Followups {
     pub stripe: Option<StripeClient>,
     /// Where report links point.
     pub site_url: String,
-}
-
-fn escape(text: &str) -> String {
-    text.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
 }
 
 fn completion_email<'a>(

@@ -4,15 +4,9 @@ use warp::http::{header, StatusCode};
 use warp::reply::{Reply, Response};
 
 use crate::fulfilment::{self, Settlement};
+use crate::html::escape;
 use crate::startup::AppState;
 use crate::stripe::types::SessionId;
-
-fn escape(text: &str) -> String {
-    text.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('"', "&quot;")
-}
 
 /// A small page in the product's look; `body` is trusted HTML.
 fn page(status: StatusCode, title: &str, body: &str) -> Response {

@@ -170,19 +170,8 @@ impl TestWorld {
     }
 
     pub fn runner_context(&self, limits: Limits, call_timeout: Duration) -> RunnerContext {
-        let pg: tokio_postgres::Config = self.supabase.db.url.parse().unwrap();
-        let manager = deadpool_postgres::Manager::from_config(
-            pg,
-            tokio_postgres::NoTls,
-            deadpool_postgres::ManagerConfig {
-                recycling_method: deadpool_postgres::RecyclingMethod::Fast,
-            },
-        );
         RunnerContext {
-            db: deadpool_postgres::Pool::builder(manager)
-                .max_size(12)
-                .build()
-                .unwrap(),
+            db: modelpick::startup::database_pool(&self.supabase.db.url, 12).unwrap(),
             provider: Provider::new(ProviderSettings {
                 base_url: self.provider.base_url(),
                 api_key: "sk-or-test".into(),
