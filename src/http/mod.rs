@@ -126,6 +126,9 @@ pub fn routes(state: AppState) -> impl Filter<Extract = (Response,), Error = Inf
         .unify()
         .or(report)
         .unify()
+        // Boxing keeps the route tree's type small enough for release builds
+        // (an unboxed chain overflows the trait solver).
+        .boxed()
         .recover(
             |rejection: Rejection| async move { Ok::<_, Infallible>(rejection_reply(rejection)) },
         )
