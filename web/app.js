@@ -7,16 +7,11 @@ const App = (() => {
     if (!response.ok) throw new Error('The server is not answering; try again in a minute.');
     return response.json();
   }
-  function client(extraHeaders) {
-    if (!clientPromise || extraHeaders) {
-      const made = config().then((c) =>
-        window.supabase.createClient(c.supabaseUrl, c.supabaseAnonKey, {
-          auth: { persistSession: true, autoRefreshToken: true },
-          global: { headers: extraHeaders || {} },
-        }));
-      if (extraHeaders) return made;
-      clientPromise = made;
-    }
+  function client() {
+    clientPromise ||= config().then((c) =>
+      window.supabase.createClient(c.supabaseUrl, c.supabaseAnonKey, {
+        auth: { persistSession: true, autoRefreshToken: true },
+      }));
     return clientPromise;
   }
   async function session() {

@@ -1,54 +1,92 @@
--- What a hosted Supabase database already has before the project's migrations
--- run: the API roles, the `auth` and `storage` schemas with the tables and
--- functions our migrations and seed use, the `extensions` schema, and
--- Supabase's default grants. `scripts/db-reset` applies this to a plain
--- PostgreSQL so that `supabase/migrations` run here unchanged.
+-- What a hosted Supabase database is before the project's migrations run,
+-- as it is today (late 2026), applied by a superuser to a plain PostgreSQL
+-- so that `supabase/migrations` run here unchanged and are refused here
+-- whatever hosted Supabase would refuse:
 --
--- Sources: supabase/postgres init-scripts (roles, grants), supabase/auth
+-- * the API roles (`anon`, `authenticated`, `service_role`, `authenticator`)
+--   and NO default grants in `public`: a new table, view or function is
+--   reachable through the Data API only once a migration grants it;
+-- * `project_owner` plays hosted Supabase's `postgres`: migrations, seed and
+--   the engine run as it; NOSUPERUSER, BYPASSRLS, a member of the API roles,
+--   NOT a member of `supabase_auth_admin` or `supabase_storage_admin`;
+-- * `auth` tables owned by `supabase_auth_admin`, with row-level security on;
+--   `project_owner` may read and write their rows but not change them;
+-- * `storage` tables owned by `supabase_storage_admin`, refusing direct
+--   deletes (storage-api migration 0055) unless the session sets
+--   `storage.allow_delete_query`; `project_owner` may manage policies on
+--   them (supautils' `policy_grants`) and nothing else about them.
+--
+-- Sources: supabase/postgres init-scripts and migrations (roles, grants,
+-- demote-postgres, revoke_admin_roles_from_postgres), supabase/auth
 -- migrations (auth.uid(), auth.jwt(), users, identities, sessions,
--- refresh_tokens), supabase/storage migrations (buckets, objects, foldername).
--- Only the columns the project and the local stand-ins touch are kept, with
--- the same names and types as the real ones.
+-- refresh_tokens), supabase/storage migrations (buckets, objects,
+-- foldername, protect_delete). Only the columns the project and the local
+-- stand-ins touch are kept, with the same names and types as the real ones.
 
--- Roles are cluster-wide, so every database created here shares them; create
--- each once and leave it alone after that.
+-- Roles are cluster-wide, so every database created here shares them; each
+-- is created once and (re)set to what hosted Supabase has.
 do $$
+declare
+  _role text;
 begin
-  if not exists (select 1 from pg_roles where rolname = 'anon') then
-    create role anon nologin inherit;
-  end if;
-  if not exists (select 1 from pg_roles where rolname = 'authenticated') then
-    create role authenticated nologin inherit;
-  end if;
-  if not exists (select 1 from pg_roles where rolname = 'service_role') then
-    create role service_role nologin inherit bypassrls;
-  end if;
-  if not exists (select 1 from pg_roles where rolname = 'authenticator') then
-    create role authenticator login noinherit password 'postgres';
-  end if;
+  foreach _role in array array['anon', 'authenticated', 'service_role', 'authenticator',
+                                'supabase_auth_admin', 'supabase_storage_admin', 'project_owner'] loop
+    if not exists (select 1 from pg_roles where rolname = _role) then
+      execute format('create role %I', _role);
+    end if;
+  end loop;
 end
 $$;
+
+alter role anon nologin inherit nosuperuser nobypassrls;
+alter role authenticated nologin inherit nosuperuser nobypassrls;
+alter role service_role nologin inherit nosuperuser bypassrls;
+alter role authenticator login noinherit nosuperuser nobypassrls password 'postgres';
+alter role supabase_auth_admin login noinherit nosuperuser nocreaterole password 'postgres';
+alter role supabase_storage_admin login noinherit nosuperuser password 'postgres';
+alter role project_owner login inherit nosuperuser nocreatedb nocreaterole bypassrls password 'postgres';
 
 alter role anon set statement_timeout = '3s';
 alter role authenticated set statement_timeout = '8s';
 alter role authenticator set statement_timeout = '8s';
 grant anon, authenticated, service_role to authenticator;
+-- Storage switches to the caller's role for every object operation.
+grant authenticator to supabase_storage_admin;
+grant anon, authenticated, service_role, authenticator to project_owner;
+-- Hosted Supabase revoked both admin roles from `postgres` in 2025.
+do $$
+begin
+  if pg_has_role('project_owner', 'supabase_auth_admin', 'member') then
+    revoke supabase_auth_admin from project_owner;
+  end if;
+  if pg_has_role('project_owner', 'supabase_storage_admin', 'member') then
+    revoke supabase_storage_admin from project_owner;
+  end if;
+end
+$$;
+
+-- The database belongs to the project role, as hosted Supabase's does to
+-- `postgres`: it creates schemas, and owns `public` (pg_database_owner).
+do $$
+begin
+  execute format('alter database %I owner to project_owner', current_database());
+end
+$$;
 
 create schema if not exists extensions;
 create extension if not exists pgcrypto with schema extensions;
-grant usage on schema extensions to anon, authenticated, service_role;
+grant usage on schema extensions to project_owner, anon, authenticated, service_role;
 
--- Supabase's default grants: every table, function and sequence in public is
--- granted to the API roles, and row-level security decides what they may do.
+-- The API roles may look into `public`, and no more: since 2026-10-30 no
+-- default privileges grant them what the project creates there.
 grant usage on schema public to anon, authenticated, service_role;
-alter default privileges in schema public grant all on tables to anon, authenticated, service_role;
-alter default privileges in schema public grant all on functions to anon, authenticated, service_role;
-alter default privileges in schema public grant all on sequences to anon, authenticated, service_role;
 
 -- auth ----------------------------------------------------------------------
 
 create schema if not exists auth;
-grant usage on schema auth to anon, authenticated, service_role;
+grant usage on schema auth to project_owner, anon, authenticated, service_role;
+grant all on schema auth to supabase_auth_admin;
+revoke create on schema auth from project_owner;
 
 create or replace function auth.uid() returns uuid
 language sql stable set search_path = ''
@@ -85,9 +123,6 @@ as $$
     nullif(current_setting('request.jwt.claims', true), '')
   )::jsonb
 $$;
-
-grant execute on function auth.uid(), auth.role(), auth.email(), auth.jwt()
-  to anon, authenticated, service_role;
 
 create table if not exists auth.users (
   instance_id uuid,
@@ -158,10 +193,34 @@ create table if not exists auth.refresh_tokens (
 );
 create index if not exists refresh_tokens_session_id_revoked_idx on auth.refresh_tokens (session_id, revoked);
 
+do $$
+declare
+  _table text;
+begin
+  foreach _table in array array['users', 'identities', 'sessions', 'refresh_tokens'] loop
+    execute format('alter table auth.%I owner to supabase_auth_admin', _table);
+    execute format('alter table auth.%I enable row level security', _table);
+  end loop;
+end
+$$;
+alter sequence auth.refresh_tokens_id_seq owner to supabase_auth_admin;
+alter function auth.uid() owner to supabase_auth_admin;
+alter function auth.role() owner to supabase_auth_admin;
+alter function auth.email() owner to supabase_auth_admin;
+alter function auth.jwt() owner to supabase_auth_admin;
+grant execute on function auth.uid(), auth.role(), auth.email(), auth.jwt()
+  to anon, authenticated, service_role;
+-- supabase/postgres 20211115181400_update-auth-permissions: the project
+-- role reads and writes auth rows (the seed creates the demo user).
+grant all on all tables in schema auth to project_owner;
+grant all on all sequences in schema auth to project_owner;
+
 -- storage -------------------------------------------------------------------
 
 create schema if not exists storage;
-grant usage on schema storage to anon, authenticated, service_role;
+grant all on schema storage to supabase_storage_admin;
+grant usage on schema storage to project_owner, anon, authenticated, service_role;
+revoke create on schema storage from project_owner;
 
 create table if not exists storage.buckets (
   id text primary key,
@@ -188,10 +247,6 @@ create table if not exists storage.objects (
   owner_id text,
   unique (bucket_id, name)
 );
-
-alter table storage.buckets enable row level security;
-alter table storage.objects enable row level security;
-grant all on storage.buckets, storage.objects to anon, authenticated, service_role;
 
 create or replace function storage.foldername(name text) returns text[]
 language plpgsql immutable
@@ -228,7 +283,77 @@ begin
 end
 $$;
 
-grant execute on all functions in schema storage to anon, authenticated, service_role;
+-- storage-api migration 0055-prevent-direct-deletes: deletes go through the
+-- Storage API, which sets the setting for its own statements.
+create or replace function storage.protect_delete() returns trigger
+language plpgsql
+as $$
+begin
+  if coalesce(current_setting('storage.allow_delete_query', true), 'false') != 'true' then
+    raise exception 'Direct deletion from storage tables is not allowed. Use the Storage API instead.'
+      using hint = 'This prevents accidental data loss from orphaned objects.',
+            errcode = '42501';
+  end if;
+  return null;
+end
+$$;
+
+drop trigger if exists protect_buckets_delete on storage.buckets;
+create trigger protect_buckets_delete before delete on storage.buckets
+  for each statement execute function storage.protect_delete();
+drop trigger if exists protect_objects_delete on storage.objects;
+create trigger protect_objects_delete before delete on storage.objects
+  for each statement execute function storage.protect_delete();
+
+alter table storage.buckets enable row level security;
+alter table storage.objects enable row level security;
+alter table storage.buckets owner to supabase_storage_admin;
+alter table storage.objects owner to supabase_storage_admin;
+alter function storage.foldername(text) owner to supabase_storage_admin;
+alter function storage.filename(text) owner to supabase_storage_admin;
+alter function storage.extension(text) owner to supabase_storage_admin;
+alter function storage.protect_delete() owner to supabase_storage_admin;
+grant all on storage.buckets, storage.objects to project_owner, anon, authenticated, service_role;
+grant execute on all functions in schema storage to project_owner, anon, authenticated, service_role;
+
+-- supautils' policy_grants: on hosted Supabase `postgres` may create, alter
+-- and drop policies on the storage tables without owning them (supautils
+-- runs just that statement with elevated rights). Here the project role is
+-- lent ownership of both tables for the one policy statement and the owner
+-- is put back when it ends; a failed statement rolls the loan back with it.
+create schema if not exists supautils_local;
+revoke all on schema supautils_local from public;
+
+create or replace function supautils_local.lend_storage_tables() returns event_trigger
+language plpgsql security definer set search_path = ''
+as $$
+begin
+  if session_user::text = 'project_owner' and tg_tag in ('CREATE POLICY', 'ALTER POLICY', 'DROP POLICY') then
+    alter table storage.objects owner to project_owner;
+    alter table storage.buckets owner to project_owner;
+  end if;
+end
+$$;
+
+create or replace function supautils_local.return_storage_tables() returns event_trigger
+language plpgsql security definer set search_path = ''
+as $$
+begin
+  if tg_tag in ('CREATE POLICY', 'ALTER POLICY', 'DROP POLICY') then
+    alter table storage.objects owner to supabase_storage_admin;
+    alter table storage.buckets owner to supabase_storage_admin;
+  end if;
+end
+$$;
+
+drop event trigger if exists supautils_local_lend_storage_tables;
+create event trigger supautils_local_lend_storage_tables on ddl_command_start
+  when tag in ('CREATE POLICY', 'ALTER POLICY', 'DROP POLICY')
+  execute function supautils_local.lend_storage_tables();
+drop event trigger if exists supautils_local_return_storage_tables;
+create event trigger supautils_local_return_storage_tables on ddl_command_end
+  when tag in ('CREATE POLICY', 'ALTER POLICY', 'DROP POLICY')
+  execute function supautils_local.return_storage_tables();
 
 -- The Supabase CLI records applied migrations here; `scripts/db-reset` does too.
 create schema if not exists supabase_migrations;
@@ -237,3 +362,5 @@ create table if not exists supabase_migrations.schema_migrations (
   name text,
   statements text[]
 );
+grant usage on schema supabase_migrations to project_owner;
+grant select, insert on supabase_migrations.schema_migrations to project_owner;

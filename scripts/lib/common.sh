@@ -9,8 +9,11 @@ TOOLS_DIR="${MODELPICK_TOOLS_DIR:-$ROOT/.tools}"
 TOOLS_CACHE="${MODELPICK_TOOLS_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/modelpick-tools}"
 export PATH="$TOOLS_DIR/bin:$PATH"
 
-# Supabase's local stack uses postgres/postgres; so do we.
-DEFAULT_DATABASE_URL="postgres://postgres:postgres@127.0.0.1:5432/modelpick"
+# The project's database, as the role that owns it (hosted Supabase's
+# `postgres`, played here by `project_owner`; devstack/bootstrap/supabase.sql).
+DEFAULT_DATABASE_URL="postgres://project_owner:postgres@127.0.0.1:5432/modelpick"
+# Every local role the bootstrap creates has this password.
+LOCAL_ROLE_PASSWORD=postgres
 
 log() { printf '\033[1;33m==>\033[0m %s\n' "$*" >&2; }
 die() { printf '\033[1;31merror:\033[0m %s\n' "$*" >&2; exit 1; }
@@ -41,9 +44,34 @@ ensure_apt_packages() {
   as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
 }
 
-# The URL of the maintenance database on the same server as $1.
+# $1 with its user and password replaced by $2 and $3 (query kept).
+url_with_user() {
+  local url="$1" user="$2" password="$3" scheme rest
+  scheme="${url%%://*}"
+  rest="${url#*://}"
+  case "${rest%%/*}" in *@*) rest="${rest#*@}" ;; esac
+  printf '%s://%s:%s@%s' "$scheme" "$user" "$password" "$rest"
+}
+
+# The user name in $1.
+user_of() {
+  local rest="${1#*://}"
+  case "${rest%%/*}" in *@*) rest="${rest%%@*}"; printf '%s' "${rest%%:*}" ;; esac
+}
+
+# The URL of the maintenance database on the same server as $1, as a
+# superuser: MODELPICK_ADMIN_URL when set, else $1's credentials when they
+# are not the project role's, else postgres/postgres (Supabase's local
+# default and what ensure_postgres sets on a fresh cluster).
 admin_url_of() {
   local url="${1%%\?*}"
+  if [ -n "${MODELPICK_ADMIN_URL:-}" ]; then
+    printf '%s' "$MODELPICK_ADMIN_URL"
+    return
+  fi
+  if [ "$(user_of "$url")" = project_owner ]; then
+    url="$(url_with_user "$url" postgres postgres)"
+  fi
   printf '%s/postgres' "${url%/*}"
 }
 
@@ -102,7 +130,7 @@ ensure_postgres() {
       # password the URL uses, through the local socket as the postgres user.
       if [ "$i" -eq 3 ]; then
         local password
-        password="$(printf '%s' "$url" | sed -n 's#^[a-z]*://[^:/@]*:\([^@]*\)@.*#\1#p')"
+        password="$(printf '%s' "$admin" | sed -n 's#^[a-z]*://[^:/@]*:\([^@]*\)@.*#\1#p')"
         password="${password:-postgres}"
         as_root runuser -u postgres -- psql -XAtqc "alter role postgres password '${password//\'/\'\'}'" >/dev/null 2>&1 || true
       fi

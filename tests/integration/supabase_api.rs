@@ -61,7 +61,7 @@ async fn the_demo_user_reads_its_own_draft_and_nobody_elses() {
 }
 
 #[tokio::test]
-async fn a_share_token_header_opens_exactly_one_report() {
+async fn a_share_link_opens_exactly_one_report_and_never_who_paid() {
     let stack = TestSupabase::start().await;
     let db = stack.db.client().await;
     let owner = create_user(&db, "owner@example.test").await;
@@ -74,14 +74,15 @@ async fn a_share_token_header_opens_exactly_one_report() {
     .await
     .unwrap()
     .0;
-    fulfill(
+    let other = fulfill(
         &db,
         "cs_other",
         create_ready_draft(&db, owner, 1, 1).await,
         owner,
     )
     .await
-    .unwrap();
+    .unwrap()
+    .0;
     let token: String = db
         .query_one(
             "select share_token from public.reports where id = $1",
@@ -90,31 +91,41 @@ async fn a_share_token_header_opens_exactly_one_report() {
         .await
         .unwrap()
         .get(0);
+    let read = |report: uuid::Uuid, token: &str| {
+        stack.rest(ANON_KEY).rpc(
+            "read_report",
+            json!({"p_report_id": report, "p_share_token": token}).to_string(),
+        )
+    };
 
-    let (status, reports) = rest_call(
-        stack
-            .rest(ANON_KEY)
-            .insert_header("x-share-token", &token)
-            .from("reports")
-            .select("id,status"),
-    )
-    .await;
+    let (status, report) = rest_call(read(shared, &token)).await;
     assert_eq!(status, StatusCode::OK);
+    assert_eq!(report["id"], shared.to_string());
+    assert_eq!(report["status"], "paid");
+    assert_eq!(report["owner"], false);
+    for hidden in [
+        "user_id",
+        "stripe_session_id",
+        "draft_id",
+        "refund_id",
+        "lease_token",
+    ] {
+        assert!(report.get(hidden).is_none(), "{hidden} is not shared");
+    }
     assert_eq!(
-        reports,
-        json!([{"id": shared.to_string(), "status": "paid"}])
+        report["share_token"],
+        Value::Null,
+        "the link is the owner's to give"
     );
 
-    let (_, without) = rest_call(stack.rest(ANON_KEY).from("reports")).await;
-    assert_eq!(without, json!([]), "no token, no reports");
-    let (_, wrong) = rest_call(
-        stack
-            .rest(ANON_KEY)
-            .insert_header("x-share-token", format!("{token}0"))
-            .from("reports"),
-    )
-    .await;
-    assert_eq!(wrong, json!([]), "a wrong token opens nothing");
+    let (_, wrong) = rest_call(read(shared, &format!("{token}0"))).await;
+    assert_eq!(wrong, Value::Null, "a wrong token opens nothing");
+    let (_, elsewhere) = rest_call(read(other, &token)).await;
+    assert_eq!(elsewhere, Value::Null, "a token opens only its own report");
+
+    // The table itself stays closed to anyone without an account.
+    let (status, _) = rest_call(stack.rest(ANON_KEY).from("reports").select("id")).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
 }
 
 #[tokio::test]

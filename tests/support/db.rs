@@ -30,6 +30,12 @@ fn url_for(database: &str) -> String {
     format!("{base}/{database}")
 }
 
+/// `database` as the project role, which migrations, seed and the engine
+/// use (hosted Supabase's `postgres`: no superuser, bypasses RLS).
+fn project_url_for(database: &str) -> String {
+    devstack::supabase::role_url(&url_for(database), "project_owner")
+}
+
 fn repo_root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
@@ -84,6 +90,7 @@ async fn ensure_template() {
 /// A database of the test's own, dropped when the value is.
 pub struct TestDb {
     pub name: String,
+    /// As the project role (`project_owner`), not a superuser.
     pub url: String,
 }
 
@@ -98,7 +105,7 @@ impl TestDb {
             .unwrap();
         admin
             .batch_execute(&format!(
-                "create database \"{name}\" template \"{}\"",
+                "create database \"{name}\" template \"{}\" owner project_owner",
                 template_name()
             ))
             .await
@@ -107,7 +114,7 @@ impl TestDb {
             .execute("select pg_advisory_unlock_shared($1)", &[&TEMPLATE_LOCK])
             .await
             .unwrap();
-        let url = url_for(&name);
+        let url = project_url_for(&name);
         TestDb { name, url }
     }
 

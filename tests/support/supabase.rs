@@ -29,8 +29,9 @@ impl TestSupabase {
         let config = SupabaseConfig {
             addr,
             public_url: format!("http://{addr}"),
-            database_url: db.url.clone(),
-            authenticator_url: supabase::authenticator_url_for(&db.url),
+            authenticator_url: supabase::role_url(&db.url, "authenticator"),
+            auth_database_url: supabase::role_url(&db.url, "supabase_auth_admin"),
+            storage_database_url: supabase::role_url(&db.url, "supabase_storage_admin"),
             jwt_secret: JWT_SECRET.into(),
             anon_key: ANON_KEY.into(),
             service_role_key: SERVICE_KEY.into(),

@@ -14,9 +14,19 @@ use uuid::Uuid;
 use warp::http::StatusCode;
 use warp::reply::Response;
 
-use super::gateway::Stack;
 use super::jwt::{self, Claims};
 use super::reply;
+
+/// What Auth needs: its own database login (`supabase_auth_admin`, owner of
+/// the `auth` tables) and what it signs tokens with.
+pub struct Auth {
+    pub db: deadpool_postgres::Pool,
+    pub jwt_secret: String,
+    /// `<project URL>/auth/v1`, the tokens' issuer.
+    pub issuer: String,
+    /// Access tokens' lifetime in seconds.
+    pub jwt_expiry_secs: i64,
+}
 
 /// A GoTrue-shaped error: `{"code", "error_code", "msg"}`.
 #[derive(Debug)]
@@ -128,8 +138,8 @@ fn new_refresh_token() -> String {
 }
 
 /// Opens a session for the user and answers with GoTrue's session shape.
-async fn issue_session(stack: &Stack, user: &Row) -> AuthResult {
-    let db = stack.db.get().await?;
+async fn issue_session(auth: &Auth, user: &Row) -> AuthResult {
+    let db = auth.db.get().await?;
     let user_id: Uuid = user.get("id");
     let session_id = Uuid::new_v4();
     let refresh_token = new_refresh_token();
@@ -150,15 +160,15 @@ async fn issue_session(stack: &Stack, user: &Row) -> AuthResult {
             &[&user_id],
         )
         .await?;
-    Ok(session_response(stack, &user, session_id, &refresh_token))
+    Ok(session_response(auth, &user, session_id, &refresh_token))
 }
 
-fn session_response(stack: &Stack, user: &Row, session_id: Uuid, refresh_token: &str) -> Response {
+fn session_response(auth: &Auth, user: &Row, session_id: Uuid, refresh_token: &str) -> Response {
     let now = Utc::now().timestamp();
-    let expires_at = now + stack.config.jwt_expiry_secs;
+    let expires_at = now + auth.jwt_expiry_secs;
     let user_json = user_json(user);
     let claims = Claims {
-        iss: Some(format!("{}/auth/v1", stack.config.public_url)),
+        iss: Some(auth.issuer.clone()),
         sub: Some(user.get::<_, Uuid>("id").to_string()),
         aud: Some("authenticated".into()),
         role: "authenticated".into(),
@@ -176,9 +186,9 @@ fn session_response(stack: &Stack, user: &Row, session_id: Uuid, refresh_token: 
     reply::json(
         StatusCode::OK,
         &json!({
-            "access_token": jwt::sign(&stack.config.jwt_secret, &claims),
+            "access_token": jwt::sign(&auth.jwt_secret, &claims),
             "token_type": "bearer",
-            "expires_in": stack.config.jwt_expiry_secs,
+            "expires_in": auth.jwt_expiry_secs,
             "expires_at": expires_at,
             "refresh_token": refresh_token,
             "user": user_json,
@@ -199,7 +209,7 @@ async fn password_matches(password: String, hash: String) -> bool {
         .unwrap_or(false)
 }
 
-pub async fn signup(stack: Arc<Stack>, body: bytes::Bytes) -> AuthResult {
+pub async fn signup(auth: Arc<Auth>, body: bytes::Bytes) -> AuthResult {
     let credentials: Credentials = parse(&body)?;
     let email = credentials.email.unwrap_or_default().trim().to_lowercase();
     let password = credentials.password.unwrap_or_default();
@@ -222,7 +232,7 @@ pub async fn signup(stack: Arc<Stack>, body: bytes::Bytes) -> AuthResult {
         .data
         .filter(|d| d.is_object())
         .unwrap_or_else(|| json!({}));
-    let db = stack.db.get().await?;
+    let db = auth.db.get().await?;
     let user = db
         .query_opt(
             &format!(
@@ -251,17 +261,13 @@ pub async fn signup(stack: Arc<Stack>, body: bytes::Bytes) -> AuthResult {
     )
     .await?;
     drop(db);
-    issue_session(&stack, &user).await
+    issue_session(&auth, &user).await
 }
 
-pub async fn token(
-    stack: Arc<Stack>,
-    grant_type: Option<String>,
-    body: bytes::Bytes,
-) -> AuthResult {
+pub async fn token(auth: Arc<Auth>, grant_type: Option<String>, body: bytes::Bytes) -> AuthResult {
     match grant_type.as_deref() {
-        Some("password") => password_grant(&stack, parse(&body)?).await,
-        Some("refresh_token") => refresh_grant(&stack, parse(&body)?).await,
+        Some("password") => password_grant(&auth, parse(&body)?).await,
+        Some("refresh_token") => refresh_grant(&auth, parse(&body)?).await,
         _ => Err(AuthError::new(
             StatusCode::BAD_REQUEST,
             "validation_failed",
@@ -279,10 +285,10 @@ async fn no_user_hash() -> String {
         .clone()
 }
 
-async fn password_grant(stack: &Stack, credentials: Credentials) -> AuthResult {
+async fn password_grant(auth: &Auth, credentials: Credentials) -> AuthResult {
     let email = credentials.email.unwrap_or_default().trim().to_lowercase();
     let password = credentials.password.unwrap_or_default();
-    let user = stack
+    let user = auth
         .db
         .get()
         .await?
@@ -303,12 +309,12 @@ async fn password_grant(stack: &Stack, credentials: Credentials) -> AuthResult {
     };
     let matches = password_matches(password, hash).await;
     match user {
-        Some(user) if matches => issue_session(stack, &user).await,
+        Some(user) if matches => issue_session(auth, &user).await,
         _ => Err(AuthError::invalid_credentials()),
     }
 }
 
-async fn refresh_grant(stack: &Stack, request: RefreshRequest) -> AuthResult {
+async fn refresh_grant(auth: &Auth, request: RefreshRequest) -> AuthResult {
     let old = request.refresh_token.unwrap_or_default();
     let not_found = || {
         AuthError::new(
@@ -320,7 +326,7 @@ async fn refresh_grant(stack: &Stack, request: RefreshRequest) -> AuthResult {
     if old.is_empty() {
         return Err(not_found());
     }
-    let mut db = stack.db.get().await?;
+    let mut db = auth.db.get().await?;
     let tx = db.transaction().await?;
     // Rotation: the old token is spent in the same statement that checks it,
     // so two concurrent refreshes cannot both succeed.
@@ -376,11 +382,11 @@ async fn refresh_grant(stack: &Stack, request: RefreshRequest) -> AuthResult {
         )
         .await?;
     tx.commit().await?;
-    Ok(session_response(stack, &user, session_id, &fresh))
+    Ok(session_response(auth, &user, session_id, &fresh))
 }
 
 /// The caller's verified claims, and that their session still exists.
-async fn authenticated(stack: &Stack, authorization: Option<String>) -> Result<Claims, AuthError> {
+async fn authenticated(auth: &Auth, authorization: Option<String>) -> Result<Claims, AuthError> {
     let token = jwt::bearer(authorization.as_deref()).ok_or_else(|| {
         AuthError::new(
             StatusCode::UNAUTHORIZED,
@@ -388,7 +394,7 @@ async fn authenticated(stack: &Stack, authorization: Option<String>) -> Result<C
             "This endpoint requires a Bearer token",
         )
     })?;
-    let claims = jwt::verify(&stack.config.jwt_secret, token).map_err(|e| {
+    let claims = jwt::verify(&auth.jwt_secret, token).map_err(|e| {
         AuthError::new(
             StatusCode::FORBIDDEN,
             "bad_jwt",
@@ -406,7 +412,7 @@ async fn authenticated(stack: &Stack, authorization: Option<String>) -> Result<C
             "invalid JWT: not a user token",
         ));
     };
-    let exists = stack
+    let exists = auth
         .db
         .get()
         .await?
@@ -423,10 +429,10 @@ async fn authenticated(stack: &Stack, authorization: Option<String>) -> Result<C
     Ok(claims)
 }
 
-pub async fn user(stack: Arc<Stack>, authorization: Option<String>) -> AuthResult {
-    let claims = authenticated(&stack, authorization).await?;
+pub async fn user(auth: Arc<Auth>, authorization: Option<String>) -> AuthResult {
+    let claims = authenticated(&auth, authorization).await?;
     let user_id = claims.sub.as_deref().and_then(|s| Uuid::parse_str(s).ok());
-    let user = stack
+    let user = auth
         .db
         .get()
         .await?
@@ -442,11 +448,11 @@ pub async fn user(stack: Arc<Stack>, authorization: Option<String>) -> AuthResul
 /// Ends the caller's session (`scope=local`), every session of theirs
 /// (`global`, the default) or all but this one (`others`).
 pub async fn logout(
-    stack: Arc<Stack>,
+    auth: Arc<Auth>,
     scope: Option<String>,
     authorization: Option<String>,
 ) -> AuthResult {
-    let claims = authenticated(&stack, authorization).await?;
+    let claims = authenticated(&auth, authorization).await?;
     let user_id = claims.sub.as_deref().and_then(|s| Uuid::parse_str(s).ok());
     let session = claims
         .session_id
@@ -464,8 +470,7 @@ pub async fn logout(
             ))
         }
     };
-    stack
-        .db
+    auth.db
         .get()
         .await?
         .execute(sql, &[&user_id, &session])

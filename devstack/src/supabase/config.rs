@@ -13,11 +13,14 @@ pub struct SupabaseConfig {
     pub addr: SocketAddr,
     /// The public URL clients use, e.g. `http://127.0.0.1:54321`.
     pub public_url: String,
-    /// Superuser connection, for Auth's and Storage's own tables.
-    pub database_url: String,
     /// The `authenticator` login postrust connects as; RLS is enforced by
     /// switching from it to the caller's role per request.
     pub authenticator_url: String,
+    /// Auth's own login, `supabase_auth_admin`, which owns the `auth` tables.
+    pub auth_database_url: String,
+    /// Storage's own login, `supabase_storage_admin`: it owns the `storage`
+    /// tables and switches to the caller's role for every object operation.
+    pub storage_database_url: String,
     pub jwt_secret: String,
     pub anon_key: String,
     pub service_role_key: String,
@@ -44,9 +47,10 @@ impl SupabaseConfig {
             .unwrap_or_else(|| "postgres://postgres:postgres@127.0.0.1:5432/modelpick".into());
         Ok(Self {
             addr,
-            authenticator_url: authenticator_url_for(&database_url),
+            authenticator_url: role_url(&database_url, "authenticator"),
+            auth_database_url: role_url(&database_url, "supabase_auth_admin"),
+            storage_database_url: role_url(&database_url, "supabase_storage_admin"),
             public_url,
-            database_url,
             jwt_secret: var("SUPABASE_JWT_SECRET").unwrap_or_else(|| DEMO_JWT_SECRET.into()),
             anon_key: var("SUPABASE_ANON_KEY").unwrap_or_else(|| DEMO_ANON_KEY.into()),
             service_role_key: var("SUPABASE_SERVICE_ROLE_KEY")
@@ -62,13 +66,41 @@ impl SupabaseConfig {
     }
 }
 
-/// The same server and database as `database_url`, as `authenticator`.
-pub fn authenticator_url_for(database_url: &str) -> String {
-    match database_url.split_once("://").and_then(|(scheme, rest)| {
-        rest.split_once('@')
-            .map(|(_, host)| format!("{scheme}://authenticator:postgres@{host}"))
-    }) {
-        Some(url) => url,
+/// The password `devstack/bootstrap/supabase.sql` gives every local role.
+pub const LOCAL_ROLE_PASSWORD: &str = "postgres";
+
+/// The same server and database as `database_url`, logged in as `role` (one
+/// of the roles the bootstrap creates), whatever user `database_url` names.
+pub fn role_url(database_url: &str, role: &str) -> String {
+    match database_url.split_once("://") {
+        Some((scheme, rest)) => {
+            let authority_end = rest.find(['/', '?']).unwrap_or(rest.len());
+            let host = match rest[..authority_end].rfind('@') {
+                Some(at) => &rest[at + 1..],
+                None => rest,
+            };
+            format!("{scheme}://{role}:{LOCAL_ROLE_PASSWORD}@{host}")
+        }
         None => database_url.to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::role_url;
+
+    #[test]
+    fn role_urls_keep_the_server_database_and_options() {
+        assert_eq!(
+            role_url(
+                "postgres://postgres:secret@127.0.0.1:5432/modelpick?sslmode=disable",
+                "authenticator"
+            ),
+            "postgres://authenticator:postgres@127.0.0.1:5432/modelpick?sslmode=disable"
+        );
+        assert_eq!(
+            role_url("postgres://127.0.0.1:5432/modelpick", "supabase_auth_admin"),
+            "postgres://supabase_auth_admin:postgres@127.0.0.1:5432/modelpick"
+        );
     }
 }

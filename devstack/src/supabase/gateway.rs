@@ -13,17 +13,21 @@ use warp::path::Tail;
 use warp::reply::Response;
 use warp::{Filter, Rejection, Reply};
 
+use super::auth::Auth;
 use super::config::SupabaseConfig;
 use super::rest::{self, Postrust, PostrustError};
-use super::storage::{self, ObjectPath, StorageError};
+use super::storage::{self, ObjectPath, Storage, StorageError};
 use super::{auth, reply};
 
-/// What every handler shares.
-pub struct Stack {
-    pub config: SupabaseConfig,
-    pub db: deadpool_postgres::Pool,
-    pub http: reqwest::Client,
-    pub rest_url: String,
+/// What the gateway routes to: REST through postrust, and the Auth and
+/// Storage services, each with its own database login.
+struct Stack {
+    anon_key: String,
+    service_role_key: String,
+    http: reqwest::Client,
+    rest_url: String,
+    auth: Arc<Auth>,
+    storage: Arc<Storage>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -65,8 +69,32 @@ pub async fn start(
     listener: TcpListener,
 ) -> Result<RunningSupabase, StartError> {
     let postrust = rest::spawn(&config).await?;
-    let pg: tokio_postgres::Config = config
-        .database_url
+    let stack = Arc::new(Stack {
+        anon_key: config.anon_key.clone(),
+        service_role_key: config.service_role_key.clone(),
+        http: reqwest::Client::new(),
+        rest_url: postrust.base_url.clone(),
+        auth: Arc::new(Auth {
+            db: pool(&config.auth_database_url, 8)?,
+            jwt_secret: config.jwt_secret.clone(),
+            issuer: format!("{}/auth/v1", config.public_url),
+            jwt_expiry_secs: config.jwt_expiry_secs,
+        }),
+        storage: Arc::new(Storage {
+            db: pool(&config.storage_database_url, 8)?,
+            jwt_secret: config.jwt_secret.clone(),
+            dir: config.storage_dir.clone(),
+        }),
+    });
+    let server = Server::spawn(with_cors(routes(stack)), listener)?;
+    Ok(RunningSupabase {
+        server,
+        _postrust: postrust,
+    })
+}
+
+fn pool(url: &str, size: usize) -> Result<deadpool_postgres::Pool, StartError> {
+    let pg: tokio_postgres::Config = url
         .parse()
         .map_err(|e: tokio_postgres::Error| StartError::DatabaseUrl(e.to_string()))?;
     let manager = deadpool_postgres::Manager::from_config(
@@ -76,21 +104,10 @@ pub async fn start(
             recycling_method: deadpool_postgres::RecyclingMethod::Fast,
         },
     );
-    let db = deadpool_postgres::Pool::builder(manager)
-        .max_size(8)
+    deadpool_postgres::Pool::builder(manager)
+        .max_size(size)
         .build()
-        .map_err(|e| StartError::DatabaseUrl(e.to_string()))?;
-    let stack = Arc::new(Stack {
-        config,
-        db,
-        http: reqwest::Client::new(),
-        rest_url: postrust.base_url.clone(),
-    });
-    let server = Server::spawn(with_cors(routes(stack)), listener)?;
-    Ok(RunningSupabase {
-        server,
-        _postrust: postrust,
-    })
+        .map_err(|e| StartError::DatabaseUrl(e.to_string()))
 }
 
 /// Browsers call the API from the product's own origin, as with Supabase's
@@ -190,7 +207,7 @@ fn check_api_key(stack: &Stack, headers: &HeaderMap) -> Result<(), ApiKeyRefusal
         });
     match key {
         None => Err(ApiKeyRefusal::Missing),
-        Some(k) if k == stack.config.anon_key || k == stack.config.service_role_key => Ok(()),
+        Some(k) if k == stack.anon_key || k == stack.service_role_key => Ok(()),
         // A user's access token in `apikey` is not an API key.
         Some(_) if headers.contains_key("apikey") => Err(ApiKeyRefusal::Invalid),
         Some(_) => Ok(()),
@@ -233,12 +250,13 @@ fn routes(stack: Arc<Stack>) -> impl Filter<Extract = (Response,), Error = Infal
         );
 
     let auth = auth_routes(stack.clone());
-    let storage = storage_routes(stack);
+    let storage = storage_routes(stack.storage.clone());
 
     rest.or(auth)
         .unify()
         .or(storage)
         .unify()
+        .boxed()
         .recover(|rejection: Rejection| async move {
             Ok::<_, Infallible>(rejection_response(rejection))
         })
@@ -246,11 +264,12 @@ fn routes(stack: Arc<Stack>) -> impl Filter<Extract = (Response,), Error = Infal
 }
 
 fn auth_routes(stack: Arc<Stack>) -> impl Filter<Extract = (Response,), Error = Rejection> + Clone {
+    // Every Auth route but the public documents needs a known API key.
     let keyed = warp::header::headers_cloned()
         .and(with_stack(stack.clone()))
         .and_then(|headers: HeaderMap, stack: Arc<Stack>| async move {
             check_api_key(&stack, &headers).map_err(warp::reject::custom)?;
-            Ok::<_, Rejection>(stack)
+            Ok::<_, Rejection>(stack.auth.clone())
         });
     let authorization = warp::header::optional::<String>("authorization");
     let auth_error = |e: auth::AuthError| e.into_response();
@@ -259,18 +278,16 @@ fn auth_routes(stack: Arc<Stack>) -> impl Filter<Extract = (Response,), Error = 
         .and(warp::post())
         .and(keyed.clone())
         .and(body())
-        .then(
-            move |stack, body| async move { respond(auth::signup(stack, body).await, auth_error) },
-        );
+        .then(move |auth, body| async move { respond(auth::signup(auth, body).await, auth_error) });
     let token = warp::path!("auth" / "v1" / "token")
         .and(warp::post())
         .and(keyed.clone())
         .and(query_map())
         .and(body())
         .then(
-            move |stack, query: HashMap<String, String>, body| async move {
+            move |auth, query: HashMap<String, String>, body| async move {
                 respond(
-                    auth::token(stack, query.get("grant_type").cloned(), body).await,
+                    auth::token(auth, query.get("grant_type").cloned(), body).await,
                     auth_error,
                 )
             },
@@ -279,8 +296,8 @@ fn auth_routes(stack: Arc<Stack>) -> impl Filter<Extract = (Response,), Error = 
         .and(warp::get())
         .and(keyed.clone())
         .and(authorization)
-        .then(move |stack, authorization| async move {
-            respond(auth::user(stack, authorization).await, auth_error)
+        .then(move |auth, authorization| async move {
+            respond(auth::user(auth, authorization).await, auth_error)
         });
     let logout = warp::path!("auth" / "v1" / "logout")
         .and(warp::post())
@@ -288,9 +305,9 @@ fn auth_routes(stack: Arc<Stack>) -> impl Filter<Extract = (Response,), Error = 
         .and(query_map())
         .and(authorization)
         .then(
-            move |stack, query: HashMap<String, String>, authorization| async move {
+            move |auth, query: HashMap<String, String>, authorization| async move {
                 respond(
-                    auth::logout(stack, query.get("scope").cloned(), authorization).await,
+                    auth::logout(auth, query.get("scope").cloned(), authorization).await,
                     auth_error,
                 )
             },
@@ -325,111 +342,137 @@ fn auth_routes(stack: Arc<Stack>) -> impl Filter<Extract = (Response,), Error = 
         .unify()
 }
 
+fn with_storage(
+    storage: Arc<Storage>,
+) -> impl Filter<Extract = (Arc<Storage>,), Error = Infallible> + Clone {
+    warp::any().map(move || storage.clone())
+}
+
+/// An object path from the rest of the URL, or Storage's own refusal.
+async fn with_object<F, Fut>(tail: Tail, then: F) -> Response
+where
+    F: FnOnce(ObjectPath) -> Fut,
+    Fut: std::future::Future<Output = storage::StorageResult>,
+{
+    let result = match ObjectPath::parse(tail.as_str()) {
+        Ok(path) => then(path).await,
+        Err(e) => Err(e),
+    };
+    respond(result, StorageError::into_response)
+}
+
 fn storage_routes(
-    stack: Arc<Stack>,
+    storage: Arc<Storage>,
 ) -> impl Filter<Extract = (Response,), Error = Rejection> + Clone {
-    let storage_error = |e: StorageError| e.into_response();
-    let object = |tail: Tail| ObjectPath::parse(tail.as_str());
     let headers = warp::header::headers_cloned();
 
+    let list = warp::path!("storage" / "v1" / "object" / "list" / String)
+        .and(warp::post())
+        .and(headers)
+        .and(body())
+        .and(with_storage(storage.clone()))
+        .then(|bucket, headers, body, storage| async move {
+            respond(
+                storage::list(storage, bucket, headers, body).await,
+                StorageError::into_response,
+            )
+        });
+    // `/object/sign/<bucket>` signs many paths; `/object/sign/<bucket>/<path>` one.
+    let sign_many = warp::path!("storage" / "v1" / "object" / "sign" / String)
+        .and(warp::post())
+        .and(headers)
+        .and(body())
+        .and(with_storage(storage.clone()))
+        .then(|bucket, headers, body, storage| async move {
+            respond(
+                storage::sign_many(storage, bucket, headers, body).await,
+                StorageError::into_response,
+            )
+        });
     let sign = warp::path!("storage" / "v1" / "object" / "sign" / ..)
         .and(warp::path::tail())
         .and(warp::post())
         .and(headers)
         .and(body())
-        .and(with_stack(stack.clone()))
-        .then(move |tail: Tail, headers, body, stack| async move {
-            // `/object/sign/<bucket>` signs many paths; `/object/sign/<bucket>/<path>` one.
-            let result = if !tail.as_str().contains('/') {
-                storage::sign_many(stack, tail.as_str().to_owned(), headers, body).await
-            } else {
-                match object(tail) {
-                    Ok(path) => storage::sign(stack, path, headers, body).await,
-                    Err(e) => Err(e),
-                }
-            };
-            respond(result, storage_error)
+        .and(with_storage(storage.clone()))
+        .then(|tail, headers, body, storage| {
+            with_object(tail, move |path| {
+                storage::sign(storage, path, headers, body)
+            })
         });
     let signed_download = warp::path!("storage" / "v1" / "object" / "sign" / ..)
         .and(warp::path::tail())
         .and(warp::get())
         .and(query_map())
-        .and(with_stack(stack.clone()))
-        .then(
-            move |tail, query: HashMap<String, String>, stack| async move {
-                let result = match object(tail) {
-                    Ok(path) => {
-                        storage::signed_download(stack, path, query.get("token").cloned()).await
-                    }
-                    Err(e) => Err(e),
-                };
-                respond(result, storage_error)
-            },
-        );
+        .and(with_storage(storage.clone()))
+        .then(|tail, query: HashMap<String, String>, storage| {
+            let token = query.get("token").cloned();
+            with_object(tail, move |path| {
+                storage::signed_download(storage, path, token)
+            })
+        });
     let authenticated_download = warp::path!("storage" / "v1" / "object" / "authenticated" / ..)
         .and(warp::path::tail())
         .and(warp::get())
         .and(headers)
-        .and(with_stack(stack.clone()))
-        .then(move |tail, headers, stack| async move {
-            let result = match object(tail) {
-                Ok(path) => storage::download(stack, path, headers).await,
-                Err(e) => Err(e),
-            };
-            respond(result, storage_error)
+        .and(with_storage(storage.clone()))
+        .then(|tail, headers, storage| {
+            with_object(tail, move |path| storage::download(storage, path, headers))
         });
     let remove = warp::path!("storage" / "v1" / "object" / String)
         .and(warp::delete())
         .and(headers)
         .and(body())
-        .and(with_stack(stack.clone()))
-        .then(move |bucket, headers, body, stack| async move {
+        .and(with_storage(storage.clone()))
+        .then(|bucket, headers, body, storage| async move {
             respond(
-                storage::remove(stack, bucket, headers, body).await,
-                storage_error,
+                storage::remove(storage, bucket, headers, body).await,
+                StorageError::into_response,
             )
         });
-    let object_routes = warp::path!("storage" / "v1" / "object" / ..)
+    let download = warp::path!("storage" / "v1" / "object" / ..)
         .and(warp::path::tail())
-        .and(warp::method())
+        .and(warp::get())
+        .and(headers)
+        .and(with_storage(storage.clone()))
+        .then(|tail, headers, storage| {
+            with_object(tail, move |path| storage::download(storage, path, headers))
+        });
+    // POST uploads (replacing only with `x-upsert: true`); PUT replaces.
+    let upload = warp::path!("storage" / "v1" / "object" / ..)
+        .and(warp::path::tail())
+        .and(
+            warp::post()
+                .map(|| false)
+                .or(warp::put().map(|| true))
+                .unify(),
+        )
         .and(headers)
         .and(body())
-        .and(with_stack(stack))
-        .and_then(
-            move |tail: Tail,
-                  method: Method,
-                  headers: HeaderMap,
-                  body: Bytes,
-                  stack: Arc<Stack>| async move {
-                let upsert = match method {
-                    Method::POST => headers
-                        .get("x-upsert")
-                        .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"true")),
-                    Method::PUT => true,
-                    Method::GET => {
-                        let result = match object(tail) {
-                            Ok(path) => storage::download(stack, path, headers).await,
-                            Err(e) => Err(e),
-                        };
-                        return Ok(respond(result, storage_error));
-                    }
-                    _ => return Err(warp::reject::not_found()),
-                };
-                let result = match object(tail) {
-                    Ok(path) => storage::upload(stack, path, upsert, headers, body).await,
-                    Err(e) => Err(e),
-                };
-                Ok::<_, Rejection>(respond(result, storage_error))
-            },
-        );
+        .and(with_storage(storage))
+        .then(|tail, put: bool, headers: HeaderMap, body, storage| {
+            let upsert = put
+                || headers
+                    .get("x-upsert")
+                    .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"true"));
+            with_object(tail, move |path| {
+                storage::upload(storage, path, upsert, headers, body)
+            })
+        });
 
-    sign.or(signed_download)
+    list.or(sign_many)
+        .unify()
+        .or(sign)
+        .unify()
+        .or(signed_download)
         .unify()
         .or(authenticated_download)
         .unify()
         .or(remove)
         .unify()
-        .or(object_routes)
+        .or(download)
+        .unify()
+        .or(upload)
         .unify()
 }
 

@@ -10,6 +10,6 @@ mod reply;
 mod rest;
 mod storage;
 
-pub use config::{authenticator_url_for, SupabaseConfig};
+pub use config::{role_url, SupabaseConfig};
 pub use gateway::{start, RunningSupabase};
 pub use jwt::Claims;

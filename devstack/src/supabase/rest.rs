@@ -111,6 +111,11 @@ pub async fn proxy(
     for name in HOP_BY_HOP.iter().chain(&["content-length"]) {
         headers.remove(*name);
     }
+    let body = if method == Method::POST && tail.starts_with("rpc/") {
+        without_null_arguments(body)
+    } else {
+        body
+    };
     // Like Kong: with no Authorization header, the API key is the token.
     if !headers.contains_key("authorization") {
         if let Some(key) = headers.get("apikey").cloned() {
@@ -128,6 +133,15 @@ pub async fn proxy(
 
     let mut url = format!("{base_url}/{tail}");
     if let Some(q) = query.filter(|q| !q.is_empty()) {
+        let q = match bare_columns(&q) {
+            Ok(q) => q,
+            Err(message) => {
+                return super::reply::json(
+                    StatusCode::BAD_REQUEST,
+                    &serde_json::json!({"code": "PGRST100", "message": message, "details": null, "hint": null}),
+                )
+            }
+        };
         url.push('?');
         url.push_str(&q);
     }
@@ -193,4 +207,92 @@ fn peek_role(token: &str) -> Option<String> {
 fn error_code(body: &[u8]) -> Option<String> {
     let value: serde_json::Value = serde_json::from_slice(body).ok()?;
     value.get("code")?.as_str().map(str::to_owned)
+}
+
+/// An RPC's JSON arguments without those that are null. PostgREST passes a
+/// null argument as SQL NULL; postrust passes an empty string, which a
+/// `text` parameter takes for a value. Left out, the argument takes its
+/// default, which is NULL wherever a function here lets an argument be
+/// left out; an argument with no default is then refused (PGRST202), where
+/// PostgREST would have passed NULL: stricter, never more permissive.
+fn without_null_arguments(body: Bytes) -> Bytes {
+    match serde_json::from_slice::<serde_json::Value>(&body) {
+        Ok(serde_json::Value::Object(mut args)) if args.values().any(|v| v.is_null()) => {
+            args.retain(|_, value| !value.is_null());
+            Bytes::from(serde_json::Value::Object(args).to_string())
+        }
+        _ => body,
+    }
+}
+
+/// What a column name keeps unescaped in a query string.
+const NAME: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC
+    .remove(b'_')
+    .remove(b'$')
+    .remove(b'-')
+    .remove(b'.');
+
+/// `columns="a","b"` as `columns=a,b`. supabase-js quotes every name of a
+/// bulk insert's `columns` parameter; PostgREST takes quoted and bare names
+/// alike, postrust only bare ones. A quoted name that could not be written
+/// bare (a comma or a quote inside) is refused as PostgREST would refuse a
+/// name it cannot parse.
+fn bare_columns(query: &str) -> Result<String, String> {
+    let mut pairs = Vec::new();
+    for pair in query.split('&') {
+        let Some(value) = pair.strip_prefix("columns=") else {
+            pairs.push(pair.to_owned());
+            continue;
+        };
+        let spaced = value.replace('+', " ");
+        let decoded = percent_encoding::percent_decode_str(&spaced)
+            .decode_utf8()
+            .map_err(|_| "columns is not valid UTF-8".to_owned())?;
+        let mut names = Vec::new();
+        let mut rest = decoded.trim();
+        while !rest.is_empty() {
+            let (name, after) = if let Some(quoted) = rest.strip_prefix('"') {
+                let end = quoted
+                    .find('"')
+                    .ok_or_else(|| format!("unterminated quote in columns={decoded}"))?;
+                (&quoted[..end], quoted[end + 1..].trim_start())
+            } else {
+                let end = rest.find(',').unwrap_or(rest.len());
+                (rest[..end].trim(), &rest[end..])
+            };
+            if name.is_empty() || name.contains(',') {
+                return Err(format!("unexpected column name in columns={decoded}"));
+            }
+            names.push(name.to_owned());
+            rest = match after.strip_prefix(',') {
+                Some(next) => next.trim_start(),
+                None if after.is_empty() => after,
+                None => return Err(format!("expected a comma in columns={decoded}")),
+            };
+        }
+        let encoded: Vec<String> = names
+            .iter()
+            .map(|n| percent_encoding::utf8_percent_encode(n, NAME).to_string())
+            .collect();
+        pairs.push(format!("columns={}", encoded.join(",")));
+    }
+    Ok(pairs.join("&"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::bare_columns;
+
+    #[test]
+    fn quoted_column_names_become_bare() {
+        assert_eq!(
+            bare_columns("columns=%22config_data%22,%22status%22&select=id").unwrap(),
+            "columns=config_data,status&select=id"
+        );
+        assert_eq!(bare_columns("columns=a,b").unwrap(), "columns=a,b");
+        assert_eq!(bare_columns("select=*").unwrap(), "select=*");
+        assert!(bare_columns("columns=%22a,b%22").is_err());
+        assert!(bare_columns("columns=%22a").is_err());
+        assert!(bare_columns("columns=a,,b").is_err());
+    }
 }

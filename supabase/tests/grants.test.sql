@@ -1,0 +1,123 @@
+-- Every grant in `public` to the API roles (and PUBLIC), read from the
+-- catalog, is exactly the list below, and every table, view and function
+-- in `public` is on it. A new table, column grant or function without its
+-- line here fails this test, so nothing reaches the Data API by accident
+-- (Supabase no longer grants anything by default; see 011_least_privilege).
+begin;
+select plan(4);
+
+-- (object, column or '', grantee, privilege). A function is named by its
+-- signature as regprocedure prints it; an object with no grant at all is listed with grantee 'none'.
+create temporary table expected_grants (object text, column_name text, grantee text, privilege text);
+insert into expected_grants values
+  ('model_catalog', '', 'anon', 'SELECT'),
+  ('model_catalog', '', 'authenticated', 'SELECT'),
+  ('benchmark_drafts', '', 'authenticated', 'SELECT'),
+  ('benchmark_drafts', '', 'authenticated', 'DELETE'),
+  ('benchmark_runs', '', 'authenticated', 'SELECT'),
+  ('report_model_summary', '', 'authenticated', 'SELECT'),
+  ('read_report(uuid,text)', '', 'anon', 'EXECUTE'),
+  ('read_report(uuid,text)', '', 'authenticated', 'EXECUTE'),
+  ('read_report_runs(uuid,text)', '', 'anon', 'EXECUTE'),
+  ('read_report_runs(uuid,text)', '', 'authenticated', 'EXECUTE'),
+  ('rotate_report_share_token(uuid)', '', 'authenticated', 'EXECUTE'),
+  ('revoke_report_share_token(uuid)', '', 'authenticated', 'EXECUTE'),
+  ('fulfill_checkout(text,uuid,uuid)', '', 'service_role', 'EXECUTE'),
+  ('record_checkout_session(text,text,uuid,integer,text,text)', '', 'service_role', 'EXECUTE'),
+  ('checkout_session_report(text)', '', 'service_role', 'EXECUTE'),
+  ('claim_next_report(text,integer)', '', 'service_role', 'EXECUTE'),
+  ('renew_report_lease(uuid,uuid,integer)', '', 'service_role', 'EXECUTE'),
+  ('release_report(uuid,uuid)', '', 'service_role', 'EXECUTE'),
+  ('finish_report(uuid,uuid,text,text,boolean)', '', 'service_role', 'EXECUTE'),
+  ('reserve_run(uuid,uuid,text,integer,numeric,numeric)', '', 'service_role', 'EXECUTE'),
+  ('record_run(uuid,uuid,jsonb)', '', 'service_role', 'EXECUTE'),
+  ('pending_report_followups(integer)', '', 'service_role', 'EXECUTE'),
+  ('record_report_email_sent(uuid)', '', 'service_role', 'EXECUTE'),
+  ('record_report_refund(uuid,text)', '', 'service_role', 'EXECUTE'),
+  ('record_report_followup_error(uuid,text)', '', 'service_role', 'EXECUTE'),
+  ('checkout_sessions', '', 'none', '');
+insert into expected_grants
+select 'benchmark_drafts', c, 'authenticated', p
+  from unnest(array['config_data', 'upload_data', 'schema_data', 'selected_models', 'status']) c,
+       unnest(array['INSERT', 'UPDATE']) p;
+insert into expected_grants
+select 'reports', c, 'authenticated', 'SELECT'
+  from unnest(array['id', 'draft_id', 'status', 'config_snapshot', 'image_paths', 'extraction_prompt',
+                    'json_schema', 'share_token', 'created_at', 'updated_at', 'paid_at', 'runs_planned',
+                    'runs_done', 'cost_spent', 'started_at', 'finished_at', 'cut_short', 'status_reason',
+                    'refund_id', 'refunded_at']) c;
+insert into expected_grants
+select 'checkout_sessions', c, 'authenticated', 'SELECT'
+  from unnest(array['stripe_session_id', 'draft_id', 'status', 'amount_total', 'currency',
+                    'created_at', 'updated_at']) c;
+
+create temporary view actual_grants as
+with api_roles as (
+  select 0::oid as oid, 'PUBLIC' as name
+  union all
+  select oid, rolname from pg_roles where rolname in ('anon', 'authenticated', 'service_role')
+)
+select c.relname::text as object, '' as column_name, r.name as grantee, a.privilege_type as privilege
+  from pg_class c
+  join pg_namespace n on n.oid = c.relnamespace
+  cross join lateral aclexplode(c.relacl) a
+  join api_roles r on r.oid = a.grantee
+ where n.nspname = 'public'
+union all
+select c.relname::text, att.attname::text, r.name, a.privilege_type
+  from pg_class c
+  join pg_namespace n on n.oid = c.relnamespace
+  join pg_attribute att on att.attrelid = c.oid and att.attnum > 0 and not att.attisdropped
+  cross join lateral aclexplode(att.attacl) a
+  join api_roles r on r.oid = a.grantee
+ where n.nspname = 'public'
+union all
+select p.oid::regprocedure::text, '', r.name, a.privilege_type
+  from pg_proc p
+  join pg_namespace n on n.oid = p.pronamespace
+  cross join lateral aclexplode(coalesce(p.proacl, acldefault('f', p.proowner))) a
+  join api_roles r on r.oid = a.grantee
+ where n.nspname = 'public';
+
+select set_eq(
+  $$select object, column_name, grantee, privilege from actual_grants$$,
+  $$select object, column_name, grantee, privilege from expected_grants where grantee <> 'none'$$,
+  'the API roles hold exactly the grants of the matrix'
+);
+
+select set_eq(
+  $$select c.relname::text from pg_class c join pg_namespace n on n.oid = c.relnamespace
+     where n.nspname = 'public' and c.relkind in ('r', 'v', 'm', 'p', 'f', 'S')
+    union
+    select p.oid::regprocedure::text
+      from pg_proc p join pg_namespace n on n.oid = p.pronamespace where n.nspname = 'public'$$,
+  $$select distinct object from expected_grants$$,
+  'every table, view, sequence and function in public has its line in the matrix'
+);
+
+-- Nothing in `private` is reachable by the API roles at all.
+select is(
+  (select array_agg(distinct n.nspname || '.' || p.proname)
+     from pg_proc p join pg_namespace n on n.oid = p.pronamespace
+    where n.nspname = 'private'
+      and (has_function_privilege('anon', p.oid, 'execute')
+           or has_function_privilege('authenticated', p.oid, 'execute')
+           or has_function_privilege('service_role', p.oid, 'execute'))),
+  null,
+  'no function in private is executable by an API role'
+);
+
+-- The business functions run as their owner, with a fixed search path, so
+-- the service role needs no table grants and no caller can redirect them.
+select is(
+  (select array_agg(p.proname::text order by p.proname)
+     from pg_proc p join pg_namespace n on n.oid = p.pronamespace
+    where n.nspname = 'public'
+      and (not p.prosecdef
+           or not coalesce(p.proconfig @> array['search_path=""'], false))),
+  null,
+  'every function in public is SECURITY DEFINER with search_path = ''''' 
+);
+
+select * from finish();
+rollback;
