@@ -347,6 +347,80 @@ async fn auth_signs_up_signs_in_rotates_refresh_tokens_and_logs_out() {
     assert_eq!((status, jwks), (StatusCode::OK, json!({"keys": []})));
 }
 
+#[tokio::test]
+async fn supabase_auths_rust_client_signs_up_signs_in_refreshes_and_logs_out() {
+    use supabase_auth::models::EmailSignUpResult;
+    let stack = TestSupabase::start().await;
+    let auth = stack.auth();
+
+    let signed_up = match auth
+        .sign_up_with_email_and_password("rust-client@example.test", "rust-client-pass", None)
+        .await
+        .expect("sign-up")
+    {
+        EmailSignUpResult::SessionResult(session) => session,
+        EmailSignUpResult::ConfirmationResult(_) => panic!("no confirmation is required locally"),
+    };
+    assert_eq!(signed_up.user.email, "rust-client@example.test");
+    assert_eq!(signed_up.token_type, "bearer");
+
+    let again = auth
+        .sign_up_with_email_and_password("rust-client@example.test", "other-pass", None)
+        .await;
+    assert!(
+        matches!(&again, Err(supabase_auth::error::Error::AuthError { status, message })
+            if status.as_u16() == 422 && message == "User already registered"),
+        "{again:?}"
+    );
+    let wrong = auth
+        .login_with_email("rust-client@example.test", "not-it")
+        .await;
+    assert!(
+        matches!(&wrong, Err(supabase_auth::error::Error::AuthError { status, message })
+            if status.as_u16() == 400 && message == "Invalid login credentials"),
+        "{wrong:?}"
+    );
+
+    let session = auth
+        .login_with_email("rust-client@example.test", "rust-client-pass")
+        .await
+        .expect("sign-in");
+    assert_eq!(session.user.id, signed_up.user.id);
+    let user = auth
+        .get_user(&session.access_token)
+        .await
+        .expect("the user");
+    assert_eq!(user.email, "rust-client@example.test");
+
+    // The token the client holds is what PostgREST and the sidecar accept.
+    let (status, drafts) = rest_call(
+        stack
+            .rest_as(&session.access_token)
+            .from("benchmark_drafts")
+            .select("id"),
+    )
+    .await;
+    assert_eq!((status, drafts), (StatusCode::OK, json!([])));
+
+    let refreshed = auth
+        .refresh_session(&session.refresh_token)
+        .await
+        .expect("refresh");
+    assert_ne!(refreshed.refresh_token, session.refresh_token);
+    assert!(
+        auth.refresh_session(&session.refresh_token).await.is_err(),
+        "a refresh token works once"
+    );
+
+    auth.logout(None, &refreshed.access_token)
+        .await
+        .expect("logout");
+    assert!(
+        auth.get_user(&refreshed.access_token).await.is_err(),
+        "the session is gone after logout"
+    );
+}
+
 fn devstack_claims(token: &str) -> Value {
     use base64::Engine;
     let payload = token.split('.').nth(1).unwrap();

@@ -2,7 +2,6 @@
 //! random port, over a test database of its own.
 
 use devstack::supabase::{self, RunningSupabase, SupabaseConfig};
-use serde_json::Value;
 
 use super::db::TestDb;
 
@@ -63,7 +62,13 @@ impl TestSupabase {
             .insert_header("Authorization", format!("Bearer {access_token}"))
     }
 
-    /// Signs in with a password and returns the whole session response.
+    /// Supabase Auth's Rust client (supabase-auth-rs) for this stack.
+    pub fn auth(&self) -> supabase_auth::models::AuthClient {
+        supabase_auth::models::AuthClient::new(&self.url, ANON_KEY, JWT_SECRET)
+    }
+
+    /// Signs in with a password and returns the whole HTTP answer, for tests
+    /// of the wire format itself.
     pub async fn sign_in(&self, email: &str, password: &str) -> reqwest::Response {
         reqwest::Client::new()
             .post(format!("{}/auth/v1/token?grant_type=password", self.url))
@@ -74,23 +79,25 @@ impl TestSupabase {
             .unwrap()
     }
 
-    /// An access token for the user, signing up first if needed.
+    /// An access token for the user, signing up first if needed, through
+    /// the Auth client.
     pub async fn access_token(&self, email: &str, password: &str) -> String {
-        let response = self.sign_in(email, password).await;
-        let session: Value = if response.status().is_success() {
-            response.json().await.unwrap()
-        } else {
-            let response = reqwest::Client::new()
-                .post(format!("{}/auth/v1/signup", self.url))
-                .header("apikey", ANON_KEY)
-                .json(&serde_json::json!({"email": email, "password": password}))
-                .send()
+        use supabase_auth::models::EmailSignUpResult;
+        let auth = self.auth();
+        let session = match auth.login_with_email(email, password).await {
+            Ok(session) => session,
+            Err(_) => match auth
+                .sign_up_with_email_and_password(email, password, None)
                 .await
-                .unwrap();
-            assert!(response.status().is_success(), "sign-up of {email} failed");
-            response.json().await.unwrap()
+                .unwrap_or_else(|e| panic!("sign-up of {email} failed: {e}"))
+            {
+                EmailSignUpResult::SessionResult(session) => session,
+                EmailSignUpResult::ConfirmationResult(_) => {
+                    panic!("sign-up of {email} asked for an email confirmation")
+                }
+            },
         };
-        session["access_token"].as_str().unwrap().to_owned()
+        session.access_token
     }
 }
 
