@@ -3,6 +3,7 @@
 
 pub mod auth;
 pub mod config;
+pub mod database;
 pub mod email;
 pub mod engine;
 pub mod fulfilment;

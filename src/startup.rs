@@ -61,30 +61,15 @@ pub async fn bind(settings: &Settings) -> std::io::Result<(TcpListener, SocketAd
     Ok((listener, addr))
 }
 
-/// The engine's pool of direct connections. Fast recycling drops a
-/// connection the server closed, so a cut connection is replaced on next use.
-pub fn database_pool(url: &str, size: usize) -> Result<deadpool_postgres::Pool, String> {
-    let pg: tokio_postgres::Config = url.parse().map_err(|e| format!("DATABASE_URL: {e}"))?;
-    let manager = deadpool_postgres::Manager::from_config(
-        pg,
-        tokio_postgres::NoTls,
-        deadpool_postgres::ManagerConfig {
-            recycling_method: deadpool_postgres::RecyclingMethod::Fast,
-        },
-    );
-    deadpool_postgres::Pool::builder(manager)
-        .max_size(size)
-        .build()
-        .map_err(|e| format!("database pool: {e}"))
-}
-
 /// Builds the engine from its configuration.
 pub fn engine(config: &crate::config::EngineConfig) -> Result<crate::engine::Engine, String> {
     use crate::engine::provider::{Provider, ProviderSettings};
     use crate::engine::runner::{self, Limits, RunnerContext};
     use std::time::Duration;
 
-    let db = database_pool(&config.database_url, 16)?;
+    let database =
+        crate::database::Database::from_url(&config.database_url).map_err(|e| e.to_string())?;
+    let db = database.pool(16).map_err(|e| e.to_string())?;
     let ctx = RunnerContext {
         db,
         provider: Provider::new(ProviderSettings {
@@ -107,7 +92,7 @@ pub fn engine(config: &crate::config::EngineConfig) -> Result<crate::engine::Eng
         },
     };
     let settings = crate::engine::EngineSettings {
-        database_url: config.database_url.clone(),
+        database,
         worker_id: runner::worker_id(),
         sweep_interval: Duration::from_secs(config.sweep_interval_s),
         health_interval: Duration::from_secs(10),

@@ -21,7 +21,7 @@ use std::time::Duration;
 use futures_util::StreamExt;
 use tokio::sync::{mpsc, watch};
 use tokio::task::JoinSet;
-use tokio_postgres::{AsyncMessage, NoTls};
+use tokio_postgres::AsyncMessage;
 
 use runner::{RunError, RunnerContext};
 
@@ -29,7 +29,7 @@ use runner::{RunError, RunnerContext};
 pub struct EngineSettings {
     /// A direct or session-mode connection: LISTEN does not work through a
     /// transaction pooler.
-    pub database_url: String,
+    pub database: crate::database::Database,
     pub worker_id: String,
     pub sweep_interval: Duration,
     pub health_interval: Duration,
@@ -144,8 +144,7 @@ impl Engine {
         &self,
     ) -> Result<(tokio_postgres::Client, mpsc::UnboundedReceiver<String>), tokio_postgres::Error>
     {
-        let (client, mut connection) =
-            tokio_postgres::connect(&self.settings.database_url, NoTls).await?;
+        let (client, mut connection) = self.settings.database.connect().await?;
         let (tx, rx) = mpsc::unbounded_channel();
         tokio::spawn(async move {
             let mut messages = futures_util::stream::poll_fn(move |cx| connection.poll_message(cx));

@@ -4,6 +4,7 @@
 #[path = "../support/mod.rs"]
 mod support;
 
+mod database_tls;
 mod engine;
 mod fulfillment;
 mod hostile_input;

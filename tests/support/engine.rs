@@ -169,9 +169,13 @@ impl TestWorld {
         session["id"].as_str().unwrap().to_owned()
     }
 
+    pub fn database(&self) -> modelpick::database::Database {
+        modelpick::database::Database::from_url(&self.supabase.db.url).unwrap()
+    }
+
     pub fn runner_context(&self, limits: Limits, call_timeout: Duration) -> RunnerContext {
         RunnerContext {
-            db: modelpick::startup::database_pool(&self.supabase.db.url, 12).unwrap(),
+            db: self.database().pool(12).unwrap(),
             provider: Provider::new(ProviderSettings {
                 base_url: self.provider.base_url(),
                 api_key: "sk-or-test".into(),
@@ -190,7 +194,7 @@ impl TestWorld {
     /// Starts an engine; stop it with the returned sender, or abort it.
     pub fn start_engine(&self, limits: Limits, call_timeout: Duration) -> RunningEngine {
         let settings = EngineSettings {
-            database_url: self.supabase.db.url.clone(),
+            database: self.database(),
             worker_id: modelpick::engine::runner::worker_id(),
             sweep_interval: Duration::from_millis(200),
             health_interval: Duration::from_millis(500),
