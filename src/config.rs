@@ -9,6 +9,49 @@ pub enum ConfigError {
     Missing(&'static str),
     #[error("environment variable {name} is invalid: {reason}")]
     Invalid { name: &'static str, reason: String },
+    #[error(
+        "{0} still has the value from .env.example, which is public; SITE_URL is not a \
+         loopback address, so set {0} to this deployment's own secret"
+    )]
+    ExampleSecret(&'static str),
+}
+
+/// The settings the project ships with: right for the local stack, known to
+/// everyone, so never accepted by a deployment others can reach.
+const EXAMPLE_ENV: &str = include_str!("../.env.example");
+
+/// The secrets (and keys signed with a secret) a deployment must set itself.
+const SECRETS: [&str; 7] = [
+    "SUPABASE_JWT_SECRET",
+    "SUPABASE_ANON_KEY",
+    "SUPABASE_SERVICE_ROLE_KEY",
+    "STRIPE_SECRET_KEY",
+    "STRIPE_WEBHOOK_SECRET",
+    "OPENROUTER_API_KEY",
+    "RESEND_API_KEY",
+];
+
+fn example_value(name: &str) -> Option<&'static str> {
+    EXAMPLE_ENV.lines().find_map(|line| {
+        let (key, value) = line.split_once('=')?;
+        (key == name).then(|| value.trim().trim_matches('"'))
+    })
+}
+
+/// Whether the site is only reachable from this machine.
+fn is_loopback(site_url: &str) -> bool {
+    let Ok(url) = reqwest::Url::parse(site_url) else {
+        return false;
+    };
+    match url.host_str() {
+        Some(host) if host.eq_ignore_ascii_case("localhost") => true,
+        Some(host) => host
+            .trim_start_matches('[')
+            .trim_end_matches(']')
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback()),
+        None => false,
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -82,6 +125,20 @@ impl<F: Fn(&str) -> Option<String>> Env<F> {
         Ok(value.trim_end_matches('/').to_owned())
     }
 
+    /// Refuses `.env.example`'s secrets unless the site is on loopback.
+    fn no_example_secrets(&self, site_url: &str) -> Result<(), ConfigError> {
+        if is_loopback(site_url) {
+            return Ok(());
+        }
+        match SECRETS.into_iter().find(|name| {
+            self.optional(name)
+                .is_some_and(|value| Some(value.as_str()) == example_value(name))
+        }) {
+            Some(name) => Err(ConfigError::ExampleSecret(name)),
+            None => Ok(()),
+        }
+    }
+
     fn flag(&self, name: &'static str) -> Result<bool, ConfigError> {
         match self.optional(name).as_deref() {
             None | Some("0") | Some("false") => Ok(false),
@@ -133,6 +190,7 @@ impl Settings {
             });
         }
         let site_url = env.url("SITE_URL", Some(&format!("http://{sidecar_addr}")))?;
+        env.no_example_secrets(&site_url)?;
         Ok(Settings {
             sidecar_addr,
             site_url,
@@ -185,6 +243,8 @@ impl EngineConfig {
                     }),
             }
         };
+        let site_url = env.url("SITE_URL", Some("http://127.0.0.1:8787"))?;
+        env.no_example_secrets(&site_url)?;
         Ok(Self {
             database_url: env.required("DATABASE_URL")?,
             supabase_url: env.url("SUPABASE_URL", None)?,
@@ -200,7 +260,7 @@ impl EngineConfig {
             )?,
             sweep_interval_s: number("ENGINE_SWEEP_INTERVAL_S", 5)?,
             max_reports: number("ENGINE_MAX_REPORTS", 4)? as usize,
-            site_url: env.url("SITE_URL", Some("http://127.0.0.1:8787"))?,
+            site_url,
             resend: match env.optional("RESEND_API_KEY") {
                 None => None,
                 Some(api_key) => Some(crate::email::ResendSettings {
@@ -288,6 +348,98 @@ mod tests {
                 ..
             })
         ));
+    }
+
+    fn with(
+        vars: &[(&'static str, &'static str)],
+        extra: &[(&'static str, String)],
+    ) -> Vec<(String, String)> {
+        let mut all: Vec<(String, String)> = vars
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        for (k, v) in extra {
+            all.retain(|(key, _)| key != k);
+            all.push((k.to_string(), v.clone()));
+        }
+        all
+    }
+
+    #[test]
+    fn example_secrets_are_refused_on_a_public_site_and_named() {
+        for secret in [
+            "SUPABASE_JWT_SECRET",
+            "STRIPE_SECRET_KEY",
+            "STRIPE_WEBHOOK_SECRET",
+        ] {
+            let vars = with(
+                COMPLETE,
+                &[
+                    ("SITE_URL", "https://modelpick.app".into()),
+                    (secret, example_value(secret).unwrap().to_owned()),
+                ],
+            );
+            let result = Settings::from_lookup(|name| {
+                vars.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone())
+            });
+            assert_eq!(result.unwrap_err(), ConfigError::ExampleSecret(secret));
+        }
+    }
+
+    #[test]
+    fn example_secrets_are_fine_on_loopback() {
+        for site in [
+            "http://127.0.0.1:8787",
+            "http://localhost:3000",
+            "http://[::1]:8787",
+        ] {
+            let vars = with(
+                COMPLETE,
+                &[
+                    ("SITE_URL", site.into()),
+                    (
+                        "STRIPE_SECRET_KEY",
+                        example_value("STRIPE_SECRET_KEY").unwrap().into(),
+                    ),
+                ],
+            );
+            assert!(Settings::from_lookup(|name| {
+                vars.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone())
+            })
+            .is_ok());
+        }
+        assert!(!is_loopback("http://127.0.0.1.evil.com"));
+        assert!(!is_loopback("https://modelpick.app"));
+    }
+
+    #[test]
+    fn the_engine_refuses_example_keys_too() {
+        let vars = [
+            ("DATABASE_URL", "postgres://u:p@db/x".to_owned()),
+            ("SUPABASE_URL", "https://x.supabase.co".into()),
+            ("SUPABASE_SERVICE_ROLE_KEY", "real".into()),
+            ("SITE_URL", "https://modelpick.app".into()),
+            (
+                "OPENROUTER_API_KEY",
+                example_value("OPENROUTER_API_KEY").unwrap().into(),
+            ),
+        ];
+        let result = EngineConfig::from_lookup(|name| {
+            vars.iter()
+                .find(|(k, _)| *k == name)
+                .map(|(_, v)| v.clone())
+        });
+        assert_eq!(
+            result.unwrap_err(),
+            ConfigError::ExampleSecret("OPENROUTER_API_KEY")
+        );
+    }
+
+    #[test]
+    fn every_secret_has_an_example_value() {
+        for name in SECRETS {
+            assert!(example_value(name).is_some(), "{name} is in .env.example");
+        }
     }
 
     #[test]

@@ -10,6 +10,7 @@ use warp::Filter;
 use crate::auth::TokenVerifier;
 use crate::config::Settings;
 use crate::stripe::client::StripeClient;
+use crate::stripe::lookups::SessionLookups;
 use crate::supabase::Supabase;
 
 /// Unix seconds now; injectable so tests can check the webhook tolerance.
@@ -24,15 +25,21 @@ pub struct AppState {
     pub settings: Arc<Settings>,
     pub supabase: Supabase,
     pub stripe: StripeClient,
+    /// Stripe's answer about each session the success page asks after.
+    pub session_lookups: Arc<SessionLookups>,
     pub verifier: TokenVerifier,
     pub clock: Clock,
 }
+
+/// How many Checkout Sessions the success page remembers Stripe's answer for.
+const SESSION_LOOKUPS_REMEMBERED: usize = 10_000;
 
 impl AppState {
     pub fn new(settings: Settings, clock: Clock) -> Self {
         Self {
             supabase: Supabase::new(&settings.supabase),
             stripe: StripeClient::new(&settings.stripe),
+            session_lookups: Arc::new(SessionLookups::new(SESSION_LOOKUPS_REMEMBERED)),
             verifier: TokenVerifier::new(&settings.supabase),
             settings: Arc::new(settings),
             clock,

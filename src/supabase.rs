@@ -159,6 +159,18 @@ impl Supabase {
             .ok_or_else(|| SupabaseError::Unavailable("fulfill_checkout returned no row".into()))
     }
 
+    /// `checkout_session_report`: the report a session paid for, if any.
+    pub async fn checkout_session_report(
+        &self,
+        session_id: &str,
+    ) -> Result<Option<Uuid>, SupabaseError> {
+        Self::send(self.service_rpc(
+            "checkout_session_report",
+            json!({ "p_stripe_session_id": session_id }),
+        ))
+        .await
+    }
+
     /// `record_checkout_session`: a session's non-paid state; returns the
     /// state it has afterwards (`paid` stays `paid`).
     pub async fn record_checkout_session(

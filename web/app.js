@@ -27,9 +27,21 @@ const App = (() => {
     }
     return current;
   }
+  // Where to go after signing in: a page of this site, whatever the link
+  // says (`//evil.com`, `/\evil.com`, `/%09/evil.com`, `https:evil.com` and
+  // the like all resolve to another origin and give `/`).
+  function nextPage(raw) {
+    if (!raw) return '/';
+    try {
+      const url = new URL(raw, location.origin);
+      return url.origin === location.origin ? url.pathname + url.search + url.hash : '/';
+    } catch {
+      return '/';
+    }
+  }
   const money = (n) => '$' + Number(n || 0).toFixed(Number(n) < 0.1 ? 4 : 2);
   const percent = (n) => (n === null || n === undefined ? '–' : (Number(n) * 100).toFixed(1) + '%');
   const text = (s) => String(s ?? '').replace(/[&<>"]/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;' }[c]));
   const $ = (selector) => document.querySelector(selector);
-  return { client, session, requireSession, money, percent, text, $ };
+  return { client, session, requireSession, nextPage, money, percent, text, $ };
 })();

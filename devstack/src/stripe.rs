@@ -66,6 +66,8 @@ struct State {
     idempotency: HashMap<String, (String, Value)>,
     deliveries: Vec<Delivery>,
     refunds: Vec<Value>,
+    /// Session ids asked for with `GET /v1/checkout/sessions/:id`.
+    retrievals: Vec<String>,
 }
 
 #[derive(Clone)]
@@ -91,6 +93,11 @@ impl RunningStripe {
 
     pub fn refunds(&self) -> Vec<Value> {
         self.stripe.state.lock().unwrap().refunds.clone()
+    }
+
+    /// Every session id retrieved so far, in order.
+    pub fn retrievals(&self) -> Vec<String> {
+        self.stripe.state.lock().unwrap().retrievals.clone()
     }
 
     pub async fn stop(self) {
@@ -444,7 +451,9 @@ impl Stripe {
                 None,
             );
         }
-        match self.state.lock().unwrap().sessions.get(id) {
+        let mut state = self.state.lock().unwrap();
+        state.retrievals.push(id.to_owned());
+        match state.sessions.get(id) {
             Some(session) => warp::reply::json(session).into_response(),
             None => stripe_error(
                 StatusCode::NOT_FOUND,

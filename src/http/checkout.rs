@@ -64,12 +64,17 @@ pub async fn create(
         cancel_url: format!("{site}/checkout/cancel?draft={draft_id}"),
         idempotency_key: format!("checkout:{draft_id}:{}", draft.updated_at),
     };
-    let session = state.stripe.create_checkout_session(&request).await.map_err(|e| {
-        tracing::error!(draft.id = %draft_id, error = %e, "could not create a checkout session");
-        ApiError::BadGateway("the payment provider is not answering; try again in a minute".into())
-    })?;
-    let url = session.url.ok_or_else(|| {
-        ApiError::BadGateway("the payment provider returned no checkout page".into())
+    let session = state
+        .stripe
+        .create_checkout_session(&request)
+        .await
+        .map_err(|e| ApiError::PaymentProvider {
+            retry: e.is_retryable(),
+            detail: format!("draft {draft_id}: {e}"),
+        })?;
+    let url = session.url.ok_or_else(|| ApiError::PaymentProvider {
+        retry: false,
+        detail: format!("session {} came without a checkout page URL", session.id),
     })?;
     tracing::info!(draft.id = %draft_id, stripe.session_id = %session.id, "checkout session created");
     Ok(warp::reply::json(&serde_json::json!({ "url": url })).into_response())

@@ -1,8 +1,13 @@
 //! The one place where failures become HTTP answers: a status and a JSON
-//! body `{"error": "<what a person can act on>", "code": "<machine code>"}`.
+//! body `{"error": "<what a person can act on>", "code": "<machine code>",
+//! "request_id": "<id>"}`. A 4xx says what the caller can fix; a 5xx says
+//! "internal error" and, where retrying can help, when to retry; what went
+//! wrong inside is logged with the request id, never sent.
 
 use warp::http::StatusCode;
-use warp::reply::{Reply, Response};
+use warp::reply::Response;
+
+use super::request::RequestId;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ApiError {
@@ -18,10 +23,15 @@ pub enum ApiError {
     Unprocessable(String),
     #[error("the request body is larger than {0} bytes")]
     PayloadTooLarge(u64),
-    #[error("{0}")]
-    BadGateway(String),
-    #[error("{0}")]
+    /// The payment provider refused or failed; `retry` says whether trying
+    /// again can help.
+    #[error("payment could not be started: {detail}")]
+    PaymentProvider { detail: String, retry: bool },
+    /// Something we depend on is down; retrying later will work.
+    #[error("unavailable: {0}")]
     Unavailable(String),
+    #[error("internal: {0}")]
+    Internal(String),
 }
 
 impl ApiError {
@@ -33,20 +43,45 @@ impl ApiError {
             Self::Conflict(_) => (StatusCode::CONFLICT, "conflict"),
             Self::Unprocessable(_) => (StatusCode::UNPROCESSABLE_ENTITY, "unprocessable"),
             Self::PayloadTooLarge(_) => (StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large"),
-            Self::BadGateway(_) => (StatusCode::BAD_GATEWAY, "upstream_failed"),
+            Self::PaymentProvider { .. } => (StatusCode::BAD_GATEWAY, "payment_provider_failed"),
             Self::Unavailable(_) => (StatusCode::SERVICE_UNAVAILABLE, "unavailable"),
+            Self::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
         }
     }
-}
 
-impl Reply for ApiError {
-    fn into_response(self) -> Response {
+    /// What the caller is told: the message itself for a 4xx, a plain
+    /// sentence with no internals for a 5xx.
+    fn public_message(&self) -> String {
+        match self {
+            Self::PaymentProvider { retry: true, .. } => {
+                "internal error: the payment could not be started; try again in a minute".into()
+            }
+            Self::PaymentProvider { retry: false, .. } => {
+                "internal error: the payment could not be started; we have been told and are on it"
+                    .into()
+            }
+            Self::Unavailable(_) => {
+                "internal error: a service we depend on is unavailable; try again in a minute"
+                    .into()
+            }
+            Self::Internal(_) => "internal error".into(),
+            client_error => client_error.to_string(),
+        }
+    }
+
+    /// The answer to the request `id`; a server error is logged here, once,
+    /// with what happened.
+    pub fn into_response_for(self, id: &RequestId) -> Response {
         let (status, code) = self.status_and_code();
         if status.is_server_error() {
             tracing::error!(http.status = status.as_u16(), error = %self, "request failed");
         }
-        let body = serde_json::json!({ "error": self.to_string(), "code": code });
-        warp::reply::with_status(warp::reply::json(&body), status).into_response()
+        let body = serde_json::json!({
+            "error": self.public_message(),
+            "code": code,
+            "request_id": id.as_str(),
+        });
+        super::request::json_reply(status, &body)
     }
 }
 
@@ -63,14 +98,8 @@ impl From<crate::supabase::SupabaseError> for ApiError {
             SupabaseError::Unauthorized => {
                 Self::Unauthorized("your session has expired; sign in again".into())
             }
-            SupabaseError::Refused { message, .. } => Self::Unprocessable(message),
-            SupabaseError::Unavailable(why) => {
-                Self::Unavailable(format!("the database is unavailable: {why}"))
-            }
+            refused @ SupabaseError::Refused { .. } => Self::Internal(refused.to_string()),
+            SupabaseError::Unavailable(why) => Self::Unavailable(format!("the database: {why}")),
         }
     }
-}
-
-pub fn respond(result: Result<Response, ApiError>) -> Response {
-    result.unwrap_or_else(Reply::into_response)
 }

@@ -4,6 +4,7 @@
 mod checkout;
 mod error;
 mod pages;
+mod request;
 mod web;
 mod webhook;
 
@@ -18,6 +19,7 @@ use warp::{Filter, Rejection};
 
 use crate::startup::AppState;
 pub use error::ApiError;
+use request::{request, Request, RequestId};
 
 fn with_state(state: AppState) -> impl Filter<Extract = (AppState,), Error = Infallible> + Clone {
     warp::any().map(move || state.clone())
@@ -51,26 +53,32 @@ fn body_limited(limit: u64) -> impl Filter<Extract = (Bytes,), Error = Rejection
 pub fn routes(state: AppState) -> impl Filter<Extract = (Response,), Error = Infallible> + Clone {
     let checkout = warp::path!("api" / "checkout")
         .and(warp::post())
+        .and(request("checkout"))
         .and(with_state(state.clone()))
         .and(warp::header::optional::<String>("authorization"))
         .and(body_limited(checkout::MAX_BODY_BYTES))
-        .then(|state, authorization, body| async move {
-            error::respond(checkout::create(state, authorization, body).await)
+        .then(|request: Request, state, authorization, body| {
+            request.run(checkout::create(state, authorization, body))
         });
     let webhook = warp::path!("api" / "webhooks" / "stripe")
         .and(warp::post())
+        .and(request("stripe_webhook"))
         .and(with_state(state.clone()))
         .and(warp::header::optional::<String>("stripe-signature"))
         .and(body_limited(webhook::MAX_BODY_BYTES))
-        .then(|state, signature, body| async move {
-            error::respond(webhook::receive(state, signature, body).await)
+        .then(|request: Request, state, signature, body| {
+            request.run(webhook::receive(state, signature, body))
         });
     let success = warp::path!("checkout" / "success")
         .and(warp::get())
+        .and(request("checkout_success"))
         .and(with_state(state.clone()))
         .and(warp::query::<HashMap<String, String>>())
-        .then(|state, query: HashMap<String, String>| async move {
-            pages::checkout_success(state, query.get("session_id").cloned()).await
+        .then(|request: Request, state, query: HashMap<String, String>| {
+            let id = request.id.clone();
+            request.run(async move {
+                Ok(pages::checkout_success(state, query.get("session_id").cloned(), &id).await)
+            })
         });
     let cancel = warp::path!("checkout" / "cancel")
         .and(warp::get())
@@ -136,26 +144,26 @@ pub fn routes(state: AppState) -> impl Filter<Extract = (Response,), Error = Inf
 }
 
 fn rejection_reply(rejection: Rejection) -> Response {
-    if let Some(TooLarge(limit)) = rejection.find::<TooLarge>() {
-        return ApiError::PayloadTooLarge(*limit).into_response();
-    }
-    let (status, message) = if rejection.is_not_found() {
-        (StatusCode::NOT_FOUND, "no such page".to_owned())
+    let id = RequestId::new();
+    let error = if let Some(TooLarge(limit)) = rejection.find::<TooLarge>() {
+        ApiError::PayloadTooLarge(*limit)
+    } else if rejection.is_not_found() {
+        return request::json_reply(
+            StatusCode::NOT_FOUND,
+            &serde_json::json!({"error": "no such page", "code": "not_found", "request_id": id.as_str()}),
+        );
     } else if rejection.find::<warp::reject::MethodNotAllowed>().is_some() {
-        (
+        return request::json_reply(
             StatusCode::METHOD_NOT_ALLOWED,
-            "method not allowed here".to_owned(),
-        )
+            &serde_json::json!({"error": "method not allowed here", "code": "method_not_allowed", "request_id": id.as_str()}),
+        );
     } else if let Some(e) = rejection.find::<warp::reject::InvalidQuery>() {
-        (StatusCode::BAD_REQUEST, e.to_string())
+        ApiError::BadRequest(e.to_string())
     } else if let Some(e) = rejection.find::<warp::reject::InvalidHeader>() {
-        (StatusCode::BAD_REQUEST, e.to_string())
+        ApiError::BadRequest(e.to_string())
     } else {
-        (StatusCode::BAD_REQUEST, format!("{rejection:?}"))
+        tracing::warn!(request.id = id.as_str(), rejection = ?rejection, "request refused before any handler");
+        ApiError::BadRequest("the request could not be read".into())
     };
-    warp::reply::with_status(
-        warp::reply::json(&serde_json::json!({ "error": message, "code": "bad_request" })),
-        status,
-    )
-    .into_response()
+    error.into_response_for(&id)
 }

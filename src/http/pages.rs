@@ -6,7 +6,10 @@ use warp::reply::{Reply, Response};
 use crate::fulfilment::{self, Settlement};
 use crate::html::escape;
 use crate::startup::AppState;
+use crate::stripe::lookups::LookupError;
 use crate::stripe::types::SessionId;
+
+use super::request::RequestId;
 
 /// A small page in the product's look; `body` is trusted HTML.
 fn page(status: StatusCode, title: &str, body: &str) -> Response {
@@ -37,28 +40,88 @@ fn redirect(location: &str) -> Response {
     response
 }
 
-/// Stripe's `success_url`. Fulfils through the same function as the webhook
-/// (which may not have arrived yet), then sends the user to the processing
-/// page.
-pub async fn checkout_success(state: AppState, session_id: Option<String>) -> Response {
+const DASHBOARD_LINK: &str = "<p><a href=\"/\">Go to your dashboard</a></p>";
+
+/// A page for a failure on our side, with the reference support can find
+/// the details by.
+fn internal_error(status: StatusCode, title: &str, text: &str, id: &RequestId) -> Response {
+    page(
+        status,
+        title,
+        &format!(
+            "<p>{}</p><p class=\"muted\">Reference: <code>{}</code></p>{DASHBOARD_LINK}",
+            escape(text),
+            escape(id.as_str())
+        ),
+    )
+}
+
+/// Stripe's `success_url`. The database first: a session the webhook (or an
+/// earlier visit) has settled goes straight to its report. Otherwise Stripe
+/// is asked about the session, once per session id however often the page
+/// is loaded, and the session is settled through the same function as the
+/// webhook's.
+pub async fn checkout_success(
+    state: AppState,
+    session_id: Option<String>,
+    id: &RequestId,
+) -> Response {
     let Some(raw) = session_id else {
         return page(
             StatusCode::OK,
             "Payment received",
-            "<p>Thank you! Your benchmark is being prepared.</p><p><a href=\"/\">Go to your dashboard</a></p>",
+            &format!("<p>Thank you! Your benchmark is being prepared.</p>{DASHBOARD_LINK}"),
         );
     };
     let Some(session_id) = SessionId::parse(&raw) else {
-        return page(StatusCode::BAD_REQUEST, "Unknown checkout", "<p>This link does not name a checkout session.</p><p><a href=\"/\">Go to your dashboard</a></p>");
+        return page(
+            StatusCode::BAD_REQUEST,
+            "Unknown checkout",
+            &format!("<p>This link does not name a checkout session.</p>{DASHBOARD_LINK}"),
+        );
     };
-    let session = match state.stripe.retrieve_checkout_session(&session_id).await {
+    let trouble_saving = |e: &dyn std::fmt::Display| {
+        tracing::error!(stripe.session_id = session_id.as_str(), error = %e, "the success page could not reach the database");
+        internal_error(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "Confirming your payment…",
+            "We are having trouble reaching our database. If you paid, your benchmark is safe and starts as soon as we can save it. Refresh this page in a minute.",
+            id,
+        )
+    };
+    match state
+        .supabase
+        .checkout_session_report(session_id.as_str())
+        .await
+    {
+        Ok(Some(report_id)) => return redirect(&format!("/benchmark/{report_id}/processing")),
+        Ok(None) => {}
+        Err(e) => return trouble_saving(&e),
+    }
+    let session = match state
+        .session_lookups
+        .retrieve(&state.stripe, &session_id)
+        .await
+    {
         Ok(session) => session,
-        Err(e) => {
-            tracing::error!(stripe.session_id = session_id.as_str(), error = %e, "could not retrieve the checkout session");
+        Err(LookupError::NotFound) => {
+            tracing::warn!(
+                stripe.session_id = session_id.as_str(),
+                "success page for a session Stripe does not know"
+            );
             return page(
+                StatusCode::NOT_FOUND,
+                "We do not know this checkout",
+                &format!("<p>No payment belongs to this link. If you paid, your benchmark is on your dashboard.</p>{DASHBOARD_LINK}"),
+            );
+        }
+        Err(LookupError::Failed(why)) => {
+            tracing::error!(stripe.session_id = session_id.as_str(), error = %why, "could not retrieve the checkout session");
+            return internal_error(
                 StatusCode::BAD_GATEWAY,
                 "Confirming your payment…",
-                "<p>We could not reach the payment provider just now. Your payment is safe; refresh this page in a moment.</p>",
+                "We could not confirm your payment with the payment provider just now. If you paid, your benchmark starts as soon as the provider confirms it, and we email you when the report is ready.",
+                id,
             );
         }
     };
@@ -67,21 +130,14 @@ pub async fn checkout_success(state: AppState, session_id: Option<String>) -> Re
         Ok(Settlement::AwaitingPayment) => page(
             StatusCode::OK,
             "Payment processing",
-            "<p>Your bank is still confirming the payment. Your benchmark starts as soon as it clears, and we will email you when the report is ready.</p><p><a href=\"/\">Go to your dashboard</a></p>",
+            &format!("<p>Your bank is still confirming the payment. Your benchmark starts as soon as it clears, and we will email you when the report is ready.</p>{DASHBOARD_LINK}"),
         ),
         Ok(Settlement::Rejected(_)) => page(
             StatusCode::OK,
             "We could not start this benchmark",
             "<p>Your payment does not match this benchmark, so nothing was run. Contact support and we will sort it out or refund you.</p>",
         ),
-        Err(e) => {
-            tracing::error!(stripe.session_id = session_id.as_str(), error = %e, "could not fulfil from the success page");
-            page(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "Confirming your payment…",
-                "<p>Your payment went through; we are having trouble saving it. Refresh this page in a moment.</p>",
-            )
-        }
+        Err(e) => trouble_saving(&e),
     }
 }
 

@@ -18,6 +18,22 @@ pub enum StripeError {
     Refused { status: u16, message: String },
 }
 
+impl StripeError {
+    /// Whether the same request may succeed later: Stripe unreachable,
+    /// rate-limiting or failing. A 4xx other than 429 will be refused again.
+    pub fn is_retryable(&self) -> bool {
+        match self {
+            Self::Unreachable(_) => true,
+            Self::Refused { status, .. } => *status == 429 || *status >= 500,
+        }
+    }
+
+    /// Stripe does not know the object asked for.
+    pub fn is_not_found(&self) -> bool {
+        matches!(self, Self::Refused { status: 404, .. })
+    }
+}
+
 #[derive(Deserialize)]
 struct ErrorBody {
     error: ErrorDetail,

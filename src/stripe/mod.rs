@@ -2,6 +2,7 @@
 //! webhooks Stripe sends.
 
 pub mod client;
+pub mod lookups;
 pub mod signature;
 pub mod types;
 

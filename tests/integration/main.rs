@@ -7,6 +7,7 @@ mod support;
 mod database_tls;
 mod engine;
 mod fulfillment;
+mod honest_errors;
 mod hostile_input;
 mod pay;
 mod report_queue;

@@ -16,11 +16,11 @@ use crate::support::http::json_body as body;
 use crate::support::supabase::{DEMO_EMAIL, DEMO_PASSWORD, JWT_SECRET, SERVICE_KEY};
 use modelpick::stripe::signature::sign;
 
-fn now() -> i64 {
+pub(super) fn now() -> i64 {
     chrono::Utc::now().timestamp()
 }
 
-fn session(id: &str, draft: &str, user: &str, payment_status: &str) -> Value {
+pub(super) fn session(id: &str, draft: &str, user: &str, payment_status: &str) -> Value {
     json!({
         "id": id,
         "object": "checkout.session",
@@ -34,7 +34,7 @@ fn session(id: &str, draft: &str, user: &str, payment_status: &str) -> Value {
     })
 }
 
-fn event(kind: &str, object: Value) -> String {
+pub(super) fn event(kind: &str, object: Value) -> String {
     json!({
         "id": format!("evt_{}", Uuid::new_v4().simple()),
         "object": "event",
@@ -275,7 +275,7 @@ async fn admin() -> tokio_postgres::Client {
 
 /// Takes the test's database away from every client (as an outage would),
 /// or gives it back.
-async fn database_available(app: &TestApp, available: bool) {
+pub(super) async fn database_available(app: &TestApp, available: bool) {
     let admin = admin().await;
     admin
         .execute(

@@ -27,6 +27,12 @@ pub struct TestApp {
 
 impl TestApp {
     pub async fn spawn() -> Self {
+        Self::spawn_with(&[]).await
+    }
+
+    /// The app with some settings of its own (`STRIPE_API_BASE` pointing
+    /// at nothing, say).
+    pub async fn spawn_with(overrides: &[(&str, String)]) -> Self {
         let supabase = TestSupabase::start().await;
         let sidecar_listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let sidecar_addr = sidecar_listener.local_addr().unwrap();
@@ -58,7 +64,9 @@ impl TestApp {
             ("STRIPE_WEBHOOK_SECRET", WEBHOOK_SECRET.into()),
         ];
         let settings = Settings::from_lookup(|name| {
-            vars.iter()
+            overrides
+                .iter()
+                .chain(vars.iter())
                 .find(|(k, _)| *k == name)
                 .map(|(_, v)| v.clone())
         })
