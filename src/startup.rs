@@ -116,6 +116,7 @@ pub fn engine(config: &crate::config::EngineConfig) -> Result<crate::engine::Eng
         resend: config.resend.clone().map(crate::email::Resend::new),
         stripe: config.stripe.as_ref().map(StripeClient::new),
         site_url: config.site_url.clone(),
+        retry: crate::engine::followup::FollowupRetry::default(),
     };
     Ok(crate::engine::Engine::new(settings, ctx, followups))
 }

@@ -1,9 +1,15 @@
-//! After a report ends: the completion email (once) and, for a paid report
-//! that produced nothing, a refund. Run after each report and on every
-//! sweep, so one lost to a crash or an outage is done later; Resend and
-//! Stripe deduplicate by the idempotency keys, and the database records
-//! each step once it is done.
+//! After a report ends: the completion email and, for a paid report that
+//! produced nothing, the refund. Each is a row of its own in the database
+//! (013_fair_followups.sql) with its own attempts and backoff, so the sweep
+//! does whatever is due, oldest first, a few at a time; one that keeps
+//! failing waits for its turn and never holds up the others, and the email
+//! does not wait for the refund. Resend and Stripe deduplicate by the
+//! idempotency keys, so an attempt repeated after a crash is harmless.
 
+use std::time::Duration;
+
+use futures_util::StreamExt;
+use tracing::Instrument;
 use uuid::Uuid;
 
 use crate::email::{Email, Resend};
@@ -17,31 +23,100 @@ pub struct Followups {
     pub stripe: Option<StripeClient>,
     /// Where report links point.
     pub site_url: String,
+    pub retry: FollowupRetry,
 }
 
-fn completion_email<'a>(
-    site_url: &str,
+/// How failed follow-ups are retried, and when an operator hears of it.
+#[derive(Debug, Clone)]
+pub struct FollowupRetry {
+    /// The wait after the first failure; it doubles with every failure.
+    pub first_backoff: Duration,
+    pub max_backoff: Duration,
+    /// After this many failures an operator is alerted (once).
+    pub alert_after: u32,
+}
+
+impl Default for FollowupRetry {
+    fn default() -> Self {
+        Self {
+            first_backoff: Duration::from_secs(30),
+            max_backoff: Duration::from_secs(3600),
+            alert_after: 5,
+        }
+    }
+}
+
+/// Follow-ups done at once, so one slow provider call delays only itself.
+const AT_ONCE: usize = 8;
+/// Due follow-ups read per round, and rounds per sweep at most (what is
+/// left waits for the next sweep).
+const BATCH: i32 = 50;
+const ROUNDS: usize = 20;
+
+/// One follow-up whose time has come.
+#[derive(Debug, Clone)]
+struct Due {
     report_id: Uuid,
-    status: &str,
-    reason: Option<&str>,
-    to: &'a str,
-) -> Email<'a> {
+    kind: Kind,
+    status: String,
+    status_reason: Option<String>,
+    email: Option<String>,
+    stripe_session_id: Option<String>,
+    refund_state: RefundState,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    Email,
+    Refund,
+}
+
+impl Kind {
+    fn as_str(self) -> &'static str {
+        match self {
+            Kind::Email => "email",
+            Kind::Refund => "refund",
+        }
+    }
+}
+
+/// Where a failed report's refund stands, as its email tells it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum RefundState {
+    Refunded,
+    Pending,
+    Failing,
+    None,
+}
+
+fn completion_email<'a>(site_url: &str, due: &Due, to: &'a str) -> Email<'a> {
+    let report_id = due.report_id;
     let link = format!("{site_url}/report/{report_id}");
-    let (subject, lead) = if status == "complete" {
+    let (subject, lead) = if due.status == "complete" {
         (
             "Your ModelPick report is ready".to_owned(),
             "Your benchmark has finished. See which model reads your documents best:".to_owned(),
         )
     } else {
+        let refund = match due.refund_state {
+            RefundState::Refunded => " Your payment has been refunded.",
+            RefundState::Pending => " Your payment is being refunded.",
+            RefundState::Failing => {
+                " Refunding your payment has not worked yet; we have been alerted and will make it right."
+            }
+            RefundState::None => "",
+        };
         (
             "Your ModelPick benchmark could not finish".to_owned(),
             format!(
-                "{} Your payment is being refunded.",
-                reason.unwrap_or("The benchmark could not produce a result.")
+                "{}{refund}",
+                due.status_reason
+                    .as_deref()
+                    .unwrap_or("The benchmark could not produce a result.")
             ),
         )
     };
-    let note = match (status, reason) {
+    let note = match (due.status.as_str(), due.status_reason.as_deref()) {
         ("complete", Some(reason)) => format!("\n\nNote: {reason}"),
         _ => String::new(),
     };
@@ -62,87 +137,141 @@ fn completion_email<'a>(
     }
 }
 
-async fn record_error(client: &tokio_postgres::Client, report_id: Uuid, error: &str) {
-    tracing::error!(%error, "follow-up failed; will retry");
-    let _ = client
-        .execute(
-            "select public.record_report_followup_error($1, $2)",
-            &[&report_id, &error],
-        )
-        .await;
+/// Does every follow-up that is due, a few at a time, until none is.
+pub async fn run_pending(db: &deadpool_postgres::Pool, followups: &Followups) {
+    for _ in 0..ROUNDS {
+        let due = match due_followups(db).await {
+            Ok(due) => due,
+            Err(e) => {
+                tracing::warn!(error = %e, "could not read the follow-ups due");
+                return;
+            }
+        };
+        let round = due.len();
+        futures_util::stream::iter(due)
+            .for_each_concurrent(AT_ONCE, |due| {
+                let span = tracing::info_span!("followup", report.id = %due.report_id, followup.kind = due.kind.as_str());
+                follow_up(db, followups, due).instrument(span)
+            })
+            .await;
+        // A short round means nothing more is due; a full one may leave some.
+        if round < BATCH as usize {
+            return;
+        }
+    }
 }
 
-/// Does what is owed for finished reports; errors are recorded on the
-/// report and retried on the next sweep.
-pub async fn run_pending(db: &deadpool_postgres::Pool, followups: &Followups) {
-    let Ok(client) = db.get().await else { return };
-    let Ok(rows) = client
-        .query("select * from public.pending_report_followups(20)", &[])
+async fn due_followups(db: &deadpool_postgres::Pool) -> Result<Vec<Due>, String> {
+    let client = db.get().await.map_err(|e| e.to_string())?;
+    let rows = client
+        .query("select * from public.due_report_followups($1)", &[&BATCH])
         .await
-    else {
+        .map_err(|e| e.to_string())?;
+    Ok(rows
+        .iter()
+        .map(|row| Due {
+            report_id: row.get("report_id"),
+            kind: if row.get::<_, String>("kind") == "refund" {
+                Kind::Refund
+            } else {
+                Kind::Email
+            },
+            status: row.get("status"),
+            status_reason: row.get("status_reason"),
+            email: row.get("email"),
+            stripe_session_id: row.get("stripe_session_id"),
+            refund_state: match row.get::<_, String>("refund_state").as_str() {
+                "refunded" => RefundState::Refunded,
+                "pending" => RefundState::Pending,
+                "failing" => RefundState::Failing,
+                _ => RefundState::None,
+            },
+        })
+        .collect())
+}
+
+/// One follow-up, done and recorded, or failed and rescheduled.
+async fn follow_up(db: &deadpool_postgres::Pool, followups: &Followups, due: Due) {
+    let outcome = match due.kind {
+        Kind::Email => send_email(followups, &due).await.map(|()| None),
+        Kind::Refund => refund(followups, &due).await.map(Some),
+    };
+    let Ok(client) = db.get().await else {
+        tracing::warn!("no database connection to record the follow-up; it will be done again");
         return;
     };
-    for row in rows {
-        let report_id: Uuid = row.get("report_id");
-        let status: String = row.get("status");
-        let email: Option<String> = row.get("email");
-        let session: Option<String> = row.get("stripe_session_id");
-        let span = tracing::info_span!("followup", report.id = %report_id);
-        let _entered = span.enter();
-
-        if row.get::<_, bool>("needs_refund") {
-            let Some(stripe) = &followups.stripe else {
-                continue;
-            };
-            let Some(session_id) = session.as_deref().and_then(SessionId::parse) else {
-                continue;
-            };
-            match stripe.refund_session(&session_id, report_id).await {
-                Ok(refund) => {
-                    let _ = client
-                        .execute(
-                            "select public.record_report_refund($1, $2)",
-                            &[&report_id, &refund.id],
-                        )
-                        .await;
-                    tracing::info!(stripe.refund_id = %refund.id, "paid report refunded");
-                }
+    match outcome {
+        Ok(refund_id) => {
+            let recorded = client
+                .execute(
+                    "select public.complete_report_followup($1, $2, $3)",
+                    &[&due.report_id, &due.kind.as_str(), &refund_id],
+                )
+                .await;
+            match recorded {
+                Ok(_) => tracing::info!(stripe.refund_id = refund_id.as_deref(), "follow-up done"),
                 Err(e) => {
-                    record_error(&client, report_id, &format!("refund: {e}")).await;
-                    continue;
+                    tracing::warn!(error = %e, "follow-up done but not recorded; it will be repeated (idempotently)")
                 }
             }
         }
-        if row.get::<_, bool>("needs_email") {
-            let (Some(resend), Some(to)) = (&followups.resend, email.as_deref()) else {
-                continue;
-            };
-            let reason: Option<String> = client
+        Err(why) => {
+            let retry = &followups.retry;
+            let alert = client
                 .query_one(
-                    "select status_reason from public.reports where id = $1",
-                    &[&report_id],
+                    "select public.fail_report_followup($1, $2, $3, $4, $5, $6)",
+                    &[
+                        &due.report_id,
+                        &due.kind.as_str(),
+                        &why,
+                        &(retry.first_backoff.as_secs().max(1) as i32),
+                        &(retry.max_backoff.as_secs().max(1) as i32),
+                        &(retry.alert_after.max(1) as i32),
+                    ],
                 )
                 .await
-                .ok()
-                .and_then(|r| r.get(0));
-            let message = completion_email(
-                &followups.site_url,
-                report_id,
-                &status,
-                reason.as_deref(),
-                to,
-            );
-            match resend.send(&message).await {
-                Ok(()) => {
-                    let _ = client
-                        .execute("select public.record_report_email_sent($1)", &[&report_id])
-                        .await;
-                    tracing::info!("completion email sent");
+                .map(|row| row.get::<_, bool>(0));
+            match alert {
+                Ok(true) => {
+                    tracing::error!(error = %why, attempts = retry.alert_after, "follow-up keeps failing; operator attention needed (private.stuck_followups)")
                 }
+                Ok(false) => tracing::warn!(error = %why, "follow-up failed; will retry later"),
                 Err(e) => {
-                    record_error(&client, report_id, &format!("email: {e}")).await;
+                    tracing::warn!(error = %why, record_error = %e, "follow-up failed and could not be rescheduled")
                 }
             }
         }
     }
+}
+
+async fn send_email(followups: &Followups, due: &Due) -> Result<(), String> {
+    let resend = followups
+        .resend
+        .as_ref()
+        .ok_or("email is not configured (RESEND_API_KEY)")?;
+    let to = due
+        .email
+        .as_deref()
+        .ok_or("the user has no email address")?;
+    resend
+        .send(&completion_email(&followups.site_url, due, to))
+        .await
+        .map_err(|e| e.to_string())
+}
+
+async fn refund(followups: &Followups, due: &Due) -> Result<String, String> {
+    let stripe = followups
+        .stripe
+        .as_ref()
+        .ok_or("refunds are not configured (STRIPE_SECRET_KEY)")?;
+    let session = due
+        .stripe_session_id
+        .as_deref()
+        .and_then(SessionId::parse)
+        .ok_or("the report has no checkout session to refund")?;
+    stripe
+        .refund_session(&session, due.report_id)
+        .await
+        .map(|refund| refund.id)
+        .map_err(|e| e.to_string())
 }

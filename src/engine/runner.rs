@@ -14,6 +14,7 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 use tokio::sync::watch;
 use tokio::task::JoinSet;
+use tracing::Instrument;
 use uuid::Uuid;
 
 use super::budget::{Price, SOFT_CEILING_USD};
@@ -153,12 +154,18 @@ struct CellResult {
 pub async fn run_report(
     ctx: Arc<RunnerContext>,
     claim: ClaimedReport,
+    stop: watch::Receiver<bool>,
+) -> Result<(), RunError> {
+    let span = tracing::info_span!("report", report.id = %claim.lease.report_id, report.attempt = claim.attempts);
+    run_claimed(ctx, claim, stop).instrument(span).await
+}
+
+async fn run_claimed(
+    ctx: Arc<RunnerContext>,
+    claim: ClaimedReport,
     mut stop: watch::Receiver<bool>,
 ) -> Result<(), RunError> {
     let report_id = claim.lease.report_id;
-    let span =
-        tracing::info_span!("report", report.id = %report_id, report.attempt = claim.attempts);
-    let _entered = span.enter();
     let lease = claim.lease.clone();
 
     // Reports that cannot run at all fail at once, with a reason.
@@ -191,22 +198,25 @@ pub async fn run_report(
         let ctx = ctx.clone();
         let lost = lost.clone();
         let mut lease = lease.clone();
-        tokio::spawn(async move {
-            loop {
-                tokio::time::sleep(ctx.limits.lease / 3).await;
-                let Ok(client) = ctx.db.get().await else {
-                    continue;
-                };
-                match queue::renew(&client, &mut lease, ctx.limits.lease).await {
-                    Ok(()) => {}
-                    Err(QueueError::LeaseLost(_)) => {
-                        lost.store(true, Ordering::SeqCst);
-                        return;
+        tokio::spawn(
+            async move {
+                loop {
+                    tokio::time::sleep(ctx.limits.lease / 3).await;
+                    let Ok(client) = ctx.db.get().await else {
+                        continue;
+                    };
+                    match queue::renew(&client, &mut lease, ctx.limits.lease).await {
+                        Ok(()) => {}
+                        Err(QueueError::LeaseLost(_)) => {
+                            lost.store(true, Ordering::SeqCst);
+                            return;
+                        }
+                        Err(e) => tracing::warn!(error = %e, "lease renewal failed; retrying"),
                     }
-                    Err(e) => tracing::warn!(error = %e, "lease renewal failed; retrying"),
                 }
             }
-        })
+            .in_current_span(),
+        )
     });
     let result = run_cells(&ctx, &claim, &snapshot, &lost, &mut stop).await;
     drop(heartbeat);
@@ -216,22 +226,27 @@ pub async fn run_report(
         return Err(QueueError::LeaseLost(report_id).into());
     }
     if stopped_by == Stop::HandBack {
-        let client = ctx.db.get().await?;
-        queue::release(&client, &lease).await?;
+        persistently(&ctx, |client| {
+            let lease = &lease;
+            async move { Ok(queue::release(&client, lease).await?) }
+        })
+        .await?;
         tracing::info!("report handed back for another engine");
         return Ok(());
     }
-    let client = ctx.db.get().await?;
-    let row = client
-        .query_one(
-            "select count(*) filter (where error is null), count(*),
-                    (select error from public.benchmark_runs e where e.report_id = $1 and e.error is not null
-                      group by error order by count(*) desc limit 1)
-               from public.benchmark_runs where report_id = $1",
-            &[&report_id],
-        )
-        .await
-        .map_err(QueueError::from)?;
+    let row = persistently(&ctx, |client| async move {
+        client
+            .query_one(
+                "select count(*) filter (where error is null), count(*),
+                        (select error from public.benchmark_runs e where e.report_id = $1 and e.error is not null
+                          group by error order by count(*) desc limit 1)
+                   from public.benchmark_runs where report_id = $1",
+                &[&report_id],
+            )
+            .await
+            .map_err(|e| RunError::from(QueueError::from(e)))
+    })
+    .await?;
     let (answered, done, common_error): (i64, i64, Option<String>) =
         (row.get(0), row.get(1), row.get(2));
     let planned = claim.runs_planned;
@@ -276,10 +291,46 @@ impl Drop for AbortOnDrop {
 }
 
 async fn finish(ctx: &RunnerContext, lease: &Lease, outcome: Outcome) -> Result<(), RunError> {
-    let client = ctx.db.get().await?;
-    queue::finish(&client, lease, &outcome).await?;
+    persistently(ctx, |client| {
+        let outcome = &outcome;
+        async move { Ok(queue::finish(&client, lease, outcome).await?) }
+    })
+    .await?;
     tracing::info!(?outcome, "report finished");
     Ok(())
+}
+
+/// A last step of a report (its tally, finishing it, handing it back), on a
+/// fresh connection, and again on another when one breaks under it (a
+/// pooled connection the server has just closed looks alive until its
+/// driver runs): a report whose last step failed would otherwise sit until
+/// its lease expired. A lost lease is final and never retried.
+async fn persistently<T, F, Fut>(ctx: &RunnerContext, step: F) -> Result<T, RunError>
+where
+    F: Fn(deadpool_postgres::Client) -> Fut,
+    Fut: std::future::Future<Output = Result<T, RunError>>,
+{
+    const ATTEMPTS: u32 = 5;
+    let mut wait = Duration::from_millis(100);
+    let mut attempt = 1;
+    loop {
+        let result = match ctx.db.get().await {
+            Ok(client) => step(client).await,
+            Err(e) => Err(e.into()),
+        };
+        match result {
+            Err(RunError::Queue(QueueError::LeaseLost(id))) => {
+                return Err(QueueError::LeaseLost(id).into())
+            }
+            Err(e) if attempt < ATTEMPTS => {
+                tracing::warn!(error = %e, attempt, "a report's last step failed; retrying on another connection");
+                tokio::time::sleep(wait).await;
+                wait *= 2;
+                attempt += 1;
+            }
+            other => return other,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -430,7 +481,7 @@ async fn run_cells(
                 price,
                 cell,
             };
-            tasks.spawn(job.run());
+            tasks.spawn(job.run().in_current_span());
         }
         if admitting && pending.values().all(VecDeque::is_empty) {
             admitting = false;

@@ -5,6 +5,7 @@
 //! so Stripe neither retries nor disables the endpoint.
 
 use bytes::Bytes;
+use tracing::Instrument;
 use warp::http::StatusCode;
 use warp::reply::{Reply, Response};
 
@@ -44,9 +45,12 @@ pub async fn receive(
     })?;
     let event: Event = serde_json::from_slice(&body)
         .map_err(|e| ApiError::BadRequest(format!("the signed body is not a Stripe event: {e}")))?;
-    let span = tracing::info_span!("stripe_webhook", stripe.event_id = %event.id, stripe.event_type = %event.kind);
-    let _entered = span.enter();
+    let span = tracing::info_span!("stripe_event", stripe.event_id = %event.id, stripe.event_type = %event.kind);
+    act_on(&state, &event).instrument(span).await
+}
 
+/// Fulfils, records or ignores one verified event.
+async fn act_on(state: &AppState, event: &Event) -> Result<Response, ApiError> {
     let checkout = match event.checkout_event() {
         Ok(Some(checkout)) => checkout,
         Ok(None) => return Ok(ack("ignored")),

@@ -31,10 +31,9 @@ insert into expected_grants values
   ('finish_report(uuid,uuid,text,text,boolean)', '', 'service_role', 'EXECUTE'),
   ('reserve_run(uuid,uuid,text,integer,numeric,numeric)', '', 'service_role', 'EXECUTE'),
   ('record_run(uuid,uuid,jsonb)', '', 'service_role', 'EXECUTE'),
-  ('pending_report_followups(integer)', '', 'service_role', 'EXECUTE'),
-  ('record_report_email_sent(uuid)', '', 'service_role', 'EXECUTE'),
-  ('record_report_refund(uuid,text)', '', 'service_role', 'EXECUTE'),
-  ('record_report_followup_error(uuid,text)', '', 'service_role', 'EXECUTE'),
+  ('due_report_followups(integer)', '', 'service_role', 'EXECUTE'),
+  ('complete_report_followup(uuid,text,text)', '', 'service_role', 'EXECUTE'),
+  ('fail_report_followup(uuid,text,text,integer,integer,integer)', '', 'service_role', 'EXECUTE'),
   ('checkout_sessions', '', 'none', '');
 insert into expected_grants
 select 'benchmark_drafts', c, 'authenticated', p

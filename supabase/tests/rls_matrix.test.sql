@@ -166,13 +166,11 @@ select pg_temp.cells('functions', 'reserve_run', $q$select public.reserve_run(r.
                                                    'no privilege', 'no privilege', 'no privilege', 'allowed');
 select pg_temp.cells('functions', 'record_run', $q$select public.record_run(r.id, r.lease_token, '{"model_id": "openai/gpt-4o", "image_index": 1}') from public.claim_next_report('w', 30) r$q$,
                                                    'no privilege', 'no privilege', 'no privilege', 'allowed');
-select pg_temp.cells('functions', 'pending_report_followups', $q$select * from public.pending_report_followups(5)$q$,
+select pg_temp.cells('functions', 'due_report_followups', $q$select * from public.due_report_followups(5)$q$,
                                                    'no privilege', 'no privilege', 'no privilege', 'no rows');
-select pg_temp.cells('functions', 'record_report_email_sent', $q$select public.record_report_email_sent('e0000000-0000-4000-8000-0000000000e2')$q$,
+select pg_temp.cells('functions', 'complete_report_followup', $q$select public.complete_report_followup('e0000000-0000-4000-8000-0000000000e2', 'email')$q$,
                                                    'no privilege', 'no privilege', 'no privilege', 'allowed');
-select pg_temp.cells('functions', 'record_report_refund', $q$select public.record_report_refund('e0000000-0000-4000-8000-0000000000e2', 're_x')$q$,
-                                                   'no privilege', 'no privilege', 'no privilege', 'allowed');
-select pg_temp.cells('functions', 'record_report_followup_error', $q$select public.record_report_followup_error('e0000000-0000-4000-8000-0000000000e2', 'x')$q$,
+select pg_temp.cells('functions', 'fail_report_followup', $q$select public.fail_report_followup('e0000000-0000-4000-8000-0000000000e2', 'email', 'x', 30, 3600, 5)$q$,
                                                    'no privilege', 'no privilege', 'no privilege', 'allowed');
 select pg_temp.cells('functions', 'read_report, own', $q$select 1 where public.read_report('e0000000-0000-4000-8000-0000000000e2') is not null$q$,
                                                    'no rows',      'allowed',      'no rows',      'no privilege');

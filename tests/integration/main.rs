@@ -6,6 +6,7 @@ mod support;
 
 mod database_tls;
 mod engine;
+mod followups;
 mod fulfillment;
 mod honest_errors;
 mod hostile_input;

@@ -232,6 +232,7 @@ impl TestWorld {
                 },
             )),
             site_url: "http://127.0.0.1:8787".into(),
+            retry: modelpick::engine::followup::FollowupRetry::default(),
         }
     }
 

@@ -1,0 +1,113 @@
+//! Follow-ups are fair: a refund that keeps failing waits for its next
+//! attempt instead of standing in front of every other report, and a failed
+//! report's email does not wait for its refund.
+
+use modelpick::engine::followup;
+use tokio_postgres::Client;
+use uuid::Uuid;
+
+use crate::support::engine::TestWorld;
+use crate::support::fixtures::paid_report;
+
+/// Claims every paid report and ends it as `status`.
+async fn finish_all(db: &Client, status: &str) -> Vec<Uuid> {
+    let mut finished = Vec::new();
+    while let Some(row) = db
+        .query_opt(
+            "select id, lease_token from public.claim_next_report('test', 60)",
+            &[],
+        )
+        .await
+        .unwrap()
+    {
+        let (id, token): (Uuid, Uuid) = (row.get(0), row.get(1));
+        let reason = (status == "failed").then_some("Every call timed out.");
+        db.execute(
+            "select public.finish_report($1, $2, $3, $4)",
+            &[&id, &token, &status, &reason],
+        )
+        .await
+        .unwrap();
+        finished.push(id);
+    }
+    finished
+}
+
+#[tokio::test]
+async fn fifty_failing_refunds_never_hold_up_a_new_reports_email() {
+    let world = TestWorld::new(1, |_| {}).await;
+    let db = world.supabase.db.client().await;
+    let pool = world.database().pool(4).unwrap();
+    let followups = world.followups();
+
+    // Fifty paid reports that failed, paid through sessions Stripe does not
+    // know: every refund fails.
+    for _ in 0..50 {
+        paid_report(&db).await;
+    }
+    let failed = finish_all(&db, "failed").await;
+    assert_eq!(failed.len(), 50);
+    followup::run_pending(&pool, &followups).await;
+
+    let emailed: i64 = db
+        .query_one(
+            "select count(*) from public.reports where email_sent_at is not null",
+            &[],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(
+        emailed, 50,
+        "each failed report's email went out without its refund"
+    );
+    let (tried, refunded): (i64, i64) = {
+        let row = db
+            .query_one(
+                "select count(*) filter (where attempts = 1), count(*) filter (where done_at is not null)
+                   from private.report_followups where kind = 'refund'",
+                &[],
+            )
+            .await
+            .unwrap();
+        (row.get(0), row.get(1))
+    };
+    assert_eq!(
+        (tried, refunded),
+        (50, 0),
+        "every refund was tried once in the sweep, and failed"
+    );
+    let sent = world.resend.sent();
+    assert!(sent
+        .iter()
+        .all(|email| email["text"].as_str().unwrap().contains("being refunded")));
+
+    // A new report finishes: the next sweep emails it, whatever is failing.
+    paid_report(&db).await;
+    let fresh = finish_all(&db, "complete").await;
+    followup::run_pending(&pool, &followups).await;
+    let sent_at: Option<chrono::DateTime<chrono::Utc>> = db
+        .query_one(
+            "select email_sent_at from public.reports where id = $1",
+            &[&fresh[0]],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    assert!(
+        sent_at.is_some(),
+        "the new report's email went out in one sweep"
+    );
+    let retried: i64 = db
+        .query_one(
+            "select count(*) from private.report_followups where kind = 'refund' and attempts > 1",
+            &[],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(
+        retried, 0,
+        "a failed refund waits for its backoff, not the next sweep"
+    );
+}
