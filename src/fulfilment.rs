@@ -4,11 +4,12 @@
 
 use uuid::Uuid;
 
+use crate::once_map::OnceMap;
 use crate::stripe::types::CheckoutSession;
 use crate::stripe::{CURRENCY, PRICE_CENTS};
 use crate::supabase::{SessionRecord, Supabase, SupabaseError};
 
-#[derive(Debug, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Settlement {
     /// The session is paid and its report exists.
     Fulfilled { report_id: Uuid, created: bool },
@@ -120,4 +121,62 @@ pub async fn record_unpaid_end(
         .await?;
     tracing::info!(stripe.session_id = %session.id, event.status = status, session.status = %now, "checkout session recorded");
     Ok(())
+}
+
+/// Settlements that cannot change any more (a report exists, or the session
+/// was refused for good), by session id: Stripe delivers an event more than
+/// once, often at the same moment, and the webhook and the success page
+/// race. The first caller settles through the database; the others wait for
+/// its answer or read it. The database alone decides; this only spares it
+/// the same question asked again. A settlement that can still change
+/// (awaiting payment) or that failed is not kept.
+pub struct Settlements(OnceMap<Settlement>);
+
+enum NotFinal {
+    AwaitingPayment,
+    Failed(SupabaseError),
+}
+
+impl Settlements {
+    pub fn new(capacity: usize) -> Self {
+        Self(OnceMap::new(capacity))
+    }
+
+    /// [`settle`], once per session. `created` is true only for the call
+    /// that created the report.
+    pub async fn settle(
+        &self,
+        supabase: &Supabase,
+        session: &CheckoutSession,
+    ) -> Result<Settlement, SupabaseError> {
+        let settled = self
+            .0
+            .get_or_try_init(&session.id, || async {
+                match settle(supabase, session).await {
+                    Ok(Settlement::AwaitingPayment) => Err(NotFinal::AwaitingPayment),
+                    Ok(last) => Ok(last),
+                    Err(e) => Err(NotFinal::Failed(e)),
+                }
+            })
+            .await;
+        match settled {
+            Ok((Settlement::Fulfilled { report_id, created }, worked)) => {
+                Ok(Settlement::Fulfilled {
+                    report_id,
+                    created: created && worked,
+                })
+            }
+            Ok((last, _)) => Ok(last),
+            Err(NotFinal::AwaitingPayment) => Ok(Settlement::AwaitingPayment),
+            Err(NotFinal::Failed(e)) => Err(e),
+        }
+    }
+
+    /// The report of a session settled in this process, if any.
+    pub fn known_report(&self, session_id: &str) -> Option<Uuid> {
+        match self.0.get(session_id)? {
+            Settlement::Fulfilled { report_id, .. } => Some(report_id),
+            _ => None,
+        }
+    }
 }

@@ -9,6 +9,8 @@ pub mod engine;
 pub mod fulfilment;
 pub mod html;
 pub mod http;
+pub mod once_map;
 pub mod startup;
 pub mod stripe;
 pub mod supabase;
+pub mod telemetry;

@@ -28,12 +28,7 @@ enum Command {
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| "modelpick=info,warp=warn".into()),
-        )
-        .init();
+    modelpick::telemetry::init(modelpick::telemetry::LogFormat::from_env());
     let cli = Cli::parse();
     let (stop, stopped) = watch::channel(false);
     tokio::spawn(async move {

@@ -5,10 +5,10 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 use tokio::net::TcpListener;
-use warp::Filter;
 
 use crate::auth::TokenVerifier;
 use crate::config::Settings;
+use crate::fulfilment::Settlements;
 use crate::stripe::client::StripeClient;
 use crate::stripe::lookups::SessionLookups;
 use crate::supabase::Supabase;
@@ -27,12 +27,16 @@ pub struct AppState {
     pub stripe: StripeClient,
     /// Stripe's answer about each session the success page asks after.
     pub session_lookups: Arc<SessionLookups>,
+    /// Sessions settled for good, so redeliveries spare the database.
+    pub settlements: Arc<Settlements>,
     pub verifier: TokenVerifier,
     pub clock: Clock,
 }
 
-/// How many Checkout Sessions the success page remembers Stripe's answer for.
+/// How many Checkout Sessions the success page remembers Stripe's answer
+/// for, and the sidecar remembers as settled.
 const SESSION_LOOKUPS_REMEMBERED: usize = 10_000;
+const SETTLEMENTS_REMEMBERED: usize = 100_000;
 
 impl AppState {
     pub fn new(settings: Settings, clock: Clock) -> Self {
@@ -40,6 +44,7 @@ impl AppState {
             supabase: Supabase::new(&settings.supabase),
             stripe: StripeClient::new(&settings.stripe),
             session_lookups: Arc::new(SessionLookups::new(SESSION_LOOKUPS_REMEMBERED)),
+            settlements: Arc::new(Settlements::new(SETTLEMENTS_REMEMBERED)),
             verifier: TokenVerifier::new(&settings.supabase),
             settings: Arc::new(settings),
             clock,
@@ -53,8 +58,7 @@ pub async fn serve(
     listener: TcpListener,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) {
-    let routes = crate::http::routes(state).with(warp::trace::request());
-    warp::serve(routes)
+    warp::serve(crate::http::routes(state))
         .incoming(listener)
         .graceful(shutdown)
         .run()

@@ -49,6 +49,15 @@ impl ApiError {
         }
     }
 
+    /// Whether the same request may succeed later.
+    fn retry_can_help(&self) -> bool {
+        match self {
+            Self::PaymentProvider { retry, .. } => *retry,
+            Self::Unavailable(_) => true,
+            _ => false,
+        }
+    }
+
     /// What the caller is told: the message itself for a 4xx, a plain
     /// sentence with no internals for a 5xx.
     fn public_message(&self) -> String {
@@ -76,11 +85,14 @@ impl ApiError {
         if status.is_server_error() {
             tracing::error!(http.status = status.as_u16(), error = %self, "request failed");
         }
-        let body = serde_json::json!({
+        let mut body = serde_json::json!({
             "error": self.public_message(),
             "code": code,
             "request_id": id.as_str(),
         });
+        if status.is_server_error() {
+            body["retry"] = self.retry_can_help().into();
+        }
         super::request::json_reply(status, &body)
     }
 }

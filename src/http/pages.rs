@@ -3,7 +3,7 @@
 use warp::http::{header, StatusCode};
 use warp::reply::{Reply, Response};
 
-use crate::fulfilment::{self, Settlement};
+use crate::fulfilment::Settlement;
 use crate::html::escape;
 use crate::startup::AppState;
 use crate::stripe::lookups::LookupError;
@@ -89,6 +89,9 @@ pub async fn checkout_success(
             id,
         )
     };
+    if let Some(report_id) = state.settlements.known_report(session_id.as_str()) {
+        return redirect(&format!("/benchmark/{report_id}/processing"));
+    }
     match state
         .supabase
         .checkout_session_report(session_id.as_str())
@@ -125,7 +128,7 @@ pub async fn checkout_success(
             );
         }
     };
-    match fulfilment::settle(&state.supabase, &session).await {
+    match state.settlements.settle(&state.supabase, &session).await {
         Ok(Settlement::Fulfilled { report_id, .. }) => redirect(&format!("/benchmark/{report_id}/processing")),
         Ok(Settlement::AwaitingPayment) => page(
             StatusCode::OK,

@@ -61,7 +61,7 @@ async fn act_on(state: &AppState, event: &Event) -> Result<Response, ApiError> {
     };
     let outcome = match checkout {
         CheckoutEvent::Completed(session) | CheckoutEvent::AsyncPaymentSucceeded(session) => {
-            match fulfilment::settle(&state.supabase, &session).await? {
+            match state.settlements.settle(&state.supabase, &session).await? {
                 Settlement::Fulfilled { created: true, .. } => "fulfilled",
                 Settlement::Fulfilled { created: false, .. } => "already_fulfilled",
                 Settlement::AwaitingPayment => "awaiting_payment",

@@ -14,8 +14,16 @@ use crate::config::StripeSettings;
 pub enum StripeError {
     #[error("Stripe could not be reached: {0}")]
     Unreachable(#[from] reqwest::Error),
-    #[error("Stripe refused the request ({status}): {message}")]
-    Refused { status: u16, message: String },
+    /// Stripe's own error: its HTTP status, `type` (e.g.
+    /// `invalid_request_error`, `api_error`, `card_error`), `code` when it
+    /// gives one, and message (for the operator, not the customer).
+    #[error("Stripe refused the request (HTTP {status}, {kind}{}): {message}", code.as_deref().map(|c| format!("/{c}")).unwrap_or_default())]
+    Refused {
+        status: u16,
+        kind: String,
+        code: Option<String>,
+        message: String,
+    },
 }
 
 impl StripeError {
@@ -41,6 +49,10 @@ struct ErrorBody {
 
 #[derive(Deserialize)]
 struct ErrorDetail {
+    #[serde(default, rename = "type")]
+    kind: Option<String>,
+    #[serde(default)]
+    code: Option<String>,
     #[serde(default)]
     message: Option<String>,
 }
@@ -127,15 +139,16 @@ impl StripeClient {
         if status.is_success() {
             return Ok(response.json().await?);
         }
-        let message = response
-            .json::<ErrorBody>()
-            .await
-            .ok()
-            .and_then(|b| b.error.message)
-            .unwrap_or_else(|| status.to_string());
+        let detail = response.json::<ErrorBody>().await.ok().map(|b| b.error);
+        let (kind, code, message) = match detail {
+            Some(d) => (d.kind, d.code, d.message),
+            None => (None, None, None),
+        };
         Err(StripeError::Refused {
             status: status.as_u16(),
-            message,
+            kind: kind.unwrap_or_else(|| "unknown_error".into()),
+            code,
+            message: message.unwrap_or_else(|| status.to_string()),
         })
     }
 
@@ -181,6 +194,8 @@ impl StripeClient {
         let session = self.retrieve_checkout_session(session_id).await?;
         let payment_intent = session.payment_intent.ok_or_else(|| StripeError::Refused {
             status: 400,
+            kind: "invalid_request_error".into(),
+            code: None,
             message: format!("checkout session {} has no payment to refund", session.id),
         })?;
         let response = self

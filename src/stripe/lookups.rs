@@ -4,13 +4,9 @@
 //! page, is what fulfils a payment Stripe confirms later). The memory is
 //! bounded: the oldest answers are forgotten past `capacity` sessions.
 
-use std::collections::{HashMap, VecDeque};
-use std::sync::{Arc, Mutex};
-
-use tokio::sync::OnceCell;
-
 use super::client::StripeClient;
 use super::types::{CheckoutSession, SessionId};
+use crate::once_map::OnceMap;
 
 /// Why Stripe gave no session.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -21,37 +17,11 @@ pub enum LookupError {
     Failed(String),
 }
 
-type Answer = Arc<OnceCell<Result<CheckoutSession, LookupError>>>;
-
-pub struct SessionLookups {
-    capacity: usize,
-    answers: Mutex<(HashMap<String, Answer>, VecDeque<String>)>,
-}
+pub struct SessionLookups(OnceMap<Result<CheckoutSession, LookupError>>);
 
 impl SessionLookups {
     pub fn new(capacity: usize) -> Self {
-        Self {
-            capacity: capacity.max(1),
-            answers: Mutex::new((HashMap::new(), VecDeque::new())),
-        }
-    }
-
-    fn slot(&self, id: &SessionId) -> Answer {
-        let mut guard = self.answers.lock().unwrap_or_else(|e| e.into_inner());
-        let (answers, order) = &mut *guard;
-        if let Some(answer) = answers.get(id.as_str()) {
-            return answer.clone();
-        }
-        while answers.len() >= self.capacity {
-            match order.pop_front() {
-                Some(oldest) => answers.remove(&oldest),
-                None => break,
-            };
-        }
-        let answer = Answer::default();
-        answers.insert(id.as_str().to_owned(), answer.clone());
-        order.push_back(id.as_str().to_owned());
-        answer
+        Self(OnceMap::new(capacity))
     }
 
     /// The session as Stripe described it the one time it was asked.
@@ -60,17 +30,23 @@ impl SessionLookups {
         stripe: &StripeClient,
         id: &SessionId,
     ) -> Result<CheckoutSession, LookupError> {
-        self.slot(id)
-            .get_or_init(|| async {
-                stripe.retrieve_checkout_session(id).await.map_err(|e| {
-                    if e.is_not_found() {
-                        LookupError::NotFound
-                    } else {
-                        LookupError::Failed(e.to_string())
-                    }
-                })
+        let asked = self
+            .0
+            .get_or_try_init(id.as_str(), || async {
+                Ok::<_, std::convert::Infallible>(
+                    stripe.retrieve_checkout_session(id).await.map_err(|e| {
+                        if e.is_not_found() {
+                            LookupError::NotFound
+                        } else {
+                            LookupError::Failed(e.to_string())
+                        }
+                    }),
+                )
             })
-            .await
-            .clone()
+            .await;
+        match asked {
+            Ok((answer, _)) => answer,
+            Err(never) => match never {},
+        }
     }
 }

@@ -164,3 +164,24 @@ async fn the_success_page_asks_the_database_first_and_stripe_once_per_session() 
         .count();
     assert_eq!(asked, 1, "Stripe is asked about a session once");
 }
+
+#[tokio::test]
+async fn a_payment_provider_refusal_is_a_502_that_does_not_promise_a_retry() {
+    // Stripe refuses a key it does not know (401, authentication_error):
+    // trying again will not help, so the answer does not say to.
+    let app = TestApp::spawn_with(&[("STRIPE_SECRET_KEY", "sk_live_not_ours".into())]).await;
+    let token = app.supabase.access_token(DEMO_EMAIL, DEMO_PASSWORD).await;
+    let response = app
+        .post_checkout(Some(&token), json!({"draftId": DEMO_DRAFT}).to_string())
+        .await;
+    let headers = response.headers().clone();
+    let (status, answer) = body(response).await;
+    assert_eq!(status, StatusCode::BAD_GATEWAY);
+    assert_internal_error(status, &headers, &answer);
+    let error = answer["error"].as_str().unwrap();
+    assert!(!error.contains("try again"), "{error}");
+    assert!(
+        !error.contains("API Key"),
+        "Stripe's words stay in the log: {error}"
+    );
+}

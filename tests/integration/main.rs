@@ -10,6 +10,7 @@ mod followups;
 mod fulfillment;
 mod honest_errors;
 mod hostile_input;
+mod load;
 mod pay;
 mod report_queue;
 mod supabase_api;

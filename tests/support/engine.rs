@@ -48,7 +48,16 @@ impl TestWorld {
     /// `images` distinct images whose answers the provider knows; the
     /// provider configured by `configure`.
     pub async fn new(images: usize, configure: impl FnOnce(&mut ProviderConfig)) -> Self {
-        let supabase = TestSupabase::start().await;
+        Self::with_supabase(TestSupabase::start().await, images, configure).await
+    }
+
+    /// The same, over a local Supabase API started elsewhere (on a runtime
+    /// of its own, say, to measure its CPU apart).
+    pub async fn with_supabase(
+        supabase: TestSupabase,
+        images: usize,
+        configure: impl FnOnce(&mut ProviderConfig),
+    ) -> Self {
         let images: Vec<Vec<u8>> = (0..images).map(image_bytes).collect();
         let truths: Vec<Value> = (0..images.len()).map(truth).collect();
         let mut config = ProviderConfig {

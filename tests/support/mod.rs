@@ -5,4 +5,5 @@ pub mod db;
 pub mod engine;
 pub mod fixtures;
 pub mod http;
+pub mod storm;
 pub mod supabase;
