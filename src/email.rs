@@ -5,13 +5,7 @@ use std::time::Duration;
 
 use serde_json::json;
 
-#[derive(Debug, Clone)]
-pub struct ResendSettings {
-    /// `https://api.resend.com`, or the local stand-in.
-    pub base_url: String,
-    pub api_key: String,
-    pub from: String,
-}
+use crate::config::ResendSettings;
 
 #[derive(Debug, thiserror::Error)]
 pub enum EmailError {

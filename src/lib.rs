@@ -1,16 +1,18 @@
-//! ModelPick's backend: the sidecar (checkout, Stripe webhooks, pages) and the
-//! benchmark engine.
+//! ModelPick's backend, one binary in two halves: the sidecar (checkout,
+//! Stripe webhooks, pages) and the benchmark engine. Neither half imports
+//! the other; `startup` wires both from `config`; the rest are shared
+//! leaves that import no half.
+
+pub mod config;
+pub mod engine;
+pub mod sidecar;
+pub mod startup;
 
 pub mod auth;
-pub mod config;
 pub mod database;
 pub mod email;
-pub mod engine;
-pub mod fulfilment;
 pub mod html;
-pub mod http;
 pub mod once_map;
-pub mod startup;
 pub mod stripe;
 pub mod supabase;
 pub mod telemetry;

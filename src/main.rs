@@ -2,8 +2,9 @@
 //! `modelpick worker` (the engine alone).
 
 use clap::{Parser, Subcommand};
-use modelpick::config::{EngineConfig, Settings};
-use modelpick::startup::{self, AppState};
+use modelpick::config::{EngineSettings, Settings};
+use modelpick::sidecar::system_clock;
+use modelpick::startup;
 use tokio::sync::watch;
 
 #[derive(Debug, Parser)]
@@ -37,33 +38,36 @@ async fn main() -> anyhow::Result<()> {
         let _ = stop.send(true);
     });
     match cli.command {
-        Command::Serve { no_engine } => {
-            let settings = Settings::from_env()?;
-            let engine = if no_engine {
-                None
-            } else {
-                let engine =
-                    startup::engine(&EngineConfig::from_env()?).map_err(anyhow::Error::msg)?;
-                Some(tokio::spawn(engine.run(stopped.clone())))
-            };
-            let (listener, addr) = startup::bind(&settings).await?;
-            tracing::info!(%addr, "sidecar listening");
-            let state = AppState::new(settings, startup::system_clock());
-            let mut until = stopped.clone();
-            startup::serve(state, listener, async move {
-                let _ = until.wait_for(|stop| *stop).await;
-            })
-            .await;
-            if let Some(engine) = engine {
-                let _ = engine.await;
-            }
-        }
+        Command::Serve { no_engine } => serve(no_engine, stopped).await?,
         Command::Worker => {
-            let engine = startup::engine(&EngineConfig::from_env()?).map_err(anyhow::Error::msg)?;
+            let engine = startup::engine(&EngineSettings::from_env()?)?;
             engine.run(stopped).await;
         }
     }
     tracing::info!("stopped");
+    Ok(())
+}
+
+/// The sidecar on SIDECAR_ADDR, with the engine beside it unless told not.
+async fn serve(no_engine: bool, stopped: watch::Receiver<bool>) -> anyhow::Result<()> {
+    let settings = Settings::from_env()?;
+    let engine = if no_engine {
+        None
+    } else {
+        let engine = startup::engine(&EngineSettings::from_env()?)?;
+        Some(tokio::spawn(engine.run(stopped.clone())))
+    };
+    let (listener, addr) = startup::bind(&settings).await?;
+    tracing::info!(%addr, "sidecar listening");
+    let state = startup::sidecar(settings, system_clock());
+    let mut until = stopped;
+    startup::serve(state, listener, async move {
+        let _ = until.wait_for(|stop| *stop).await;
+    })
+    .await;
+    if let Some(engine) = engine {
+        let _ = engine.await;
+    }
     Ok(())
 }
 

@@ -1,68 +1,56 @@
-//! Builds the sidecar from its settings, so `main` and the tests start the
-//! very same thing (tests on a random port).
+//! Wires the two halves from their settings: the sidecar (its state, served
+//! on a listener) and the engine. `main`, the tests and the benches all
+//! start them through here, so they start the very same thing.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::time::Duration;
 
 use tokio::net::TcpListener;
 
 use crate::auth::TokenVerifier;
-use crate::config::Settings;
-use crate::fulfilment::Settlements;
+use crate::config::{EngineSettings, Settings};
+use crate::database::{Database, DatabaseUrlError};
+use crate::email::Resend;
+use crate::engine::followup::Followups;
+use crate::engine::images::ImageSource;
+use crate::engine::provider::Provider;
+use crate::engine::runner::{self, Runner};
+use crate::engine::store::Store;
+use crate::engine::Engine;
+use crate::sidecar::{AppState, Clock, Settlements};
 use crate::stripe::client::StripeClient;
 use crate::stripe::lookups::SessionLookups;
 use crate::supabase::Supabase;
-
-/// Unix seconds now; injectable so tests can check the webhook tolerance.
-pub type Clock = Arc<dyn Fn() -> i64 + Send + Sync>;
-
-pub fn system_clock() -> Clock {
-    Arc::new(|| chrono::Utc::now().timestamp())
-}
-
-#[derive(Clone)]
-pub struct AppState {
-    pub settings: Arc<Settings>,
-    pub supabase: Supabase,
-    pub stripe: StripeClient,
-    /// Stripe's answer about each session the success page asks after.
-    pub session_lookups: Arc<SessionLookups>,
-    /// Sessions settled for good, so redeliveries spare the database.
-    pub settlements: Arc<Settlements>,
-    pub verifier: TokenVerifier,
-    pub clock: Clock,
-}
 
 /// How many Checkout Sessions the success page remembers Stripe's answer
 /// for, and the sidecar remembers as settled.
 const SESSION_LOOKUPS_REMEMBERED: usize = 10_000;
 const SETTLEMENTS_REMEMBERED: usize = 100_000;
+/// Direct database connections of one engine.
+const ENGINE_CONNECTIONS: usize = 16;
+/// How long an image download may take.
+const STORAGE_TIMEOUT: Duration = Duration::from_secs(60);
 
-impl AppState {
-    pub fn new(settings: Settings, clock: Clock) -> Self {
-        Self {
-            supabase: Supabase::new(&settings.supabase),
-            stripe: StripeClient::new(&settings.stripe),
-            session_lookups: Arc::new(SessionLookups::new(SESSION_LOOKUPS_REMEMBERED)),
-            settlements: Arc::new(Settlements::new(SETTLEMENTS_REMEMBERED)),
-            verifier: TokenVerifier::new(&settings.supabase),
-            settings: Arc::new(settings),
-            clock,
-        }
-    }
+#[derive(Debug, thiserror::Error)]
+pub enum StartupError {
+    #[error(transparent)]
+    DatabaseUrl(#[from] DatabaseUrlError),
+    #[error("the HTTP client for Storage could not be built: {0}")]
+    Http(#[from] reqwest::Error),
 }
 
-/// Serves the sidecar on `listener` until `shutdown` resolves.
-pub async fn serve(
-    state: AppState,
-    listener: TcpListener,
-    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
-) {
-    warp::serve(crate::http::routes(state))
-        .incoming(listener)
-        .graceful(shutdown)
-        .run()
-        .await;
+/// The sidecar's state, from its settings.
+pub fn sidecar(settings: Settings, clock: Clock) -> AppState {
+    AppState {
+        supabase: Supabase::new(&settings.supabase),
+        stripe: StripeClient::new(&settings.stripe),
+        session_lookups: Arc::new(SessionLookups::new(SESSION_LOOKUPS_REMEMBERED)),
+        settlements: Arc::new(Settlements::new(SETTLEMENTS_REMEMBERED)),
+        verifier: TokenVerifier::new(&settings.supabase),
+        settings: Arc::new(settings),
+        clock,
+    }
 }
 
 /// Binds the configured address.
@@ -72,55 +60,53 @@ pub async fn bind(settings: &Settings) -> std::io::Result<(TcpListener, SocketAd
     Ok((listener, addr))
 }
 
-/// Builds the engine from its configuration.
-pub fn engine(config: &crate::config::EngineConfig) -> Result<crate::engine::Engine, String> {
-    use crate::engine::provider::{Provider, ProviderSettings};
-    use crate::engine::runner::{self, Limits, RunnerContext};
-    use std::time::Duration;
+/// Serves the sidecar on `listener` until `shutdown` resolves.
+pub async fn serve(
+    state: AppState,
+    listener: TcpListener,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) {
+    warp::serve(crate::sidecar::routes(state))
+        .incoming(listener)
+        .graceful(shutdown)
+        .run()
+        .await;
+}
 
-    let database =
-        crate::database::Database::from_url(&config.database_url).map_err(|e| e.to_string())?;
-    let db = database.pool(16).map_err(|e| e.to_string())?;
-    let ctx = RunnerContext {
-        db,
-        provider: Provider::new(ProviderSettings {
-            base_url: config.provider_base_url.clone(),
-            api_key: config.provider_api_key.clone(),
-            call_timeout: Duration::from_secs(config.provider_call_timeout_s),
-            max_attempts: 4,
-            backoff_base: Duration::from_millis(500),
-            max_tokens: config.provider_max_tokens,
-        }),
-        storage: reqwest::Client::builder()
-            .timeout(Duration::from_secs(60))
-            .build()
-            .map_err(|e| e.to_string())?,
-        storage_url: format!("{}/storage/v1", config.supabase_url),
-        service_role_key: config.service_role_key.clone(),
-        limits: Limits {
-            max_duration: Duration::from_secs(config.max_benchmark_duration_s),
-            ..Limits::default()
-        },
-    };
-    let settings = crate::engine::EngineSettings {
-        database,
-        worker_id: runner::worker_id(),
-        sweep_interval: Duration::from_secs(config.sweep_interval_s),
-        health_interval: Duration::from_secs(10),
-        max_reports: config.max_reports,
-        shutdown_grace: Duration::from_secs(30),
-    };
-    if config.resend.is_none() {
+/// The engine, from its settings.
+pub fn engine(settings: &EngineSettings) -> Result<Engine, StartupError> {
+    let database = Database::from_url(&settings.database_url)?;
+    let store = Store::new(database.pool(ENGINE_CONNECTIONS)?);
+    if settings.resend.is_none() {
         tracing::warn!("RESEND_API_KEY is not set: completion emails wait until it is");
     }
-    if config.stripe.is_none() {
+    if settings.stripe.is_none() {
         tracing::warn!("STRIPE_SECRET_KEY is not set: refunds of failed reports wait until it is");
     }
-    let followups = crate::engine::followup::Followups {
-        resend: config.resend.clone().map(crate::email::Resend::new),
-        stripe: config.stripe.as_ref().map(StripeClient::new),
-        site_url: config.site_url.clone(),
-        retry: crate::engine::followup::FollowupRetry::default(),
+    let runner = Runner {
+        store: store.clone(),
+        provider: Provider::new(settings.provider.clone()),
+        images: ImageSource {
+            http: reqwest::Client::builder()
+                .timeout(STORAGE_TIMEOUT)
+                .build()?,
+            storage_url: format!("{}/storage/v1", settings.supabase_url),
+            service_role_key: settings.service_role_key.clone(),
+        },
+        limits: settings.limits.clone(),
     };
-    Ok(crate::engine::Engine::new(settings, ctx, followups))
+    let followups = Followups {
+        store,
+        resend: settings.resend.clone().map(Resend::new),
+        stripe: settings.stripe.as_ref().map(StripeClient::new),
+        site_url: settings.site_url.clone(),
+        retry: settings.followups.clone(),
+    };
+    Ok(Engine {
+        database,
+        worker_id: runner::worker_id(),
+        queue: settings.queue.clone(),
+        runner: Arc::new(runner),
+        followups: Arc::new(followups),
+    })
 }

@@ -1,20 +1,13 @@
-//! Money and time limits of one report (the seed's constants).
+//! What a call may cost and what it did cost, at the prices snapshotted
+//! into the report at payment (the ceilings themselves are settings:
+//! `config::SOFT_CEILING_USD`, `config::HARD_CEILING_USD`).
 
 use serde::Deserialize;
 
 use super::provider::CallOutcome;
 
-/// No call starts that could take the report past this, counting what calls
-/// in flight may still cost.
-pub const SOFT_CEILING_USD: f64 = 6.50;
-/// What a report may never cost. The gap to the soft ceiling absorbs a
-/// provider billing more prompt tokens than estimated.
-pub const HARD_CEILING_USD: f64 = 7.00;
 /// Prompt tokens assumed for one image plus instructions before the call.
 pub const DEFAULT_INPUT_TOKENS: u32 = 1500;
-/// No call starts this long after the report started (wall clock).
-pub const MAX_BENCHMARK_DURATION_S: u64 = 750;
-
 /// A model's prices as snapshotted into the report at payment.
 #[derive(Debug, Clone, Deserialize, PartialEq)]
 pub struct Price {

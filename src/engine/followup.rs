@@ -6,12 +6,11 @@
 //! does not wait for the refund. Resend and Stripe deduplicate by the
 //! idempotency keys, so an attempt repeated after a crash is harmless.
 
-use std::time::Duration;
-
 use futures_util::StreamExt;
 use tracing::Instrument;
-use uuid::Uuid;
 
+use super::store::{DueFollowup, FollowupKind, RefundState, Store};
+use crate::config::FollowupSettings;
 use crate::email::{Email, Resend};
 use crate::html::escape;
 use crate::stripe::client::StripeClient;
@@ -19,31 +18,12 @@ use crate::stripe::types::SessionId;
 
 /// Who to tell and how; either part may be absent (not configured).
 pub struct Followups {
+    pub store: Store,
     pub resend: Option<Resend>,
     pub stripe: Option<StripeClient>,
     /// Where report links point.
     pub site_url: String,
-    pub retry: FollowupRetry,
-}
-
-/// How failed follow-ups are retried, and when an operator hears of it.
-#[derive(Debug, Clone)]
-pub struct FollowupRetry {
-    /// The wait after the first failure; it doubles with every failure.
-    pub first_backoff: Duration,
-    pub max_backoff: Duration,
-    /// After this many failures an operator is alerted (once).
-    pub alert_after: u32,
-}
-
-impl Default for FollowupRetry {
-    fn default() -> Self {
-        Self {
-            first_backoff: Duration::from_secs(30),
-            max_backoff: Duration::from_secs(3600),
-            alert_after: 5,
-        }
-    }
+    pub retry: FollowupSettings,
 }
 
 /// Follow-ups done at once, so one slow provider call delays only itself.
@@ -53,43 +33,7 @@ const AT_ONCE: usize = 8;
 const BATCH: i32 = 50;
 const ROUNDS: usize = 20;
 
-/// One follow-up whose time has come.
-#[derive(Debug, Clone)]
-struct Due {
-    report_id: Uuid,
-    kind: Kind,
-    status: String,
-    status_reason: Option<String>,
-    email: Option<String>,
-    stripe_session_id: Option<String>,
-    refund_state: RefundState,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Kind {
-    Email,
-    Refund,
-}
-
-impl Kind {
-    fn as_str(self) -> &'static str {
-        match self {
-            Kind::Email => "email",
-            Kind::Refund => "refund",
-        }
-    }
-}
-
-/// Where a failed report's refund stands, as its email tells it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum RefundState {
-    Refunded,
-    Pending,
-    Failing,
-    None,
-}
-
-fn completion_email<'a>(site_url: &str, due: &Due, to: &'a str) -> Email<'a> {
+fn completion_email<'a>(site_url: &str, due: &DueFollowup, to: &'a str) -> Email<'a> {
     let report_id = due.report_id;
     let link = format!("{site_url}/report/{report_id}");
     let (subject, lead) = if due.status == "complete" {
@@ -138,9 +82,9 @@ fn completion_email<'a>(site_url: &str, due: &Due, to: &'a str) -> Email<'a> {
 }
 
 /// Does every follow-up that is due, a few at a time, until none is.
-pub async fn run_pending(db: &deadpool_postgres::Pool, followups: &Followups) {
+pub async fn run_pending(followups: &Followups) {
     for _ in 0..ROUNDS {
-        let due = match due_followups(db).await {
+        let due = match followups.store.due_followups(BATCH).await {
             Ok(due) => due,
             Err(e) => {
                 tracing::warn!(error = %e, "could not read the follow-ups due");
@@ -151,7 +95,7 @@ pub async fn run_pending(db: &deadpool_postgres::Pool, followups: &Followups) {
         futures_util::stream::iter(due)
             .for_each_concurrent(AT_ONCE, |due| {
                 let span = tracing::info_span!("followup", report.id = %due.report_id, followup.kind = due.kind.as_str());
-                follow_up(db, followups, due).instrument(span)
+                follow_up(followups, due).instrument(span)
             })
             .await;
         // A short round means nothing more is due; a full one may leave some.
@@ -161,90 +105,39 @@ pub async fn run_pending(db: &deadpool_postgres::Pool, followups: &Followups) {
     }
 }
 
-async fn due_followups(db: &deadpool_postgres::Pool) -> Result<Vec<Due>, String> {
-    let client = db.get().await.map_err(|e| e.to_string())?;
-    let rows = client
-        .query("select * from public.due_report_followups($1)", &[&BATCH])
-        .await
-        .map_err(|e| e.to_string())?;
-    Ok(rows
-        .iter()
-        .map(|row| Due {
-            report_id: row.get("report_id"),
-            kind: if row.get::<_, String>("kind") == "refund" {
-                Kind::Refund
-            } else {
-                Kind::Email
-            },
-            status: row.get("status"),
-            status_reason: row.get("status_reason"),
-            email: row.get("email"),
-            stripe_session_id: row.get("stripe_session_id"),
-            refund_state: match row.get::<_, String>("refund_state").as_str() {
-                "refunded" => RefundState::Refunded,
-                "pending" => RefundState::Pending,
-                "failing" => RefundState::Failing,
-                _ => RefundState::None,
-            },
-        })
-        .collect())
-}
-
 /// One follow-up, done and recorded, or failed and rescheduled.
-async fn follow_up(db: &deadpool_postgres::Pool, followups: &Followups, due: Due) {
+async fn follow_up(followups: &Followups, due: DueFollowup) {
     let outcome = match due.kind {
-        Kind::Email => send_email(followups, &due).await.map(|()| None),
-        Kind::Refund => refund(followups, &due).await.map(Some),
+        FollowupKind::Email => send_email(followups, &due).await.map(|()| None),
+        FollowupKind::Refund => refund(followups, &due).await.map(Some),
     };
-    let Ok(client) = db.get().await else {
-        tracing::warn!("no database connection to record the follow-up; it will be done again");
-        return;
-    };
+    let store = &followups.store;
     match outcome {
-        Ok(refund_id) => {
-            let recorded = client
-                .execute(
-                    "select public.complete_report_followup($1, $2, $3)",
-                    &[&due.report_id, &due.kind.as_str(), &refund_id],
-                )
-                .await;
-            match recorded {
-                Ok(_) => tracing::info!(stripe.refund_id = refund_id.as_deref(), "follow-up done"),
-                Err(e) => {
-                    tracing::warn!(error = %e, "follow-up done but not recorded; it will be repeated (idempotently)")
-                }
+        Ok(refund_id) => match store
+            .complete_followup(due.report_id, due.kind, refund_id.as_deref())
+            .await
+        {
+            Ok(()) => tracing::info!(stripe.refund_id = refund_id.as_deref(), "follow-up done"),
+            Err(e) => {
+                tracing::warn!(error = %e, "follow-up done but not recorded; it will be repeated (idempotently)")
             }
-        }
-        Err(why) => {
-            let retry = &followups.retry;
-            let alert = client
-                .query_one(
-                    "select public.fail_report_followup($1, $2, $3, $4, $5, $6)",
-                    &[
-                        &due.report_id,
-                        &due.kind.as_str(),
-                        &why,
-                        &(retry.first_backoff.as_secs().max(1) as i32),
-                        &(retry.max_backoff.as_secs().max(1) as i32),
-                        &(retry.alert_after.max(1) as i32),
-                    ],
-                )
-                .await
-                .map(|row| row.get::<_, bool>(0));
-            match alert {
-                Ok(true) => {
-                    tracing::error!(error = %why, attempts = retry.alert_after, "follow-up keeps failing; operator attention needed (private.stuck_followups)")
-                }
-                Ok(false) => tracing::warn!(error = %why, "follow-up failed; will retry later"),
-                Err(e) => {
-                    tracing::warn!(error = %why, record_error = %e, "follow-up failed and could not be rescheduled")
-                }
+        },
+        Err(why) => match store
+            .fail_followup(due.report_id, due.kind, &why, &followups.retry)
+            .await
+        {
+            Ok(true) => {
+                tracing::error!(error = %why, attempts = followups.retry.alert_after, "follow-up keeps failing; operator attention needed (private.stuck_followups)")
             }
-        }
+            Ok(false) => tracing::warn!(error = %why, "follow-up failed; will retry later"),
+            Err(e) => {
+                tracing::warn!(error = %why, record_error = %e, "follow-up failed and could not be rescheduled")
+            }
+        },
     }
 }
 
-async fn send_email(followups: &Followups, due: &Due) -> Result<(), String> {
+async fn send_email(followups: &Followups, due: &DueFollowup) -> Result<(), String> {
     let resend = followups
         .resend
         .as_ref()
@@ -259,7 +152,7 @@ async fn send_email(followups: &Followups, due: &Due) -> Result<(), String> {
         .map_err(|e| e.to_string())
 }
 
-async fn refund(followups: &Followups, due: &Due) -> Result<String, String> {
+async fn refund(followups: &Followups, due: &DueFollowup) -> Result<String, String> {
     let stripe = followups
         .stripe
         .as_ref()

@@ -4,81 +4,67 @@
 //! engine LISTENs first and sweeps second, so a report paid in between is
 //! never missed; a periodic sweep also picks up notifications lost while
 //! disconnected and reports whose engine died (expired lease). The LISTEN
-//! connection is driven explicitly (tokio-postgres hands notifications only
-//! to whoever polls it) and checked with a round-trip, so a half-open
-//! connection is noticed and replaced.
+//! connection is checked with a round trip, so a half-open connection is
+//! noticed and replaced.
+//!
+//! The parts: `store` (every statement the engine runs), `queue` (holding a
+//! lease), `schedule` (which call next), `runner` (one report), `provider`
+//! (one call), `score`, `budget`, `images`, `followup` (emails, refunds).
 
 pub mod budget;
 pub mod followup;
+pub mod images;
 pub mod provider;
 pub mod queue;
 pub mod runner;
+pub mod schedule;
 pub mod score;
+pub mod store;
 
 use std::sync::Arc;
 use std::time::Duration;
 
-use futures_util::StreamExt;
-use tokio::sync::{mpsc, watch};
+use tokio::sync::watch;
 use tokio::task::JoinSet;
-use tokio_postgres::AsyncMessage;
 
-use runner::{RunError, RunnerContext};
+use crate::config::QueueSettings;
+use crate::database::Database;
+use followup::Followups;
+use runner::{RunError, Runner};
+use store::Listener;
 
-#[derive(Debug, Clone)]
-pub struct EngineSettings {
-    /// A direct or session-mode connection: LISTEN does not work through a
-    /// transaction pooler.
-    pub database: crate::database::Database,
+/// What the engine is made of; `startup::engine` builds it from settings.
+pub struct Engine {
+    pub database: Database,
     pub worker_id: String,
-    pub sweep_interval: Duration,
-    pub health_interval: Duration,
-    /// Reports this engine runs at once.
-    pub max_reports: usize,
-    /// How long calls in flight may take to finish after a shutdown signal.
-    pub shutdown_grace: Duration,
+    pub queue: QueueSettings,
+    pub runner: Arc<Runner>,
+    pub followups: Arc<Followups>,
 }
 
-pub struct Engine {
-    settings: EngineSettings,
-    ctx: Arc<RunnerContext>,
-    followups: Arc<followup::Followups>,
+/// Why the loop around one LISTEN connection ended.
+enum Disconnect {
+    Lost,
+    ShuttingDown,
+}
+
+/// What the engine has under way.
+#[derive(Default)]
+struct Work {
+    reports: JoinSet<Result<(), RunError>>,
+    followups: JoinSet<()>,
 }
 
 impl Engine {
-    pub fn new(
-        settings: EngineSettings,
-        ctx: RunnerContext,
-        followups: followup::Followups,
-    ) -> Self {
-        Self {
-            settings,
-            ctx: Arc::new(ctx),
-            followups: Arc::new(followups),
-        }
-    }
-
-    /// Emails and refunds owed for finished reports, in the background.
-    fn follow_up(&self, tasks: &mut JoinSet<()>) {
-        if tasks.is_empty() {
-            let (db, followups) = (self.ctx.db.clone(), self.followups.clone());
-            tasks.spawn(async move { followup::run_pending(&db, &followups).await });
-        }
-    }
-
     /// Runs until `shutdown` turns true; then stops claiming, lets running
     /// reports finish their calls in flight (up to the grace period) and
     /// hands their leases back.
     pub async fn run(self, mut shutdown: watch::Receiver<bool>) {
-        let mut reports: JoinSet<Result<(), RunError>> = JoinSet::new();
-        let mut followups: JoinSet<()> = JoinSet::new();
+        let mut work = Work::default();
         let mut backoff = Duration::from_millis(100);
-        'connect: while !*shutdown.borrow() {
-            let (client, mut notifications) = match self.listen().await {
-                Ok(pair) => {
-                    backoff = Duration::from_millis(100);
-                    pair
-                }
+        while !*shutdown.borrow() {
+            let listener = match Listener::connect(&self.database).await {
+                Ok(listener) => listener,
                 Err(e) => {
                     tracing::warn!(error = %e, retry_in_ms = backoff.as_millis() as u64, "engine cannot listen; retrying");
                     tokio::select! {
@@ -89,79 +75,81 @@ impl Engine {
                     continue;
                 }
             };
-            tracing::info!(worker = %self.settings.worker_id, "engine listening for paid reports");
-            self.fill(&mut reports, &shutdown).await;
-            let mut sweep = tokio::time::interval(self.settings.sweep_interval);
-            let mut health = tokio::time::interval(self.settings.health_interval);
-            loop {
-                tokio::select! {
-                    note = notifications.recv() => {
-                        if note.is_none() {
-                            tracing::warn!("the LISTEN connection closed; reconnecting");
-                            continue 'connect;
-                        }
-                        self.fill(&mut reports, &shutdown).await;
-                    }
-                    _ = sweep.tick() => {
-                        self.fill(&mut reports, &shutdown).await;
-                        self.follow_up(&mut followups);
-                    }
-                    Some(_) = followups.join_next(), if !followups.is_empty() => {}
-                    _ = health.tick() => {
-                        let alive = tokio::time::timeout(Duration::from_secs(5), client.simple_query("select 1")).await;
-                        if !matches!(alive, Ok(Ok(_))) {
-                            tracing::warn!("the LISTEN connection stopped answering; reconnecting");
-                            continue 'connect;
-                        }
-                    }
-                    Some(done) = reports.join_next(), if !reports.is_empty() => {
-                        match done {
-                            Ok(Err(e)) => tracing::warn!(error = %e, "a report run ended early"),
-                            Err(e) => tracing::error!(error = %e, "a report run panicked"),
-                            Ok(Ok(())) => {}
-                        }
-                        self.fill(&mut reports, &shutdown).await;
-                        self.follow_up(&mut followups);
-                    }
-                    _ = shutdown.changed() => break 'connect,
-                }
+            backoff = Duration::from_millis(100);
+            tracing::info!(worker = %self.worker_id, "engine listening for paid reports");
+            if let Disconnect::ShuttingDown = self.serve(listener, &mut work, &mut shutdown).await {
+                break;
             }
         }
-        tracing::info!(running = reports.len(), "engine stopping");
-        let drain = async { while reports.join_next().await.is_some() {} };
-        if tokio::time::timeout(self.settings.shutdown_grace, drain)
+        self.drain(work).await;
+    }
+
+    /// Claims on every wake-up, sweep and finished report, over one LISTEN
+    /// connection, until it is lost or the engine shuts down.
+    async fn serve(
+        &self,
+        mut listener: Listener,
+        work: &mut Work,
+        shutdown: &mut watch::Receiver<bool>,
+    ) -> Disconnect {
+        self.fill(&mut work.reports, shutdown).await;
+        let mut sweep = tokio::time::interval(self.queue.sweep_interval);
+        let mut health = tokio::time::interval(self.queue.health_interval);
+        loop {
+            tokio::select! {
+                note = listener.next() => {
+                    if note.is_none() {
+                        tracing::warn!("the LISTEN connection closed; reconnecting");
+                        return Disconnect::Lost;
+                    }
+                    self.fill(&mut work.reports, shutdown).await;
+                }
+                _ = sweep.tick() => {
+                    self.fill(&mut work.reports, shutdown).await;
+                    self.follow_up(&mut work.followups);
+                }
+                Some(_) = work.followups.join_next(), if !work.followups.is_empty() => {}
+                _ = health.tick() => {
+                    if !listener.answers(Duration::from_secs(5)).await {
+                        tracing::warn!("the LISTEN connection stopped answering; reconnecting");
+                        return Disconnect::Lost;
+                    }
+                }
+                Some(done) = work.reports.join_next(), if !work.reports.is_empty() => {
+                    match done {
+                        Ok(Err(e)) => tracing::warn!(error = %e, "a report run ended early"),
+                        Err(e) => tracing::error!(error = %e, "a report run panicked"),
+                        Ok(Ok(())) => {}
+                    }
+                    self.fill(&mut work.reports, shutdown).await;
+                    self.follow_up(&mut work.followups);
+                }
+                _ = shutdown.changed() => return Disconnect::ShuttingDown,
+            }
+        }
+    }
+
+    /// Lets running reports end (up to the grace period), then the
+    /// follow-ups under way.
+    async fn drain(&self, mut work: Work) {
+        tracing::info!(running = work.reports.len(), "engine stopping");
+        let reports = async { while work.reports.join_next().await.is_some() {} };
+        if tokio::time::timeout(self.queue.shutdown_grace, reports)
             .await
             .is_err()
         {
             tracing::warn!("grace period over; leases of unfinished reports will expire");
-            reports.abort_all();
+            work.reports.abort_all();
         }
-        while followups.join_next().await.is_some() {}
+        while work.followups.join_next().await.is_some() {}
     }
 
-    /// A connection that has run LISTEN, and its notifications.
-    async fn listen(
-        &self,
-    ) -> Result<(tokio_postgres::Client, mpsc::UnboundedReceiver<String>), tokio_postgres::Error>
-    {
-        let (client, mut connection) = self.settings.database.connect().await?;
-        let (tx, rx) = mpsc::unbounded_channel();
-        tokio::spawn(async move {
-            let mut messages = futures_util::stream::poll_fn(move |cx| connection.poll_message(cx));
-            while let Some(message) = messages.next().await {
-                match message {
-                    Ok(AsyncMessage::Notification(n)) => {
-                        if tx.send(n.payload().to_owned()).is_err() {
-                            return;
-                        }
-                    }
-                    Ok(_) => {}
-                    Err(_) => return,
-                }
-            }
-        });
-        client.batch_execute("listen report_paid").await?;
-        Ok((client, rx))
+    /// Emails and refunds owed for finished reports, in the background.
+    fn follow_up(&self, tasks: &mut JoinSet<()>) {
+        if tasks.is_empty() {
+            let followups = self.followups.clone();
+            tasks.spawn(async move { followup::run_pending(&followups).await });
+        }
     }
 
     /// Claims reports while there is room, and starts them.
@@ -170,20 +158,17 @@ impl Engine {
         reports: &mut JoinSet<Result<(), RunError>>,
         shutdown: &watch::Receiver<bool>,
     ) {
-        while reports.len() < self.settings.max_reports && !*shutdown.borrow() {
-            let client = match self.ctx.db.get().await {
-                Ok(c) => c,
-                Err(e) => {
-                    tracing::warn!(error = %e, "no database connection to claim with");
-                    return;
-                }
-            };
-            match queue::claim_next(&client, &self.settings.worker_id, self.ctx.limits.lease).await
+        while reports.len() < self.queue.max_reports && !*shutdown.borrow() {
+            match self
+                .runner
+                .store
+                .claim(&self.worker_id, self.runner.limits.lease)
+                .await
             {
                 Ok(Some(claim)) => {
                     tracing::info!(report.id = %claim.lease.report_id, attempt = claim.attempts, "report claimed");
                     reports.spawn(runner::run_report(
-                        self.ctx.clone(),
+                        self.runner.clone(),
                         claim,
                         shutdown.clone(),
                     ));

@@ -14,17 +14,7 @@ use rand::Rng;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-#[derive(Debug, Clone)]
-pub struct ProviderSettings {
-    /// `https://openrouter.ai/api/v1`, or any OpenAI-compatible server.
-    pub base_url: String,
-    pub api_key: String,
-    pub call_timeout: Duration,
-    pub max_attempts: u32,
-    pub backoff_base: Duration,
-    /// Sent on every call, and what the budget reserves for the answer.
-    pub max_tokens: u32,
-}
+use crate::config::ProviderSettings;
 
 /// What one call asks.
 pub struct CallRequest<'a> {
@@ -204,11 +194,34 @@ impl Provider {
         )
     }
 
+    /// One HTTP attempt: its outcome, or why another may succeed.
     async fn attempt(&self, body: &Value, attempt: u32) -> Attempt {
         let started = Instant::now();
-        let failed = |text: String| {
-            CallOutcome::failure(text, started.elapsed().as_millis() as u64, attempt)
+        let elapsed = || started.elapsed().as_millis() as u64;
+        let reply = match self.exchange(body).await {
+            Ok(reply) => reply,
+            Err(Failure::TimedOut(what)) => {
+                return Attempt::Done(CallOutcome::failure(what, elapsed(), attempt))
+            }
+            Err(Failure::Transport(why)) => return Attempt::Retry { why, after: None },
         };
+        match reply.status {
+            200..=299 => completion(&reply.text, elapsed(), attempt),
+            408 | 429 | 500..=599 => Attempt::Retry {
+                why: error_message(reply.status, &reply.text),
+                after: reply.retry_after,
+            },
+            status => Attempt::Done(CallOutcome::failure(
+                error_message(status, &reply.text),
+                elapsed(),
+                attempt,
+            )),
+        }
+    }
+
+    /// Sends the request and reads the whole answer.
+    async fn exchange(&self, body: &Value) -> Result<Reply, Failure> {
+        let timeout = self.settings.call_timeout.as_secs_f64();
         let response = self
             .http
             .post(format!("{}/chat/completions", self.settings.base_url))
@@ -217,22 +230,14 @@ impl Provider {
             .header("X-Title", "ModelPick")
             .json(body)
             .send()
-            .await;
-        let response = match response {
-            Ok(r) => r,
-            Err(e) if e.is_timeout() => {
-                return Attempt::Done(failed(format!(
-                    "the model did not answer within {} s",
-                    self.settings.call_timeout.as_secs_f64()
-                )))
-            }
-            Err(e) => {
-                return Attempt::Retry {
-                    why: format!("could not reach the provider: {}", e.without_url()),
-                    after: None,
+            .await
+            .map_err(|e| {
+                if e.is_timeout() {
+                    Failure::TimedOut(format!("the model did not answer within {timeout} s"))
+                } else {
+                    Failure::Transport(format!("could not reach the provider: {}", e.without_url()))
                 }
-            }
-        };
+            })?;
         let status = response.status().as_u16();
         let retry_after = response
             .headers()
@@ -240,72 +245,75 @@ impl Provider {
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.trim().parse::<f64>().ok())
             .map(Duration::from_secs_f64);
-        let text = match response.text().await {
-            Ok(t) => t,
-            Err(e) if e.is_timeout() => {
-                return Attempt::Done(failed(format!(
-                    "the model did not finish within {} s",
-                    self.settings.call_timeout.as_secs_f64()
-                )))
+        let text = response.text().await.map_err(|e| {
+            if e.is_timeout() {
+                Failure::TimedOut(format!("the model did not finish within {timeout} s"))
+            } else {
+                Failure::Transport(format!("the answer was cut off: {}", e.without_url()))
             }
-            Err(e) => {
-                return Attempt::Retry {
-                    why: format!("the answer was cut off: {}", e.without_url()),
-                    after: None,
-                }
-            }
-        };
-        let elapsed = started.elapsed().as_millis() as u64;
-        match status {
-            200..=299 => {}
-            408 | 429 | 500..=599 => {
-                return Attempt::Retry {
-                    why: error_message(status, &text),
-                    after: retry_after,
-                }
-            }
-            _ => return Attempt::Done(failed(error_message(status, &text))),
-        }
-        let completion: Completion = match serde_json::from_str(&text) {
-            Ok(c) => c,
-            Err(_) => {
-                return Attempt::Retry {
-                    why: format!(
-                        "the provider's answer was not valid JSON: {}",
-                        text.chars().take(120).collect::<String>()
-                    ),
-                    after: None,
-                }
-            }
-        };
-        let usage = completion.usage.unwrap_or_default();
-        let mut outcome = CallOutcome {
-            text: Err(String::new()),
-            response_time_ms: elapsed,
-            prompt_tokens: usage.prompt_tokens,
-            completion_tokens: usage.completion_tokens,
-            total_tokens: usage
-                .total_tokens
-                .max(usage.prompt_tokens + usage.completion_tokens),
-            reported_cost: usage.cost,
-            attempts: attempt,
-        };
-        outcome.text = if let Some(error) = completion.error {
-            Err(format!(
-                "the provider failed while answering: {}",
-                error["message"].as_str().unwrap_or("unknown error")
-            ))
-        } else {
-            match completion
-                .choices
-                .into_iter()
-                .next()
-                .and_then(|c| c.message.content)
-            {
-                Some(content) => Ok(content),
-                None => Err("the model returned an empty answer".into()),
-            }
-        };
-        Attempt::Done(outcome)
+        })?;
+        Ok(Reply {
+            status,
+            retry_after,
+            text,
+        })
     }
+}
+
+/// The answer to one HTTP attempt.
+struct Reply {
+    status: u16,
+    retry_after: Option<Duration>,
+    text: String,
+}
+
+/// Why an attempt got no answer: it ran out of time (not sent again: it
+/// may have been billed), or the connection failed (worth retrying).
+enum Failure {
+    TimedOut(String),
+    Transport(String),
+}
+
+/// A 2xx body read as a chat completion: the model's text and usage, an
+/// error the provider put inside it, or (not JSON) worth retrying.
+fn completion(text: &str, elapsed: u64, attempt: u32) -> Attempt {
+    let completion: Completion = match serde_json::from_str(text) {
+        Ok(c) => c,
+        Err(_) => {
+            return Attempt::Retry {
+                why: format!(
+                    "the provider's answer was not valid JSON: {}",
+                    text.chars().take(120).collect::<String>()
+                ),
+                after: None,
+            }
+        }
+    };
+    let usage = completion.usage.unwrap_or_default();
+    let text = match (completion.error, completion.choices.into_iter().next()) {
+        (Some(error), _) => Err(format!(
+            "the provider failed while answering: {}",
+            error["message"].as_str().unwrap_or("unknown error")
+        )),
+        (
+            None,
+            Some(Choice {
+                message: Message {
+                    content: Some(content),
+                },
+            }),
+        ) => Ok(content),
+        (None, _) => Err("the model returned an empty answer".into()),
+    };
+    Attempt::Done(CallOutcome {
+        text,
+        response_time_ms: elapsed,
+        prompt_tokens: usage.prompt_tokens,
+        completion_tokens: usage.completion_tokens,
+        total_tokens: usage
+            .total_tokens
+            .max(usage.prompt_tokens + usage.completion_tokens),
+        reported_cost: usage.cost,
+        attempts: attempt,
+    })
 }

@@ -4,8 +4,7 @@
 use std::collections::HashMap;
 use std::time::Duration;
 
-use modelpick::engine::budget::HARD_CEILING_USD;
-use modelpick::engine::runner::Limits;
+use modelpick::config::{RunLimits as Limits, HARD_CEILING_USD};
 
 use crate::support::engine::{report_states, TestWorld};
 

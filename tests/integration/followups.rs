@@ -37,7 +37,6 @@ async fn finish_all(db: &Client, status: &str) -> Vec<Uuid> {
 async fn fifty_failing_refunds_never_hold_up_a_new_reports_email() {
     let world = TestWorld::new(1, |_| {}).await;
     let db = world.supabase.db.client().await;
-    let pool = world.database().pool(4).unwrap();
     let followups = world.followups();
 
     // Fifty paid reports that failed, paid through sessions Stripe does not
@@ -47,7 +46,7 @@ async fn fifty_failing_refunds_never_hold_up_a_new_reports_email() {
     }
     let failed = finish_all(&db, "failed").await;
     assert_eq!(failed.len(), 50);
-    followup::run_pending(&pool, &followups).await;
+    followup::run_pending(&followups).await;
 
     let emailed: i64 = db
         .query_one(
@@ -85,7 +84,7 @@ async fn fifty_failing_refunds_never_hold_up_a_new_reports_email() {
     // A new report finishes: the next sweep emails it, whatever is failing.
     paid_report(&db).await;
     let fresh = finish_all(&db, "complete").await;
-    followup::run_pending(&pool, &followups).await;
+    followup::run_pending(&followups).await;
     let sent_at: Option<chrono::DateTime<chrono::Utc>> = db
         .query_one(
             "select email_sent_at from public.reports where id = $1",

@@ -4,10 +4,10 @@ use std::collections::HashSet;
 use std::time::Duration;
 
 use futures_util::future::join_all;
-use modelpick::engine::queue::{self, Outcome, QueueError};
+use modelpick::engine::store::{Outcome, StoreError};
 use uuid::Uuid;
 
-use crate::support::db::{connect, listen, TestDb};
+use crate::support::db::{listen, TestDb};
 use crate::support::fixtures::{create_ready_draft, create_user, fulfill, paid_report};
 
 const LEASE: Duration = Duration::from_secs(60);
@@ -33,11 +33,11 @@ async fn concurrent_claimers_never_get_the_same_report() {
 
     let mut workers = Vec::new();
     for i in 0..8 {
-        workers.push((format!("worker-{i}"), connect(&db.url).await));
+        workers.push((format!("worker-{i}"), db.store(1)));
     }
-    let claimed = join_all(workers.iter().map(|(name, client)| async move {
+    let claimed = join_all(workers.iter().map(|(name, store)| async move {
         let mut mine = Vec::new();
-        while let Some(report) = queue::claim_next(client, name, LEASE).await.unwrap() {
+        while let Some(report) = store.claim(name, LEASE).await.unwrap() {
             mine.push(report.lease.report_id);
         }
         mine
@@ -66,24 +66,15 @@ async fn a_claim_skips_a_report_locked_by_another_session() {
     .await
     .unwrap();
 
-    let claimer = db.client().await;
-    let claimed = queue::claim_next(&claimer, "w", LEASE)
-        .await
-        .unwrap()
-        .unwrap();
+    let claimer = db.store(1);
+    let claimed = claimer.claim("w", LEASE).await.unwrap().unwrap();
     assert_eq!(
         claimed.lease.report_id, second,
         "the locked, older report is skipped"
     );
-    assert!(queue::claim_next(&claimer, "w", LEASE)
-        .await
-        .unwrap()
-        .is_none());
+    assert!(claimer.claim("w", LEASE).await.unwrap().is_none());
     tx.rollback().await.unwrap();
-    let claimed = queue::claim_next(&claimer, "w", LEASE)
-        .await
-        .unwrap()
-        .unwrap();
+    let claimed = claimer.claim("w", LEASE).await.unwrap().unwrap();
     assert_eq!(claimed.lease.report_id, first);
 }
 
@@ -91,23 +82,15 @@ async fn a_claim_skips_a_report_locked_by_another_session() {
 async fn a_live_lease_is_left_alone_and_an_expired_one_is_taken_over() {
     let db = TestDb::new().await;
     let client = db.client().await;
+    let store = db.store(2);
     let report = paid_report(&client).await;
 
-    let dead = queue::claim_next(&client, "dead", LEASE)
-        .await
-        .unwrap()
-        .unwrap();
+    let dead = store.claim("dead", LEASE).await.unwrap().unwrap();
     assert_eq!(dead.attempts, 1);
-    assert!(queue::claim_next(&client, "other", LEASE)
-        .await
-        .unwrap()
-        .is_none());
+    assert!(store.claim("other", LEASE).await.unwrap().is_none());
 
     expire_lease(&client, report).await;
-    let alive = queue::claim_next(&client, "alive", LEASE)
-        .await
-        .unwrap()
-        .unwrap();
+    let alive = store.claim("alive", LEASE).await.unwrap().unwrap();
     assert_eq!(alive.lease.report_id, report);
     assert_eq!(alive.attempts, 2);
     assert_ne!(alive.lease.token, dead.lease.token);
@@ -119,27 +102,29 @@ async fn a_live_lease_is_left_alone_and_an_expired_one_is_taken_over() {
     // The engine that lost its lease can neither renew nor finish.
     let mut stale = dead.lease.clone();
     assert!(matches!(
-        queue::renew(&client, &mut stale, LEASE).await,
-        Err(QueueError::LeaseLost(id)) if id == report
+        store.renew(&mut stale, LEASE).await,
+        Err(StoreError::LeaseLost(id)) if id == report
     ));
     let failed = Outcome::Failed {
         reason: "stale".into(),
     };
     assert!(matches!(
-        queue::finish(&client, &dead.lease, &failed).await,
-        Err(QueueError::LeaseLost(_))
+        store.finish(&dead.lease, &failed).await,
+        Err(StoreError::LeaseLost(_))
     ));
     assert!(matches!(
-        queue::release(&client, &dead.lease).await,
-        Err(QueueError::LeaseLost(_))
+        store.release(&dead.lease).await,
+        Err(StoreError::LeaseLost(_))
     ));
 
     let mut lease = alive.lease.clone();
-    queue::renew(&client, &mut lease, Duration::from_secs(600))
+    store
+        .renew(&mut lease, Duration::from_secs(600))
         .await
         .unwrap();
     assert!(lease.expires_at > alive.lease.expires_at);
-    queue::finish(&client, &lease, &Outcome::Complete { cut_short: None })
+    store
+        .finish(&lease, &Outcome::Complete { cut_short: None })
         .await
         .unwrap();
 
@@ -154,39 +139,31 @@ async fn a_live_lease_is_left_alone_and_an_expired_one_is_taken_over() {
     assert_eq!(row.get::<_, Option<String>>(1), None);
     assert_eq!(row.get::<_, Option<Uuid>>(2), None);
     assert!(row.get::<_, bool>(3));
-    assert!(queue::claim_next(&client, "late", LEASE)
-        .await
-        .unwrap()
-        .is_none());
+    assert!(store.claim("late", LEASE).await.unwrap().is_none());
 }
 
 #[tokio::test]
 async fn a_report_cut_short_or_failed_keeps_its_reason() {
     let db = TestDb::new().await;
     let client = db.client().await;
+    let store = db.store(2);
     let cut = paid_report(&client).await;
     let failed = paid_report(&client).await;
 
-    let claim = queue::claim_next(&client, "w", LEASE)
-        .await
-        .unwrap()
-        .unwrap();
+    let claim = store.claim("w", LEASE).await.unwrap().unwrap();
     assert_eq!(claim.lease.report_id, cut);
     let why = "Stopped after 750 s; 7 of 9 runs were made.".to_owned();
-    queue::finish(
-        &client,
-        &claim.lease,
-        &Outcome::Complete {
-            cut_short: Some(why.clone()),
-        },
-    )
-    .await
-    .unwrap();
-
-    let claim = queue::claim_next(&client, "w", LEASE)
+    store
+        .finish(
+            &claim.lease,
+            &Outcome::Complete {
+                cut_short: Some(why.clone()),
+            },
+        )
         .await
-        .unwrap()
         .unwrap();
+
+    let claim = store.claim("w", LEASE).await.unwrap().unwrap();
     assert_eq!(claim.lease.report_id, failed);
     let empty = client
         .query_one(
@@ -201,15 +178,15 @@ async fn a_report_cut_short_or_failed_keeps_its_reason() {
         "a failure needs a reason"
     );
     let reason = "No model answered.".to_owned();
-    queue::finish(
-        &client,
-        &claim.lease,
-        &Outcome::Failed {
-            reason: reason.clone(),
-        },
-    )
-    .await
-    .unwrap();
+    store
+        .finish(
+            &claim.lease,
+            &Outcome::Failed {
+                reason: reason.clone(),
+            },
+        )
+        .await
+        .unwrap();
 
     let rows = client
         .query(
@@ -236,6 +213,7 @@ async fn payment_and_release_notify_report_paid_at_commit_only() {
     let db = TestDb::new().await;
     let (_listener, mut notifications) = listen(&db.url, "report_paid").await;
     let mut client = db.client().await;
+    let store = db.store(2);
     let user = create_user(&client, "notify@example.test").await;
 
     // A rolled-back payment never notifies.
@@ -259,11 +237,8 @@ async fn payment_and_release_notify_report_paid_at_commit_only() {
 
     // Claiming does not notify; giving the report back does, and the attempt
     // is not counted.
-    let claim = queue::claim_next(&client, "w", LEASE)
-        .await
-        .unwrap()
-        .unwrap();
-    queue::release(&client, &claim.lease).await.unwrap();
+    let claim = store.claim("w", LEASE).await.unwrap().unwrap();
+    store.release(&claim.lease).await.unwrap();
     let note = tokio::time::timeout(Duration::from_secs(5), notifications.recv())
         .await
         .expect("a notification after release")

@@ -8,7 +8,8 @@ use std::time::Duration;
 
 use devstack::stripe::{RunningStripe, StripeConfig};
 use modelpick::config::Settings;
-use modelpick::startup::{self, AppState};
+use modelpick::sidecar::Clock;
+use modelpick::startup;
 use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 
@@ -73,11 +74,11 @@ impl TestApp {
         .unwrap();
         let clock_offset = Arc::new(AtomicI64::new(0));
         let offset = clock_offset.clone();
-        let clock: startup::Clock =
+        let clock: Clock =
             Arc::new(move || chrono::Utc::now().timestamp() + offset.load(Ordering::SeqCst));
         let (tx, rx) = oneshot::channel::<()>();
         tokio::spawn(startup::serve(
-            AppState::new(settings, clock),
+            startup::sidecar(settings, clock),
             sidecar_listener,
             async {
                 let _ = rx.await;

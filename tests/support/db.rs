@@ -121,6 +121,12 @@ impl TestDb {
     pub async fn client(&self) -> Client {
         connect(&self.url).await
     }
+
+    /// The engine's door to this database, over `connections` connections.
+    pub fn store(&self, connections: usize) -> modelpick::engine::store::Store {
+        let database = modelpick::database::Database::from_url(&self.url).unwrap();
+        modelpick::engine::store::Store::new(database.pool(connections).unwrap())
+    }
 }
 
 impl Drop for TestDb {

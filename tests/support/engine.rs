@@ -5,9 +5,14 @@ use std::collections::HashMap;
 use std::time::Duration;
 
 use devstack::provider::{self, ProviderConfig, RunningProvider};
-use modelpick::engine::provider::{Provider, ProviderSettings};
-use modelpick::engine::runner::{Limits, RunnerContext};
-use modelpick::engine::{Engine, EngineSettings};
+use std::sync::Arc;
+
+use modelpick::config::{
+    EngineSettings, FollowupSettings, ProviderSettings, QueueSettings, ResendSettings, RunLimits,
+    StripeSettings,
+};
+use modelpick::engine::followup::Followups;
+use modelpick::startup;
 use serde_json::{json, Value};
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
@@ -178,43 +183,43 @@ impl TestWorld {
         session["id"].as_str().unwrap().to_owned()
     }
 
-    pub fn database(&self) -> modelpick::database::Database {
-        modelpick::database::Database::from_url(&self.supabase.db.url).unwrap()
-    }
-
-    pub fn runner_context(&self, limits: Limits, call_timeout: Duration) -> RunnerContext {
-        RunnerContext {
-            db: self.database().pool(12).unwrap(),
-            provider: Provider::new(ProviderSettings {
-                base_url: self.provider.base_url(),
-                api_key: "sk-or-test".into(),
-                call_timeout,
-                max_attempts: 4,
-                backoff_base: Duration::from_millis(20),
-                max_tokens: 1024,
-            }),
-            storage: reqwest::Client::new(),
-            storage_url: format!("{}/storage/v1", self.supabase.url),
+    /// The engine's settings for this world: the provider, Storage, email
+    /// and refunds of the stand-ins, quick sweeps, and `limits`.
+    pub fn settings(&self, limits: RunLimits, call_timeout: Duration) -> EngineSettings {
+        let mut provider = ProviderSettings::new(self.provider.base_url(), "sk-or-test");
+        provider.call_timeout = call_timeout;
+        provider.backoff_base = Duration::from_millis(20);
+        EngineSettings {
+            database_url: self.supabase.db.url.clone(),
+            supabase_url: self.supabase.url.clone(),
             service_role_key: SERVICE_KEY.into(),
+            site_url: "http://127.0.0.1:8787".into(),
+            provider,
             limits,
+            queue: QueueSettings {
+                sweep_interval: Duration::from_millis(200),
+                health_interval: Duration::from_millis(500),
+                max_reports: 4,
+                shutdown_grace: Duration::from_secs(10),
+            },
+            followups: FollowupSettings::default(),
+            resend: Some(ResendSettings {
+                base_url: self.resend.url(),
+                api_key: "re_test".into(),
+                from: "ModelPick <reports@modelpick.test>".into(),
+            }),
+            stripe: Some(StripeSettings {
+                api_base: self.stripe.url(),
+                secret_key: "sk_test_engine".into(),
+                webhook_secret: String::new(),
+            }),
         }
     }
 
-    /// Starts an engine; stop it with the returned sender, or abort it.
-    pub fn start_engine(&self, limits: Limits, call_timeout: Duration) -> RunningEngine {
-        let settings = EngineSettings {
-            database: self.database(),
-            worker_id: modelpick::engine::runner::worker_id(),
-            sweep_interval: Duration::from_millis(200),
-            health_interval: Duration::from_millis(500),
-            max_reports: 4,
-            shutdown_grace: Duration::from_secs(10),
-        };
-        let engine = Engine::new(
-            settings,
-            self.runner_context(limits, call_timeout),
-            self.followups(),
-        );
+    /// Starts an engine, built as `main` builds it; stop it with the
+    /// returned sender, or abort it.
+    pub fn start_engine(&self, limits: RunLimits, call_timeout: Duration) -> RunningEngine {
+        let engine = startup::engine(&self.settings(limits, call_timeout)).unwrap();
         let (stop, stopped) = watch::channel(false);
         RunningEngine {
             stop,
@@ -222,27 +227,11 @@ impl TestWorld {
         }
     }
 
-    /// Emails to the Resend stand-in, refunds to the Stripe stand-in.
-    pub fn followups(&self) -> modelpick::engine::followup::Followups {
-        use modelpick::config::StripeSettings;
-        modelpick::engine::followup::Followups {
-            resend: Some(modelpick::email::Resend::new(
-                modelpick::email::ResendSettings {
-                    base_url: self.resend.url(),
-                    api_key: "re_test".into(),
-                    from: "ModelPick <reports@modelpick.test>".into(),
-                },
-            )),
-            stripe: Some(modelpick::stripe::client::StripeClient::new(
-                &StripeSettings {
-                    api_base: self.stripe.url(),
-                    secret_key: "sk_test_engine".into(),
-                    webhook_secret: String::new(),
-                },
-            )),
-            site_url: "http://127.0.0.1:8787".into(),
-            retry: modelpick::engine::followup::FollowupRetry::default(),
-        }
+    /// The engine's follow-ups (emails to the Resend stand-in, refunds to
+    /// the Stripe stand-in), as `main` builds them.
+    pub fn followups(&self) -> Arc<Followups> {
+        let settings = self.settings(RunLimits::default(), Duration::from_secs(10));
+        startup::engine(&settings).unwrap().followups
     }
 
     /// Waits (bounded) until every given report has ended.

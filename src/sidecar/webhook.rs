@@ -10,8 +10,8 @@ use warp::http::StatusCode;
 use warp::reply::{Reply, Response};
 
 use super::error::ApiError;
-use crate::fulfilment::{self, Settlement};
-use crate::startup::AppState;
+use super::fulfill::{self, Settlement};
+use super::state::AppState;
 use crate::stripe::signature;
 use crate::stripe::types::{CheckoutEvent, Event};
 
@@ -69,11 +69,11 @@ async fn act_on(state: &AppState, event: &Event) -> Result<Response, ApiError> {
             }
         }
         CheckoutEvent::AsyncPaymentFailed(session) => {
-            fulfilment::record_unpaid_end(&state.supabase, &session, "payment_failed").await?;
+            fulfill::record_unpaid_end(&state.supabase, &session, "payment_failed").await?;
             "payment_failed"
         }
         CheckoutEvent::Expired(session) => {
-            fulfilment::record_unpaid_end(&state.supabase, &session, "expired").await?;
+            fulfill::record_unpaid_end(&state.supabase, &session, "expired").await?;
             "expired"
         }
     };

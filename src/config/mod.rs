@@ -1,7 +1,13 @@
 //! Typed settings, read once from the environment (and `.env`). Every
 //! variable is listed with its source in `.env.example`.
 
+mod engine;
+mod env;
+
 use std::net::SocketAddr;
+
+pub use engine::*;
+use env::Env;
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum ConfigError {
@@ -14,44 +20,6 @@ pub enum ConfigError {
          loopback address, so set {0} to this deployment's own secret"
     )]
     ExampleSecret(&'static str),
-}
-
-/// The settings the project ships with: right for the local stack, known to
-/// everyone, so never accepted by a deployment others can reach.
-const EXAMPLE_ENV: &str = include_str!("../.env.example");
-
-/// The secrets (and keys signed with a secret) a deployment must set itself.
-const SECRETS: [&str; 7] = [
-    "SUPABASE_JWT_SECRET",
-    "SUPABASE_ANON_KEY",
-    "SUPABASE_SERVICE_ROLE_KEY",
-    "STRIPE_SECRET_KEY",
-    "STRIPE_WEBHOOK_SECRET",
-    "OPENROUTER_API_KEY",
-    "RESEND_API_KEY",
-];
-
-fn example_value(name: &str) -> Option<&'static str> {
-    EXAMPLE_ENV.lines().find_map(|line| {
-        let (key, value) = line.split_once('=')?;
-        (key == name).then(|| value.trim().trim_matches('"'))
-    })
-}
-
-/// Whether the site is only reachable from this machine.
-fn is_loopback(site_url: &str) -> bool {
-    let Ok(url) = reqwest::Url::parse(site_url) else {
-        return false;
-    };
-    match url.host_str() {
-        Some(host) if host.eq_ignore_ascii_case("localhost") => true,
-        Some(host) => host
-            .trim_start_matches('[')
-            .trim_end_matches(']')
-            .parse::<std::net::IpAddr>()
-            .is_ok_and(|ip| ip.is_loopback()),
-        None => false,
-    }
 }
 
 #[derive(Debug, Clone)]
@@ -86,6 +54,15 @@ pub struct StripeSettings {
     pub webhook_secret: String,
 }
 
+/// Email through Resend.
+#[derive(Debug, Clone)]
+pub struct ResendSettings {
+    /// `https://api.resend.com`, or the local stand-in.
+    pub base_url: String,
+    pub api_key: String,
+    pub from: String,
+}
+
 #[derive(Debug, Clone)]
 pub struct Settings {
     pub sidecar_addr: SocketAddr,
@@ -93,62 +70,6 @@ pub struct Settings {
     pub site_url: String,
     pub supabase: SupabaseSettings,
     pub stripe: StripeSettings,
-}
-
-/// Reads variables from a lookup function, so tests need no process-wide
-/// environment.
-pub struct Env<F: Fn(&str) -> Option<String>>(pub F);
-
-impl<F: Fn(&str) -> Option<String>> Env<F> {
-    fn optional(&self, name: &str) -> Option<String> {
-        (self.0)(name)
-            .map(|v| v.trim().to_owned())
-            .filter(|v| !v.is_empty())
-    }
-
-    fn required(&self, name: &'static str) -> Result<String, ConfigError> {
-        self.optional(name).ok_or(ConfigError::Missing(name))
-    }
-
-    fn url(&self, name: &'static str, default: Option<&str>) -> Result<String, ConfigError> {
-        let value = match (self.optional(name), default) {
-            (Some(v), _) => v,
-            (None, Some(d)) => d.to_owned(),
-            (None, None) => return Err(ConfigError::Missing(name)),
-        };
-        if !(value.starts_with("http://") || value.starts_with("https://")) {
-            return Err(ConfigError::Invalid {
-                name,
-                reason: format!("{value:?} is not an http(s) URL"),
-            });
-        }
-        Ok(value.trim_end_matches('/').to_owned())
-    }
-
-    /// Refuses `.env.example`'s secrets unless the site is on loopback.
-    fn no_example_secrets(&self, site_url: &str) -> Result<(), ConfigError> {
-        if is_loopback(site_url) {
-            return Ok(());
-        }
-        match SECRETS.into_iter().find(|name| {
-            self.optional(name)
-                .is_some_and(|value| Some(value.as_str()) == example_value(name))
-        }) {
-            Some(name) => Err(ConfigError::ExampleSecret(name)),
-            None => Ok(()),
-        }
-    }
-
-    fn flag(&self, name: &'static str) -> Result<bool, ConfigError> {
-        match self.optional(name).as_deref() {
-            None | Some("0") | Some("false") => Ok(false),
-            Some("1") | Some("true") => Ok(true),
-            Some(other) => Err(ConfigError::Invalid {
-                name,
-                reason: format!("{other:?} is not true or false"),
-            }),
-        }
-    }
 }
 
 impl Settings {
@@ -200,91 +121,9 @@ impl Settings {
     }
 }
 
-/// What the engine needs: a direct database connection (for LISTEN), the
-/// model provider, and Storage for the images.
-#[derive(Debug, Clone)]
-pub struct EngineConfig {
-    pub database_url: String,
-    pub supabase_url: String,
-    pub service_role_key: String,
-    pub provider_base_url: String,
-    pub provider_api_key: String,
-    pub provider_call_timeout_s: u64,
-    pub provider_max_tokens: u32,
-    pub max_benchmark_duration_s: u64,
-    pub sweep_interval_s: u64,
-    pub max_reports: usize,
-    /// Where report links in emails point.
-    pub site_url: String,
-    /// Completion emails; none when RESEND_API_KEY is not set.
-    pub resend: Option<crate::email::ResendSettings>,
-    /// Refunds of failed reports; none when STRIPE_SECRET_KEY is not set.
-    pub stripe: Option<StripeSettings>,
-}
-
-impl EngineConfig {
-    pub fn from_env() -> Result<Self, ConfigError> {
-        let _ = dotenvy::dotenv();
-        Self::from_lookup(|name| std::env::var(name).ok())
-    }
-
-    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
-        let env = Env(lookup);
-        let number = |name: &'static str, default: u64| -> Result<u64, ConfigError> {
-            match env.optional(name) {
-                None => Ok(default),
-                Some(v) => v
-                    .parse::<u64>()
-                    .ok()
-                    .filter(|n| *n > 0)
-                    .ok_or(ConfigError::Invalid {
-                        name,
-                        reason: format!("{v:?} is not a positive whole number"),
-                    }),
-            }
-        };
-        let site_url = env.url("SITE_URL", Some("http://127.0.0.1:8787"))?;
-        env.no_example_secrets(&site_url)?;
-        Ok(Self {
-            database_url: env.required("DATABASE_URL")?,
-            supabase_url: env.url("SUPABASE_URL", None)?,
-            service_role_key: env.required("SUPABASE_SERVICE_ROLE_KEY")?,
-            provider_base_url: env
-                .url("OPENROUTER_BASE_URL", Some("https://openrouter.ai/api/v1"))?,
-            provider_api_key: env.required("OPENROUTER_API_KEY")?,
-            provider_call_timeout_s: number("PROVIDER_CALL_TIMEOUT_S", 120)?,
-            provider_max_tokens: number("PROVIDER_MAX_TOKENS", 1024)? as u32,
-            max_benchmark_duration_s: number(
-                "MAX_BENCHMARK_DURATION_S",
-                crate::engine::budget::MAX_BENCHMARK_DURATION_S,
-            )?,
-            sweep_interval_s: number("ENGINE_SWEEP_INTERVAL_S", 5)?,
-            max_reports: number("ENGINE_MAX_REPORTS", 4)? as usize,
-            site_url,
-            resend: match env.optional("RESEND_API_KEY") {
-                None => None,
-                Some(api_key) => Some(crate::email::ResendSettings {
-                    base_url: env.url("RESEND_BASE_URL", Some("https://api.resend.com"))?,
-                    api_key,
-                    from: env
-                        .optional("EMAIL_FROM")
-                        .unwrap_or_else(|| "ModelPick <reports@modelpick.app>".into()),
-                }),
-            },
-            stripe: match env.optional("STRIPE_SECRET_KEY") {
-                None => None,
-                Some(secret_key) => Some(StripeSettings {
-                    api_base: env.url("STRIPE_API_BASE", Some("https://api.stripe.com"))?,
-                    secret_key,
-                    webhook_secret: String::new(),
-                }),
-            },
-        })
-    }
-}
-
 #[cfg(test)]
 mod tests {
+    use super::env::{example_value, is_loopback, SECRETS};
     use super::*;
     use std::collections::HashMap;
 
@@ -424,7 +263,7 @@ mod tests {
                 example_value("OPENROUTER_API_KEY").unwrap().into(),
             ),
         ];
-        let result = EngineConfig::from_lookup(|name| {
+        let result = EngineSettings::from_lookup(|name| {
             vars.iter()
                 .find(|(k, _)| *k == name)
                 .map(|(_, v)| v.clone())

@@ -4,7 +4,7 @@
 use warp::http::{header, StatusCode};
 use warp::reply::{Reply, Response};
 
-use crate::startup::AppState;
+use super::state::AppState;
 
 struct Asset {
     body: &'static [u8],

@@ -8,8 +8,8 @@ use std::panic::AssertUnwindSafe;
 
 use futures_util::FutureExt;
 use tracing::Instrument;
-use warp::http::{HeaderValue, StatusCode};
-use warp::reply::{Reply, Response};
+use warp::http::HeaderValue;
+use warp::reply::Response;
 use warp::Filter;
 
 use super::error::ApiError;
@@ -64,7 +64,7 @@ impl Request {
             .await;
         let mut response = self.span.in_scope(|| match outcome {
             Ok(Ok(response)) => response,
-            Ok(Err(error)) => error.into_response_for(&self.id),
+            Ok(Err(error)) => error.into_response_for(self.id.as_str()),
             Err(panic) => {
                 let what = panic
                     .downcast_ref::<&str>()
@@ -72,7 +72,7 @@ impl Request {
                     .or_else(|| panic.downcast_ref::<String>().cloned())
                     .unwrap_or_else(|| "a panic".into());
                 ApiError::Internal(format!("the handler panicked: {what}"))
-                    .into_response_for(&self.id)
+                    .into_response_for(self.id.as_str())
             }
         });
         if let Ok(value) = HeaderValue::from_str(self.id.as_str()) {
@@ -82,13 +82,10 @@ impl Request {
     }
 }
 
-pub fn json_reply(status: StatusCode, body: &serde_json::Value) -> Response {
-    warp::reply::with_status(warp::reply::json(body), status).into_response()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use warp::http::StatusCode;
 
     async fn answer(
         work: impl Future<Output = Result<Response, ApiError>>,

@@ -3,9 +3,9 @@
 use warp::http::{header, StatusCode};
 use warp::reply::{Reply, Response};
 
-use crate::fulfilment::Settlement;
+use super::fulfill::Settlement;
+use super::state::AppState;
 use crate::html::escape;
-use crate::startup::AppState;
 use crate::stripe::lookups::LookupError;
 use crate::stripe::types::SessionId;
 

@@ -1,12 +1,5 @@
-//! The sidecar's routes. Handlers return replies, error replies included;
-//! rejections only mean "no route here".
-
-mod checkout;
-mod error;
-mod pages;
-mod request;
-mod web;
-mod webhook;
+//! The sidecar's route tree. Handlers return replies, error replies
+//! included; rejections only mean "no route here".
 
 use std::collections::HashMap;
 use std::convert::Infallible;
@@ -17,9 +10,10 @@ use warp::http::StatusCode;
 use warp::reply::{Reply, Response};
 use warp::{Filter, Rejection};
 
-use crate::startup::AppState;
-pub use error::ApiError;
-use request::{request, Request, RequestId};
+use super::error::{json_reply, ApiError};
+use super::request::{request, Request};
+use super::state::AppState;
+use super::{checkout, pages, web, webhook};
 
 fn with_state(state: AppState) -> impl Filter<Extract = (AppState,), Error = Infallible> + Clone {
     warp::any().map(move || state.clone())
@@ -50,7 +44,22 @@ fn body_limited(limit: u64) -> impl Filter<Extract = (Bytes,), Error = Rejection
         })
 }
 
+/// Every route, and the one answer for a request none of them takes.
 pub fn routes(state: AppState) -> impl Filter<Extract = (Response,), Error = Infallible> + Clone {
+    api(state.clone())
+        .or(pages(state))
+        .unify()
+        // Boxing keeps the route tree's type small enough for release builds
+        // (an unboxed chain overflows the trait solver).
+        .boxed()
+        .recover(
+            |rejection: Rejection| async move { Ok::<_, Infallible>(rejection_reply(rejection)) },
+        )
+        .unify()
+}
+
+/// `POST /api/checkout` and Stripe's webhook.
+fn api(state: AppState) -> impl Filter<Extract = (Response,), Error = Rejection> + Clone {
     let checkout = warp::path!("api" / "checkout")
         .and(warp::post())
         .and(request("checkout"))
@@ -63,12 +72,18 @@ pub fn routes(state: AppState) -> impl Filter<Extract = (Response,), Error = Inf
     let webhook = warp::path!("api" / "webhooks" / "stripe")
         .and(warp::post())
         .and(request("stripe_webhook"))
-        .and(with_state(state.clone()))
+        .and(with_state(state))
         .and(warp::header::optional::<String>("stripe-signature"))
         .and(body_limited(webhook::MAX_BODY_BYTES))
         .then(|request: Request, state, signature, body| {
             request.run(webhook::receive(state, signature, body))
         });
+    checkout.or(webhook).unify()
+}
+
+/// Where Stripe sends the browser back, the static pages and their assets,
+/// the browser's settings and the health check.
+fn pages(state: AppState) -> impl Filter<Extract = (Response,), Error = Rejection> + Clone {
     let success = warp::path!("checkout" / "success")
         .and(warp::get())
         .and(request("checkout_success"))
@@ -86,44 +101,41 @@ pub fn routes(state: AppState) -> impl Filter<Extract = (Response,), Error = Inf
         .map(|query: HashMap<String, String>| pages::checkout_cancel(query.get("draft").cloned()));
     let config = warp::path!("config.json")
         .and(warp::get())
-        .and(with_state(state.clone()))
+        .and(with_state(state))
         .map(|state: AppState| web::config(&state));
+    let health = warp::path!("health")
+        .and(warp::get())
+        .map(|| warp::reply::json(&serde_json::json!({"ok": true})).into_response());
+    success
+        .or(cancel)
+        .unify()
+        .or(config)
+        .unify()
+        .or(health)
+        .unify()
+        .or(static_pages())
+        .unify()
+}
+
+/// The pages in `web/` and their assets.
+fn static_pages() -> impl Filter<Extract = (Response,), Error = Rejection> + Clone {
+    let page = |name: &'static str| move || web::serve(name);
     let asset = warp::path("assets")
         .and(warp::get())
         .and(warp::path::tail())
         .map(|tail: warp::path::Tail| web::serve(tail.as_str()));
-    let dashboard = warp::path::end()
-        .and(warp::get())
-        .map(|| web::serve("dashboard"));
-    let sign_in = warp::path!("sign-in")
-        .and(warp::get())
-        .map(|| web::serve("sign-in"));
+    let dashboard = warp::path::end().and(warp::get()).map(page("dashboard"));
+    let sign_in = warp::path!("sign-in").and(warp::get()).map(page("sign-in"));
     let new = warp::path!("benchmark" / "new")
         .and(warp::get())
-        .map(|| web::serve("new"));
+        .map(page("new"));
     let processing = warp::path!("benchmark" / Uuid / "processing")
         .and(warp::get())
         .map(|_| web::serve("processing"));
     let report = warp::path!("report" / Uuid)
         .and(warp::get())
         .map(|_| web::serve("report"));
-    let health = warp::path!("health")
-        .and(warp::get())
-        .map(|| warp::reply::json(&serde_json::json!({"ok": true})).into_response());
-
-    checkout
-        .or(webhook)
-        .unify()
-        .or(success)
-        .unify()
-        .or(cancel)
-        .unify()
-        .or(health)
-        .unify()
-        .or(config)
-        .unify()
-        .or(asset)
-        .unify()
+    asset
         .or(dashboard)
         .unify()
         .or(sign_in)
@@ -134,26 +146,19 @@ pub fn routes(state: AppState) -> impl Filter<Extract = (Response,), Error = Inf
         .unify()
         .or(report)
         .unify()
-        // Boxing keeps the route tree's type small enough for release builds
-        // (an unboxed chain overflows the trait solver).
-        .boxed()
-        .recover(
-            |rejection: Rejection| async move { Ok::<_, Infallible>(rejection_reply(rejection)) },
-        )
-        .unify()
 }
 
 fn rejection_reply(rejection: Rejection) -> Response {
-    let id = RequestId::new();
+    let id = super::request::RequestId::new();
     let error = if let Some(TooLarge(limit)) = rejection.find::<TooLarge>() {
         ApiError::PayloadTooLarge(*limit)
     } else if rejection.is_not_found() {
-        return request::json_reply(
+        return json_reply(
             StatusCode::NOT_FOUND,
             &serde_json::json!({"error": "no such page", "code": "not_found", "request_id": id.as_str()}),
         );
     } else if rejection.find::<warp::reject::MethodNotAllowed>().is_some() {
-        return request::json_reply(
+        return json_reply(
             StatusCode::METHOD_NOT_ALLOWED,
             &serde_json::json!({"error": "method not allowed here", "code": "method_not_allowed", "request_id": id.as_str()}),
         );
@@ -165,5 +170,5 @@ fn rejection_reply(rejection: Rejection) -> Response {
         tracing::warn!(request.id = id.as_str(), rejection = ?rejection, "request refused before any handler");
         ApiError::BadRequest("the request could not be read".into())
     };
-    error.into_response_for(&id)
+    error.into_response_for(id.as_str())
 }

@@ -7,7 +7,7 @@ use uuid::Uuid;
 use warp::reply::{Reply, Response};
 
 use super::error::ApiError;
-use crate::startup::AppState;
+use super::state::AppState;
 use crate::stripe::client::CheckoutRequest;
 
 pub const MAX_BODY_BYTES: u64 = 16 * 1024;

@@ -5,9 +5,7 @@
 //! wrong inside is logged with the request id, never sent.
 
 use warp::http::StatusCode;
-use warp::reply::Response;
-
-use super::request::RequestId;
+use warp::reply::{Reply, Response};
 
 #[derive(Debug, thiserror::Error)]
 pub enum ApiError {
@@ -78,9 +76,9 @@ impl ApiError {
         }
     }
 
-    /// The answer to the request `id`; a server error is logged here, once,
-    /// with what happened.
-    pub fn into_response_for(self, id: &RequestId) -> Response {
+    /// The answer to the request `request_id`; a server error is logged
+    /// here, once, with what happened.
+    pub fn into_response_for(self, request_id: &str) -> Response {
         let (status, code) = self.status_and_code();
         if status.is_server_error() {
             tracing::error!(http.status = status.as_u16(), error = %self, "request failed");
@@ -88,12 +86,12 @@ impl ApiError {
         let mut body = serde_json::json!({
             "error": self.public_message(),
             "code": code,
-            "request_id": id.as_str(),
+            "request_id": request_id,
         });
         if status.is_server_error() {
             body["retry"] = self.retry_can_help().into();
         }
-        super::request::json_reply(status, &body)
+        json_reply(status, &body)
     }
 }
 
@@ -114,4 +112,8 @@ impl From<crate::supabase::SupabaseError> for ApiError {
             SupabaseError::Unavailable(why) => Self::Unavailable(format!("the database: {why}")),
         }
     }
+}
+
+pub fn json_reply(status: StatusCode, body: &serde_json::Value) -> Response {
+    warp::reply::with_status(warp::reply::json(body), status).into_response()
 }

@@ -1,0 +1,478 @@
+//! The engine's one door to Postgres: every statement the engine runs is
+//! here, behind a typed function, over its direct connections. The rules
+//! themselves are Postgres functions (`supabase/migrations`): claiming and
+//! fencing reports (004, 014), the money ledger (009), follow-ups (013).
+//! Whoever changes a column or a function changes this file, and nothing
+//! else in the engine.
+
+use std::collections::HashSet;
+use std::future::Future;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use futures_util::StreamExt;
+use serde::Serialize;
+use tokio::sync::mpsc;
+use tokio_postgres::{AsyncMessage, Row};
+use uuid::Uuid;
+
+use crate::config::FollowupSettings;
+use crate::database::Database;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// Another engine holds the report now (our lease expired and it was
+    /// reclaimed, or it was finished). Stop working on it and write nothing.
+    #[error("the lease on report {0} is no longer held")]
+    LeaseLost(Uuid),
+    #[error("report store: {0}")]
+    Db(#[from] tokio_postgres::Error),
+    #[error("report store: no connection: {0}")]
+    Pool(#[from] deadpool_postgres::PoolError),
+}
+
+/// Proof that this engine holds a report: every write is fenced by `token`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Lease {
+    pub report_id: Uuid,
+    pub token: Uuid,
+    pub expires_at: DateTime<Utc>,
+}
+
+/// A report this engine has claimed, with what it needs to run it.
+#[derive(Debug, Clone)]
+pub struct ClaimedReport {
+    pub lease: Lease,
+    pub user_id: Uuid,
+    /// How many times the report has been claimed, this claim included.
+    pub attempts: i32,
+    pub extraction_prompt: String,
+    pub json_schema: Option<serde_json::Value>,
+    pub config_snapshot: serde_json::Value,
+    pub runs_planned: i32,
+    pub started_at: DateTime<Utc>,
+}
+
+impl ClaimedReport {
+    fn from_row(row: &Row) -> Result<Self, tokio_postgres::Error> {
+        Ok(Self {
+            lease: Lease {
+                report_id: row.try_get("id")?,
+                token: row.try_get("lease_token")?,
+                expires_at: row.try_get("lease_expires_at")?,
+            },
+            user_id: row.try_get("user_id")?,
+            attempts: row.try_get("attempts")?,
+            extraction_prompt: row.try_get("extraction_prompt")?,
+            json_schema: row.try_get("json_schema")?,
+            config_snapshot: row.try_get("config_snapshot")?,
+            runs_planned: row.try_get("runs_planned")?,
+            started_at: row.try_get("started_at")?,
+        })
+    }
+}
+
+/// How a report ends.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    /// Finished with results; `cut_short` says why not every run was made.
+    Complete { cut_short: Option<String> },
+    /// No usable result; the reason is shown to the person who paid.
+    Failed { reason: String },
+}
+
+/// One call's result, as `record_run` stores it (its keys are the
+/// function's).
+#[derive(Debug, Clone, Serialize)]
+pub struct RunRecord {
+    pub model_id: String,
+    pub image_index: i32,
+    pub output_json: Option<String>,
+    pub response_time_ms: u64,
+    pub prompt_tokens: u32,
+    pub completion_tokens: u32,
+    pub total_tokens: u32,
+    pub cost: f64,
+    pub passed: bool,
+    pub field_diffs: serde_json::Value,
+    pub fields_total: u32,
+    pub fields_matched: u32,
+    pub error: Option<String>,
+}
+
+/// A report's runs, counted when it ends.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Tally {
+    /// Calls that returned an answer.
+    pub answered: i64,
+    /// Calls made.
+    pub done: i64,
+    /// The error most calls ended with, if any did.
+    pub common_error: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FollowupKind {
+    Email,
+    Refund,
+}
+
+impl FollowupKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Email => "email",
+            Self::Refund => "refund",
+        }
+    }
+}
+
+/// Where a failed report's refund stands, as its email tells it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RefundState {
+    Refunded,
+    Pending,
+    /// It keeps failing; an operator has been alerted.
+    Failing,
+    /// Nothing was paid, so nothing is refunded.
+    None,
+}
+
+/// A follow-up whose time has come, with what doing it needs.
+#[derive(Debug, Clone)]
+pub struct DueFollowup {
+    pub report_id: Uuid,
+    pub kind: FollowupKind,
+    pub status: String,
+    pub status_reason: Option<String>,
+    pub email: Option<String>,
+    pub stripe_session_id: Option<String>,
+    pub refund_state: RefundState,
+}
+
+impl DueFollowup {
+    fn from_row(row: &Row) -> Self {
+        Self {
+            report_id: row.get("report_id"),
+            kind: match row.get::<_, &str>("kind") {
+                "refund" => FollowupKind::Refund,
+                _ => FollowupKind::Email,
+            },
+            status: row.get("status"),
+            status_reason: row.get("status_reason"),
+            email: row.get("email"),
+            stripe_session_id: row.get("stripe_session_id"),
+            refund_state: match row.get::<_, &str>("refund_state") {
+                "refunded" => RefundState::Refunded,
+                "pending" => RefundState::Pending,
+                "failing" => RefundState::Failing,
+                _ => RefundState::None,
+            },
+        }
+    }
+}
+
+fn seconds(duration: Duration) -> i32 {
+    i32::try_from(duration.as_secs().max(1)).unwrap_or(i32::MAX)
+}
+
+fn held(lease: &Lease, updated: bool) -> Result<(), StoreError> {
+    if updated {
+        Ok(())
+    } else {
+        Err(StoreError::LeaseLost(lease.report_id))
+    }
+}
+
+/// A fenced write that found the lease gone says so with PT410.
+fn fenced(lease: &Lease, error: tokio_postgres::Error) -> StoreError {
+    if error.code().map(|c| c.code()) == Some("PT410") {
+        StoreError::LeaseLost(lease.report_id)
+    } else {
+        StoreError::Db(error)
+    }
+}
+
+/// The reports, runs and follow-ups the engine reads and writes.
+#[derive(Clone)]
+pub struct Store {
+    pool: deadpool_postgres::Pool,
+}
+
+impl Store {
+    pub fn new(pool: deadpool_postgres::Pool) -> Self {
+        Self { pool }
+    }
+
+    async fn client(&self) -> Result<deadpool_postgres::Client, StoreError> {
+        Ok(self.pool.get().await?)
+    }
+
+    /// Claims the report that waited longest (one whose engine died first),
+    /// with a lease of `lease`. `None` when there is nothing to run.
+    /// Concurrent callers never get the same report.
+    pub async fn claim(
+        &self,
+        worker: &str,
+        lease: Duration,
+    ) -> Result<Option<ClaimedReport>, StoreError> {
+        let row = self
+            .client()
+            .await?
+            .query_opt(
+                "select * from public.claim_next_report($1, $2)",
+                &[&worker, &seconds(lease)],
+            )
+            .await?;
+        Ok(row.as_ref().map(ClaimedReport::from_row).transpose()?)
+    }
+
+    /// Extends the lease; `LeaseLost` means another engine owns the report.
+    pub async fn renew(&self, lease: &mut Lease, duration: Duration) -> Result<(), StoreError> {
+        let row = self
+            .client()
+            .await?
+            .query_one(
+                "select public.renew_report_lease($1, $2, $3), now() + make_interval(secs => $3)",
+                &[&lease.report_id, &lease.token, &seconds(duration)],
+            )
+            .await?;
+        held(lease, row.get(0))?;
+        lease.expires_at = row.get(1);
+        Ok(())
+    }
+
+    /// Hands the report back untouched, for another engine to take at once.
+    pub async fn release(&self, lease: &Lease) -> Result<(), StoreError> {
+        self.persistently(|client| async move {
+            let row = client
+                .query_one(
+                    "select public.release_report($1, $2)",
+                    &[&lease.report_id, &lease.token],
+                )
+                .await?;
+            held(lease, row.get(0))
+        })
+        .await
+    }
+
+    /// Ends the report. Fenced: a lost lease writes nothing.
+    pub async fn finish(&self, lease: &Lease, outcome: &Outcome) -> Result<(), StoreError> {
+        let (status, reason, cut_short) = match outcome {
+            Outcome::Complete { cut_short: None } => ("complete", None, false),
+            Outcome::Complete {
+                cut_short: Some(why),
+            } => ("complete", Some(why.as_str()), true),
+            Outcome::Failed { reason } => ("failed", Some(reason.as_str()), false),
+        };
+        self.persistently(|client| async move {
+            let row = client
+                .query_one(
+                    "select public.finish_report($1, $2, $3, $4, $5)",
+                    &[&lease.report_id, &lease.token, &status, &reason, &cut_short],
+                )
+                .await?;
+            held(lease, row.get(0))
+        })
+        .await
+    }
+
+    /// The (model, image index) cells that already have a result.
+    pub async fn done_cells(&self, report_id: Uuid) -> Result<HashSet<(String, i32)>, StoreError> {
+        let rows = self
+            .client()
+            .await?
+            .query(
+                "select model_id, image_index from public.benchmark_runs where report_id = $1",
+                &[&report_id],
+            )
+            .await?;
+        Ok(rows.iter().map(|row| (row.get(0), row.get(1))).collect())
+    }
+
+    /// Reserves `amount` for one call if the cell has no result yet and the
+    /// report's committed money stays within `ceiling`. False: do not send.
+    pub async fn reserve(
+        &self,
+        lease: &Lease,
+        model: &str,
+        image_index: i32,
+        amount: f64,
+        ceiling: f64,
+    ) -> Result<bool, StoreError> {
+        let row = self
+            .client()
+            .await?
+            .query_one(
+                "select public.reserve_run($1, $2, $3, $4, $5::float8::numeric, $6::float8::numeric)",
+                &[&lease.report_id, &lease.token, &model, &image_index, &amount, &ceiling],
+            )
+            .await
+            .map_err(|e| fenced(lease, e))?;
+        Ok(row.get(0))
+    }
+
+    /// Records a call's result in place of its reservation. Idempotent per
+    /// cell; fenced by the lease.
+    pub async fn record_run(&self, lease: &Lease, run: &RunRecord) -> Result<(), StoreError> {
+        let run = serde_json::to_value(run).expect("a run record is plain data");
+        self.client()
+            .await?
+            .query_one(
+                "select public.record_run($1, $2, $3)",
+                &[&lease.report_id, &lease.token, &run],
+            )
+            .await
+            .map_err(|e| fenced(lease, e))?;
+        Ok(())
+    }
+
+    /// The report's runs, counted.
+    pub async fn tally(&self, report_id: Uuid) -> Result<Tally, StoreError> {
+        self.persistently(|client| async move {
+            let row = client
+                .query_one(
+                    "select count(*) filter (where error is null), count(*),
+                            (select error from public.benchmark_runs e where e.report_id = $1 and e.error is not null
+                              group by error order by count(*) desc limit 1)
+                       from public.benchmark_runs where report_id = $1",
+                    &[&report_id],
+                )
+                .await?;
+            Ok(Tally {
+                answered: row.get(0),
+                done: row.get(1),
+                common_error: row.get(2),
+            })
+        })
+        .await
+    }
+
+    /// Follow-ups whose time has come, the longest-waiting first.
+    pub async fn due_followups(&self, limit: i32) -> Result<Vec<DueFollowup>, StoreError> {
+        let rows = self
+            .client()
+            .await?
+            .query("select * from public.due_report_followups($1)", &[&limit])
+            .await?;
+        Ok(rows.iter().map(DueFollowup::from_row).collect())
+    }
+
+    /// A follow-up is done (a refund with its Stripe id).
+    pub async fn complete_followup(
+        &self,
+        report_id: Uuid,
+        kind: FollowupKind,
+        refund_id: Option<&str>,
+    ) -> Result<(), StoreError> {
+        self.client()
+            .await?
+            .execute(
+                "select public.complete_report_followup($1, $2, $3)",
+                &[&report_id, &kind.as_str(), &refund_id],
+            )
+            .await?;
+        Ok(())
+    }
+
+    /// A follow-up failed and waits its backoff; true exactly once, when an
+    /// operator should be alerted.
+    pub async fn fail_followup(
+        &self,
+        report_id: Uuid,
+        kind: FollowupKind,
+        error: &str,
+        retry: &FollowupSettings,
+    ) -> Result<bool, StoreError> {
+        let row = self
+            .client()
+            .await?
+            .query_one(
+                "select public.fail_report_followup($1, $2, $3, $4, $5, $6)",
+                &[
+                    &report_id,
+                    &kind.as_str(),
+                    &error,
+                    &seconds(retry.first_backoff),
+                    &seconds(retry.max_backoff),
+                    &(retry.alert_after.max(1) as i32),
+                ],
+            )
+            .await?;
+        Ok(row.get(0))
+    }
+
+    /// A last step of a report (its tally, finishing it, handing it back),
+    /// on a fresh connection, and again on another when one breaks under it
+    /// (a pooled connection the server has just closed looks alive until
+    /// its driver runs): a report whose last step failed would otherwise sit
+    /// until its lease expired. A lost lease is final and never retried.
+    async fn persistently<T, F, Fut>(&self, step: F) -> Result<T, StoreError>
+    where
+        F: Fn(deadpool_postgres::Client) -> Fut,
+        Fut: Future<Output = Result<T, StoreError>>,
+    {
+        const ATTEMPTS: u32 = 5;
+        let mut wait = Duration::from_millis(100);
+        let mut attempt = 1;
+        loop {
+            let result = match self.client().await {
+                Ok(client) => step(client).await,
+                Err(e) => Err(e),
+            };
+            match result {
+                Err(StoreError::LeaseLost(id)) => return Err(StoreError::LeaseLost(id)),
+                Err(e) if attempt < ATTEMPTS => {
+                    tracing::warn!(error = %e, attempt, "a report's last step failed; retrying on another connection");
+                    tokio::time::sleep(wait).await;
+                    wait *= 2;
+                    attempt += 1;
+                }
+                other => return other,
+            }
+        }
+    }
+}
+
+/// The connection that LISTENs for `report_paid`, and what it hears.
+/// tokio-postgres hands notifications only to whoever polls the connection,
+/// so its driver forwards them; when the connection ends, so do they.
+pub struct Listener {
+    client: tokio_postgres::Client,
+    notifications: mpsc::UnboundedReceiver<String>,
+}
+
+impl Listener {
+    pub async fn connect(database: &Database) -> Result<Self, tokio_postgres::Error> {
+        let (client, mut connection) = database.connect().await?;
+        let (tx, notifications) = mpsc::unbounded_channel();
+        tokio::spawn(async move {
+            let mut messages = futures_util::stream::poll_fn(move |cx| connection.poll_message(cx));
+            while let Some(Ok(message)) = messages.next().await {
+                if let AsyncMessage::Notification(n) = message {
+                    if tx.send(n.payload().to_owned()).is_err() {
+                        return;
+                    }
+                }
+            }
+        });
+        client.batch_execute("listen report_paid").await?;
+        Ok(Self {
+            client,
+            notifications,
+        })
+    }
+
+    /// The next notification's payload; `None` once the connection ended.
+    pub async fn next(&mut self) -> Option<String> {
+        self.notifications.recv().await
+    }
+
+    /// Whether the connection still answers a round trip within `timeout`
+    /// (a half-open connection otherwise looks alive forever).
+    pub async fn answers(&self, timeout: Duration) -> bool {
+        matches!(
+            tokio::time::timeout(timeout, self.client.simple_query("select 1")).await,
+            Ok(Ok(_))
+        )
+    }
+}

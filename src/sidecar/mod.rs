@@ -1,0 +1,19 @@
+//! The sidecar: the warp app that creates Stripe Checkout Sessions, takes
+//! Stripe's webhooks and serves the pages. It reaches the database only
+//! through Supabase's API (PostgREST), as the caller or with the
+//! service-role key, by calling the functions that carry the rules.
+
+mod checkout;
+mod error;
+mod fulfill;
+mod pages;
+mod request;
+mod routes;
+mod state;
+mod web;
+mod webhook;
+
+pub use error::ApiError;
+pub use fulfill::Settlements;
+pub use routes::routes;
+pub use state::{system_clock, AppState, Clock};
