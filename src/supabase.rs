@@ -42,7 +42,7 @@ pub struct Draft {
 }
 
 #[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
-pub struct Fulfilment {
+pub struct Fulfillment {
     pub report_id: Uuid,
     pub created: bool,
 }
@@ -148,8 +148,8 @@ impl Supabase {
         session_id: &str,
         draft_id: Uuid,
         user_id: Uuid,
-    ) -> Result<Fulfilment, SupabaseError> {
-        let rows: Vec<Fulfilment> = Self::send(self.service_rpc(
+    ) -> Result<Fulfillment, SupabaseError> {
+        let rows: Vec<Fulfillment> = Self::send(self.service_rpc(
             "fulfill_checkout",
             json!({"p_stripe_session_id": session_id, "p_draft_id": draft_id, "p_user_id": user_id}),
         ))

@@ -213,114 +213,121 @@ fn perturb(value: &Value, model: &str, image: &str, path: &str, rate: f64) -> Va
 
 impl Provider {
     async fn complete(&self, auth: Option<String>, body: &[u8]) -> Response {
-        let config = &self.config;
-        let received_at_ms = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.as_secs_f64() * 1e3)
-            .unwrap_or_default();
-        if !auth.is_some_and(|a| a.starts_with("Bearer ") && a.len() > 7) {
-            return error(StatusCode::UNAUTHORIZED, "No auth credentials found");
+        let call = match Call::read(auth, body) {
+            Ok(call) => call,
+            Err((status, message)) => return error(status, message),
+        };
+        let (fault, jitter) = self.draw();
+        if let Some(failure) = self.fail(&call, fault).await {
+            return failure;
         }
-        let Ok(request) = serde_json::from_slice::<Value>(body) else {
-            return error(StatusCode::BAD_REQUEST, "Invalid JSON body");
+        tokio::time::sleep(Duration::from_millis(self.config.latency_ms + jitter)).await;
+        self.answer(&call, fault)
+    }
+
+    /// Which fault (if any) this call meets, and its extra latency.
+    fn draw(&self) -> (Option<&'static str>, u64) {
+        let mut rng = rand::rng();
+        let draw = rng.random::<f64>();
+        let jitter = if self.config.jitter_ms > 0 {
+            rng.random_range(0..self.config.jitter_ms)
+        } else {
+            0
         };
-        let model = request["model"].as_str().unwrap_or_default().to_owned();
-        let Some(image) = image_of(&request) else {
-            return error(StatusCode::BAD_REQUEST, "No image in the request");
-        };
-        let image_sha256 = sha256_hex(&image);
-        let max_tokens = request["max_tokens"].as_u64();
-        let response_format = request["response_format"]["type"]
-            .as_str()
-            .map(str::to_owned);
-        let log = |status: u16, fault: Option<&'static str>, cost: f64| CallLog {
-            model: model.clone(),
-            image_sha256: image_sha256.clone(),
+        let f = &self.config.faults;
+        let fault = [
+            (f.rate_429, "429"),
+            (f.rate_500, "500"),
+            (f.rate_timeout, "timeout"),
+            (f.rate_malformed, "malformed"),
+        ]
+        .into_iter()
+        .scan(0.0, |edge, (rate, name)| {
+            *edge += rate;
+            Some((*edge, name))
+        })
+        .find(|(edge, _)| draw < *edge)
+        .map(|(_, name)| name);
+        (fault, jitter)
+    }
+
+    fn log(&self, call: &Call, status: u16, fault: Option<&'static str>, cost: f64) {
+        self.calls.lock().unwrap().push(CallLog {
+            model: call.model.clone(),
+            image_sha256: call.image_sha256.clone(),
             status,
             fault,
-            max_tokens,
-            response_format: response_format.clone(),
+            max_tokens: call.max_tokens,
+            response_format: call.response_format.clone(),
             cost,
-            received_at_ms,
-        };
+            received_at_ms: call.received_at_ms,
+        });
+    }
 
-        let (draw, jitter) = {
-            let mut rng = rand::rng();
-            (
-                rng.random::<f64>(),
-                if config.jitter_ms > 0 {
-                    rng.random_range(0..config.jitter_ms)
-                } else {
-                    0
-                },
-            )
-        };
-        let f = &config.faults;
-        let fault = if draw < f.rate_429 {
-            Some("429")
-        } else if draw < f.rate_429 + f.rate_500 {
-            Some("500")
-        } else if draw < f.rate_429 + f.rate_500 + f.rate_timeout {
-            Some("timeout")
-        } else if draw < f.rate_429 + f.rate_500 + f.rate_timeout + f.rate_malformed {
-            Some("malformed")
-        } else {
-            None
-        };
-        match fault {
-            Some("429") => {
-                self.calls.lock().unwrap().push(log(429, fault, 0.0));
+    /// The answer of a call that meets a 429, a 500 or a timeout.
+    async fn fail(&self, call: &Call, fault: Option<&'static str>) -> Option<Response> {
+        match fault? {
+            "429" => {
+                self.log(call, 429, fault, 0.0);
                 let mut response = error(StatusCode::TOO_MANY_REQUESTS, "Rate limit exceeded");
                 response.headers_mut().insert(
                     "retry-after",
-                    config.retry_after_s.to_string().parse().unwrap(),
+                    self.config.retry_after_s.to_string().parse().unwrap(),
                 );
-                return response;
+                Some(response)
             }
-            Some("500") => {
-                self.calls.lock().unwrap().push(log(500, fault, 0.0));
-                return error(StatusCode::INTERNAL_SERVER_ERROR, "Internal server error");
+            "500" => {
+                self.log(call, 500, fault, 0.0);
+                Some(error(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "Internal server error",
+                ))
             }
-            Some("timeout") => {
-                self.calls.lock().unwrap().push(log(504, fault, 0.0));
-                tokio::time::sleep(Duration::from_millis(config.timeout_ms)).await;
-                return error(StatusCode::GATEWAY_TIMEOUT, "Timed out");
+            "timeout" => {
+                self.log(call, 504, fault, 0.0);
+                tokio::time::sleep(Duration::from_millis(self.config.timeout_ms)).await;
+                Some(error(StatusCode::GATEWAY_TIMEOUT, "Timed out"))
             }
-            _ => {}
+            _ => None,
         }
-        tokio::time::sleep(Duration::from_millis(config.latency_ms + jitter)).await;
+    }
 
+    /// The model's answer: the image's truth with the model's mistakes
+    /// (after a sentence of prose when the fault is "malformed"), its usage
+    /// and cost.
+    fn answer(&self, call: &Call, fault: Option<&'static str>) -> Response {
+        let config = &self.config;
         let truth = config
             .answers
-            .get(&image_sha256)
+            .get(&call.image_sha256)
             .cloned()
             .unwrap_or_else(|| json!({}));
         let rate = config
             .mistake_rates
-            .get(&model)
+            .get(&call.model)
             .copied()
             .unwrap_or(config.default_mistake_rate);
-        let answer = perturb(&truth, &model, &image_sha256, "", rate);
+        let answer = perturb(&truth, &call.model, &call.image_sha256, "", rate);
         let content = if fault == Some("malformed") {
             format!("Sure! Here is what I found on the document: {answer}")
         } else {
             answer.to_string()
         };
         let completion_tokens =
-            ((content.len() / 4).max(1) as u64).min(max_tokens.unwrap_or(u64::MAX)) as u32;
+            ((content.len() / 4).max(1) as u64).min(call.max_tokens.unwrap_or(u64::MAX)) as u32;
         let (prompt_price, completion_price) = config
             .prices
-            .get(&model)
+            .get(&call.model)
             .copied()
             .unwrap_or(config.default_price);
         let cost = (config.prompt_tokens as f64 * prompt_price
             + completion_tokens as f64 * completion_price)
             / 1e6;
-        self.calls.lock().unwrap().push(log(200, fault, cost));
+        self.log(call, 200, fault, cost);
         warp::reply::json(&json!({
             "id": format!("gen-{}", uuid::Uuid::new_v4().simple()),
             "object": "chat.completion",
-            "model": model,
+            "model": call.model,
             "choices": [{"index": 0, "finish_reason": "stop", "message": {"role": "assistant", "content": content}}],
             "usage": {
                 "prompt_tokens": config.prompt_tokens,
@@ -330,5 +337,40 @@ impl Provider {
             },
         }))
         .into_response()
+    }
+}
+
+/// What a chat-completions request asks, as far as the stand-in cares.
+struct Call {
+    model: String,
+    image_sha256: String,
+    max_tokens: Option<u64>,
+    response_format: Option<String>,
+    received_at_ms: f64,
+}
+
+impl Call {
+    /// The request, or why the provider refuses it.
+    fn read(auth: Option<String>, body: &[u8]) -> Result<Self, (StatusCode, &'static str)> {
+        let received_at_ms = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_secs_f64() * 1e3)
+            .unwrap_or_default();
+        if !auth.is_some_and(|a| a.starts_with("Bearer ") && a.len() > 7) {
+            return Err((StatusCode::UNAUTHORIZED, "No auth credentials found"));
+        }
+        let request: Value = serde_json::from_slice(body)
+            .map_err(|_| (StatusCode::BAD_REQUEST, "Invalid JSON body"))?;
+        let image =
+            image_of(&request).ok_or((StatusCode::BAD_REQUEST, "No image in the request"))?;
+        Ok(Self {
+            model: request["model"].as_str().unwrap_or_default().to_owned(),
+            image_sha256: sha256_hex(&image),
+            max_tokens: request["max_tokens"].as_u64(),
+            response_format: request["response_format"]["type"]
+                .as_str()
+                .map(str::to_owned),
+            received_at_ms,
+        })
     }
 }

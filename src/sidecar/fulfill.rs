@@ -15,7 +15,7 @@ pub enum Settlement {
     Fulfilled { report_id: Uuid, created: bool },
     /// Completed, but the money has not arrived yet (a delayed method).
     AwaitingPayment,
-    /// Not ours to fulfil, and a retry would not change that; the reason is
+    /// Not ours to fulfill, and a retry would not change that; the reason is
     /// logged.
     Rejected(String),
 }
@@ -35,7 +35,7 @@ fn purchase(session: &CheckoutSession) -> Option<(Uuid, Uuid)> {
     Some((draft, user))
 }
 
-/// Fulfils a paid session or records why not. `Err` only for failures a
+/// Fulfills a paid session or records why not. `Err` only for failures a
 /// retry can fix (the database is unavailable).
 pub async fn settle(
     supabase: &Supabase,
@@ -47,35 +47,16 @@ pub async fn settle(
             "no draft or user in the session metadata".into(),
         ));
     };
-    let record = |status: &'static str, detail: Option<String>| SessionRecord {
-        session_id: &session.id,
-        status,
-        draft_id: Some(draft_id),
-        amount_total: session.amount_total,
-        currency: session.currency.as_deref(),
-        detail,
-    };
     if !session.is_paid() {
         supabase
-            .record_checkout_session(&record("awaiting_payment", None))
+            .record_checkout_session(&record(session, draft_id, "awaiting_payment", None))
             .await?;
         tracing::info!(stripe.session_id = %session.id, draft.id = %draft_id, "checkout completed, payment pending");
         return Ok(Settlement::AwaitingPayment);
     }
-    let currency_matches = session
-        .currency
-        .as_deref()
-        .is_some_and(|c| c.eq_ignore_ascii_case(CURRENCY));
-    if session.amount_total != Some(PRICE_CENTS) || !currency_matches {
-        let detail = format!(
-            "paid {:?} {:?}, the price is {PRICE_CENTS} {CURRENCY}",
-            session.amount_total, session.currency
-        );
+    if let Some(detail) = wrong_price(session) {
         tracing::error!(stripe.session_id = %session.id, draft.id = %draft_id, %detail, "paid amount does not match the price; no report created");
-        supabase
-            .record_checkout_session(&record("rejected", Some(detail.clone())))
-            .await?;
-        return Ok(Settlement::Rejected(detail));
+        return reject(supabase, session, draft_id, detail).await;
     }
     match supabase
         .fulfill_checkout(&session.id, draft_id, user_id)
@@ -91,15 +72,54 @@ pub async fn settle(
             })
         }
         Err(SupabaseError::Refused { code, message }) => {
-            tracing::error!(stripe.session_id = %session.id, draft.id = %draft_id, %code, %message, "paid session refused by fulfil_checkout");
-            let detail = format!("{code}: {message}");
-            supabase
-                .record_checkout_session(&record("rejected", Some(detail.clone())))
-                .await?;
-            Ok(Settlement::Rejected(detail))
+            tracing::error!(stripe.session_id = %session.id, draft.id = %draft_id, %code, %message, "paid session refused by fulfill_checkout");
+            reject(supabase, session, draft_id, format!("{code}: {message}")).await
         }
         Err(other) => Err(other),
     }
+}
+
+fn record<'a>(
+    session: &'a CheckoutSession,
+    draft_id: Uuid,
+    status: &'static str,
+    detail: Option<String>,
+) -> SessionRecord<'a> {
+    SessionRecord {
+        session_id: &session.id,
+        status,
+        draft_id: Some(draft_id),
+        amount_total: session.amount_total,
+        currency: session.currency.as_deref(),
+        detail,
+    }
+}
+
+/// Why the amount paid is not our price, if it is not.
+fn wrong_price(session: &CheckoutSession) -> Option<String> {
+    let currency_matches = session
+        .currency
+        .as_deref()
+        .is_some_and(|c| c.eq_ignore_ascii_case(CURRENCY));
+    (session.amount_total != Some(PRICE_CENTS) || !currency_matches).then(|| {
+        format!(
+            "paid {:?} {:?}, the price is {PRICE_CENTS} {CURRENCY}",
+            session.amount_total, session.currency
+        )
+    })
+}
+
+/// Records the session as refused for good, and says so.
+async fn reject(
+    supabase: &Supabase,
+    session: &CheckoutSession,
+    draft_id: Uuid,
+    detail: String,
+) -> Result<Settlement, SupabaseError> {
+    supabase
+        .record_checkout_session(&record(session, draft_id, "rejected", Some(detail.clone())))
+        .await?;
+    Ok(Settlement::Rejected(detail))
 }
 
 /// Records a session that failed or expired. A paid session stays paid.

@@ -1,30 +1,24 @@
-//! The pages Stripe sends the browser back to.
+//! The pages Stripe sends the browser back to, in the product's look (the
+//! same `web/app.css` as every other page).
 
 use warp::http::{header, StatusCode};
 use warp::reply::{Reply, Response};
 
 use super::fulfill::Settlement;
+use super::request::RequestId;
 use super::state::AppState;
 use crate::html::escape;
 use crate::stripe::lookups::LookupError;
-use crate::stripe::types::SessionId;
-
-use super::request::RequestId;
+use crate::stripe::types::{CheckoutSession, SessionId};
 
 /// A small page in the product's look; `body` is trusted HTML.
 fn page(status: StatusCode, title: &str, body: &str) -> Response {
     let html = format!(
         r#"<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
-<title>{title} · ModelPick</title>
-<style>
-  body {{ margin: 0; min-height: 100vh; display: grid; place-items: center; background: #1c1917; color: #f5f0e8;
-         font: 16px/1.6 system-ui, -apple-system, "Segoe UI", sans-serif; }}
-  main {{ max-width: 32rem; padding: 2rem; }}
-  h1 {{ font-weight: 600; color: #fbbf77; }}
-  a {{ color: #fbbf77; }}
-</style></head>
-<body><main><h1>{title}</h1>{body}</main></body></html>"#,
+<title>{title} · ModelPick</title><link rel="stylesheet" href="/assets/app.css"></head>
+<body><header><a class="brand" href="/">ModelPick</a></header>
+<main><h1>{title}</h1><div class="panel">{body}</div></main></body></html>"#,
         title = escape(title),
     );
     warp::reply::with_status(warp::reply::html(html), status).into_response()
@@ -40,6 +34,10 @@ fn redirect(location: &str) -> Response {
     response
 }
 
+fn to_report(report_id: uuid::Uuid) -> Response {
+    redirect(&format!("/benchmark/{report_id}/processing"))
+}
+
 const DASHBOARD_LINK: &str = "<p><a href=\"/\">Go to your dashboard</a></p>";
 
 /// A page for a failure on our side, with the reference support can find
@@ -53,6 +51,20 @@ fn internal_error(status: StatusCode, title: &str, text: &str, id: &RequestId) -
             escape(text),
             escape(id.as_str())
         ),
+    )
+}
+
+fn database_trouble(
+    session_id: &SessionId,
+    error: &dyn std::fmt::Display,
+    id: &RequestId,
+) -> Response {
+    tracing::error!(stripe.session_id = session_id.as_str(), error = %error, "the success page could not reach the database");
+    internal_error(
+        StatusCode::SERVICE_UNAVAILABLE,
+        "Confirming your payment…",
+        "We are having trouble reaching our database. If you paid, your benchmark is safe and starts as soon as we can save it. Refresh this page in a minute.",
+        id,
     )
 }
 
@@ -80,56 +92,37 @@ pub async fn checkout_success(
             &format!("<p>This link does not name a checkout session.</p>{DASHBOARD_LINK}"),
         );
     };
-    let trouble_saving = |e: &dyn std::fmt::Display| {
-        tracing::error!(stripe.session_id = session_id.as_str(), error = %e, "the success page could not reach the database");
-        internal_error(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "Confirming your payment…",
-            "We are having trouble reaching our database. If you paid, your benchmark is safe and starts as soon as we can save it. Refresh this page in a minute.",
-            id,
-        )
-    };
     if let Some(report_id) = state.settlements.known_report(session_id.as_str()) {
-        return redirect(&format!("/benchmark/{report_id}/processing"));
+        return to_report(report_id);
     }
     match state
         .supabase
         .checkout_session_report(session_id.as_str())
         .await
     {
-        Ok(Some(report_id)) => return redirect(&format!("/benchmark/{report_id}/processing")),
+        Ok(Some(report_id)) => return to_report(report_id),
         Ok(None) => {}
-        Err(e) => return trouble_saving(&e),
+        Err(e) => return database_trouble(&session_id, &e, id),
     }
-    let session = match state
+    match state
         .session_lookups
         .retrieve(&state.stripe, &session_id)
         .await
     {
-        Ok(session) => session,
-        Err(LookupError::NotFound) => {
-            tracing::warn!(
-                stripe.session_id = session_id.as_str(),
-                "success page for a session Stripe does not know"
-            );
-            return page(
-                StatusCode::NOT_FOUND,
-                "We do not know this checkout",
-                &format!("<p>No payment belongs to this link. If you paid, your benchmark is on your dashboard.</p>{DASHBOARD_LINK}"),
-            );
-        }
-        Err(LookupError::Failed(why)) => {
-            tracing::error!(stripe.session_id = session_id.as_str(), error = %why, "could not retrieve the checkout session");
-            return internal_error(
-                StatusCode::BAD_GATEWAY,
-                "Confirming your payment…",
-                "We could not confirm your payment with the payment provider just now. If you paid, your benchmark starts as soon as the provider confirms it, and we email you when the report is ready.",
-                id,
-            );
-        }
-    };
-    match state.settlements.settle(&state.supabase, &session).await {
-        Ok(Settlement::Fulfilled { report_id, .. }) => redirect(&format!("/benchmark/{report_id}/processing")),
+        Ok(session) => settle(&state, &session, &session_id, id).await,
+        Err(e) => unconfirmed(&session_id, e, id),
+    }
+}
+
+/// A session Stripe described: settled, and the page that says how.
+async fn settle(
+    state: &AppState,
+    session: &CheckoutSession,
+    session_id: &SessionId,
+    id: &RequestId,
+) -> Response {
+    match state.settlements.settle(&state.supabase, session).await {
+        Ok(Settlement::Fulfilled { report_id, .. }) => to_report(report_id),
         Ok(Settlement::AwaitingPayment) => page(
             StatusCode::OK,
             "Payment processing",
@@ -140,7 +133,33 @@ pub async fn checkout_success(
             "We could not start this benchmark",
             "<p>Your payment does not match this benchmark, so nothing was run. Contact support and we will sort it out or refund you.</p>",
         ),
-        Err(e) => trouble_saving(&e),
+        Err(e) => database_trouble(session_id, &e, id),
+    }
+}
+
+/// Stripe did not describe the session: it knows none, or could not say.
+fn unconfirmed(session_id: &SessionId, error: LookupError, id: &RequestId) -> Response {
+    match error {
+        LookupError::NotFound => {
+            tracing::warn!(
+                stripe.session_id = session_id.as_str(),
+                "success page for a session Stripe does not know"
+            );
+            page(
+                StatusCode::NOT_FOUND,
+                "We do not know this checkout",
+                &format!("<p>No payment belongs to this link. If you paid, your benchmark is on your dashboard.</p>{DASHBOARD_LINK}"),
+            )
+        }
+        LookupError::Failed(why) => {
+            tracing::error!(stripe.session_id = session_id.as_str(), error = %why, "could not retrieve the checkout session");
+            internal_error(
+                StatusCode::BAD_GATEWAY,
+                "Confirming your payment…",
+                "We could not confirm your payment with the payment provider just now. If you paid, your benchmark starts as soon as the provider confirms it, and we email you when the report is ready.",
+                id,
+            )
+        }
     }
 }
 

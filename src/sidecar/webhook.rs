@@ -49,7 +49,7 @@ pub async fn receive(
     act_on(&state, &event).instrument(span).await
 }
 
-/// Fulfils, records or ignores one verified event.
+/// Fulfills, records or ignores one verified event.
 async fn act_on(state: &AppState, event: &Event) -> Result<Response, ApiError> {
     let checkout = match event.checkout_event() {
         Ok(Some(checkout)) => checkout,

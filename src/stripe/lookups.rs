@@ -1,7 +1,7 @@
 //! Stripe's answer about a Checkout Session, asked at most once per session
 //! id: the success page may be loaded, refreshed or hammered any number of
 //! times, concurrently, and Stripe is asked once (the webhook, not this
-//! page, is what fulfils a payment Stripe confirms later). The memory is
+//! page, is what fulfills a payment Stripe confirms later). The memory is
 //! bounded: the oldest answers are forgotten past `capacity` sessions.
 
 use super::client::StripeClient;

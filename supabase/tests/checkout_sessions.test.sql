@@ -15,12 +15,12 @@ select is((select count(*)::int from public.reports), 0, 'and creates no report'
 do $$ begin
   perform public.fulfill_checkout('cs_async', 'd0000000-0000-4000-8000-000000000001', 'a0000000-0000-4000-8000-00000000000a');
 end $$;
-select is((select status from public.checkout_sessions where stripe_session_id = 'cs_async'), 'paid', 'fulfilment marks the session paid');
+select is((select status from public.checkout_sessions where stripe_session_id = 'cs_async'), 'paid', 'fulfillment marks the session paid');
 select is(public.record_checkout_session('cs_async', 'expired'), 'paid', 'a late expiry does not undo a payment');
 select is(public.record_checkout_session('cs_async', 'payment_failed'), 'paid', 'nor does a late failure');
 select is((select status from public.reports where stripe_session_id = 'cs_async'), 'paid', 'the report stands');
 select throws_ok($$select public.record_checkout_session('cs_x', 'paid')$$, 'PT400', null,
-                 'only fulfil_checkout records a payment');
+                 'only fulfill_checkout records a payment');
 
 select * from finish();
 rollback;

@@ -7,7 +7,7 @@ use crate::support::db::{connect, TestDb};
 use crate::support::fixtures::{create_ready_draft, create_user, fulfill};
 
 #[tokio::test]
-async fn fifty_concurrent_fulfilments_of_one_session_create_one_report() {
+async fn fifty_concurrent_fulfillments_of_one_session_create_one_report() {
     let db = TestDb::new().await;
     let client = db.client().await;
     let user = create_user(&client, "payer@example.test").await;
@@ -74,7 +74,7 @@ async fn a_second_session_for_a_paid_draft_is_refused_and_creates_nothing() {
 }
 
 #[tokio::test]
-async fn fulfilment_checks_owner_and_readiness() {
+async fn fulfillment_checks_owner_and_readiness() {
     let db = TestDb::new().await;
     let client = db.client().await;
     let owner = create_user(&client, "owner@example.test").await;
@@ -111,5 +111,5 @@ async fn fulfilment_checks_owner_and_readiness() {
         .await
         .unwrap()
         .get(0);
-    assert_eq!(reports, 0, "refused fulfilments write nothing");
+    assert_eq!(reports, 0, "refused fulfillments write nothing");
 }

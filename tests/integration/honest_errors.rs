@@ -12,7 +12,7 @@ use crate::support::app::{TestApp, WEBHOOK_SECRET};
 use crate::support::fixtures::{DEMO_DRAFT, DEMO_USER};
 use crate::support::http::json_body as body;
 use crate::support::supabase::{DEMO_EMAIL, DEMO_PASSWORD};
-use modelpick::stripe::signature::sign;
+use devstack::stripe::sign;
 
 fn assert_internal_error(
     status: StatusCode,

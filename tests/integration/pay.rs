@@ -1,4 +1,4 @@
-//! Pay: checkout, the Stripe webhook and fulfilment, end to end against the
+//! Pay: checkout, the Stripe webhook and fulfillment, end to end against the
 //! real database, the local Supabase API and the Stripe stand-in.
 
 use std::process::Stdio;
@@ -14,7 +14,7 @@ use crate::support::app::{TestApp, WEBHOOK_SECRET};
 use crate::support::fixtures::{create_ready_draft, create_user, DEMO_DRAFT, DEMO_USER};
 use crate::support::http::json_body as body;
 use crate::support::supabase::{DEMO_EMAIL, DEMO_PASSWORD, JWT_SECRET, SERVICE_KEY};
-use modelpick::stripe::signature::sign;
+use devstack::stripe::sign;
 
 pub(super) fn now() -> i64 {
     chrono::Utc::now().timestamp()
@@ -684,6 +684,6 @@ async fn a_database_outage_answers_5xx_so_stripe_retries() {
         }
         tokio::time::sleep(std::time::Duration::from_millis(100)).await;
     }
-    assert_eq!(outcome, "fulfilled", "the retry after the outage fulfils");
+    assert_eq!(outcome, "fulfilled", "the retry after the outage fulfills");
     assert_eq!(app.report_count().await, 1);
 }

@@ -18,7 +18,7 @@ use uuid::Uuid;
 use super::app::WEBHOOK_SECRET;
 use super::engine::TestWorld;
 use super::supabase::{ANON_KEY, JWT_SECRET, SERVICE_KEY};
-use modelpick::stripe::signature::sign;
+use devstack::stripe::sign;
 
 /// The sidecar as its own process, its output in a log file.
 pub struct Sidecar {

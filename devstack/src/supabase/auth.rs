@@ -314,50 +314,22 @@ async fn password_grant(auth: &Auth, credentials: Credentials) -> AuthResult {
     }
 }
 
+fn refresh_token_not_found() -> AuthError {
+    AuthError::new(
+        StatusCode::BAD_REQUEST,
+        "refresh_token_not_found",
+        "Invalid Refresh Token: Refresh Token Not Found",
+    )
+}
+
 async fn refresh_grant(auth: &Auth, request: RefreshRequest) -> AuthResult {
     let old = request.refresh_token.unwrap_or_default();
-    let not_found = || {
-        AuthError::new(
-            StatusCode::BAD_REQUEST,
-            "refresh_token_not_found",
-            "Invalid Refresh Token: Refresh Token Not Found",
-        )
-    };
     if old.is_empty() {
-        return Err(not_found());
+        return Err(refresh_token_not_found());
     }
     let mut db = auth.db.get().await?;
     let tx = db.transaction().await?;
-    // Rotation: the old token is spent in the same statement that checks it,
-    // so two concurrent refreshes cannot both succeed.
-    let spent = tx
-        .query_opt(
-            "update auth.refresh_tokens set revoked = true, updated_at = now()
-              where token = $1 and not revoked
-              returning session_id, user_id",
-            &[&old],
-        )
-        .await?;
-    let Some(spent) = spent else {
-        let exists = tx
-            .query_opt(
-                "select 1 from auth.refresh_tokens where token = $1",
-                &[&old],
-            )
-            .await?
-            .is_some();
-        return Err(if exists {
-            AuthError::new(
-                StatusCode::BAD_REQUEST,
-                "refresh_token_already_used",
-                "Invalid Refresh Token: Already Used",
-            )
-        } else {
-            not_found()
-        });
-    };
-    let session_id: Uuid = spent.get(0);
-    let user_id: String = spent.get(1);
+    let (session_id, user_id) = spend(&tx, &old).await?;
     let session = tx
         .query_opt(
             "update auth.sessions set refreshed_at = now(), updated_at = now() where id = $1 returning id",
@@ -365,7 +337,7 @@ async fn refresh_grant(auth: &Auth, request: RefreshRequest) -> AuthResult {
         )
         .await?;
     if session.is_none() {
-        return Err(not_found());
+        return Err(refresh_token_not_found());
     }
     let fresh = new_refresh_token();
     tx.execute(
@@ -374,7 +346,7 @@ async fn refresh_grant(auth: &Auth, request: RefreshRequest) -> AuthResult {
         &[&fresh, &user_id, &old, &session_id],
     )
     .await?;
-    let user_uuid = Uuid::parse_str(&user_id).map_err(|_| not_found())?;
+    let user_uuid = Uuid::parse_str(&user_id).map_err(|_| refresh_token_not_found())?;
     let user = tx
         .query_one(
             &format!("select {USER_COLUMNS} from auth.users where id = $1"),
@@ -383,6 +355,41 @@ async fn refresh_grant(auth: &Auth, request: RefreshRequest) -> AuthResult {
         .await?;
     tx.commit().await?;
     Ok(session_response(auth, &user, session_id, &fresh))
+}
+
+/// Rotation: the token is spent in the same statement that checks it, so
+/// two concurrent refreshes cannot both succeed. Its session and user.
+async fn spend(
+    tx: &deadpool_postgres::Transaction<'_>,
+    token: &str,
+) -> Result<(Uuid, String), AuthError> {
+    let spent = tx
+        .query_opt(
+            "update auth.refresh_tokens set revoked = true, updated_at = now()
+              where token = $1 and not revoked
+              returning session_id, user_id",
+            &[&token],
+        )
+        .await?;
+    if let Some(spent) = spent {
+        return Ok((spent.get(0), spent.get(1)));
+    }
+    let exists = tx
+        .query_opt(
+            "select 1 from auth.refresh_tokens where token = $1",
+            &[&token],
+        )
+        .await?
+        .is_some();
+    Err(if exists {
+        AuthError::new(
+            StatusCode::BAD_REQUEST,
+            "refresh_token_already_used",
+            "Invalid Refresh Token: Already Used",
+        )
+    } else {
+        refresh_token_not_found()
+    })
 }
 
 /// The caller's verified claims, and that their session still exists.

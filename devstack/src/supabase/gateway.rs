@@ -312,6 +312,19 @@ fn auth_routes(stack: Arc<Stack>) -> impl Filter<Extract = (Response,), Error = 
                 )
             },
         );
+    signup
+        .or(token)
+        .unify()
+        .or(user)
+        .unify()
+        .or(logout)
+        .unify()
+        .or(auth_documents())
+        .unify()
+}
+
+/// The documents Auth publishes to anyone: its keys, settings and health.
+fn auth_documents() -> impl Filter<Extract = (Response,), Error = Rejection> + Clone {
     let jwks = warp::path!("auth" / "v1" / ".well-known" / "jwks.json")
         .and(warp::get())
         .map(auth::jwks);
@@ -327,19 +340,7 @@ fn auth_routes(stack: Arc<Stack>) -> impl Filter<Extract = (Response,), Error = 
             )
         });
 
-    signup
-        .or(token)
-        .unify()
-        .or(user)
-        .unify()
-        .or(logout)
-        .unify()
-        .or(jwks)
-        .unify()
-        .or(settings)
-        .unify()
-        .or(health)
-        .unify()
+    jwks.or(settings).unify().or(health).unify()
 }
 
 fn with_storage(
@@ -364,8 +365,16 @@ where
 fn storage_routes(
     storage: Arc<Storage>,
 ) -> impl Filter<Extract = (Response,), Error = Rejection> + Clone {
-    let headers = warp::header::headers_cloned();
+    listing_and_signing(storage.clone())
+        .or(objects(storage))
+        .unify()
+}
 
+/// `list`, and signed URLs: making them and downloading through them.
+fn listing_and_signing(
+    storage: Arc<Storage>,
+) -> impl Filter<Extract = (Response,), Error = Rejection> + Clone {
+    let headers = warp::header::headers_cloned();
     let list = warp::path!("storage" / "v1" / "object" / "list" / String)
         .and(warp::post())
         .and(headers)
@@ -411,6 +420,17 @@ fn storage_routes(
                 storage::signed_download(storage, path, token)
             })
         });
+    list.or(sign_many)
+        .unify()
+        .or(sign)
+        .unify()
+        .or(signed_download)
+        .unify()
+}
+
+/// Objects themselves: download, upload, remove.
+fn objects(storage: Arc<Storage>) -> impl Filter<Extract = (Response,), Error = Rejection> + Clone {
+    let headers = warp::header::headers_cloned();
     let authenticated_download = warp::path!("storage" / "v1" / "object" / "authenticated" / ..)
         .and(warp::path::tail())
         .and(warp::get())
@@ -460,14 +480,7 @@ fn storage_routes(
             })
         });
 
-    list.or(sign_many)
-        .unify()
-        .or(sign)
-        .unify()
-        .or(signed_download)
-        .unify()
-        .or(authenticated_download)
-        .unify()
+    authenticated_download
         .or(remove)
         .unify()
         .or(download)

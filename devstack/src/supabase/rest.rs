@@ -105,18 +105,61 @@ pub async fn proxy(
     method: Method,
     tail: &str,
     query: Option<String>,
-    mut headers: HeaderMap,
+    headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    for name in HOP_BY_HOP.iter().chain(&["content-length"]) {
-        headers.remove(*name);
-    }
+    let url = match upstream_url(base_url, tail, query) {
+        Ok(url) => url,
+        Err(message) => {
+            return super::reply::json(
+                StatusCode::BAD_REQUEST,
+                &serde_json::json!({"code": "PGRST100", "message": message, "details": null, "hint": null}),
+            )
+        }
+    };
     let body = if method == Method::POST && tail.starts_with("rpc/") {
         without_null_arguments(body)
     } else {
         body
     };
-    // Like Kong: with no Authorization header, the API key is the token.
+    let headers = upstream_headers(headers);
+    let caller_role = headers
+        .get("authorization")
+        .and_then(|v| jwt::bearer(v.to_str().ok()))
+        .and_then(peek_role);
+    match http
+        .request(method, &url)
+        .headers(headers)
+        .body(body)
+        .send()
+        .await
+    {
+        Ok(upstream) => answer(upstream, caller_role.as_deref()).await,
+        Err(e) => super::reply::json(
+            StatusCode::BAD_GATEWAY,
+            &serde_json::json!({"message": format!("REST service unavailable: {e}")}),
+        ),
+    }
+}
+
+/// postrust's URL for the request, with `columns=` as postrust reads it;
+/// or why the query cannot be read.
+fn upstream_url(base_url: &str, tail: &str, query: Option<String>) -> Result<String, String> {
+    let mut url = format!("{base_url}/{tail}");
+    if let Some(q) = query.filter(|q| !q.is_empty()) {
+        let q = bare_columns(&q)?;
+        url.push('?');
+        url.push_str(&q);
+    }
+    Ok(url)
+}
+
+/// The caller's headers as the gateway passes them on: no hop-by-hop ones,
+/// and, like Kong, the API key as the token when there is no Authorization.
+fn upstream_headers(mut headers: HeaderMap) -> HeaderMap {
+    for name in HOP_BY_HOP.iter().chain(&["content-length"]) {
+        headers.remove(*name);
+    }
     if !headers.contains_key("authorization") {
         if let Some(key) = headers.get("apikey").cloned() {
             if let Ok(value) =
@@ -126,69 +169,39 @@ pub async fn proxy(
             }
         }
     }
-    let caller_role = headers
-        .get("authorization")
-        .and_then(|v| jwt::bearer(v.to_str().ok()))
-        .and_then(peek_role);
+    headers
+}
 
-    let mut url = format!("{base_url}/{tail}");
-    if let Some(q) = query.filter(|q| !q.is_empty()) {
-        let q = match bare_columns(&q) {
-            Ok(q) => q,
-            Err(message) => {
-                return super::reply::json(
-                    StatusCode::BAD_REQUEST,
-                    &serde_json::json!({"code": "PGRST100", "message": message, "details": null, "hint": null}),
-                )
-            }
-        };
-        url.push('?');
-        url.push_str(&q);
-    }
-    let upstream = match http
-        .request(method, &url)
-        .headers(headers)
-        .body(body)
-        .send()
-        .await
-    {
-        Ok(response) => response,
-        Err(e) => {
-            return super::reply::json(
-                StatusCode::BAD_GATEWAY,
-                &serde_json::json!({"message": format!("REST service unavailable: {e}")}),
-            )
-        }
-    };
+/// postrust's answer as PostgREST would give it.
+async fn answer(upstream: reqwest::Response, caller_role: Option<&str>) -> Response {
     let mut status = upstream.status();
-    let mut response_headers = upstream.headers().clone();
+    let mut headers = upstream.headers().clone();
     let body = upstream.bytes().await.unwrap_or_default();
-
     // PostgREST answers a privilege refusal with 403 for an authenticated
     // caller and 401 only for anon; postrust says 401 to both.
     if status == StatusCode::UNAUTHORIZED
-        && caller_role.as_deref().is_some_and(|role| role != "anon")
+        && caller_role.is_some_and(|role| role != "anon")
         && error_code(&body).as_deref() == Some("42501")
     {
         status = StatusCode::FORBIDDEN;
-        response_headers.remove("www-authenticate");
+        headers.remove("www-authenticate");
     }
     for name in HOP_BY_HOP.iter().chain(&["content-length"]) {
-        response_headers.remove(*name);
+        headers.remove(*name);
     }
     // The gateway answers CORS for every route; upstream's copy would be a
     // second value, which browsers refuse.
-    let cors: Vec<_> = response_headers
+    let cors: Vec<_> = headers
         .keys()
         .filter(|name| name.as_str().starts_with("access-control-") || name.as_str() == "vary")
         .cloned()
         .collect();
     for name in cors {
-        response_headers.remove(name);
+        headers.remove(name);
     }
     let mut response = Response::new(body.into());
     *response.status_mut() = status;
-    *response.headers_mut() = response_headers;
+    *response.headers_mut() = headers;
     response
 }
 

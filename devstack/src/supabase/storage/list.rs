@@ -53,6 +53,82 @@ fn like_literal(text: &str) -> String {
         .replace('_', "\\_")
 }
 
+/// One folder's listing, as asked and checked.
+struct Listing {
+    /// The ILIKE pattern of the folder and the search.
+    pattern: String,
+    /// The path token that names an entry of this folder.
+    level: i32,
+    limit: i64,
+    offset: i64,
+    column: &'static str,
+    order: &'static str,
+}
+
+impl Listing {
+    fn read(request: ListRequest) -> Result<Self, StorageError> {
+        if request.limit < 1 || request.offset < 0 {
+            return Err(invalid("limit must be at least 1 and offset at least 0"));
+        }
+        let sort = request.sort_by.unwrap_or(SortBy {
+            column: None,
+            order: None,
+        });
+        let column = match sort.column.as_deref().unwrap_or("name") {
+            "name" => "name",
+            "updated_at" => "updated_at",
+            "created_at" => "created_at",
+            "last_accessed_at" => "last_accessed_at",
+            other => return Err(invalid(format!("cannot sort by {other:?}"))),
+        };
+        let order = match sort
+            .order
+            .as_deref()
+            .unwrap_or("asc")
+            .to_ascii_lowercase()
+            .as_str()
+        {
+            "asc" => "asc",
+            "desc" => "desc",
+            other => {
+                return Err(invalid(format!(
+                    "sort order {other:?} is neither asc nor desc"
+                )))
+            }
+        };
+        let mut prefix = request.prefix;
+        if !prefix.is_empty() && !prefix.ends_with('/') {
+            prefix.push('/');
+        }
+        // The folder's depth: `a/b/` lists the third path token.
+        let level = prefix.split('/').count() as i32;
+        let pattern = format!(
+            "{}{}%",
+            like_literal(&prefix),
+            like_literal(&request.search)
+        );
+        Ok(Self {
+            pattern,
+            level,
+            limit: request.limit,
+            offset: request.offset,
+            column,
+            order,
+        })
+    }
+}
+
+fn entry(row: &tokio_postgres::Row) -> serde_json::Value {
+    json!({
+        "name": row.get::<_, Option<String>>(0),
+        "id": row.get::<_, Option<uuid::Uuid>>(1),
+        "updated_at": row.get::<_, Option<chrono::DateTime<chrono::Utc>>>(2),
+        "created_at": row.get::<_, Option<chrono::DateTime<chrono::Utc>>>(3),
+        "last_accessed_at": row.get::<_, Option<chrono::DateTime<chrono::Utc>>>(4),
+        "metadata": row.get::<_, Option<serde_json::Value>>(5),
+    })
+}
+
 pub async fn list(
     storage: Arc<Storage>,
     bucket_id: String,
@@ -60,46 +136,16 @@ pub async fn list(
     body: Bytes,
 ) -> StorageResult {
     let claims = caller(&storage, &headers)?;
-    let request: ListRequest = parse_body(&body)?;
+    let listing = Listing::read(parse_body(&body)?)?;
     bucket(&storage, &bucket_id).await?;
-    if request.limit < 1 || request.offset < 0 {
-        return Err(invalid("limit must be at least 1 and offset at least 0"));
-    }
-    let sort = request.sort_by.unwrap_or(SortBy {
-        column: None,
-        order: None,
-    });
-    let column = match sort.column.as_deref().unwrap_or("name") {
-        column @ ("name" | "updated_at" | "created_at" | "last_accessed_at") => column,
-        other => return Err(invalid(format!("cannot sort by {other:?}"))),
-    };
-    let order = match sort
-        .order
-        .as_deref()
-        .unwrap_or("asc")
-        .to_ascii_lowercase()
-        .as_str()
-    {
-        "asc" => "asc",
-        "desc" => "desc",
-        other => {
-            return Err(invalid(format!(
-                "sort order {other:?} is neither asc nor desc"
-            )))
-        }
-    };
-    let mut prefix = request.prefix;
-    if !prefix.is_empty() && !prefix.ends_with('/') {
-        prefix.push('/');
-    }
-    // The folder's depth: `a/b/` lists the third path token.
-    let level = prefix.split('/').count() as i32;
-    let pattern = format!(
-        "{}{}%",
-        like_literal(&prefix),
-        like_literal(&request.search)
-    );
-
+    let Listing {
+        pattern,
+        level,
+        limit,
+        offset,
+        column,
+        order,
+    } = listing;
     let mut client = storage.db.get().await?;
     let tx = begin_as(&mut client, &claims).await?;
     let rows = tx
@@ -124,28 +170,10 @@ pub async fn list(
                   order by kind, case when kind = 0 then name end {order}, {column} {order}, name
                   limit $4 offset $5"
             ),
-            &[
-                &bucket_id,
-                &pattern,
-                &level,
-                &request.limit,
-                &request.offset,
-            ],
+            &[&bucket_id, &pattern, &level, &limit, &offset],
         )
         .await?;
     tx.commit().await?;
-    let entries: Vec<serde_json::Value> = rows
-        .iter()
-        .map(|row| {
-            json!({
-                "name": row.get::<_, Option<String>>(0),
-                "id": row.get::<_, Option<uuid::Uuid>>(1),
-                "updated_at": row.get::<_, Option<chrono::DateTime<chrono::Utc>>>(2),
-                "created_at": row.get::<_, Option<chrono::DateTime<chrono::Utc>>>(3),
-                "last_accessed_at": row.get::<_, Option<chrono::DateTime<chrono::Utc>>>(4),
-                "metadata": row.get::<_, Option<serde_json::Value>>(5),
-            })
-        })
-        .collect();
+    let entries: Vec<serde_json::Value> = rows.iter().map(entry).collect();
     Ok(reply::json(StatusCode::OK, &json!(entries)))
 }

@@ -13,7 +13,9 @@ use serde_json::json;
 use uuid::Uuid;
 use warp::http::{HeaderMap, StatusCode};
 
-use super::{begin_as, bucket, caller, object_file, truncate, ObjectPath, Storage, StorageError};
+use super::{
+    begin_as, bucket, caller, object_file, truncate, Bucket, ObjectPath, Storage, StorageError,
+};
 use super::{StorageResult, MAX_OBJECT_BYTES};
 use crate::supabase::reply;
 
@@ -108,23 +110,7 @@ pub async fn upload(
     let claims = caller(&storage, &headers)?;
     let bucket = bucket(&storage, &path.bucket).await?;
     let upload = read_upload(&headers, body).await?;
-    let size_limit = bucket.size_limit.unwrap_or(MAX_OBJECT_BYTES as i64);
-    if upload.bytes.len() as i64 > size_limit {
-        return Err(StorageError::new(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            "Payload too large",
-            "The object exceeded the maximum allowed size",
-        ));
-    }
-    if let Some(allowed) = &bucket.allowed_mime_types {
-        if !allowed.iter().any(|a| a == &upload.mime) {
-            return Err(StorageError::new(
-                StatusCode::UNSUPPORTED_MEDIA_TYPE,
-                "invalid_mime_type",
-                format!("mime type {} is not supported", truncate(&upload.mime)),
-            ));
-        }
-    }
+    fits(&bucket, &upload)?;
     let owner = claims.sub.as_deref().and_then(|s| Uuid::parse_str(s).ok());
     let metadata = json!({
         "size": upload.bytes.len(),
@@ -178,4 +164,24 @@ pub async fn upload(
         StatusCode::OK,
         &json!({"Id": id, "Key": path.key()}),
     ))
+}
+
+/// The bucket's size limit and MIME types, as Storage checks them.
+fn fits(bucket: &Bucket, upload: &Upload) -> Result<(), StorageError> {
+    let size_limit = bucket.size_limit.unwrap_or(MAX_OBJECT_BYTES as i64);
+    if upload.bytes.len() as i64 > size_limit {
+        return Err(StorageError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "Payload too large",
+            "The object exceeded the maximum allowed size",
+        ));
+    }
+    match &bucket.allowed_mime_types {
+        Some(allowed) if !allowed.iter().any(|a| a == &upload.mime) => Err(StorageError::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "invalid_mime_type",
+            format!("mime type {} is not supported", truncate(&upload.mime)),
+        )),
+        _ => Ok(()),
+    }
 }
