@@ -217,3 +217,26 @@ test('sessions refresh and end', async () => {
   const reused = await createClient(url, anonKey, options).auth.refreshSession({ refresh_token: refreshed.data.session.refresh_token });
   assert.ok(reused.error, 'a signed-out session cannot be refreshed');
 });
+
+test('an oversized draft is refused with a sentence the owner understands, and nothing is stored', async () => {
+  const owner = await signedIn('js-limits@example.test', 'limits-password');
+  const { data: limits, error: limitsError } = await owner.rpc('draft_limits');
+  assert.equal(limitsError, null);
+  assert.equal(limits.max_array_items, 200);
+
+  const { data: user } = await owner.auth.getUser();
+  const items = Array.from({ length: 5000 }, (_, i) => i);
+  const huge = await owner.from('benchmark_drafts').insert({
+    upload_data: { images: [{ path: `${user.user.id}/invoice.png`, name: 'invoice.png', expected: { items } }] },
+  }).select('id');
+  assert.equal(huge.status, 400);
+  assert.equal(huge.error.code, '23514');
+  assert.equal(huge.error.message, 'A list in the expected JSON of image 1 (invoice.png) has 5000 items; the limit is 200.');
+
+  const prompt = await owner.from('benchmark_drafts').insert({ schema_data: { prompt: 'p'.repeat(9000) } });
+  assert.equal(prompt.status, 400);
+  assert.equal(prompt.error.message, 'The prompt is 8.8 KB; the limit is 8.0 KB.');
+
+  const { data: mine } = await owner.from('benchmark_drafts').select('id');
+  assert.deepEqual(mine, []);
+});
