@@ -3,7 +3,11 @@
 //! is the JSON known for it, with per-model field mistakes (deterministic, so
 //! a model is consistently good or bad), and usage with tokens and `cost`.
 //! Latency and faults (429 with Retry-After, 500, timeouts, prose instead of
-//! JSON) are configurable, so tests and the local demo get realistic reports.
+//! JSON, a 200 whose body is cut off) are configurable, so tests and the
+//! local demo get realistic reports. Billing is OpenRouter's: a timed-out
+//! request is billed in full, a cut-off 200 too; every billed generation
+//! can be looked up (`GET /v1/generation?id=`) unless that is turned off; a
+//! model may take only so many requests at once and answers 429 past that.
 
 use crate::server::Server;
 use std::collections::HashMap;
@@ -30,6 +34,9 @@ pub struct Faults {
     pub rate_timeout: f64,
     /// Prose instead of JSON in an otherwise fine answer.
     pub rate_malformed: f64,
+    /// A 200 whose body is cut off (billed; its generation id in the
+    /// `X-Generation-Id` header).
+    pub rate_unreadable: f64,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -52,6 +59,10 @@ pub struct ProviderConfig {
     pub prices: HashMap<String, (f64, f64)>,
     pub default_price: (f64, f64),
     pub prompt_tokens: u32,
+    /// Requests a model takes at once; more are answered 429.
+    pub concurrency_limits: HashMap<String, usize>,
+    /// Whether `GET /v1/generation` knows billed generations.
+    pub generation_lookup: bool,
 }
 
 impl Default for ProviderConfig {
@@ -68,6 +79,8 @@ impl Default for ProviderConfig {
             prices: HashMap::new(),
             default_price: (1.0, 4.0),
             prompt_tokens: 1200,
+            concurrency_limits: HashMap::new(),
+            generation_lookup: true,
         }
     }
 }
@@ -90,6 +103,24 @@ pub struct CallLog {
 struct Provider {
     config: Arc<ProviderConfig>,
     calls: Arc<Mutex<Vec<CallLog>>>,
+    /// Billed generations: id to cost.
+    generations: Arc<Mutex<HashMap<String, f64>>>,
+    /// Requests in progress, per model.
+    busy: Arc<Mutex<HashMap<String, usize>>>,
+}
+
+/// A model's request in progress, counted until dropped.
+struct Busy {
+    busy: Arc<Mutex<HashMap<String, usize>>>,
+    model: String,
+}
+
+impl Drop for Busy {
+    fn drop(&mut self) {
+        if let Some(n) = self.busy.lock().unwrap().get_mut(&self.model) {
+            *n -= 1;
+        }
+    }
 }
 
 pub struct RunningProvider {
@@ -120,6 +151,8 @@ pub fn start(config: ProviderConfig, listener: TcpListener) -> std::io::Result<R
     let provider = Provider {
         config: Arc::new(config),
         calls: Arc::default(),
+        generations: Arc::default(),
+        busy: Arc::default(),
     };
     let calls = provider.calls.clone();
     let with = warp::any().map(move || provider.clone());
@@ -133,6 +166,13 @@ pub fn start(config: ProviderConfig, listener: TcpListener) -> std::io::Result<R
                 provider.complete(auth, &body).await
             },
         );
+    let generation = warp::path!("v1" / "generation")
+        .and(warp::get())
+        .and(with.clone())
+        .and(warp::query::<HashMap<String, String>>())
+        .map(|provider: Provider, query: HashMap<String, String>| {
+            provider.generation(query.get("id").map(String::as_str))
+        });
     let log = warp::path!("_devstack" / "calls")
         .and(warp::get())
         .and(with)
@@ -140,6 +180,8 @@ pub fn start(config: ProviderConfig, listener: TcpListener) -> std::io::Result<R
             warp::reply::json(&*provider.calls.lock().unwrap()).into_response()
         });
     let routes = completions
+        .or(generation)
+        .unify()
         .or(log)
         .unify()
         .recover(|_| async {
@@ -217,12 +259,63 @@ impl Provider {
             Ok(call) => call,
             Err((status, message)) => return error(status, message),
         };
+        let Some(_busy) = self.admit(&call.model) else {
+            self.log(&call, 429, Some("concurrency"), 0.0);
+            return self.rate_limited();
+        };
         let (fault, jitter) = self.draw();
         if let Some(failure) = self.fail(&call, fault).await {
             return failure;
         }
         tokio::time::sleep(Duration::from_millis(self.config.latency_ms + jitter)).await;
         self.answer(&call, fault)
+    }
+
+    /// Counts the request in, unless its model is at its limit.
+    fn admit(&self, model: &str) -> Option<Busy> {
+        let mut busy = self.busy.lock().unwrap();
+        let n = busy.entry(model.to_owned()).or_default();
+        if self
+            .config
+            .concurrency_limits
+            .get(model)
+            .is_some_and(|limit| *n >= *limit)
+        {
+            return None;
+        }
+        *n += 1;
+        Some(Busy {
+            busy: self.busy.clone(),
+            model: model.to_owned(),
+        })
+    }
+
+    fn rate_limited(&self) -> Response {
+        let mut response = error(StatusCode::TOO_MANY_REQUESTS, "Rate limit exceeded");
+        response.headers_mut().insert(
+            "retry-after",
+            self.config.retry_after_s.to_string().parse().unwrap(),
+        );
+        response
+    }
+
+    /// `GET /v1/generation?id=`: what a generation was billed.
+    fn generation(&self, id: Option<&str>) -> Response {
+        let cost = id.and_then(|id| self.generations.lock().unwrap().get(id).copied());
+        match (cost, self.config.generation_lookup) {
+            (Some(cost), true) => warp::reply::json(&json!({
+                "data": {"id": id, "total_cost": cost, "cancelled": false}
+            }))
+            .into_response(),
+            _ => error(StatusCode::NOT_FOUND, "Generation not found"),
+        }
+    }
+
+    /// Bills a generation: kept for lookups, its id returned.
+    fn bill(&self, cost: f64) -> String {
+        let id = format!("gen-{}", uuid::Uuid::new_v4().simple());
+        self.generations.lock().unwrap().insert(id.clone(), cost);
+        id
     }
 
     /// Which fault (if any) this call meets, and its extra latency.
@@ -240,6 +333,7 @@ impl Provider {
             (f.rate_500, "500"),
             (f.rate_timeout, "timeout"),
             (f.rate_malformed, "malformed"),
+            (f.rate_unreadable, "unreadable"),
         ]
         .into_iter()
         .scan(0.0, |edge, (rate, name)| {
@@ -269,12 +363,7 @@ impl Provider {
         match fault? {
             "429" => {
                 self.log(call, 429, fault, 0.0);
-                let mut response = error(StatusCode::TOO_MANY_REQUESTS, "Rate limit exceeded");
-                response.headers_mut().insert(
-                    "retry-after",
-                    self.config.retry_after_s.to_string().parse().unwrap(),
-                );
-                Some(response)
+                Some(self.rate_limited())
             }
             "500" => {
                 self.log(call, 500, fault, 0.0);
@@ -284,7 +373,11 @@ impl Provider {
                 ))
             }
             "timeout" => {
-                self.log(call, 504, fault, 0.0);
+                // The model works on; the request is billed in full even
+                // though the client stops waiting.
+                let (_, _, cost) = self.generate(call, fault);
+                self.log(call, 504, fault, cost);
+                self.bill(cost);
                 tokio::time::sleep(Duration::from_millis(self.config.timeout_ms)).await;
                 Some(error(StatusCode::GATEWAY_TIMEOUT, "Timed out"))
             }
@@ -292,10 +385,10 @@ impl Provider {
         }
     }
 
-    /// The model's answer: the image's truth with the model's mistakes
-    /// (after a sentence of prose when the fault is "malformed"), its usage
-    /// and cost.
-    fn answer(&self, call: &Call, fault: Option<&'static str>) -> Response {
+    /// The model's text (the image's truth with the model's mistakes, after
+    /// a sentence of prose when the fault is "malformed"), its completion
+    /// tokens and what it costs.
+    fn generate(&self, call: &Call, fault: Option<&'static str>) -> (String, u32, f64) {
         let config = &self.config;
         let truth = config
             .answers
@@ -323,20 +416,40 @@ impl Provider {
         let cost = (config.prompt_tokens as f64 * prompt_price
             + completion_tokens as f64 * completion_price)
             / 1e6;
+        (content, completion_tokens, cost)
+    }
+
+    /// The model's answer with its usage and cost; or, when the fault is
+    /// "unreadable", a billed 200 whose body is cut off.
+    fn answer(&self, call: &Call, fault: Option<&'static str>) -> Response {
+        let (content, completion_tokens, cost) = self.generate(call, fault);
         self.log(call, 200, fault, cost);
-        warp::reply::json(&json!({
-            "id": format!("gen-{}", uuid::Uuid::new_v4().simple()),
+        let id = self.bill(cost);
+        let prompt_tokens = self.config.prompt_tokens;
+        let body = json!({
+            "id": id,
             "object": "chat.completion",
             "model": call.model,
             "choices": [{"index": 0, "finish_reason": "stop", "message": {"role": "assistant", "content": content}}],
             "usage": {
-                "prompt_tokens": config.prompt_tokens,
+                "prompt_tokens": prompt_tokens,
                 "completion_tokens": completion_tokens,
-                "total_tokens": config.prompt_tokens + completion_tokens,
+                "total_tokens": prompt_tokens + completion_tokens,
                 "cost": cost,
             },
-        }))
-        .into_response()
+        })
+        .to_string();
+        let body = if fault == Some("unreadable") {
+            body[..body.len() / 2].to_owned()
+        } else {
+            body
+        };
+        let mut response =
+            warp::reply::with_header(body, "content-type", "application/json").into_response();
+        response
+            .headers_mut()
+            .insert("x-generation-id", id.parse().unwrap());
+        response
     }
 }
 

@@ -18,6 +18,8 @@ pub const SOFT_CEILING_USD: f64 = 6.50;
 /// What a report may never cost. The gap to the soft ceiling absorbs a
 /// provider billing more prompt tokens than estimated.
 pub const HARD_CEILING_USD: f64 = 7.00;
+/// Claims of one report before it is given up.
+pub const MAX_REPORT_ATTEMPTS: i32 = 3;
 /// No call starts this long after a report started (wall clock); the report
 /// completes with what it has and says it was cut short.
 pub const MAX_BENCHMARK_DURATION: Duration = Duration::from_secs(750);
@@ -50,11 +52,14 @@ pub struct ProviderSettings {
     pub api_key: String,
     /// How long one attempt may take.
     pub call_timeout: Duration,
-    /// Attempts of one call, where retrying cannot bill twice.
+    /// HTTP attempts of one call at most (each one that may be billed is
+    /// reserved first).
     pub max_attempts: u32,
     /// The wait before the second attempt; it doubles, with jitter.
     pub backoff_base: Duration,
-    /// Sent on every call, and what the budget reserves for the answer.
+    /// Sent on every call, and what its worst case counts for the answer:
+    /// the product's constant (`limits::MAX_ANSWER_TOKENS`, the same as
+    /// the estimate shown before payment), not an environment setting.
     pub max_tokens: u32,
 }
 
@@ -66,7 +71,7 @@ impl ProviderSettings {
             call_timeout: Duration::from_secs(120),
             max_attempts: 4,
             backoff_base: Duration::from_millis(500),
-            max_tokens: 1024,
+            max_tokens: crate::engine::limits::MAX_ANSWER_TOKENS,
         }
     }
 }
@@ -80,7 +85,9 @@ pub struct RunLimits {
     pub soft_ceiling_usd: f64,
     /// How long a claim holds a report without a heartbeat.
     pub lease: Duration,
-    /// A report claimed more often than this (its engines keep dying) fails.
+    /// Claims of one report at most: the claim that would pass it ends the
+    /// report instead (its engines keep dying on it), refunded if nothing
+    /// was delivered.
     pub max_attempts: i32,
 }
 
@@ -92,7 +99,7 @@ impl Default for RunLimits {
             max_duration: MAX_BENCHMARK_DURATION,
             soft_ceiling_usd: SOFT_CEILING_USD,
             lease: Duration::from_secs(60),
-            max_attempts: 25,
+            max_attempts: MAX_REPORT_ATTEMPTS,
         }
     }
 }
@@ -159,7 +166,6 @@ impl EngineSettings {
             env.required("OPENROUTER_API_KEY")?,
         );
         provider.call_timeout = Duration::from_secs(env.number("PROVIDER_CALL_TIMEOUT_S", 120)?);
-        provider.max_tokens = env.number("PROVIDER_MAX_TOKENS", 1024)? as u32;
         let limits = RunLimits {
             max_duration: Duration::from_secs(
                 env.number("MAX_BENCHMARK_DURATION_S", MAX_BENCHMARK_DURATION.as_secs())?,

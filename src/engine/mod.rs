@@ -9,11 +9,15 @@
 //!
 //! The parts: `store` (every statement the engine runs), `queue` (holding a
 //! lease), `schedule` (which call next), `runner` (one report), `provider`
-//! (one call), `score`, `budget`, `images`, `followup` (emails, refunds).
+//! (one HTTP attempt), `call` (a cell's attempts and their cost), `score`
+//! and `limits` (what it takes), `budget`, `images`, `followup` (emails,
+//! refunds).
 
 pub mod budget;
+pub mod call;
 pub mod followup;
 pub mod images;
+pub mod limits;
 pub mod provider;
 pub mod queue;
 pub mod runner;
@@ -162,7 +166,11 @@ impl Engine {
             match self
                 .runner
                 .store
-                .claim(&self.worker_id, self.runner.limits.lease)
+                .claim(
+                    &self.worker_id,
+                    self.runner.limits.lease,
+                    self.runner.limits.max_attempts,
+                )
                 .await
             {
                 Ok(Some(claim)) => {

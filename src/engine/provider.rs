@@ -1,130 +1,183 @@
-//! One vision call over OpenRouter's (OpenAI's) chat-completions protocol.
+//! One HTTP attempt of a vision call over OpenRouter's (OpenAI's)
+//! chat-completions protocol, and what it tells about money: whether the
+//! provider billed it, by how much when it says, and whether another
+//! attempt is worth it. Which attempts are made is `call`'s business.
 //!
-//! Retried with jittered exponential backoff, a bounded number of times, only
-//! where the failed attempt cannot have been billed: 429 (honouring
-//! `Retry-After`), 408, 5xx and connection failures. A call that timed out is
-//! not sent again: a non-streamed request is billed in full even after the
-//! client gave up, and the budget reserved for one call only. 400/401/402/403
-//! and an error inside a 200 body end the call at once.
+//! The request body is built without copying the image: the JSON around it
+//! is serialised once per model (`Envelope`), and each attempt sends that,
+//! the image's shared encoding and the rest as one body of known length.
 
+use std::collections::VecDeque;
+use std::convert::Infallible;
+use std::pin::Pin;
+use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
-use base64::Engine as _;
-use rand::Rng;
+use bytes::Bytes;
+use http_body::{Frame, SizeHint};
 use serde::Deserialize;
 use serde_json::{json, Value};
 
+use super::images::EncodedImage;
 use crate::config::ProviderSettings;
 
-/// What one call asks.
-pub struct CallRequest<'a> {
-    pub model: &'a str,
-    pub prompt: &'a str,
-    pub image: &'a [u8],
-    pub image_mime: &'a str,
-    pub json_schema: Option<&'a Value>,
-    pub supports_json_schema: bool,
-}
-
-/// What one call gave: the model's text, or why there is none.
-#[derive(Debug, Clone, PartialEq)]
-pub struct CallOutcome {
-    pub text: Result<String, String>,
-    pub response_time_ms: u64,
+/// What the provider said an attempt used.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+pub struct Usage {
+    #[serde(default)]
     pub prompt_tokens: u32,
+    #[serde(default)]
     pub completion_tokens: u32,
+    #[serde(default)]
     pub total_tokens: u32,
-    /// The provider's own figure (`usage.cost`), when it sends one.
-    pub reported_cost: Option<f64>,
-    pub attempts: u32,
+    /// The provider's own figure in US dollars (OpenRouter's `usage.cost`).
+    #[serde(default)]
+    pub cost: Option<f64>,
 }
 
-impl CallOutcome {
-    /// A call that produced no answer (and no usage to bill).
-    pub fn failure(why: String, response_time_ms: u64, attempts: u32) -> Self {
-        Self {
-            text: Err(why),
-            response_time_ms,
-            prompt_tokens: 0,
-            completion_tokens: 0,
-            total_tokens: 0,
-            reported_cost: None,
-            attempts,
-        }
-    }
+/// Whether a failed attempt cost money.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Billed {
+    /// Refused before any work (an HTTP error status, a connection that
+    /// never opened).
+    Nothing,
+    /// Billed, as its usage says.
+    Usage(Usage),
+    /// Perhaps billed, and by how much is unknown: a timeout (OpenRouter
+    /// bills a non-streamed request in full after the client gave up), a
+    /// connection dropped after sending, a 200 that cannot be read. With
+    /// the generation id when the provider sent one, to look the cost up.
+    Unknown { generation_id: Option<String> },
 }
 
-#[derive(Deserialize, Default)]
-struct Usage {
-    #[serde(default)]
-    prompt_tokens: u32,
-    #[serde(default)]
-    completion_tokens: u32,
-    #[serde(default)]
-    total_tokens: u32,
-    #[serde(default)]
-    cost: Option<f64>,
+/// Whether another attempt may succeed.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Retry {
+    Never,
+    /// After the usual backoff.
+    Backoff,
+    /// A 429: after `Retry-After` when sent, and the model slows down.
+    RateLimited(Option<Duration>),
 }
 
-#[derive(Deserialize)]
-struct Completion {
-    #[serde(default)]
-    choices: Vec<Choice>,
-    #[serde(default)]
-    usage: Option<Usage>,
-    #[serde(default)]
-    error: Option<Value>,
+/// Why an attempt got no answer.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Failure {
+    pub why: String,
+    pub billed: Billed,
+    pub retry: Retry,
 }
 
-#[derive(Deserialize)]
-struct Choice {
-    message: Message,
-}
-
-#[derive(Deserialize)]
-struct Message {
-    #[serde(default)]
-    content: Option<String>,
+/// One attempt: the model's text (scored whatever it says) and usage, or
+/// why there is none; and how long it took.
+#[derive(Debug)]
+pub struct Attempt {
+    pub result: Result<(String, Usage), Failure>,
+    pub elapsed: Duration,
 }
 
 const JSON_ONLY: &str = "Answer with one JSON object and nothing else: no prose, no code fence.";
+/// Stands for the image in the serialised envelope; never in real input
+/// (JSON escapes control characters).
+const IMAGE_MARK: &str = "\u{1}image\u{1}";
 
-pub fn request_body(settings: &ProviderSettings, call: &CallRequest<'_>) -> Value {
-    let data_url = format!(
-        "data:{};base64,{}",
-        call.image_mime,
-        base64::engine::general_purpose::STANDARD.encode(call.image)
-    );
-    let mut body = json!({
-        "model": call.model,
-        "max_tokens": settings.max_tokens,
-        "temperature": 0,
-        "messages": [{
-            "role": "user",
-            "content": [
-                {"type": "text", "text": format!("{}\n\n{JSON_ONLY}", call.prompt)},
-                {"type": "image_url", "image_url": {"url": data_url}},
-            ],
-        }],
-    });
-    match (call.json_schema, call.supports_json_schema) {
-        (Some(schema), true) => {
-            body["response_format"] = json!({
-                "type": "json_schema",
-                "json_schema": {"name": "extraction", "strict": true, "schema": schema},
-            });
-        }
-        _ => body["response_format"] = json!({"type": "json_object"}),
-    }
-    body
+/// A model's request without its image, serialised: the bytes before the
+/// image's data URL and after it.
+#[derive(Debug, Clone)]
+pub struct Envelope {
+    before: Bytes,
+    after: Bytes,
 }
 
-enum Attempt {
-    Done(CallOutcome),
-    Retry {
-        why: String,
-        after: Option<Duration>,
-    },
+impl Envelope {
+    pub fn new(
+        settings: &ProviderSettings,
+        model: &str,
+        prompt: &str,
+        json_schema: Option<&Value>,
+        supports_json_schema: bool,
+    ) -> Self {
+        let mut body = json!({
+            "model": model,
+            "max_tokens": settings.max_tokens,
+            "temperature": 0,
+            "messages": [{
+                "role": "user",
+                "content": [
+                    {"type": "text", "text": format!("{prompt}\n\n{JSON_ONLY}")},
+                    {"type": "image_url", "image_url": {"url": IMAGE_MARK}},
+                ],
+            }],
+        });
+        body["response_format"] = match (json_schema, supports_json_schema) {
+            (Some(schema), true) => json!({
+                "type": "json_schema",
+                "json_schema": {"name": "extraction", "strict": true, "schema": schema},
+            }),
+            _ => json!({"type": "json_object"}),
+        };
+        let text = body.to_string();
+        let mark = serde_json::to_string(IMAGE_MARK).expect("a string serialises");
+        let (before, after) = text
+            .split_once(&mark)
+            .expect("the mark appears once in the envelope");
+        Self {
+            before: Bytes::copy_from_slice(before.as_bytes()),
+            after: Bytes::copy_from_slice(after.as_bytes()),
+        }
+    }
+
+    /// The whole request body with `image` in its place, sharing the
+    /// image's bytes.
+    pub fn body(&self, image: &EncodedImage) -> CallBody {
+        CallBody {
+            parts: VecDeque::from([
+                self.before.clone(),
+                image.url_json.clone(),
+                self.after.clone(),
+            ]),
+        }
+    }
+}
+
+/// A request body sent in parts, of known length.
+pub struct CallBody {
+    parts: VecDeque<Bytes>,
+}
+
+impl CallBody {
+    pub fn len(&self) -> u64 {
+        self.parts.iter().map(|p| p.len() as u64).sum()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// The body in one piece (for tests and logs).
+    pub fn to_vec(&self) -> Vec<u8> {
+        self.parts.iter().flat_map(|p| p.iter().copied()).collect()
+    }
+}
+
+impl http_body::Body for CallBody {
+    type Data = Bytes;
+    type Error = Infallible;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        _: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, Infallible>>> {
+        Poll::Ready(self.parts.pop_front().map(|p| Ok(Frame::data(p))))
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.parts.is_empty()
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        SizeHint::with_exact(self.len())
+    }
 }
 
 fn error_message(status: u16, body: &str) -> String {
@@ -151,6 +204,14 @@ pub struct Provider {
     settings: ProviderSettings,
 }
 
+/// The answer to one HTTP request.
+struct Reply {
+    status: u16,
+    retry_after: Option<Duration>,
+    generation_id: Option<String>,
+    text: String,
+}
+
 impl Provider {
     pub fn new(settings: ProviderSettings) -> Self {
         let http = reqwest::Client::builder()
@@ -164,156 +225,318 @@ impl Provider {
         &self.settings
     }
 
-    pub async fn call(&self, call: &CallRequest<'_>) -> CallOutcome {
-        let body = request_body(&self.settings, call);
-        let mut last = String::new();
-        for attempt in 1..=self.settings.max_attempts {
-            match self.attempt(&body, attempt).await {
-                Attempt::Done(outcome) => return outcome,
-                Attempt::Retry { why, after } => {
-                    last = why;
-                    if attempt < self.settings.max_attempts {
-                        let backoff = self.settings.backoff_base * 2u32.pow(attempt - 1);
-                        let jitter = rand::rng().random_range(0.5..1.5);
-                        let wait = after
-                            .unwrap_or(backoff.mul_f64(jitter))
-                            .min(Duration::from_secs(30));
-                        tracing::debug!(model = call.model, attempt, wait_ms = wait.as_millis() as u64, %last, "retrying");
-                        tokio::time::sleep(wait).await;
-                    }
-                }
-            }
-        }
-        CallOutcome::failure(
-            format!(
-                "{last} (gave up after {} attempts)",
-                self.settings.max_attempts
-            ),
-            0,
-            self.settings.max_attempts,
-        )
-    }
-
-    /// One HTTP attempt: its outcome, or why another may succeed.
-    async fn attempt(&self, body: &Value, attempt: u32) -> Attempt {
+    /// One HTTP attempt.
+    pub async fn attempt(&self, body: CallBody) -> Attempt {
         let started = Instant::now();
-        let elapsed = || started.elapsed().as_millis() as u64;
-        let reply = match self.exchange(body).await {
-            Ok(reply) => reply,
-            Err(Failure::TimedOut(what)) => {
-                return Attempt::Done(CallOutcome::failure(what, elapsed(), attempt))
-            }
-            Err(Failure::Transport(why)) => return Attempt::Retry { why, after: None },
+        let result = match self.exchange(body).await {
+            Ok(reply) => read_reply(reply),
+            Err(failure) => Err(failure),
         };
-        match reply.status {
-            200..=299 => completion(&reply.text, elapsed(), attempt),
-            408 | 429 | 500..=599 => Attempt::Retry {
-                why: error_message(reply.status, &reply.text),
-                after: reply.retry_after,
-            },
-            status => Attempt::Done(CallOutcome::failure(
-                error_message(status, &reply.text),
-                elapsed(),
-                attempt,
-            )),
+        Attempt {
+            result,
+            elapsed: started.elapsed(),
         }
     }
 
     /// Sends the request and reads the whole answer.
-    async fn exchange(&self, body: &Value) -> Result<Reply, Failure> {
+    async fn exchange(&self, body: CallBody) -> Result<Reply, Failure> {
         let timeout = self.settings.call_timeout.as_secs_f64();
+        let length = body.len();
         let response = self
             .http
             .post(format!("{}/chat/completions", self.settings.base_url))
             .bearer_auth(&self.settings.api_key)
             .header("HTTP-Referer", "https://modelpick.app")
             .header("X-Title", "ModelPick")
-            .json(body)
+            .header("content-type", "application/json")
+            .header("content-length", length)
+            .body(reqwest::Body::wrap(body))
             .send()
             .await
-            .map_err(|e| {
-                if e.is_timeout() {
-                    Failure::TimedOut(format!("the model did not answer within {timeout} s"))
-                } else {
-                    Failure::Transport(format!("could not reach the provider: {}", e.without_url()))
-                }
-            })?;
+            .map_err(|e| transport_failure(&e, timeout, "answer"))?;
         let status = response.status().as_u16();
-        let retry_after = response
-            .headers()
-            .get("retry-after")
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.trim().parse::<f64>().ok())
+        let header = |name: &str| {
+            response
+                .headers()
+                .get(name)
+                .and_then(|v| v.to_str().ok())
+                .map(str::trim)
+                .map(str::to_owned)
+        };
+        let retry_after = header("retry-after")
+            .and_then(|v| v.parse::<f64>().ok())
+            .filter(|s| s.is_finite() && *s >= 0.0)
             .map(Duration::from_secs_f64);
-        let text = response.text().await.map_err(|e| {
-            if e.is_timeout() {
-                Failure::TimedOut(format!("the model did not finish within {timeout} s"))
-            } else {
-                Failure::Transport(format!("the answer was cut off: {}", e.without_url()))
-            }
-        })?;
+        let generation_id = header("x-generation-id");
+        let text = response
+            .text()
+            .await
+            .map_err(|e| transport_failure(&e, timeout, "finish"))?;
         Ok(Reply {
             status,
             retry_after,
+            generation_id,
             text,
         })
     }
-}
 
-/// The answer to one HTTP attempt.
-struct Reply {
-    status: u16,
-    retry_after: Option<Duration>,
-    text: String,
-}
-
-/// Why an attempt got no answer: it ran out of time (not sent again: it
-/// may have been billed), or the connection failed (worth retrying).
-enum Failure {
-    TimedOut(String),
-    Transport(String),
-}
-
-/// A 2xx body read as a chat completion: the model's text and usage, an
-/// error the provider put inside it, or (not JSON) worth retrying.
-fn completion(text: &str, elapsed: u64, attempt: u32) -> Attempt {
-    let completion: Completion = match serde_json::from_str(text) {
-        Ok(c) => c,
-        Err(_) => {
-            return Attempt::Retry {
-                why: format!(
-                    "the provider's answer was not valid JSON: {}",
-                    text.chars().take(120).collect::<String>()
-                ),
-                after: None,
+    /// What OpenRouter billed for a generation (`GET /generation?id=`),
+    /// when it says; the record can lag the answer briefly, so a 404 is
+    /// asked again a few times.
+    pub async fn generation_cost(&self, id: &str) -> Option<f64> {
+        let mut wait = Duration::from_millis(200);
+        for _ in 0..3 {
+            let response = self
+                .http
+                .get(format!("{}/generation", self.settings.base_url))
+                .query(&[("id", id)])
+                .bearer_auth(&self.settings.api_key)
+                .timeout(Duration::from_secs(10))
+                .send()
+                .await
+                .ok()?;
+            match response.status().as_u16() {
+                200 => {
+                    let body: Value = response.json().await.ok()?;
+                    return body["data"]["total_cost"].as_f64().filter(|c| *c >= 0.0);
+                }
+                404 => {
+                    tokio::time::sleep(wait).await;
+                    wait *= 2;
+                }
+                _ => return None,
             }
         }
+        None
+    }
+}
+
+/// A request that got no HTTP answer: one that never connected cost
+/// nothing and may be sent again; one that timed out may have been billed
+/// in full and is not; one dropped after sending may have been billed.
+fn transport_failure(error: &reqwest::Error, timeout: f64, what: &str) -> Failure {
+    if error.is_timeout() {
+        Failure {
+            why: format!("the model did not {what} within {timeout} s"),
+            billed: Billed::Unknown {
+                generation_id: None,
+            },
+            retry: Retry::Never,
+        }
+    } else if error.is_connect() {
+        Failure {
+            why: format!("could not reach the provider: {}", without_url(error)),
+            billed: Billed::Nothing,
+            retry: Retry::Backoff,
+        }
+    } else {
+        Failure {
+            why: format!(
+                "the connection to the provider broke: {}",
+                without_url(error)
+            ),
+            billed: Billed::Unknown {
+                generation_id: None,
+            },
+            retry: Retry::Backoff,
+        }
+    }
+}
+
+fn without_url(error: &reqwest::Error) -> String {
+    let mut shown = error.to_string();
+    if let Some(url) = error.url() {
+        shown = shown.replace(&format!(" for url ({url})"), "");
+    }
+    let mut source = std::error::Error::source(error);
+    while let Some(cause) = source {
+        shown = format!("{shown}: {cause}");
+        source = cause.source();
+    }
+    shown
+}
+
+#[derive(Deserialize)]
+struct Completion {
+    #[serde(default)]
+    id: Option<String>,
+    #[serde(default)]
+    choices: Vec<Choice>,
+    #[serde(default)]
+    usage: Option<Usage>,
+    #[serde(default)]
+    error: Option<Value>,
+}
+
+#[derive(Deserialize)]
+struct Choice {
+    message: Message,
+}
+
+#[derive(Deserialize)]
+struct Message {
+    #[serde(default)]
+    content: Option<String>,
+}
+
+/// An HTTP answer read as an attempt's outcome.
+fn read_reply(reply: Reply) -> Result<(String, Usage), Failure> {
+    match reply.status {
+        200..=299 => completion(reply),
+        429 => Err(Failure {
+            why: error_message(429, &reply.text),
+            billed: Billed::Nothing,
+            retry: Retry::RateLimited(reply.retry_after),
+        }),
+        408 | 500..=599 => Err(Failure {
+            why: error_message(reply.status, &reply.text),
+            billed: Billed::Nothing,
+            retry: Retry::Backoff,
+        }),
+        status => Err(Failure {
+            why: error_message(status, &reply.text),
+            billed: Billed::Nothing,
+            retry: Retry::Never,
+        }),
+    }
+}
+
+/// A 2xx body read as a chat completion: the model's text and usage, or
+/// why there is none (an error the provider put inside it, an empty
+/// answer, a body that is not a completion) and whether it was billed.
+fn completion(reply: Reply) -> Result<(String, Usage), Failure> {
+    let Ok(completion) = serde_json::from_str::<Completion>(&reply.text) else {
+        return Err(Failure {
+            why: format!(
+                "the provider's answer could not be read: {}",
+                reply.text.chars().take(120).collect::<String>()
+            ),
+            billed: Billed::Unknown {
+                generation_id: reply.generation_id,
+            },
+            retry: Retry::Backoff,
+        });
     };
-    let usage = completion.usage.unwrap_or_default();
-    let text = match (completion.error, completion.choices.into_iter().next()) {
-        (Some(error), _) => Err(format!(
-            "the provider failed while answering: {}",
-            error["message"].as_str().unwrap_or("unknown error")
-        )),
-        (
-            None,
-            Some(Choice {
-                message: Message {
-                    content: Some(content),
+    let billed = |usage: Option<Usage>| match usage {
+        Some(usage) => Billed::Usage(usage),
+        None => Billed::Unknown {
+            generation_id: reply.generation_id.clone().or(completion.id.clone()),
+        },
+    };
+    let content = completion
+        .choices
+        .into_iter()
+        .next()
+        .and_then(|c| c.message.content);
+    match (completion.error, content) {
+        (Some(error), _) => Err(Failure {
+            why: format!(
+                "the provider failed while answering: {}",
+                error["message"].as_str().unwrap_or("unknown error")
+            ),
+            billed: billed(completion.usage),
+            retry: Retry::Backoff,
+        }),
+        (None, Some(content)) if !content.trim().is_empty() => {
+            let mut usage = completion.usage.unwrap_or_default();
+            usage.total_tokens = usage
+                .total_tokens
+                .max(usage.prompt_tokens + usage.completion_tokens);
+            Ok((content, usage))
+        }
+        (None, _) => Err(Failure {
+            why: "the model returned an empty answer".into(),
+            billed: billed(completion.usage),
+            retry: Retry::Backoff,
+        }),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn reply(status: u16, text: &str) -> Reply {
+        Reply {
+            status,
+            retry_after: Some(Duration::from_secs(2)),
+            generation_id: Some("gen-1".into()),
+            text: text.into(),
+        }
+    }
+
+    #[test]
+    fn the_body_is_the_envelope_around_the_shared_image() {
+        let settings = ProviderSettings::new("http://x", "k");
+        let schema = json!({"type": "object", "properties": {"a": {"type": "string"}}});
+        let envelope = Envelope::new(&settings, "m/1", "Read it.", Some(&schema), true);
+        let image = EncodedImage {
+            url_json: Bytes::from_static(b"\"data:image/png;base64,AAAA\""),
+            pixels: 1,
+        };
+        let body = envelope.body(&image);
+        let sent: Value = serde_json::from_slice(&body.to_vec()).unwrap();
+        assert_eq!(body.len() as usize, body.to_vec().len());
+        assert_eq!(sent["model"], "m/1");
+        assert_eq!(sent["max_tokens"], 1024);
+        assert_eq!(
+            sent["messages"][0]["content"][1]["image_url"]["url"],
+            "data:image/png;base64,AAAA"
+        );
+        assert_eq!(sent["response_format"]["json_schema"]["schema"], schema);
+        let without = Envelope::new(&settings, "m/2", "Read it.", Some(&schema), false);
+        let sent: Value = serde_json::from_slice(&without.body(&image).to_vec()).unwrap();
+        assert_eq!(sent["response_format"], json!({"type": "json_object"}));
+    }
+
+    #[test]
+    fn what_each_reply_says_about_money_and_retrying() {
+        let answered = completion(reply(
+            200,
+            r#"{"choices":[{"message":{"content":"The total is 5."}}],"usage":{"prompt_tokens":10,"completion_tokens":5,"cost":0.01}}"#,
+        ))
+        .unwrap();
+        assert_eq!(answered.0, "The total is 5.", "prose is an answer too");
+        assert_eq!(answered.1.total_tokens, 15);
+
+        let unreadable = completion(reply(200, "<html>upstream")).unwrap_err();
+        assert_eq!(
+            (unreadable.billed, unreadable.retry),
+            (
+                Billed::Unknown {
+                    generation_id: Some("gen-1".into())
                 },
-            }),
-        ) => Ok(content),
-        (None, _) => Err("the model returned an empty answer".into()),
-    };
-    Attempt::Done(CallOutcome {
-        text,
-        response_time_ms: elapsed,
-        prompt_tokens: usage.prompt_tokens,
-        completion_tokens: usage.completion_tokens,
-        total_tokens: usage
-            .total_tokens
-            .max(usage.prompt_tokens + usage.completion_tokens),
-        reported_cost: usage.cost,
-        attempts: attempt,
-    })
+                Retry::Backoff
+            )
+        );
+        let error_inside = completion(reply(
+            200,
+            r#"{"id":"gen-2","error":{"message":"upstream died"}}"#,
+        ))
+        .unwrap_err();
+        assert_eq!(
+            error_inside.why,
+            "the provider failed while answering: upstream died"
+        );
+        assert!(matches!(error_inside.billed, Billed::Unknown { .. }));
+
+        let limited = read_reply(reply(429, r#"{"error":{"message":"slow down"}}"#)).unwrap_err();
+        assert_eq!(
+            (limited.billed, limited.retry),
+            (
+                Billed::Nothing,
+                Retry::RateLimited(Some(Duration::from_secs(2)))
+            )
+        );
+        let refused = read_reply(reply(402, r#"{"error":{"message":"no credit"}}"#)).unwrap_err();
+        assert_eq!(refused.retry, Retry::Never);
+        assert_eq!(
+            refused.why,
+            "the provider account is out of credit (HTTP 402): no credit"
+        );
+        assert_eq!(
+            read_reply(reply(503, "")).unwrap_err().retry,
+            Retry::Backoff
+        );
+    }
 }

@@ -3,23 +3,30 @@
 //! case reserved before it is sent and replaced by its result and actual
 //! cost after (`store`), the lease renewed all along (`queue`); then the
 //! report is finished, or handed back for another engine.
+//!
+//! A call's slot is free as soon as its HTTP exchange ends: scoring (on a
+//! blocking thread, with a time cap) and recording follow in the call's own
+//! task while the next call is already on its way.
 
 use std::collections::HashMap;
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
 use serde::Deserialize;
 use serde_json::Value;
-use tokio::sync::watch;
+use tokio::sync::{mpsc, watch};
 use tokio::task::JoinSet;
 use tracing::Instrument;
 
 use super::budget::Price;
+use super::call::{CallOutcome, CallPlan, RateLimits, Slots};
 use super::images::{Image, ImageSource};
-use super::provider::{CallOutcome, CallRequest, Provider};
+use super::limits;
+use super::provider::{Envelope, Provider};
 use super::queue::Heartbeat;
 use super::schedule::{Cell, Schedule};
-use super::score;
+use super::score::{self, Score};
 use super::store::{ClaimedReport, Lease, Outcome, RunRecord, Store, StoreError, Tally};
 use crate::config::RunLimits;
 
@@ -36,6 +43,13 @@ pub enum RunError {
     #[error(transparent)]
     Store(#[from] StoreError),
 }
+
+/// How long one answer's scoring may take before it counts as unreadable.
+/// Scoring is bounded by its step budget (`score::WORK_BUDGET`) far below
+/// this; the cap keeps a report moving even if that were ever wrong.
+const SCORE_TIME_CAP: Duration = Duration::from_secs(20);
+/// Images downloaded at once while a report starts.
+const DOWNLOADS_AT_ONCE: usize = 4;
 
 #[derive(Deserialize)]
 struct ImageSpec {
@@ -88,21 +102,14 @@ async fn run_claimed(
     mut stop: watch::Receiver<bool>,
 ) -> Result<(), RunError> {
     let lease = claim.lease.clone();
-    let snapshot = match runnable(&runner.limits, &claim) {
+    let snapshot = match runnable(&claim) {
         Ok(snapshot) => snapshot,
         Err(reason) => {
-            return finish(
-                &runner,
-                &lease,
-                Outcome::Failed {
-                    reason: reason.into(),
-                },
-            )
-            .await
+            return finish(&runner, &lease, Outcome::Failed { reason }).await;
         }
     };
     let heartbeat = Heartbeat::start(runner.store.clone(), lease.clone(), runner.limits.lease);
-    let cells = CellRun::prepare(&runner, &claim, &snapshot).await?;
+    let cells = CellRun::prepare(&runner, &claim, snapshot).await?;
     let stopped_by = cells.run(&heartbeat, &mut stop).await;
     drop(heartbeat);
     match stopped_by {
@@ -121,18 +128,28 @@ async fn run_claimed(
 }
 
 /// The report's snapshot, or why it cannot run at all (it then fails at
-/// once, with that reason).
-fn runnable(limits: &RunLimits, claim: &ClaimedReport) -> Result<Snapshot, &'static str> {
-    if claim.attempts > limits.max_attempts {
-        return Err("The benchmark was interrupted too many times and could not finish. You will be refunded.");
+/// once, before any call, with that reason).
+fn runnable(claim: &ClaimedReport) -> Result<Snapshot, String> {
+    let snapshot =
+        serde_json::from_value::<Snapshot>(claim.config_snapshot.clone()).map_err(|e| {
+            tracing::error!(error = %e, "unreadable report snapshot");
+            "The benchmark's settings could not be read, so nothing was run. You will be refunded."
+                .to_owned()
+        })?;
+    for (i, image) in snapshot.upload_data.images.iter().enumerate() {
+        if let Err(why) = limits::check_shape(&image.expected) {
+            return Err(format!(
+                "The expected JSON of image {} is too large to score ({why}), so nothing was run. You will be refunded.",
+                i + 1
+            ));
+        }
     }
-    serde_json::from_value::<Snapshot>(claim.config_snapshot.clone()).map_err(|e| {
-        tracing::error!(error = %e, "unreadable report snapshot");
-        "The benchmark's settings could not be read, so nothing was run. You will be refunded."
-    })
+    Ok(snapshot)
 }
 
-/// How a report that was not handed back ends, from its runs.
+/// How a report that was not handed back ends, from its runs. It fails
+/// (and is refunded) only when no call got an answer from the provider:
+/// answers that are not JSON, or wrong, are results.
 fn outcome(tally: &Tally, stopped_by: Stop, limits: &RunLimits, planned: i32) -> Outcome {
     let done = tally.done;
     if tally.answered == 0 {
@@ -167,22 +184,40 @@ async fn finish(runner: &Runner, lease: &Lease, outcome: Outcome) -> Result<(), 
     Ok(())
 }
 
-/// What one call's task gives back.
-struct CellResult {
-    model: String,
-    recorded: Result<(), StoreError>,
+/// What the report's calls share, read-only: built once, dropped with the
+/// report (the images' encodings with it).
+struct Inputs {
+    lease: Lease,
+    expected: Vec<Arc<Value>>,
+    schema: Option<Arc<Value>>,
+    images: HashMap<usize, Image>,
+    envelopes: HashMap<String, Envelope>,
+    prices: HashMap<String, Price>,
+}
+
+/// What a call's task tells the report while it runs.
+enum Event {
+    /// The HTTP exchange ended (answered or not): the slot is free.
+    HttpDone { model: String, answered: bool },
+    RateLimited {
+        model: String,
+        retry_after: Option<Duration>,
+    },
 }
 
 /// The calls of one report: admitted while the limits allow, their results
 /// recorded as they come.
-struct CellRun<'a> {
-    runner: &'a Arc<Runner>,
-    claim: &'a ClaimedReport,
-    snapshot: &'a Snapshot,
+struct CellRun {
+    runner: Arc<Runner>,
+    inputs: Arc<Inputs>,
     schedule: Schedule,
-    images: HashMap<usize, Image>,
     deadline: DateTime<Utc>,
-    tasks: JoinSet<CellResult>,
+    /// Calls recorded or being recorded.
+    tasks: JoinSet<Result<(), StoreError>>,
+    events: mpsc::UnboundedReceiver<Event>,
+    events_tx: mpsc::UnboundedSender<Event>,
+    /// HTTP exchanges under way.
+    in_http: usize,
     stopped_by: Stop,
     admitting: bool,
     /// A result could not be recorded: the report must not finish.
@@ -191,36 +226,71 @@ struct CellRun<'a> {
     lost: bool,
 }
 
-impl<'a> CellRun<'a> {
-    /// The cells still to run, and the images they need, each downloaded
-    /// once before the calls that need it.
+impl CellRun {
+    /// The cells still to run, and what they need: each image downloaded
+    /// once, each model's request envelope built once. A model the report
+    /// has no price for is never called: its cells are recorded as errors.
     async fn prepare(
-        runner: &'a Arc<Runner>,
-        claim: &'a ClaimedReport,
-        snapshot: &'a Snapshot,
+        runner: &Arc<Runner>,
+        claim: &ClaimedReport,
+        snapshot: Snapshot,
     ) -> Result<Self, RunError> {
         let done = runner.store.done_cells(claim.lease.report_id).await?;
-        let schedule = Schedule::new(
+        let mut schedule = Schedule::new(
             &snapshot.selected_models,
             snapshot.upload_data.images.len(),
             &done,
             runner.limits.per_model_concurrency,
         );
-        let mut images = HashMap::new();
-        for index in schedule.images_needed() {
-            let path = &snapshot.upload_data.images[index].path;
-            images.insert(index, runner.images.download(path).await);
+        let expected: Vec<Arc<Value>> = snapshot
+            .upload_data
+            .images
+            .iter()
+            .map(|i| Arc::new(i.expected.clone()))
+            .collect();
+        for model in &snapshot.selected_models {
+            if !snapshot.model_prices.contains_key(model) {
+                for cell in schedule.remove_model(model) {
+                    record_unpriced(&runner.store, &claim.lease, &cell, &expected).await?;
+                }
+            }
         }
+        let images = download(runner, &schedule, &snapshot).await;
+        let settings = runner.provider.settings();
+        let envelopes = snapshot
+            .model_prices
+            .iter()
+            .map(|(model, price)| {
+                let envelope = Envelope::new(
+                    settings,
+                    model,
+                    &claim.extraction_prompt,
+                    claim.json_schema.as_ref(),
+                    price.supports_json_schema,
+                );
+                (model.clone(), envelope)
+            })
+            .collect();
+        let inputs = Inputs {
+            lease: claim.lease.clone(),
+            expected,
+            schema: claim.json_schema.clone().map(Arc::new),
+            images,
+            envelopes,
+            prices: snapshot.model_prices,
+        };
         let deadline = claim.started_at
             + chrono::Duration::from_std(runner.limits.max_duration).unwrap_or_default();
+        let (events_tx, events) = mpsc::unbounded_channel();
         Ok(Self {
-            runner,
-            claim,
-            snapshot,
+            runner: runner.clone(),
+            inputs: Arc::new(inputs),
             schedule,
-            images,
             deadline,
             tasks: JoinSet::new(),
+            events,
+            events_tx,
+            in_http: 0,
             stopped_by: Stop::AllDone,
             admitting: true,
             unrecorded: false,
@@ -229,19 +299,30 @@ impl<'a> CellRun<'a> {
     }
 
     /// Admits and awaits calls until none is left or a limit stops
-    /// admission and the calls in flight have ended.
+    /// admission and the calls in flight have ended and been recorded.
     async fn run(mut self, heartbeat: &Heartbeat, stop: &mut watch::Receiver<bool>) -> Stop {
         loop {
             self.admit(heartbeat, stop).await;
             if self.admitting && !self.schedule.has_pending() {
                 self.admitting = false;
             }
-            let Some(joined) = self.tasks.join_next().await else {
+            if !self.admitting && self.in_http == 0 && self.tasks.is_empty() {
                 break;
-            };
-            self.settle(joined);
-            if !self.admitting && self.tasks.is_empty() {
-                break;
+            }
+            let resume = self
+                .schedule
+                .next_resume(Instant::now())
+                .filter(|_| self.admitting);
+            tokio::select! {
+                Some(event) = self.events.recv() => self.on_event(event),
+                Some(joined) = self.tasks.join_next(), if !self.tasks.is_empty() => self.settle(joined),
+                _ = sleep_until(resume), if resume.is_some() => {}
+                changed = stop.changed(), if self.admitting => {
+                    if changed.is_err() {
+                        // Whoever could stop the engine is gone: stop.
+                        self.halt(Stop::HandBack);
+                    }
+                }
             }
             if *stop.borrow() && self.admitting {
                 self.halt(Stop::HandBack);
@@ -259,6 +340,22 @@ impl<'a> CellRun<'a> {
         }
     }
 
+    fn on_event(&mut self, event: Event) {
+        match event {
+            Event::HttpDone { model, answered } => {
+                self.in_http -= 1;
+                self.schedule.finished(&model);
+                if answered {
+                    self.schedule.answered(&model);
+                }
+            }
+            Event::RateLimited { model, retry_after } => {
+                self.schedule
+                    .rate_limited(&model, retry_after, Instant::now())
+            }
+        }
+    }
+
     fn halt(&mut self, why: Stop) {
         self.stopped_by = why;
         self.admitting = false;
@@ -267,7 +364,7 @@ impl<'a> CellRun<'a> {
     /// Starts calls while there is a free slot, a cell for it and money and
     /// time left.
     async fn admit(&mut self, heartbeat: &Heartbeat, stop: &watch::Receiver<bool>) {
-        while self.admitting && self.tasks.len() < self.runner.limits.global_concurrency {
+        while self.admitting && self.in_http < self.runner.limits.global_concurrency {
             if *stop.borrow() {
                 return self.halt(Stop::HandBack);
             }
@@ -278,12 +375,17 @@ impl<'a> CellRun<'a> {
             if Utc::now() >= self.deadline {
                 return self.halt(Stop::Deadline);
             }
-            let Some(cell) = self.schedule.start_next() else {
+            let Some(cell) = self.schedule.start_next(Instant::now()) else {
                 return;
             };
-            match self.reserve(&cell).await {
-                Ok(Some(price)) => self.start(cell, price),
-                Ok(None) => {
+            let image = self.inputs.images[&cell.image_index].clone();
+            let pixels = match &*image {
+                Ok(image) => image.pixels,
+                Err(_) => 0,
+            };
+            match self.reserve(&cell, pixels).await {
+                Ok(true) => self.start(cell, image),
+                Ok(false) => {
                     self.schedule.finished(&cell.model);
                     tracing::info!(model = %cell.model, "spending limit reached; no new calls");
                     return self.halt(Stop::Budget);
@@ -297,70 +399,47 @@ impl<'a> CellRun<'a> {
         }
     }
 
-    fn price(&self, model: &str) -> Price {
-        self.snapshot
-            .model_prices
-            .get(model)
-            .cloned()
-            .unwrap_or(Price {
-                prompt_usd_per_mtok: 0.0,
-                completion_usd_per_mtok: 0.0,
-                image_usd: 0.0,
-                request_usd: 0.0,
-                supports_json_schema: false,
-            })
-    }
-
-    /// Reserves the cell's worst case; its price when the money allows the
-    /// call, `None` when it does not.
-    async fn reserve(&self, cell: &Cell) -> Result<Option<Price>, StoreError> {
-        let price = self.price(&cell.model);
-        let worst = price.worst_case(
-            self.claim.extraction_prompt.len(),
-            self.runner.provider.settings().max_tokens,
-        );
+    /// Reserves the cell's worst case; false when the money does not allow
+    /// the call.
+    async fn reserve(&self, cell: &Cell, pixels: u64) -> Result<bool, StoreError> {
         let reserved = self
             .runner
             .store
             .reserve(
-                &self.claim.lease,
+                &self.inputs.lease,
                 &cell.model,
                 cell.image_index as i32,
-                worst,
+                pixels,
+                self.runner.provider.settings().max_tokens,
                 self.runner.limits.soft_ceiling_usd,
             )
             .await?;
-        Ok(reserved.then_some(price))
+        Ok(reserved.is_some())
     }
 
-    fn start(&mut self, cell: Cell, price: Price) {
+    fn start(&mut self, cell: Cell, image: Image) {
+        self.in_http += 1;
         let job = CellJob {
             runner: self.runner.clone(),
-            lease: self.claim.lease.clone(),
-            image: self.images[&cell.image_index].clone(),
-            expected: self.snapshot.upload_data.images[cell.image_index]
-                .expected
-                .clone(),
-            prompt: self.claim.extraction_prompt.clone(),
-            schema: self.claim.json_schema.clone(),
-            price,
+            inputs: self.inputs.clone(),
+            events: self.events_tx.clone(),
+            image,
             cell,
         };
         self.tasks.spawn(job.run().in_current_span());
     }
 
-    /// A call's task ended: its slot is free, and its result recorded, or
-    /// not (then the report is handed back, or given up if the lease is
-    /// gone).
-    fn settle(&mut self, joined: Result<CellResult, tokio::task::JoinError>) {
+    /// A call's task ended: its result recorded, or not (then the report is
+    /// handed back, or given up if the lease is gone).
+    fn settle(&mut self, joined: Result<Result<(), StoreError>, tokio::task::JoinError>) {
         match joined {
-            Ok(result) => {
-                self.schedule.finished(&result.model);
-                if let Err(e) = result.recorded {
-                    self.refused_write(e);
-                }
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => self.refused_write(e),
+            Err(e) => {
+                tracing::error!(error = %e, "a call task failed");
+                self.unrecorded = true;
+                self.admitting = false;
             }
-            Err(e) => tracing::error!(error = %e, "a call task failed"),
         }
     }
 
@@ -376,81 +455,202 @@ impl<'a> CellRun<'a> {
     }
 }
 
+async fn sleep_until(at: Option<Instant>) {
+    if let Some(at) = at {
+        tokio::time::sleep_until(at.into()).await;
+    }
+}
+
+/// Downloads the images some pending cell needs, a few at a time.
+async fn download(
+    runner: &Arc<Runner>,
+    schedule: &Schedule,
+    snapshot: &Snapshot,
+) -> HashMap<usize, Image> {
+    use futures_util::StreamExt;
+    futures_util::stream::iter(schedule.images_needed())
+        .map(|index| {
+            let path = &snapshot.upload_data.images[index].path;
+            async move { (index, runner.images.download(path).await) }
+        })
+        .buffer_unordered(DOWNLOADS_AT_ONCE)
+        .collect()
+        .await
+}
+
+/// Records the cell of a model the report has no price for: never called.
+async fn record_unpriced(
+    store: &Store,
+    lease: &Lease,
+    cell: &Cell,
+    expected: &[Arc<Value>],
+) -> Result<(), StoreError> {
+    let outcome = CallOutcome {
+        text: Err(format!(
+            "no price is known for {}, so it was not called",
+            cell.model
+        )),
+        response_time_ms: 0,
+        usage: Default::default(),
+        known_cost: 0.0,
+        attempts: 0,
+        attempts_at_worst_case: 0,
+    };
+    let record = run_record(cell, &outcome, score::failed(&expected[cell.image_index]));
+    store.record_run(lease, &record).await
+}
+
 /// One call: sent, scored and recorded.
 struct CellJob {
     runner: Arc<Runner>,
-    lease: Lease,
+    inputs: Arc<Inputs>,
+    events: mpsc::UnboundedSender<Event>,
     cell: Cell,
     image: Image,
-    expected: Value,
-    prompt: String,
-    schema: Option<Value>,
-    price: Price,
+}
+
+/// The slot of a call's HTTP exchange: given back when dropped, so that a
+/// task that ends in any way frees it.
+struct HttpSlot<'a> {
+    events: &'a mpsc::UnboundedSender<Event>,
+    model: &'a str,
+    answered: bool,
+}
+
+impl Drop for HttpSlot<'_> {
+    fn drop(&mut self) {
+        let _ = self.events.send(Event::HttpDone {
+            model: self.model.to_owned(),
+            answered: self.answered,
+        });
+    }
 }
 
 impl CellJob {
-    async fn run(self) -> CellResult {
-        let outcome = self.call().await;
-        let record = self.record(&outcome);
-        let recorded = self.runner.store.record_run(&self.lease, &record).await;
-        CellResult {
-            model: self.cell.model,
-            recorded,
-        }
-    }
-
-    async fn call(&self) -> CallOutcome {
-        match &*self.image {
-            Ok((bytes, mime)) => {
-                self.runner
-                    .provider
-                    .call(&CallRequest {
-                        model: &self.cell.model,
-                        prompt: &self.prompt,
-                        image: bytes,
-                        image_mime: mime,
-                        json_schema: self.schema.as_ref(),
-                        supports_json_schema: self.price.supports_json_schema,
-                    })
-                    .await
-            }
-            Err(why) => CallOutcome::failure(why.clone(), 0, 0),
-        }
-    }
-
-    /// The call's result as stored: its answer scored against the expected
-    /// JSON, its cost, or why there is no answer.
-    fn record(&self, outcome: &CallOutcome) -> RunRecord {
-        let (scored, error, output) = match &outcome.text {
-            Ok(text) => match score::parse_output(text) {
-                Ok(answer) => (
-                    score::score(&self.expected, &answer, self.schema.as_ref()),
-                    None,
-                    Some(text.clone()),
-                ),
-                Err(e) => (
-                    score::failed(&self.expected),
-                    Some(e.to_string()),
-                    Some(text.clone()),
-                ),
-            },
-            Err(why) => (score::failed(&self.expected), Some(why.clone()), None),
+    async fn run(self) -> Result<(), StoreError> {
+        let slot = HttpSlot {
+            events: &self.events,
+            model: &self.cell.model,
+            answered: false,
         };
-        RunRecord {
-            model_id: self.cell.model.clone(),
-            image_index: self.cell.image_index as i32,
-            output_json: output,
-            response_time_ms: outcome.response_time_ms,
-            prompt_tokens: outcome.prompt_tokens,
-            completion_tokens: outcome.completion_tokens,
-            total_tokens: outcome.total_tokens,
-            cost: self.price.actual(outcome),
-            passed: scored.passed,
-            field_diffs: serde_json::to_value(&scored.diffs).unwrap_or_default(),
-            fields_total: scored.fields_total as u32,
-            fields_matched: scored.fields_matched as u32,
-            error,
+        let outcome = self.call(slot).await;
+        let expected = self.inputs.expected[self.cell.image_index].clone();
+        let scored = match &outcome.text {
+            Ok(text) => score_off_thread(expected, text.clone(), self.inputs.schema.clone()).await,
+            Err(_) => score::failed(&expected),
+        };
+        let record = run_record(&self.cell, &outcome, scored);
+        self.runner
+            .store
+            .record_run(&self.inputs.lease, &record)
+            .await
+    }
+
+    /// The call's attempts; the slot is given back as soon as they end.
+    async fn call(&self, mut slot: HttpSlot<'_>) -> CallOutcome {
+        let image = match &*self.image {
+            Ok(image) => image,
+            Err(why) => {
+                return CallOutcome {
+                    text: Err(why.clone()),
+                    response_time_ms: 0,
+                    usage: Default::default(),
+                    known_cost: 0.0,
+                    attempts: 0,
+                    attempts_at_worst_case: 0,
+                }
+            }
+        };
+        let plan = CallPlan {
+            provider: &self.runner.provider,
+            envelope: &self.inputs.envelopes[&self.cell.model],
+            image,
+            price: &self.inputs.prices[&self.cell.model],
+        };
+        let mut slots = RetrySlots { job: self };
+        let outcome = plan.run(&mut slots, self).await;
+        slot.answered = outcome.text.is_ok();
+        outcome
+    }
+}
+
+impl RateLimits for CellJob {
+    fn rate_limited(&self, retry_after: Option<Duration>) {
+        let _ = self.events.send(Event::RateLimited {
+            model: self.cell.model.clone(),
+            retry_after,
+        });
+    }
+}
+
+/// Another billed attempt of a call is allowed once its worst case is
+/// reserved too.
+struct RetrySlots<'a> {
+    job: &'a CellJob,
+}
+
+impl Slots for RetrySlots<'_> {
+    async fn reserve_another(&mut self) -> bool {
+        let job = self.job;
+        match job
+            .runner
+            .store
+            .reserve_retry(
+                &job.inputs.lease,
+                &job.cell.model,
+                job.cell.image_index as i32,
+            )
+            .await
+        {
+            Ok(reserved) => reserved,
+            Err(e) => {
+                tracing::warn!(error = %e, "could not reserve another attempt; not sending it");
+                false
+            }
         }
+    }
+}
+
+/// Scores an answer on a blocking thread, within [`SCORE_TIME_CAP`].
+async fn score_off_thread(expected: Arc<Value>, text: String, schema: Option<Arc<Value>>) -> Score {
+    let fallback = expected.clone();
+    let scoring =
+        tokio::task::spawn_blocking(move || score::score_text(&expected, &text, schema.as_deref()));
+    match tokio::time::timeout(SCORE_TIME_CAP, scoring).await {
+        Ok(Ok(score)) => score,
+        Ok(Err(e)) => {
+            tracing::error!(error = %e, "scoring failed");
+            score::unreadable(&fallback, &"it could not be scored")
+        }
+        Err(_) => {
+            tracing::error!("scoring took longer than its cap");
+            score::unreadable(&fallback, &"it could not be scored in time")
+        }
+    }
+}
+
+/// A call's result as stored.
+fn run_record(cell: &Cell, outcome: &CallOutcome, scored: Score) -> RunRecord {
+    let (output, error) = match &outcome.text {
+        Ok(text) => (Some(text.clone()), None),
+        Err(why) => (None, Some(why.clone())),
+    };
+    RunRecord {
+        model_id: cell.model.clone(),
+        image_index: cell.image_index as i32,
+        output_json: output,
+        response_time_ms: outcome.response_time_ms,
+        prompt_tokens: outcome.usage.prompt_tokens,
+        completion_tokens: outcome.usage.completion_tokens,
+        total_tokens: outcome.usage.total_tokens,
+        cost: outcome.known_cost,
+        attempts: outcome.attempts,
+        attempts_at_worst_case: outcome.attempts_at_worst_case,
+        passed: scored.passed,
+        field_diffs: serde_json::to_value(&scored.diffs).unwrap_or_default(),
+        fields_total: scored.fields_total as u32,
+        fields_matched: scored.fields_matched as u32,
+        error,
     }
 }
 

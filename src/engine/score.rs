@@ -10,9 +10,37 @@
 //! * Arrays are matched by the best assignment of elements, not by index,
 //!   unless the schema marks the array `"x-ordered": true`.
 //! * The document passes when there is no difference at all.
+//! * An answer that is not a JSON object, or is larger than the limits a
+//!   draft's expected JSON is held to (`limits`), is a result too: it
+//!   scores zero, with the reason as its one difference.
+//!
+//! Scoring is bounded whatever the answer: see [`WORK_BUDGET`].
+
+use std::collections::HashMap;
 
 use serde::Serialize;
 use serde_json::{Map, Value};
+
+use super::limits::{self, TooLarge};
+
+/// Steps one score may take (a step is one leaf compared, one cell of a
+/// similarity matrix, or one inner step of an assignment).
+///
+/// Why this bounds scoring: the answer and the expected JSON are both
+/// within `limits` (at most 2,000 fields, lists of at most 200 items), so
+/// one assignment between two lists costs at most 200 x 200 matrix cells
+/// plus 200^3 = 8 million Hungarian steps, but lists nested in lists would
+/// multiply those. Every matrix and assignment is charged to this budget
+/// *before* it is built; once the budget cannot pay for one, that list and
+/// every later one is matched by equality, then position, which costs one step
+/// per element and builds nothing (identical elements are still paired
+/// whatever their order). The walk outside matching visits each
+/// field once. So a score takes at most `WORK_BUDGET` steps of matching
+/// plus steps linear in the two values' fields, whatever they hold; the
+/// budget is counted, not timed, so the same answer always gets the same
+/// score. (Lists within the budget, which is every real document, are
+/// matched optimally.)
+pub const WORK_BUDGET: u64 = 50_000_000;
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct FieldDiff {
@@ -21,6 +49,9 @@ pub struct FieldDiff {
     pub kind: &'static str,
     pub expected: Option<Value>,
     pub actual: Option<Value>,
+    /// Why, in words, where the kind does not say it all.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -39,11 +70,14 @@ pub enum OutputError {
     NotJson(String),
     #[error("the model's answer is JSON but not an object")]
     NotAnObject,
+    #[error("the model's answer is too large to score: {0}")]
+    TooLarge(#[from] TooLarge),
 }
 
 /// The model's text as a JSON object: whitespace and one ```json fence are
 /// tolerated; prose around the JSON is not.
 pub fn parse_output(text: &str) -> Result<Value, OutputError> {
+    limits::check_bytes(text)?;
     let mut body = text.trim();
     if body.is_empty() {
         return Err(OutputError::Empty);
@@ -60,11 +94,11 @@ pub fn parse_output(text: &str) -> Result<Value, OutputError> {
     }
     let value: Value =
         serde_json::from_str(body).map_err(|e| OutputError::NotJson(e.to_string()))?;
-    if value.is_object() {
-        Ok(value)
-    } else {
-        Err(OutputError::NotAnObject)
+    if !value.is_object() {
+        return Err(OutputError::NotAnObject);
     }
+    limits::check_shape(&value)?;
+    Ok(value)
 }
 
 /// Counts the leaves (fields) of an expected value.
@@ -149,9 +183,52 @@ fn item_schema(schema: Option<&Value>) -> Option<&Value> {
 struct Walk {
     matched: usize,
     diffs: Vec<FieldDiff>,
+    /// Whether differences are written down (not while only measuring
+    /// how well two list elements fit).
+    record: bool,
+    steps_left: u64,
 }
 
 impl Walk {
+    fn new(record: bool, steps_left: u64) -> Self {
+        Self {
+            matched: 0,
+            diffs: Vec::new(),
+            record,
+            steps_left,
+        }
+    }
+
+    fn differ(
+        &mut self,
+        path: &str,
+        kind: &'static str,
+        expected: Option<&Value>,
+        actual: Option<&Value>,
+    ) {
+        if self.record {
+            self.diffs.push(FieldDiff {
+                path: path.to_owned(),
+                kind,
+                expected: expected.cloned(),
+                actual: actual.cloned(),
+                note: None,
+            });
+        }
+    }
+
+    /// Takes `steps` from the budget if it holds them; if not, empties it,
+    /// so that every later request is refused too.
+    fn charge(&mut self, steps: u64) -> bool {
+        if steps <= self.steps_left {
+            self.steps_left -= steps;
+            true
+        } else {
+            self.steps_left = 0;
+            false
+        }
+    }
+
     fn missing_all(&mut self, path: &str, expected: &Value) {
         match expected {
             Value::Object(map) if !map.is_empty() => {
@@ -164,12 +241,7 @@ impl Walk {
                     self.missing_all(&format!("{path}[{i}]"), v);
                 }
             }
-            _ => self.diffs.push(FieldDiff {
-                path: path.to_owned(),
-                kind: "missing",
-                expected: Some(expected.clone()),
-                actual: None,
-            }),
+            _ => self.differ(path, "missing", Some(expected), None),
         }
     }
 
@@ -181,16 +253,17 @@ impl Walk {
             (Value::Array(e), Value::Array(a)) if !e.is_empty() => {
                 self.compare_arrays(path, e, a, schema)
             }
-            _ if leaf_equal(expected, actual) && leaves(actual) == 1 => self.matched += 1,
-            // A wrong leaf, or a scalar where a structure was expected (or
-            // the reverse): one entry; every expected field under it counts
-            // as missed through `fields_total`.
-            _ => self.diffs.push(FieldDiff {
-                path: path.to_owned(),
-                kind: "mismatch",
-                expected: Some(expected.clone()),
-                actual: Some(actual.clone()),
-            }),
+            _ => {
+                self.steps_left = self.steps_left.saturating_sub(1);
+                if leaf_equal(expected, actual) && leaves(actual) == 1 {
+                    self.matched += 1
+                } else {
+                    // A wrong leaf, or a scalar where a structure was
+                    // expected (or the reverse): one entry; every expected
+                    // field under it counts as missed through `fields_total`.
+                    self.differ(path, "mismatch", Some(expected), Some(actual))
+                }
+            }
         }
     }
 
@@ -212,12 +285,7 @@ impl Walk {
         }
         for (key, actual) in a {
             if !e.contains_key(key) {
-                self.diffs.push(FieldDiff {
-                    path: join(path, key),
-                    kind: "extra",
-                    expected: None,
-                    actual: Some(actual.clone()),
-                });
+                self.differ(&join(path, key), "extra", None, Some(actual));
             }
         }
     }
@@ -225,11 +293,9 @@ impl Walk {
     fn compare_arrays(&mut self, path: &str, e: &[Value], a: &[Value], schema: Option<&Value>) {
         let items = item_schema(schema);
         let pairs: Vec<(usize, Option<usize>)> = if ordered(schema) {
-            (0..e.len())
-                .map(|i| (i, (i < a.len()).then_some(i)))
-                .collect()
+            by_position(e.len(), a.len())
         } else {
-            best_assignment(e, a, items)
+            self.best_assignment(e, a, items)
         };
         let mut used = vec![false; a.len()];
         for (i, j) in pairs {
@@ -244,15 +310,81 @@ impl Walk {
         }
         for (j, actual) in a.iter().enumerate() {
             if !used[j] {
-                self.diffs.push(FieldDiff {
-                    path: format!("{path}[+{j}]"),
-                    kind: "extra",
-                    expected: None,
-                    actual: Some(actual.clone()),
-                });
+                self.differ(&format!("{path}[+{j}]"), "extra", None, Some(actual));
             }
         }
     }
+
+    /// Matched fields if `actual` were paired with `expected`.
+    fn similarity(&mut self, expected: &Value, actual: &Value, schema: Option<&Value>) -> usize {
+        let mut trial = Walk::new(false, self.steps_left);
+        trial.compare("", expected, actual, schema);
+        self.steps_left = trial.steps_left;
+        trial.matched
+    }
+
+    /// Pairs each expected element with at most one actual element so that
+    /// the total of matched fields is as large as possible (Hungarian
+    /// algorithm on the negated similarity); expected elements left over
+    /// get `None`. By position when the budget cannot pay for it.
+    fn best_assignment(
+        &mut self,
+        e: &[Value],
+        a: &[Value],
+        schema: Option<&Value>,
+    ) -> Vec<(usize, Option<usize>)> {
+        let n = e.len().max(a.len()) as u64;
+        if !self.charge(e.len() as u64 * a.len() as u64 + n * n * n) {
+            return by_equality(e, a);
+        }
+        let n = n as usize;
+        let mut gain = vec![vec![0i64; n]; n];
+        for (i, ev) in e.iter().enumerate() {
+            for (j, av) in a.iter().enumerate() {
+                gain[i][j] = self.similarity(ev, av, schema) as i64;
+            }
+        }
+        let max = gain.iter().flatten().copied().max().unwrap_or(0);
+        let cost: Vec<Vec<i64>> = gain
+            .iter()
+            .map(|row| row.iter().map(|g| max - g).collect())
+            .collect();
+        let assignment = hungarian(&cost);
+        (0..e.len())
+            .map(|i| {
+                let j = assignment[i];
+                (i, (j < a.len()).then_some(j))
+            })
+            .collect()
+    }
+}
+
+/// Pairs identical elements first (whatever their order), then the rest by
+/// position: linear in the elements' size, for lists the budget cannot pay
+/// an assignment for.
+fn by_equality(e: &[Value], a: &[Value]) -> Vec<(usize, Option<usize>)> {
+    let mut unpaired: HashMap<String, Vec<usize>> = HashMap::new();
+    for (j, value) in a.iter().enumerate().rev() {
+        unpaired.entry(value.to_string()).or_default().push(j);
+    }
+    let mut pairs: Vec<(usize, Option<usize>)> = e
+        .iter()
+        .enumerate()
+        .map(|(i, value)| (i, unpaired.get_mut(&value.to_string()).and_then(Vec::pop)))
+        .collect();
+    let mut rest = unpaired.into_values().flatten().collect::<Vec<_>>();
+    rest.sort_unstable();
+    let mut rest = rest.into_iter();
+    for (_, j) in pairs.iter_mut().filter(|(_, j)| j.is_none()) {
+        *j = rest.next();
+    }
+    pairs
+}
+
+fn by_position(expected: usize, actual: usize) -> Vec<(usize, Option<usize>)> {
+    (0..expected)
+        .map(|i| (i, (i < actual).then_some(i)))
+        .collect()
 }
 
 fn join(path: &str, key: &str) -> String {
@@ -261,45 +393,6 @@ fn join(path: &str, key: &str) -> String {
     } else {
         format!("{path}.{key}")
     }
-}
-
-/// Matched fields if `actual` were paired with `expected`.
-fn similarity(expected: &Value, actual: &Value, schema: Option<&Value>) -> usize {
-    let mut walk = Walk {
-        matched: 0,
-        diffs: Vec::new(),
-    };
-    walk.compare("", expected, actual, schema);
-    walk.matched
-}
-
-/// Pairs each expected element with at most one actual element so that the
-/// total of matched fields is as large as possible (Hungarian algorithm on
-/// the negated similarity); expected elements left over get `None`.
-fn best_assignment(
-    e: &[Value],
-    a: &[Value],
-    schema: Option<&Value>,
-) -> Vec<(usize, Option<usize>)> {
-    let n = e.len().max(a.len());
-    let mut gain = vec![vec![0i64; n]; n];
-    for (i, ev) in e.iter().enumerate() {
-        for (j, av) in a.iter().enumerate() {
-            gain[i][j] = similarity(ev, av, schema) as i64;
-        }
-    }
-    let max = gain.iter().flatten().copied().max().unwrap_or(0);
-    let cost: Vec<Vec<i64>> = gain
-        .iter()
-        .map(|row| row.iter().map(|g| max - g).collect())
-        .collect();
-    let assignment = hungarian(&cost);
-    (0..e.len())
-        .map(|i| {
-            let j = assignment[i];
-            (i, (j < a.len()).then_some(j))
-        })
-        .collect()
 }
 
 /// Minimum-cost perfect matching on a square matrix; returns the column
@@ -365,21 +458,49 @@ fn hungarian(cost: &[Vec<i64>]) -> Vec<usize> {
 
 /// Scores a parsed answer against the expected JSON.
 pub fn score(expected: &Value, actual: &Value, schema: Option<&Value>) -> Score {
-    let total = leaves(expected);
-    let mut walk = Walk {
-        matched: 0,
-        diffs: Vec::new(),
-    };
+    score_counted(expected, actual, schema).0
+}
+
+/// The score, and the matching steps it took.
+fn score_counted(expected: &Value, actual: &Value, schema: Option<&Value>) -> (Score, u64) {
+    let mut walk = Walk::new(true, WORK_BUDGET);
     walk.compare("", expected, actual, schema);
-    Score {
+    let steps = WORK_BUDGET - walk.steps_left;
+    let score = Score {
         passed: walk.diffs.is_empty(),
-        fields_total: total,
+        fields_total: leaves(expected),
         fields_matched: walk.matched,
         diffs: walk.diffs,
+    };
+    (score, steps)
+}
+
+/// Scores a model's text: parsed and scored, or, when it cannot be read
+/// as a JSON object within the limits, zero with the reason.
+pub fn score_text(expected: &Value, text: &str, schema: Option<&Value>) -> Score {
+    match parse_output(text) {
+        Ok(answer) => score(expected, &answer, schema),
+        Err(why) => unreadable(expected, &why),
     }
 }
 
-/// A call that failed or answered unusably: every field missed.
+/// An answer that could not be read: every field missed, and why.
+pub fn unreadable(expected: &Value, why: &dyn std::fmt::Display) -> Score {
+    Score {
+        passed: false,
+        fields_total: leaves(expected),
+        fields_matched: 0,
+        diffs: vec![FieldDiff {
+            path: String::new(),
+            kind: "unreadable",
+            expected: None,
+            actual: None,
+            note: Some(why.to_string()),
+        }],
+    }
+}
+
+/// A call that failed: no answer, every field missed.
 pub fn failed(expected: &Value) -> Score {
     Score {
         passed: false,
@@ -778,6 +899,81 @@ mod golden {
             Err(OutputError::NotJson(_))
         ));
         assert_eq!(parse_output("[1, 2]"), Err(OutputError::NotAnObject));
+    }
+
+    /// Lists of the longest allowed length, nested as deep as the field
+    /// limit allows, shuffled so that nothing pairs by position.
+    fn worst_within_limits() -> (Value, Value) {
+        let rows: Vec<Value> = (0..10)
+            .map(|r| json!((0..200).map(|c| r * 1000 + c).collect::<Vec<_>>()))
+            .collect();
+        let shuffled: Vec<Value> = rows
+            .iter()
+            .rev()
+            .map(|row| {
+                let mut cells = row.as_array().unwrap().clone();
+                cells.reverse();
+                Value::Array(cells)
+            })
+            .collect();
+        (json!({ "rows": rows }), json!({ "rows": shuffled }))
+    }
+
+    #[test]
+    fn scoring_within_the_limits_stays_within_its_budget() {
+        let (expected, actual) = worst_within_limits();
+        assert_eq!(limits::check_shape(&expected), Ok(()));
+        assert_eq!(limits::check_shape(&actual), Ok(()));
+        let (score, steps) = score_counted(&expected, &actual, None);
+        assert!(steps <= WORK_BUDGET, "{steps} steps");
+        assert_eq!(score.fields_total, 2000);
+        // The budget paid for the outer assignment and some rows; the rest
+        // were paired by equality, which finds these identical cells
+        // whatever their order, and always the same way.
+        assert_eq!(score.fields_matched, 2000);
+        assert_eq!(score_counted(&expected, &actual, None), (score, steps));
+    }
+
+    #[test]
+    fn a_real_table_is_matched_optimally_within_the_budget() {
+        let rows: Vec<Value> = (0..200)
+            .map(|i| json!({"sku": format!("A-{i}"), "qty": i % 7, "price": i * 3, "tax": 19, "desc": format!("item {i}")}))
+            .collect();
+        let mut shuffled = rows.clone();
+        shuffled.reverse();
+        let (score, steps) = score_counted(
+            &json!({ "items": rows }),
+            &json!({ "items": shuffled }),
+            None,
+        );
+        assert!(steps < WORK_BUDGET / 2, "{steps} steps");
+        assert_eq!((score.fields_matched, score.fields_total), (1000, 1000));
+    }
+
+    #[test]
+    fn an_answer_past_the_limits_is_a_scored_failure_with_its_reason() {
+        let expected = json!({"items": [1, 2]});
+        let huge = json!({ "items": (0..5000).collect::<Vec<_>>() }).to_string();
+        let s = score_text(&expected, &huge, None);
+        assert_eq!((s.passed, s.fields_matched, s.fields_total), (false, 0, 2));
+        assert_eq!(s.diffs[0].kind, "unreadable");
+        assert_eq!(
+            s.diffs[0].note.as_deref(),
+            Some("the model's answer is too large to score: a list in it has 5000 items; the limit is 200")
+        );
+        let prose = score_text(&expected, "The items are 1 and 2.", None);
+        assert_eq!((prose.passed, prose.fields_matched), (false, 0));
+        assert!(prose.diffs[0]
+            .note
+            .as_deref()
+            .unwrap()
+            .starts_with("the model's answer is not JSON"));
+        let deep = format!("{}1{}", "[".repeat(100_000), "]".repeat(100_000));
+        let s = score_text(&expected, &deep, None);
+        assert_eq!(
+            s.diffs[0].kind, "unreadable",
+            "a hundred thousand levels deep neither crashes nor overflows"
+        );
     }
 
     #[test]

@@ -92,18 +92,24 @@ pub struct RunRecord {
     pub prompt_tokens: u32,
     pub completion_tokens: u32,
     pub total_tokens: u32,
+    /// What the attempts whose cost is known cost; the database adds the
+    /// worst case of each of the others.
     pub cost: f64,
+    pub attempts: u32,
+    pub attempts_at_worst_case: u32,
     pub passed: bool,
     pub field_diffs: serde_json::Value,
     pub fields_total: u32,
     pub fields_matched: u32,
+    /// Why the provider gave no answer; none when it answered (whatever
+    /// the answer said).
     pub error: Option<String>,
 }
 
 /// A report's runs, counted when it ends.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Tally {
-    /// Calls that returned an answer.
+    /// Calls the provider answered (whether or not the answer was usable).
     pub answered: i64,
     /// Calls made.
     pub done: i64,
@@ -210,17 +216,21 @@ impl Store {
     /// Claims the report that waited longest (one whose engine died first),
     /// with a lease of `lease`. `None` when there is nothing to run.
     /// Concurrent callers never get the same report.
+    /// A report claimed `max_attempts` times already is ended by the claim
+    /// instead (the database says why, and refunds it if nothing was
+    /// delivered).
     pub async fn claim(
         &self,
         worker: &str,
         lease: Duration,
+        max_attempts: i32,
     ) -> Result<Option<ClaimedReport>, StoreError> {
         let row = self
             .client()
             .await?
             .query_opt(
-                "select * from public.claim_next_report($1, $2)",
-                &[&worker, &seconds(lease)],
+                "select * from public.claim_next_report($1, $2, $3)",
+                &[&worker, &seconds(lease), &max_attempts],
             )
             .await?;
         Ok(row.as_ref().map(ClaimedReport::from_row).transpose()?)
@@ -289,22 +299,54 @@ impl Store {
         Ok(rows.iter().map(|row| (row.get(0), row.get(1))).collect())
     }
 
-    /// Reserves `amount` for one call if the cell has no result yet and the
-    /// report's committed money stays within `ceiling`. False: do not send.
+    /// Reserves one call's worst case, which the database computes from
+    /// what the call sends (the report's prompt and schema, an image of
+    /// `image_pixels`, `max_tokens` of answer) at the report's price.
+    /// `None`: committed money would pass `soft_ceiling` or the hard
+    /// ceiling; do not send.
     pub async fn reserve(
         &self,
         lease: &Lease,
         model: &str,
         image_index: i32,
-        amount: f64,
-        ceiling: f64,
+        image_pixels: u64,
+        max_tokens: u32,
+        soft_ceiling: f64,
+    ) -> Result<Option<f64>, StoreError> {
+        let row = self
+            .client()
+            .await?
+            .query_one(
+                "select public.reserve_run($1, $2, $3, $4, $5, $6, $7::float8::numeric)::float8",
+                &[
+                    &lease.report_id,
+                    &lease.token,
+                    &model,
+                    &image_index,
+                    &(image_pixels.min(i64::MAX as u64) as i64),
+                    &(max_tokens as i32),
+                    &soft_ceiling,
+                ],
+            )
+            .await
+            .map_err(|e| fenced(lease, e))?;
+        Ok(row.get(0))
+    }
+
+    /// Reserves another worst case for a call whose last attempt was (or
+    /// may have been) billed; false when the hard ceiling does not allow it.
+    pub async fn reserve_retry(
+        &self,
+        lease: &Lease,
+        model: &str,
+        image_index: i32,
     ) -> Result<bool, StoreError> {
         let row = self
             .client()
             .await?
             .query_one(
-                "select public.reserve_run($1, $2, $3, $4, $5::float8::numeric, $6::float8::numeric)",
-                &[&lease.report_id, &lease.token, &model, &image_index, &amount, &ceiling],
+                "select public.reserve_retry($1, $2, $3, $4)",
+                &[&lease.report_id, &lease.token, &model, &image_index],
             )
             .await
             .map_err(|e| fenced(lease, e))?;

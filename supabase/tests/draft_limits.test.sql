@@ -27,7 +27,8 @@ as $$ select (repeat('{"a": ', n) || '1' || repeat('}', n))::jsonb $$;
 select is(public.draft_limits(),
   '{"max_images": 50, "max_image_bytes": 10485760, "max_models": 10, "max_expected_bytes": 65536,
     "max_depth": 16, "max_array_items": 200, "max_fields": 2000, "max_prompt_bytes": 8192,
-    "max_schema_bytes": 32768}'::jsonb,
+    "max_schema_bytes": 32768, "max_answer_tokens": 1024, "soft_ceiling_usd": 6.50,
+    "hard_ceiling_usd": 7.00}'::jsonb,
   'the limits, as the wizard and the engine read them');
 
 select is((select row(depth, longest_array, fields)::text from private.json_shape('{"a": [1, 2, {"b": []}], "c": {}}')),

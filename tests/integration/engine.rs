@@ -131,10 +131,23 @@ async fn a_fault_mix_completes_with_each_failure_on_its_run_row() {
         timeouts,
         "a timed-out call is recorded, never resent: {errors:?}"
     );
+    assert!(
+        errors.iter().all(|e| !e.contains("not JSON")),
+        "prose is an answer, not an error: {errors:?}"
+    );
+    let unreadable: i64 = db
+        .query_one(
+            "select count(*) from public.benchmark_runs
+              where report_id = $1 and error is null and output_json like 'Sure!%'
+                and fields_matched = 0 and not passed and field_diffs -> 0 ->> 'kind' = 'unreadable'",
+            &[&report],
+        )
+        .await
+        .unwrap()
+        .get(0);
     assert_eq!(
-        errors.iter().filter(|e| e.contains("not JSON")).count(),
-        malformed,
-        "{errors:?}"
+        unreadable as usize, malformed,
+        "prose answers are kept, shown and scored zero"
     );
     let failed_runs: i64 = db
         .query_one(
@@ -145,6 +158,18 @@ async fn a_fault_mix_completes_with_each_failure_on_its_run_row() {
         .unwrap()
         .get(0);
     assert_eq!(failed_runs as usize, errors.len(), "a failed call scores 0");
+    let at_worst: i64 = db
+        .query_one(
+            "select coalesce(sum(attempts_at_worst_case), 0) from public.benchmark_runs where report_id = $1",
+            &[&report],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(
+        at_worst as usize, timeouts,
+        "each timed-out call, billed by the provider, is settled at its worst case"
+    );
 }
 
 #[tokio::test]
@@ -248,6 +273,7 @@ async fn killed_twenty_times_every_report_completes_and_no_recorded_call_is_sent
     let db = world.supabase.db.client().await;
     let limits = Limits {
         lease: Duration::from_millis(900),
+        max_attempts: 30,
         ..Limits::default()
     };
     // For every cell recorded before a kill: how often it had been called

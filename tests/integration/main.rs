@@ -11,6 +11,7 @@ mod fulfillment;
 mod honest_errors;
 mod hostile_input;
 mod load;
+mod money;
 mod pay;
 mod report_queue;
 mod supabase_api;

@@ -11,6 +11,7 @@ use crate::support::db::{listen, TestDb};
 use crate::support::fixtures::{create_ready_draft, create_user, fulfill, paid_report};
 
 const LEASE: Duration = Duration::from_secs(60);
+const ATTEMPTS: i32 = modelpick::config::MAX_REPORT_ATTEMPTS;
 
 async fn expire_lease(client: &tokio_postgres::Client, report: Uuid) {
     client
@@ -37,7 +38,7 @@ async fn concurrent_claimers_never_get_the_same_report() {
     }
     let claimed = join_all(workers.iter().map(|(name, store)| async move {
         let mut mine = Vec::new();
-        while let Some(report) = store.claim(name, LEASE).await.unwrap() {
+        while let Some(report) = store.claim(name, LEASE, ATTEMPTS).await.unwrap() {
             mine.push(report.lease.report_id);
         }
         mine
@@ -67,14 +68,14 @@ async fn a_claim_skips_a_report_locked_by_another_session() {
     .unwrap();
 
     let claimer = db.store(1);
-    let claimed = claimer.claim("w", LEASE).await.unwrap().unwrap();
+    let claimed = claimer.claim("w", LEASE, ATTEMPTS).await.unwrap().unwrap();
     assert_eq!(
         claimed.lease.report_id, second,
         "the locked, older report is skipped"
     );
-    assert!(claimer.claim("w", LEASE).await.unwrap().is_none());
+    assert!(claimer.claim("w", LEASE, ATTEMPTS).await.unwrap().is_none());
     tx.rollback().await.unwrap();
-    let claimed = claimer.claim("w", LEASE).await.unwrap().unwrap();
+    let claimed = claimer.claim("w", LEASE, ATTEMPTS).await.unwrap().unwrap();
     assert_eq!(claimed.lease.report_id, first);
 }
 
@@ -85,12 +86,20 @@ async fn a_live_lease_is_left_alone_and_an_expired_one_is_taken_over() {
     let store = db.store(2);
     let report = paid_report(&client).await;
 
-    let dead = store.claim("dead", LEASE).await.unwrap().unwrap();
+    let dead = store.claim("dead", LEASE, ATTEMPTS).await.unwrap().unwrap();
     assert_eq!(dead.attempts, 1);
-    assert!(store.claim("other", LEASE).await.unwrap().is_none());
+    assert!(store
+        .claim("other", LEASE, ATTEMPTS)
+        .await
+        .unwrap()
+        .is_none());
 
     expire_lease(&client, report).await;
-    let alive = store.claim("alive", LEASE).await.unwrap().unwrap();
+    let alive = store
+        .claim("alive", LEASE, ATTEMPTS)
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(alive.lease.report_id, report);
     assert_eq!(alive.attempts, 2);
     assert_ne!(alive.lease.token, dead.lease.token);
@@ -139,7 +148,11 @@ async fn a_live_lease_is_left_alone_and_an_expired_one_is_taken_over() {
     assert_eq!(row.get::<_, Option<String>>(1), None);
     assert_eq!(row.get::<_, Option<Uuid>>(2), None);
     assert!(row.get::<_, bool>(3));
-    assert!(store.claim("late", LEASE).await.unwrap().is_none());
+    assert!(store
+        .claim("late", LEASE, ATTEMPTS)
+        .await
+        .unwrap()
+        .is_none());
 }
 
 #[tokio::test]
@@ -150,7 +163,7 @@ async fn a_report_cut_short_or_failed_keeps_its_reason() {
     let cut = paid_report(&client).await;
     let failed = paid_report(&client).await;
 
-    let claim = store.claim("w", LEASE).await.unwrap().unwrap();
+    let claim = store.claim("w", LEASE, ATTEMPTS).await.unwrap().unwrap();
     assert_eq!(claim.lease.report_id, cut);
     let why = "Stopped after 750 s; 7 of 9 runs were made.".to_owned();
     store
@@ -163,7 +176,7 @@ async fn a_report_cut_short_or_failed_keeps_its_reason() {
         .await
         .unwrap();
 
-    let claim = store.claim("w", LEASE).await.unwrap().unwrap();
+    let claim = store.claim("w", LEASE, ATTEMPTS).await.unwrap().unwrap();
     assert_eq!(claim.lease.report_id, failed);
     let empty = client
         .query_one(
@@ -237,7 +250,7 @@ async fn payment_and_release_notify_report_paid_at_commit_only() {
 
     // Claiming does not notify; giving the report back does, and the attempt
     // is not counted.
-    let claim = store.claim("w", LEASE).await.unwrap().unwrap();
+    let claim = store.claim("w", LEASE, ATTEMPTS).await.unwrap().unwrap();
     store.release(&claim.lease).await.unwrap();
     let note = tokio::time::timeout(Duration::from_secs(5), notifications.recv())
         .await

@@ -43,10 +43,14 @@ pub fn truth(i: usize) -> Value {
     })
 }
 
+/// A unique A4 page at 150 dpi, as a PNG header (what the engine reads).
 fn image_bytes(i: usize) -> Vec<u8> {
-    let mut bytes = b"\x89PNG\r\n\x1a\n".to_vec();
-    bytes.extend_from_slice(format!("test document {i} {}", Uuid::new_v4()).as_bytes());
-    bytes
+    devstack::png::png(
+        1240,
+        1754,
+        &format!("test document {i} {}", Uuid::new_v4()),
+        0,
+    )
 }
 
 impl TestWorld {
