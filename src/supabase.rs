@@ -171,6 +171,20 @@ impl Supabase {
         .await
     }
 
+    /// `open_checkout_session`: records a new session for a draft; returns
+    /// the draft's other open sessions, to expire.
+    pub async fn open_checkout_session(
+        &self,
+        session_id: &str,
+        draft_id: Uuid,
+    ) -> Result<Vec<String>, SupabaseError> {
+        Self::send(self.service_rpc(
+            "open_checkout_session",
+            json!({ "p_stripe_session_id": session_id, "p_draft_id": draft_id }),
+        ))
+        .await
+    }
+
     /// `record_checkout_session`: a session's non-paid state; returns the
     /// state it has afterwards (`paid` stays `paid`).
     pub async fn record_checkout_session(

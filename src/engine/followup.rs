@@ -1,6 +1,9 @@
 //! After a report ends: the completion email and, for a paid report that
-//! produced nothing, the refund. Each is a row of its own in the database
-//! (013_fair_followups.sql) with its own attempts and backoff, so the sweep
+//! produced nothing, the refund; after a paid checkout session that could
+//! not become a report (its draft was already paid for, say), its refund
+//! and an email saying so. Each is a row of its own in the database
+//! (013_fair_followups.sql, 017_paid_twice.sql) with its own attempts and
+//! backoff, so the sweep
 //! does whatever is due, oldest first, a few at a time; one that keeps
 //! failing waits for its turn and never holds up the others, and the email
 //! does not wait for the refund. Resend and Stripe deduplicate by the
@@ -9,11 +12,11 @@
 use futures_util::StreamExt;
 use tracing::Instrument;
 
-use super::store::{DueFollowup, FollowupKind, RefundState, Store};
+use super::store::{DueFollowup, FollowupKind, RefundState, Store, Subject};
 use crate::config::FollowupSettings;
 use crate::email::{Email, Resend};
 use crate::html::escape;
-use crate::stripe::client::StripeClient;
+use crate::stripe::client::{RefundFor, StripeClient};
 use crate::stripe::types::SessionId;
 
 /// Who to tell and how; either part may be absent (not configured).
@@ -33,51 +36,98 @@ const AT_ONCE: usize = 8;
 const BATCH: i32 = 50;
 const ROUNDS: usize = 20;
 
+/// What a refund's state adds to an email, in words.
+fn refund_sentence(state: RefundState) -> &'static str {
+    match state {
+        RefundState::Refunded => " Your payment has been refunded.",
+        RefundState::Pending => " Your payment is being refunded.",
+        RefundState::Failing => {
+            " Refunding your payment has not worked yet; we have been alerted and will make it right."
+        }
+        RefundState::None => "",
+    }
+}
+
+/// The email a follow-up sends, in parts.
+struct Message {
+    subject: &'static str,
+    lead: String,
+    /// Why a complete report was cut short, if it was.
+    note: Option<String>,
+    /// The report (for a session: the one its draft did get), if any.
+    link: Option<String>,
+    idempotency_key: String,
+}
+
+fn message(site_url: &str, due: &DueFollowup) -> Message {
+    let reason = |otherwise: &str| {
+        format!(
+            "{}{}",
+            due.status_reason.as_deref().unwrap_or(otherwise),
+            refund_sentence(due.refund_state)
+        )
+    };
+    let link = due
+        .report_id
+        .map(|report_id| format!("{site_url}/report/{report_id}"));
+    match &due.subject {
+        Subject::Session(session) => Message {
+            subject: "We refunded a payment for your ModelPick benchmark",
+            lead: reason("This payment could not start a benchmark."),
+            note: None,
+            link,
+            idempotency_key: format!("session-refunded/{session}"),
+        },
+        Subject::Report(report_id) if due.status == "complete" => Message {
+            subject: "Your ModelPick report is ready",
+            lead: "Your benchmark has finished. See which model reads your documents best:".into(),
+            note: due.status_reason.clone(),
+            link,
+            idempotency_key: format!("report-finished/{report_id}"),
+        },
+        Subject::Report(report_id) => Message {
+            subject: "Your ModelPick benchmark could not finish",
+            lead: reason("The benchmark could not produce a result."),
+            note: None,
+            link,
+            idempotency_key: format!("report-finished/{report_id}"),
+        },
+    }
+}
+
 fn completion_email<'a>(site_url: &str, due: &DueFollowup, to: &'a str) -> Email<'a> {
-    let report_id = due.report_id;
-    let link = format!("{site_url}/report/{report_id}");
-    let (subject, lead) = if due.status == "complete" {
-        (
-            "Your ModelPick report is ready".to_owned(),
-            "Your benchmark has finished. See which model reads your documents best:".to_owned(),
-        )
-    } else {
-        let refund = match due.refund_state {
-            RefundState::Refunded => " Your payment has been refunded.",
-            RefundState::Pending => " Your payment is being refunded.",
-            RefundState::Failing => {
-                " Refunding your payment has not worked yet; we have been alerted and will make it right."
-            }
-            RefundState::None => "",
-        };
-        (
-            "Your ModelPick benchmark could not finish".to_owned(),
-            format!(
-                "{}{refund}",
-                due.status_reason
-                    .as_deref()
-                    .unwrap_or("The benchmark could not produce a result.")
-            ),
-        )
-    };
-    let note = match (due.status.as_str(), due.status_reason.as_deref()) {
-        ("complete", Some(reason)) => format!("\n\nNote: {reason}"),
-        _ => String::new(),
-    };
+    let Message {
+        subject,
+        lead,
+        note,
+        link,
+        idempotency_key,
+    } = message(site_url, due);
+    let text_link = link
+        .as_deref()
+        .map(|l| format!("\n\n{l}"))
+        .unwrap_or_default();
+    let text_note = note
+        .as_deref()
+        .map(|n| format!("\n\nNote: {n}"))
+        .unwrap_or_default();
+    let html_link = link
+        .as_deref()
+        .map(|l| format!("<p><a href=\"{l}\">{l}</a></p>"))
+        .unwrap_or_default();
+    let html_note = note
+        .as_deref()
+        .map(|n| format!("<p>Note: {}</p>", escape(n)))
+        .unwrap_or_default();
     Email {
         to,
-        text: format!("{lead}\n\n{link}{note}\n\n— ModelPick"),
+        text: format!("{lead}{text_link}{text_note}\n\n— ModelPick"),
         html: format!(
-            "<p>{}</p><p><a href=\"{link}\">{link}</a></p>{}<p>— ModelPick</p>",
-            escape(&lead),
-            if note.is_empty() {
-                String::new()
-            } else {
-                format!("<p>{}</p>", escape(note.trim()))
-            }
+            "<p>{}</p>{html_link}{html_note}<p>— ModelPick</p>",
+            escape(&lead)
         ),
-        subject,
-        idempotency_key: format!("report-finished/{report_id}"),
+        subject: subject.to_owned(),
+        idempotency_key,
     }
 }
 
@@ -94,7 +144,10 @@ pub async fn run_pending(followups: &Followups) {
         let round = due.len();
         futures_util::stream::iter(due)
             .for_each_concurrent(AT_ONCE, |due| {
-                let span = tracing::info_span!("followup", report.id = %due.report_id, followup.kind = due.kind.as_str());
+                let span = match &due.subject {
+                    Subject::Report(id) => tracing::info_span!("followup", report.id = %id, followup.kind = due.kind.as_str()),
+                    Subject::Session(id) => tracing::info_span!("followup", stripe.session_id = %id, followup.kind = due.kind.as_str()),
+                };
                 follow_up(followups, due).instrument(span)
             })
             .await;
@@ -113,19 +166,13 @@ async fn follow_up(followups: &Followups, due: DueFollowup) {
     };
     let store = &followups.store;
     match outcome {
-        Ok(refund_id) => match store
-            .complete_followup(due.report_id, due.kind, refund_id.as_deref())
-            .await
-        {
+        Ok(refund_id) => match store.complete_followup(due.id, refund_id.as_deref()).await {
             Ok(()) => tracing::info!(stripe.refund_id = refund_id.as_deref(), "follow-up done"),
             Err(e) => {
                 tracing::warn!(error = %e, "follow-up done but not recorded; it will be repeated (idempotently)")
             }
         },
-        Err(why) => match store
-            .fail_followup(due.report_id, due.kind, &why, &followups.retry)
-            .await
-        {
+        Err(why) => match store.fail_followup(due.id, &why, &followups.retry).await {
             Ok(true) => {
                 tracing::error!(error = %why, attempts = followups.retry.alert_after, "follow-up keeps failing; operator attention needed (private.stuck_followups)")
             }
@@ -161,9 +208,13 @@ async fn refund(followups: &Followups, due: &DueFollowup) -> Result<String, Stri
         .stripe_session_id
         .as_deref()
         .and_then(SessionId::parse)
-        .ok_or("the report has no checkout session to refund")?;
+        .ok_or("there is no checkout session to refund")?;
+    let refund_for = match &due.subject {
+        Subject::Report(report_id) => RefundFor::FailedReport(*report_id),
+        Subject::Session(_) => RefundFor::UnfulfilledSession,
+    };
     stripe
-        .refund_session(&session, due.report_id)
+        .refund_session(&session, refund_for)
         .await
         .map(|refund| refund.id)
         .map_err(|e| e.to_string())

@@ -1,7 +1,8 @@
 //! The engine's one door to Postgres: every statement the engine runs is
 //! here, behind a typed function, over its direct connections. The rules
 //! themselves are Postgres functions (`supabase/migrations`): claiming and
-//! fencing reports (004, 014), the money ledger (009), follow-ups (013).
+//! fencing reports (004, 014, 016), the money ledger (009, 016), follow-ups
+//! (013, 017).
 //! Whoever changes a column or a function changes this file, and nothing
 //! else in the engine.
 
@@ -143,30 +144,50 @@ pub enum RefundState {
     None,
 }
 
+/// What a follow-up is for: a report that ended, or a paid checkout
+/// session that could not become a report (paid twice, say).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Subject {
+    Report(Uuid),
+    Session(String),
+}
+
 /// A follow-up whose time has come, with what doing it needs.
 #[derive(Debug, Clone)]
 pub struct DueFollowup {
-    pub report_id: Uuid,
+    pub id: i64,
+    pub subject: Subject,
     pub kind: FollowupKind,
+    /// The report, or for a session the report its draft did get.
+    pub report_id: Option<Uuid>,
+    pub stripe_session_id: Option<String>,
     pub status: String,
     pub status_reason: Option<String>,
     pub email: Option<String>,
-    pub stripe_session_id: Option<String>,
     pub refund_state: RefundState,
 }
 
 impl DueFollowup {
     fn from_row(row: &Row) -> Self {
+        let report_id: Option<Uuid> = row.get("report_id");
+        let stripe_session_id: Option<String> = row.get("stripe_session_id");
+        let subject = match (row.get::<_, &str>("subject"), report_id, &stripe_session_id) {
+            ("report", Some(report), _) => Subject::Report(report),
+            (_, _, Some(session)) => Subject::Session(session.clone()),
+            _ => Subject::Session(String::new()),
+        };
         Self {
-            report_id: row.get("report_id"),
+            id: row.get("id"),
+            subject,
             kind: match row.get::<_, &str>("kind") {
                 "refund" => FollowupKind::Refund,
                 _ => FollowupKind::Email,
             },
+            report_id,
+            stripe_session_id,
             status: row.get("status"),
             status_reason: row.get("status_reason"),
             email: row.get("email"),
-            stripe_session_id: row.get("stripe_session_id"),
             refund_state: match row.get::<_, &str>("refund_state") {
                 "refunded" => RefundState::Refunded,
                 "pending" => RefundState::Pending,
@@ -394,7 +415,7 @@ impl Store {
         let rows = self
             .client()
             .await?
-            .query("select * from public.due_report_followups($1)", &[&limit])
+            .query("select * from public.due_followups($1)", &[&limit])
             .await?;
         Ok(rows.iter().map(DueFollowup::from_row).collect())
     }
@@ -402,15 +423,14 @@ impl Store {
     /// A follow-up is done (a refund with its Stripe id).
     pub async fn complete_followup(
         &self,
-        report_id: Uuid,
-        kind: FollowupKind,
+        id: i64,
         refund_id: Option<&str>,
     ) -> Result<(), StoreError> {
         self.client()
             .await?
             .execute(
-                "select public.complete_report_followup($1, $2, $3)",
-                &[&report_id, &kind.as_str(), &refund_id],
+                "select public.complete_followup($1, $2)",
+                &[&id, &refund_id],
             )
             .await?;
         Ok(())
@@ -420,8 +440,7 @@ impl Store {
     /// operator should be alerted.
     pub async fn fail_followup(
         &self,
-        report_id: Uuid,
-        kind: FollowupKind,
+        id: i64,
         error: &str,
         retry: &FollowupSettings,
     ) -> Result<bool, StoreError> {
@@ -429,10 +448,9 @@ impl Store {
             .client()
             .await?
             .query_one(
-                "select public.fail_report_followup($1, $2, $3, $4, $5, $6)",
+                "select public.fail_followup($1, $2, $3, $4, $5)",
                 &[
-                    &report_id,
-                    &kind.as_str(),
+                    &id,
                     &error,
                     &seconds(retry.first_backoff),
                     &seconds(retry.max_backoff),

@@ -9,6 +9,8 @@ use warp::reply::{Reply, Response};
 use super::error::ApiError;
 use super::state::AppState;
 use crate::stripe::client::CheckoutRequest;
+use crate::stripe::types::SessionId;
+use crate::supabase::SessionRecord;
 
 pub const MAX_BODY_BYTES: u64 = 16 * 1024;
 
@@ -77,5 +79,48 @@ pub async fn create(
         detail: format!("session {} came without a checkout page URL", session.id),
     })?;
     tracing::info!(draft.id = %draft_id, stripe.session_id = %session.id, "checkout session created");
+    expire_older_sessions(&state, draft_id, &session.id).await;
     Ok(warp::reply::json(&serde_json::json!({ "url": url })).into_response())
+}
+
+/// Records the new session and expires the draft's older open ones at
+/// Stripe, so that only the newest can be paid. Best effort: a session
+/// that cannot be expired (it was just completed, or Stripe is away) is
+/// left to its webhook, and a second payment through it is refunded.
+async fn expire_older_sessions(state: &AppState, draft_id: Uuid, session_id: &str) {
+    let older = match state
+        .supabase
+        .open_checkout_session(session_id, draft_id)
+        .await
+    {
+        Ok(older) => older,
+        Err(e) => {
+            tracing::warn!(error = %e, draft.id = %draft_id, "could not record the new checkout session");
+            return;
+        }
+    };
+    for id in older.iter().filter_map(|id| SessionId::parse(id)) {
+        match state.stripe.expire_checkout_session(&id).await {
+            Ok(expired) => {
+                let record = SessionRecord {
+                    session_id: id.as_str(),
+                    status: "expired",
+                    draft_id: Some(draft_id),
+                    amount_total: expired.amount_total,
+                    currency: expired.currency.as_deref(),
+                    detail: Some("replaced by a newer checkout".into()),
+                };
+                if let Err(e) = state.supabase.record_checkout_session(&record).await {
+                    tracing::warn!(error = %e, stripe.session_id = id.as_str(), "expired session not recorded; its webhook will");
+                }
+                tracing::info!(
+                    stripe.session_id = id.as_str(),
+                    "older checkout session expired"
+                );
+            }
+            Err(e) => {
+                tracing::info!(error = %e, stripe.session_id = id.as_str(), "older checkout session not expired")
+            }
+        }
+    }
 }

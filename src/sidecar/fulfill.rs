@@ -1,6 +1,10 @@
 //! Settling a Checkout Session, the one way both the webhook and the success
 //! page do it: a paid session at our price becomes a report (once, however
-//! often and concurrently this runs); anything else is recorded and left.
+//! often and concurrently this runs); a paid session of ours that cannot
+//! (its draft was already paid through another session, was deleted or
+//! changed, or the amount is not our price) is recorded as owed a refund,
+//! which the engine's follow-ups make and tell the payer about; anything
+//! else is recorded and left.
 
 use uuid::Uuid;
 
@@ -15,6 +19,9 @@ pub enum Settlement {
     Fulfilled { report_id: Uuid, created: bool },
     /// Completed, but the money has not arrived yet (a delayed method).
     AwaitingPayment,
+    /// Paid, but no report can come of it: the payment is refunded; the
+    /// reason is for the payer.
+    Refunding(String),
     /// Not ours to fulfill, and a retry would not change that; the reason is
     /// logged.
     Rejected(String),
@@ -56,7 +63,13 @@ pub async fn settle(
     }
     if let Some(detail) = wrong_price(session) {
         tracing::error!(stripe.session_id = %session.id, draft.id = %draft_id, %detail, "paid amount does not match the price; no report created");
-        return reject(supabase, session, draft_id, detail).await;
+        return refund(
+            supabase,
+            session,
+            draft_id,
+            "The amount paid does not match the price of a benchmark, so nothing was run.",
+        )
+        .await;
     }
     match supabase
         .fulfill_checkout(&session.id, draft_id, user_id)
@@ -72,8 +85,13 @@ pub async fn settle(
             })
         }
         Err(SupabaseError::Refused { code, message }) => {
-            tracing::error!(stripe.session_id = %session.id, draft.id = %draft_id, %code, %message, "paid session refused by fulfill_checkout");
-            reject(supabase, session, draft_id, format!("{code}: {message}")).await
+            tracing::warn!(stripe.session_id = %session.id, draft.id = %draft_id, %code, %message, "paid session refused by fulfill_checkout; refunding it");
+            let why = match code.as_str() {
+                "PT409" => "This benchmark was already paid for through another checkout, so this second payment was not needed.",
+                "PT404" => "The benchmark this payment was for was deleted before the payment arrived, so nothing was run.",
+                _ => "The benchmark this payment was for had changed and could not be run as paid for, so nothing was run.",
+            };
+            refund(supabase, session, draft_id, why).await
         }
         Err(other) => Err(other),
     }
@@ -109,17 +127,18 @@ fn wrong_price(session: &CheckoutSession) -> Option<String> {
     })
 }
 
-/// Records the session as refused for good, and says so.
-async fn reject(
+/// Records a paid session that cannot become a report as owed its refund
+/// (the database schedules it, and the email that says so).
+async fn refund(
     supabase: &Supabase,
     session: &CheckoutSession,
     draft_id: Uuid,
-    detail: String,
+    why: &str,
 ) -> Result<Settlement, SupabaseError> {
     supabase
-        .record_checkout_session(&record(session, draft_id, "rejected", Some(detail.clone())))
+        .record_checkout_session(&record(session, draft_id, "refund_owed", Some(why.into())))
         .await?;
-    Ok(Settlement::Rejected(detail))
+    Ok(Settlement::Refunding(why.into()))
 }
 
 /// Records a session that failed or expired. A paid session stays paid.

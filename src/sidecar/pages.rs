@@ -128,6 +128,14 @@ async fn settle(
             "Payment processing",
             &format!("<p>Your bank is still confirming the payment. Your benchmark starts as soon as it clears, and we will email you when the report is ready.</p>{DASHBOARD_LINK}"),
         ),
+        Ok(Settlement::Refunding(why)) => page(
+            StatusCode::OK,
+            "Your payment is being refunded",
+            &format!(
+                "<p>{} Your payment is being refunded in full, and we have emailed you about it.</p>{DASHBOARD_LINK}",
+                crate::html::escape(&why)
+            ),
+        ),
         Ok(Settlement::Rejected(_)) => page(
             StatusCode::OK,
             "We could not start this benchmark",

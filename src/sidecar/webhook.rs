@@ -66,6 +66,7 @@ async fn act_on(state: &AppState, event: &Event) -> Result<Response, ApiError> {
                 Settlement::Fulfilled { created: false, .. } => "already_fulfilled",
                 Settlement::AwaitingPayment => "awaiting_payment",
                 Settlement::Rejected(_) => "rejected",
+                Settlement::Refunding(_) => "refunding",
             }
         }
         CheckoutEvent::AsyncPaymentFailed(session) => {

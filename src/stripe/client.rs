@@ -184,12 +184,13 @@ impl StripeClient {
         Self::parse(response).await
     }
 
-    /// Refunds the whole payment of a Checkout Session. The idempotency key
-    /// comes from the report, so a retried refund is never a second one.
+    /// Refunds the whole payment of a Checkout Session, once: the
+    /// idempotency key names what the refund is for, so a retried refund
+    /// is never a second one.
     pub async fn refund_session(
         &self,
         session_id: &SessionId,
-        report_id: uuid::Uuid,
+        refund: RefundFor,
     ) -> Result<Refund, StripeError> {
         let session = self.retrieve_checkout_session(session_id).await?;
         let payment_intent = session.payment_intent.ok_or_else(|| StripeError::Refused {
@@ -198,18 +199,60 @@ impl StripeClient {
             code: None,
             message: format!("checkout session {} has no payment to refund", session.id),
         })?;
+        let (key, reason, metadata) = match refund {
+            RefundFor::FailedReport(report_id) => (
+                format!("refund:{report_id}"),
+                "requested_by_customer",
+                ("metadata[report_id]", report_id.to_string()),
+            ),
+            RefundFor::UnfulfilledSession => (
+                format!("refund:{}", session_id.as_str()),
+                "duplicate",
+                ("metadata[checkout_session]", session_id.as_str().to_owned()),
+            ),
+        };
         let response = self
             .http
             .post(format!("{}/v1/refunds", self.base))
             .bearer_auth(&self.secret_key)
-            .header("Idempotency-Key", format!("refund:{report_id}"))
+            .header("Idempotency-Key", key)
             .form(&[
                 ("payment_intent", payment_intent.as_str()),
-                ("reason", "requested_by_customer"),
-                ("metadata[report_id]", &report_id.to_string()),
+                ("reason", reason),
+                (metadata.0, &metadata.1),
             ])
             .send()
             .await?;
         Self::parse(response).await
     }
+
+    /// Expires an open Checkout Session, so that it can no longer be paid.
+    /// Stripe refuses (400) a session that is not open any more.
+    pub async fn expire_checkout_session(
+        &self,
+        session_id: &SessionId,
+    ) -> Result<CheckoutSession, StripeError> {
+        let response = self
+            .http
+            .post(format!(
+                "{}/v1/checkout/sessions/{}/expire",
+                self.base,
+                session_id.as_str()
+            ))
+            .bearer_auth(&self.secret_key)
+            .header("Idempotency-Key", format!("expire:{}", session_id.as_str()))
+            .send()
+            .await?;
+        Self::parse(response).await
+    }
+}
+
+/// What a refund is for.
+#[derive(Debug, Clone, Copy)]
+pub enum RefundFor {
+    /// A paid report that produced nothing.
+    FailedReport(Uuid),
+    /// A paid session that could not become a report: its draft was paid
+    /// through another session, say.
+    UnfulfilledSession,
 }

@@ -37,9 +37,10 @@ insert into expected_grants values
   ('estimate_draft_cost(uuid)', '', 'authenticated', 'EXECUTE'),
   ('estimate_draft_cost(uuid)', '', 'service_role', 'EXECUTE'),
   ('record_run(uuid,uuid,jsonb)', '', 'service_role', 'EXECUTE'),
-  ('due_report_followups(integer)', '', 'service_role', 'EXECUTE'),
-  ('complete_report_followup(uuid,text,text)', '', 'service_role', 'EXECUTE'),
-  ('fail_report_followup(uuid,text,text,integer,integer,integer)', '', 'service_role', 'EXECUTE'),
+  ('due_followups(integer)', '', 'service_role', 'EXECUTE'),
+  ('complete_followup(bigint,text)', '', 'service_role', 'EXECUTE'),
+  ('fail_followup(bigint,text,integer,integer,integer)', '', 'service_role', 'EXECUTE'),
+  ('open_checkout_session(text,uuid)', '', 'service_role', 'EXECUTE'),
   ('checkout_sessions', '', 'none', '');
 insert into expected_grants
 select 'benchmark_drafts', c, 'authenticated', p
@@ -54,7 +55,7 @@ select 'reports', c, 'authenticated', 'SELECT'
 insert into expected_grants
 select 'checkout_sessions', c, 'authenticated', 'SELECT'
   from unnest(array['stripe_session_id', 'draft_id', 'status', 'amount_total', 'currency',
-                    'created_at', 'updated_at']) c;
+                    'created_at', 'updated_at', 'refund_id', 'refunded_at']) c;
 
 create temporary view actual_grants as
 with api_roles as (

@@ -98,7 +98,7 @@ select is((select count(*)::int from public.claim_next_report('w3', 60, 5)), 0, 
 select is((select status || '/' || status_reason from public.reports where stripe_session_id = 'cs_3'),
           'failed/The benchmark was interrupted 5 times and could not finish. You will be refunded.',
           'a report that delivered nothing fails');
-select is((select kind from private.report_followups f join public.reports r on r.id = f.report_id
+select is((select kind from private.followups f join public.reports r on r.id = f.report_id
             where r.stripe_session_id = 'cs_3' and kind = 'refund'), 'refund', 'and is owed its refund');
 
 select * from finish();

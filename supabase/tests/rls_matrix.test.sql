@@ -170,11 +170,13 @@ select pg_temp.cells('functions', 'estimate_draft_cost, own', $q$select public.e
                                                    'no privilege', 'allowed',      'not found',    'allowed');
 select pg_temp.cells('functions', 'record_run', $q$select public.record_run(r.id, r.lease_token, '{"model_id": "openai/gpt-4o", "image_index": 1}') from public.claim_next_report('w', 30) r$q$,
                                                    'no privilege', 'no privilege', 'no privilege', 'allowed');
-select pg_temp.cells('functions', 'due_report_followups', $q$select * from public.due_report_followups(5)$q$,
-                                                   'no privilege', 'no privilege', 'no privilege', 'no rows');
-select pg_temp.cells('functions', 'complete_report_followup', $q$select public.complete_report_followup('e0000000-0000-4000-8000-0000000000e2', 'email')$q$,
+select pg_temp.cells('functions', 'open_checkout_session', $q$select public.open_checkout_session('cs_open', 'd0000000-0000-4000-8000-0000000000d1')$q$,
                                                    'no privilege', 'no privilege', 'no privilege', 'allowed');
-select pg_temp.cells('functions', 'fail_report_followup', $q$select public.fail_report_followup('e0000000-0000-4000-8000-0000000000e2', 'email', 'x', 30, 3600, 5)$q$,
+select pg_temp.cells('functions', 'due_followups', $q$select * from public.due_followups(5)$q$,
+                                                   'no privilege', 'no privilege', 'no privilege', 'no rows');
+select pg_temp.cells('functions', 'complete_followup', $q$select public.complete_followup(0)$q$,
+                                                   'no privilege', 'no privilege', 'no privilege', 'allowed');
+select pg_temp.cells('functions', 'fail_followup', $q$select public.fail_followup(0, 'x', 30, 3600, 5)$q$,
                                                    'no privilege', 'no privilege', 'no privilege', 'allowed');
 select pg_temp.cells('functions', 'read_report, own', $q$select 1 where public.read_report('e0000000-0000-4000-8000-0000000000e2') is not null$q$,
                                                    'no rows',      'allowed',      'no rows',      'no privilege');

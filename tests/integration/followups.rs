@@ -64,7 +64,7 @@ async fn fifty_failing_refunds_never_hold_up_a_new_reports_email() {
         let row = db
             .query_one(
                 "select count(*) filter (where attempts = 1), count(*) filter (where done_at is not null)
-                   from private.report_followups where kind = 'refund'",
+                   from private.followups where kind = 'refund'",
                 &[],
             )
             .await
@@ -99,7 +99,7 @@ async fn fifty_failing_refunds_never_hold_up_a_new_reports_email() {
     );
     let retried: i64 = db
         .query_one(
-            "select count(*) from private.report_followups where kind = 'refund' and attempts > 1",
+            "select count(*) from private.followups where kind = 'refund' and attempts > 1",
             &[],
         )
         .await

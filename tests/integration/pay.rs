@@ -448,8 +448,8 @@ async fn failed_expired_unknown_mismatched_and_anonymous_events_create_nothing()
             "ignored",
         ),
         ("invoice.paid", json!({"id": "in_1"}), "ignored"),
-        ("checkout.session.completed", wrong_amount, "rejected"),
-        ("checkout.session.completed", wrong_currency, "rejected"),
+        ("checkout.session.completed", wrong_amount, "refunding"),
+        ("checkout.session.completed", wrong_currency, "refunding"),
         ("checkout.session.completed", no_metadata, "rejected"),
         (
             "checkout.session.completed",
@@ -686,4 +686,177 @@ async fn a_database_outage_answers_5xx_so_stripe_retries() {
     }
     assert_eq!(outcome, "fulfilled", "the retry after the outage fulfills");
     assert_eq!(app.report_count().await, 1);
+}
+
+/// A Checkout Session made at the Stripe stand-in behind our back (a second
+/// tab whose older session could not be expired), for the demo draft.
+async fn session_behind_our_back(app: &TestApp) -> Value {
+    TestApp::http()
+        .post(format!("{}/v1/checkout/sessions", app.stripe.url()))
+        .bearer_auth("sk_test_modelpick")
+        .form(&[
+            ("mode", "payment"),
+            (
+                "success_url",
+                "http://127.0.0.1/ok?session_id={CHECKOUT_SESSION_ID}",
+            ),
+            ("cancel_url", "http://127.0.0.1/cancel"),
+            ("client_reference_id", DEMO_DRAFT),
+            ("metadata[draft_id]", DEMO_DRAFT),
+            ("metadata[user_id]", DEMO_USER),
+            ("line_items[0][quantity]", "1"),
+            ("line_items[0][price_data][currency]", "usd"),
+            ("line_items[0][price_data][unit_amount]", "1499"),
+            (
+                "line_items[0][price_data][product_data][name]",
+                "ModelPick Benchmark Report",
+            ),
+        ])
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap()
+}
+
+async fn session_row(db: &tokio_postgres::Client, id: &str) -> Option<(String, Option<String>)> {
+    db.query_opt(
+        "select status, refund_id from public.checkout_sessions where stripe_session_id = $1",
+        &[&id],
+    )
+    .await
+    .unwrap()
+    .map(|row| (row.get(0), row.get(1)))
+}
+
+#[tokio::test]
+async fn a_new_checkout_expires_the_older_one_and_a_second_payment_is_refunded_once() {
+    let app = TestApp::spawn().await;
+    let db = app.supabase.db.client().await;
+    let token = app.supabase.access_token(DEMO_EMAIL, DEMO_PASSWORD).await;
+    let draft_body = json!({"draftId": DEMO_DRAFT}).to_string();
+    let checkout = |token: String, body: String| {
+        let app = &app;
+        async move {
+            let (status, answer) =
+                crate::support::http::json_body(app.post_checkout(Some(&token), body).await).await;
+            assert_eq!(status, StatusCode::OK, "{answer}");
+            answer["url"]
+                .as_str()
+                .unwrap()
+                .rsplit('/')
+                .next()
+                .unwrap()
+                .to_owned()
+        }
+    };
+    let first = checkout(token.clone(), draft_body.clone()).await;
+    assert_eq!(session_row(&db, &first).await, Some(("open".into(), None)));
+    // An edit between two tabs' checkouts changes the idempotency key.
+    db.execute(
+        "update public.benchmark_drafts set config_data = '{\"name\": \"Edited\"}' where id = $1::text::uuid",
+        &[&DEMO_DRAFT],
+    )
+    .await
+    .unwrap();
+    let second = checkout(token.clone(), draft_body.clone()).await;
+    assert_ne!(first, second);
+    assert_eq!(
+        session_row(&db, &first).await.map(|s| s.0).as_deref(),
+        Some("expired"),
+        "the older session is expired when a newer one is made"
+    );
+    let stripe_url = app.stripe.url();
+    let pay = |id: String| {
+        let stripe_url = stripe_url.clone();
+        async move {
+            TestApp::http()
+                .post(format!("{stripe_url}/pay/{id}"))
+                .send()
+                .await
+                .unwrap()
+                .status()
+        }
+    };
+    assert_eq!(
+        pay(first.clone()).await,
+        StatusCode::BAD_REQUEST,
+        "an expired checkout cannot be paid"
+    );
+
+    // Paid twice all the same: the newest session, and one made behind our back.
+    let third = session_behind_our_back(&app).await["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert_eq!(pay(second.clone()).await, StatusCode::SEE_OTHER);
+    assert_eq!(pay(third.clone()).await, StatusCode::SEE_OTHER);
+    for _ in 0..200 {
+        if session_row(&db, &third).await.map(|s| s.0).as_deref() == Some("refund_owed") {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(25)).await;
+    }
+    assert_eq!(app.report_count().await, 1, "one draft, one report");
+    assert_eq!(
+        session_row(&db, &second).await.map(|s| s.0).as_deref(),
+        Some("paid")
+    );
+    assert_eq!(
+        session_row(&db, &third).await.map(|s| s.0).as_deref(),
+        Some("refund_owed")
+    );
+
+    // The engine's follow-ups refund it, once, and tell the payer.
+    let resend =
+        devstack::resend::start(tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap())
+            .unwrap();
+    let followups = modelpick::engine::followup::Followups {
+        store: app.supabase.db.store(2),
+        resend: Some(modelpick::email::Resend::new(
+            modelpick::config::ResendSettings {
+                base_url: resend.url(),
+                api_key: "re_test".into(),
+                from: "ModelPick <reports@modelpick.test>".into(),
+            },
+        )),
+        stripe: Some(modelpick::stripe::client::StripeClient::new(
+            &modelpick::config::StripeSettings {
+                api_base: app.stripe.url(),
+                secret_key: "sk_test_modelpick".into(),
+                webhook_secret: String::new(),
+            },
+        )),
+        site_url: app.url.clone(),
+        retry: modelpick::config::FollowupSettings::default(),
+    };
+    modelpick::engine::followup::run_pending(&followups).await;
+    modelpick::engine::followup::run_pending(&followups).await;
+    let refunds = app.stripe.refunds();
+    assert_eq!(refunds.len(), 1, "{refunds:?}");
+    assert_eq!(refunds[0]["reason"], "duplicate");
+    assert_eq!(refunds[0]["metadata"]["checkout_session"], third.as_str());
+    let (status, refund_id) = session_row(&db, &third).await.unwrap();
+    assert_eq!(
+        (status.as_str(), refund_id.as_deref()),
+        ("refunded", refunds[0]["id"].as_str()),
+        "the refund is recorded on the session with its id"
+    );
+    let emails = resend.sent();
+    let refund_emails: Vec<&Value> = emails
+        .iter()
+        .filter(|e| e["subject"] == "We refunded a payment for your ModelPick benchmark")
+        .collect();
+    assert_eq!(refund_emails.len(), 1, "{emails:?}");
+    assert_eq!(refund_emails[0]["to"][0], DEMO_EMAIL);
+    let text = refund_emails[0]["text"].as_str().unwrap();
+    assert!(
+        text.contains("already paid for through another checkout"),
+        "{text}"
+    );
+    assert!(
+        text.contains("/report/"),
+        "it links the report the draft did get: {text}"
+    );
 }

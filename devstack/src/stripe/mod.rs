@@ -197,6 +197,11 @@ fn routes(
         .map(|id: String, stripe: Stripe, headers: HeaderMap| {
             stripe.retrieve_session(&headers, &id)
         });
+    let expire = warp::path!("v1" / "checkout" / "sessions" / String / "expire")
+        .and(warp::post())
+        .and(with())
+        .and(warp::header::headers_cloned())
+        .map(|id: String, stripe: Stripe, headers: HeaderMap| stripe.expire_session(&headers, &id));
     let pay_page = warp::path!("pay" / String)
         .and(warp::get())
         .and(with())
@@ -215,6 +220,8 @@ fn routes(
         .or(refund)
         .unify()
         .or(retrieve)
+        .unify()
+        .or(expire)
         .unify()
         .or(pay_page)
         .unify()

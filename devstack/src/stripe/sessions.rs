@@ -80,6 +80,46 @@ impl Stripe {
         }
     }
 
+    /// `POST /v1/checkout/sessions/:id/expire`: an open session can no
+    /// longer be paid; `checkout.session.expired` goes out. Any other is
+    /// refused, as Stripe does.
+    pub(super) fn expire_session(&self, headers: &HeaderMap, id: &str) -> Response {
+        if !authorized(headers) {
+            return stripe_error(
+                StatusCode::UNAUTHORIZED,
+                "invalid_request_error",
+                "Invalid API Key provided.".into(),
+                None,
+            );
+        }
+        let expired = {
+            let mut state = self.state.lock().unwrap();
+            let Some(session) = state.sessions.get_mut(id) else {
+                return stripe_error(
+                    StatusCode::NOT_FOUND,
+                    "invalid_request_error",
+                    format!("No such checkout.session: '{id}'"),
+                    Some("session"),
+                );
+            };
+            if session["status"] != "open" {
+                return stripe_error(
+                    StatusCode::BAD_REQUEST,
+                    "invalid_request_error",
+                    format!(
+                        "Only Checkout Sessions with a status in [\"open\"] can be expired; this one is {}.",
+                        session["status"]
+                    ),
+                    None,
+                );
+            }
+            session["status"] = json!("expired");
+            session.clone()
+        };
+        self.deliver("checkout.session.expired", expired.clone());
+        warp::reply::json(&expired).into_response()
+    }
+
     pub(super) fn pay_page(&self, id: &str) -> Response {
         let Some(session) = self.state.lock().unwrap().sessions.get(id).cloned() else {
             return warp::reply::with_status(
@@ -98,6 +138,7 @@ impl Stripe {
         };
         let amount = session["amount_total"].as_i64().unwrap_or(0);
         let paid = session["payment_status"] == "paid";
+        let expired = session["status"] == "expired";
         let html = format!(
             r#"<!doctype html><html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
 <title>Checkout (test mode)</title>
@@ -119,6 +160,8 @@ button{{width:100%;padding:.8rem;border:0;border-radius:6px;background:#635bff;c
             cancel = text(&session["cancel_url"]),
             action = if paid {
                 "<p id=\"paid\">This checkout is already paid.</p>".to_owned()
+            } else if expired {
+                "<p id=\"expired\">This checkout has expired.</p>".to_owned()
             } else {
                 format!("<form method=\"post\" action=\"/pay/{id}\"><button id=\"pay\" type=\"submit\">Pay</button></form>")
             },
@@ -140,6 +183,14 @@ button{{width:100%;padding:.8rem;border:0;border-radius:6px;background:#635bff;c
                     None,
                 );
             };
+            if session["status"] == "expired" {
+                return stripe_error(
+                    StatusCode::BAD_REQUEST,
+                    "invalid_request_error",
+                    "This Checkout Session has expired and can no longer be paid.".into(),
+                    None,
+                );
+            }
             let first_payment = session["payment_status"] != "paid";
             if first_payment {
                 session["status"] = json!("complete");
