@@ -27,10 +27,22 @@ enum Command {
     Worker,
 }
 
-#[tokio::main]
-async fn main() -> anyhow::Result<()> {
+fn main() -> anyhow::Result<()> {
     modelpick::telemetry::init(modelpick::telemetry::LogFormat::from_env());
     let cli = Cli::parse();
+    // The engine alone waits on the network nearly all the time: one thread
+    // runs it with no cross-thread wake-ups (scoring has its own blocking
+    // threads). The sidecar serves requests on every core.
+    let runtime = match cli.command {
+        Command::Worker => tokio::runtime::Builder::new_current_thread(),
+        Command::Serve { .. } => tokio::runtime::Builder::new_multi_thread(),
+    }
+    .enable_all()
+    .build()?;
+    runtime.block_on(run(cli))
+}
+
+async fn run(cli: Cli) -> anyhow::Result<()> {
     let (stop, stopped) = watch::channel(false);
     tokio::spawn(async move {
         shutdown_signal().await;

@@ -36,6 +36,8 @@ const STORAGE_TIMEOUT: Duration = Duration::from_secs(60);
 pub enum StartupError {
     #[error(transparent)]
     DatabaseUrl(#[from] DatabaseUrlError),
+    #[error("OPENROUTER_BASE_URL is not a URL: {0}")]
+    ProviderUrl(String),
     #[error("the HTTP client for Storage could not be built: {0}")]
     Http(#[from] reqwest::Error),
 }
@@ -85,7 +87,9 @@ pub fn engine(settings: &EngineSettings) -> Result<Engine, StartupError> {
     }
     let runner = Runner {
         store: store.clone(),
-        provider: Provider::new(settings.provider.clone()),
+        provider: Provider::new(settings.provider.clone()).map_err(|e| {
+            StartupError::ProviderUrl(format!("{}: {e}", settings.provider.base_url))
+        })?,
         images: ImageSource {
             http: reqwest::Client::builder()
                 .timeout(STORAGE_TIMEOUT)

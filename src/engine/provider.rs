@@ -128,17 +128,31 @@ impl Envelope {
     }
 
     /// The whole request body with `image` in its place, sharing the
-    /// image's bytes.
+    /// image's bytes (a small one is copied into one piece instead: one
+    /// write, and the copy costs less than the parts).
     pub fn body(&self, image: &EncodedImage) -> CallBody {
+        let parts = [
+            self.before.clone(),
+            image.url_json.clone(),
+            self.after.clone(),
+        ];
+        if image.url_json.len() > SMALL_BODY {
+            return CallBody {
+                parts: VecDeque::from(parts),
+            };
+        }
+        let mut whole = Vec::with_capacity(parts.iter().map(Bytes::len).sum());
+        for part in &parts {
+            whole.extend_from_slice(part);
+        }
         CallBody {
-            parts: VecDeque::from([
-                self.before.clone(),
-                image.url_json.clone(),
-                self.after.clone(),
-            ]),
+            parts: VecDeque::from([Bytes::from(whole)]),
         }
     }
 }
+
+/// Images up to this size travel in a body of one piece.
+const SMALL_BODY: usize = 64 * 1024;
 
 /// A request body sent in parts, of known length.
 pub struct CallBody {
@@ -202,6 +216,7 @@ fn error_message(status: u16, body: &str) -> String {
 pub struct Provider {
     http: reqwest::Client,
     settings: ProviderSettings,
+    completions_url: reqwest::Url,
 }
 
 /// The answer to one HTTP request.
@@ -213,12 +228,21 @@ struct Reply {
 }
 
 impl Provider {
-    pub fn new(settings: ProviderSettings) -> Self {
+    /// The provider at `settings.base_url`; an error says why that is not
+    /// a URL.
+    pub fn new(settings: ProviderSettings) -> Result<Self, String> {
         let http = reqwest::Client::builder()
             .timeout(settings.call_timeout)
             .build()
             .expect("the HTTP client builds");
-        Self { http, settings }
+        let completions_url =
+            reqwest::Url::parse(&format!("{}/chat/completions", settings.base_url))
+                .map_err(|e| e.to_string())?;
+        Ok(Self {
+            http,
+            settings,
+            completions_url,
+        })
     }
 
     pub fn settings(&self) -> &ProviderSettings {
@@ -244,7 +268,7 @@ impl Provider {
         let length = body.len();
         let response = self
             .http
-            .post(format!("{}/chat/completions", self.settings.base_url))
+            .post(self.completions_url.clone())
             .bearer_auth(&self.settings.api_key)
             .header("HTTP-Referer", "https://modelpick.app")
             .header("X-Title", "ModelPick")

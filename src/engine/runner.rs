@@ -4,11 +4,13 @@
 //! cost after (`store`), the lease renewed all along (`queue`); then the
 //! report is finished, or handed back for another engine.
 //!
-//! A call's slot is free as soon as its HTTP exchange ends: scoring (on a
-//! blocking thread, with a time cap) and recording follow in the call's own
-//! task while the next call is already on its way.
+//! A call's slot is free as soon as its HTTP exchange ends: scoring and
+//! recording follow in the call's own task while the next call is already
+//! on its way. A short answer that scores within a few thousand steps
+//! (`score::quick_score_text`, tens of microseconds) is scored where it
+//! arrives; any other on a blocking thread, with a time cap.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -50,6 +52,8 @@ pub enum RunError {
 const SCORE_TIME_CAP: Duration = Duration::from_secs(20);
 /// Images downloaded at once while a report starts.
 const DOWNLOADS_AT_ONCE: usize = 4;
+/// Calls reserved ahead of a free slot, at most.
+const RESERVED_AHEAD: usize = 2;
 
 #[derive(Deserialize)]
 struct ImageSpec {
@@ -218,6 +222,8 @@ struct CellRun {
     events_tx: mpsc::UnboundedSender<Event>,
     /// HTTP exchanges under way.
     in_http: usize,
+    /// Calls reserved ahead, to start when a slot frees.
+    ahead: VecDeque<(Cell, Image)>,
     stopped_by: Stop,
     admitting: bool,
     /// A result could not be recorded: the report must not finish.
@@ -291,6 +297,7 @@ impl CellRun {
             events,
             events_tx,
             in_http: 0,
+            ahead: VecDeque::new(),
             stopped_by: Stop::AllDone,
             admitting: true,
             unrecorded: false,
@@ -303,8 +310,11 @@ impl CellRun {
     async fn run(mut self, heartbeat: &Heartbeat, stop: &mut watch::Receiver<bool>) -> Stop {
         loop {
             self.admit(heartbeat, stop).await;
-            if self.admitting && !self.schedule.has_pending() {
+            if self.admitting && !self.schedule.has_pending() && self.ahead.is_empty() {
                 self.admitting = false;
+            }
+            if !self.admitting {
+                self.release_ahead().await;
             }
             if !self.admitting && self.in_http == 0 && self.tasks.is_empty() {
                 break;
@@ -362,9 +372,17 @@ impl CellRun {
     }
 
     /// Starts calls while there is a free slot, a cell for it and money and
-    /// time left.
+    /// time left; with every slot busy, reserves the next calls ahead
+    /// (up to [`RESERVED_AHEAD`]), so that a slot that frees starts one
+    /// without waiting for the database.
     async fn admit(&mut self, heartbeat: &Heartbeat, stop: &watch::Receiver<bool>) {
-        while self.admitting && self.in_http < self.runner.limits.global_concurrency {
+        loop {
+            while let Ok(event) = self.events.try_recv() {
+                self.on_event(event);
+            }
+            if !self.admitting {
+                return;
+            }
             if *stop.borrow() {
                 return self.halt(Stop::HandBack);
             }
@@ -375,16 +393,30 @@ impl CellRun {
             if Utc::now() >= self.deadline {
                 return self.halt(Stop::Deadline);
             }
+            let slot_free = self.in_http < self.runner.limits.global_concurrency;
+            if slot_free {
+                if let Some((cell, image)) = self.ahead.pop_front() {
+                    self.start(cell, image);
+                    continue;
+                }
+            } else if self.ahead.len() >= RESERVED_AHEAD {
+                return;
+            }
             let Some(cell) = self.schedule.start_next(Instant::now()) else {
                 return;
             };
             let image = self.inputs.images[&cell.image_index].clone();
             let pixels = match &*image {
                 Ok(image) => image.pixels,
-                Err(_) => 0,
+                // Never sent: recorded with its reason, nothing to reserve.
+                Err(_) => {
+                    self.start(cell, image);
+                    continue;
+                }
             };
             match self.reserve(&cell, pixels).await {
-                Ok(true) => self.start(cell, image),
+                Ok(true) if slot_free => self.start(cell, image),
+                Ok(true) => self.ahead.push_back((cell, image)),
                 Ok(false) => {
                     self.schedule.finished(&cell.model);
                     tracing::info!(model = %cell.model, "spending limit reached; no new calls");
@@ -395,6 +427,23 @@ impl CellRun {
                     self.refused_write(e);
                     return;
                 }
+            }
+        }
+    }
+
+    /// Gives back the reservations of calls reserved ahead and never sent.
+    async fn release_ahead(&mut self) {
+        while let Some((cell, _)) = self.ahead.pop_front() {
+            self.schedule.finished(&cell.model);
+            if let Err(e) = self
+                .runner
+                .store
+                .release_reservation(&self.inputs.lease, &cell.model, cell.image_index as i32)
+                .await
+            {
+                // Left reserved, it stays counted: safe, and settled when
+                // the report is taken over.
+                self.refused_write(e);
             }
         }
     }
@@ -535,8 +584,12 @@ impl CellJob {
         };
         let outcome = self.call(slot).await;
         let expected = self.inputs.expected[self.cell.image_index].clone();
+        let schema = self.inputs.schema.clone();
         let scored = match &outcome.text {
-            Ok(text) => score_off_thread(expected, text.clone(), self.inputs.schema.clone()).await,
+            Ok(text) => match score::quick_score_text(&expected, text, schema.as_deref()) {
+                Some(scored) => scored,
+                None => score_off_thread(expected, text.clone(), schema).await,
+            },
             Err(_) => score::failed(&expected),
         };
         let record = run_record(&self.cell, &outcome, scored);

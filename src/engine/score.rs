@@ -187,6 +187,9 @@ struct Walk {
     /// how well two list elements fit).
     record: bool,
     steps_left: u64,
+    /// The budget refused to pay for something: the result is not the one
+    /// an unlimited budget would give.
+    exhausted: bool,
 }
 
 impl Walk {
@@ -196,6 +199,7 @@ impl Walk {
             diffs: Vec::new(),
             record,
             steps_left,
+            exhausted: false,
         }
     }
 
@@ -225,6 +229,7 @@ impl Walk {
             true
         } else {
             self.steps_left = 0;
+            self.exhausted = true;
             false
         }
     }
@@ -320,6 +325,7 @@ impl Walk {
         let mut trial = Walk::new(false, self.steps_left);
         trial.compare("", expected, actual, schema);
         self.steps_left = trial.steps_left;
+        self.exhausted |= trial.exhausted;
         trial.matched
     }
 
@@ -463,16 +469,51 @@ pub fn score(expected: &Value, actual: &Value, schema: Option<&Value>) -> Score 
 
 /// The score, and the matching steps it took.
 fn score_counted(expected: &Value, actual: &Value, schema: Option<&Value>) -> (Score, u64) {
-    let mut walk = Walk::new(true, WORK_BUDGET);
+    let (score, steps, _) = score_within(expected, actual, schema, WORK_BUDGET);
+    (score, steps)
+}
+
+/// The score within `budget` steps, the steps taken, and whether the
+/// budget limited it.
+fn score_within(
+    expected: &Value,
+    actual: &Value,
+    schema: Option<&Value>,
+    budget: u64,
+) -> (Score, u64, bool) {
+    let mut walk = Walk::new(true, budget);
     walk.compare("", expected, actual, schema);
-    let steps = WORK_BUDGET - walk.steps_left;
+    let steps = budget - walk.steps_left;
     let score = Score {
         passed: walk.diffs.is_empty(),
         fields_total: leaves(expected),
         fields_matched: walk.matched,
         diffs: walk.diffs,
     };
-    (score, steps)
+    (score, steps, walk.exhausted)
+}
+
+/// Answers at most this long may be scored where they arrive...
+pub const QUICK_TEXT_BYTES: usize = 4096;
+/// ...when scoring them takes at most this many steps (tens of
+/// microseconds).
+pub const QUICK_STEPS: u64 = 20_000;
+
+/// The score of a short answer whose scoring is cheap, computed at once;
+/// `None` when it is not (score it off the async threads with
+/// [`score_text`]). When it answers, it is exactly what [`score_text`]
+/// would say: a budget that never ran out limited nothing.
+pub fn quick_score_text(expected: &Value, text: &str, schema: Option<&Value>) -> Option<Score> {
+    if text.len() > QUICK_TEXT_BYTES {
+        return None;
+    }
+    match parse_output(text) {
+        Ok(answer) => {
+            let (score, _, exhausted) = score_within(expected, &answer, schema, QUICK_STEPS);
+            (!exhausted).then_some(score)
+        }
+        Err(why) => Some(unreadable(expected, &why)),
+    }
 }
 
 /// Scores a model's text: parsed and scored, or, when it cannot be read
@@ -932,6 +973,29 @@ mod golden {
         // whatever their order, and always the same way.
         assert_eq!(score.fields_matched, 2000);
         assert_eq!(score_counted(&expected, &actual, None), (score, steps));
+    }
+
+    #[test]
+    fn the_quick_score_is_the_full_score_or_nothing() {
+        for c in cases() {
+            let text = c.actual.to_string();
+            let quick = quick_score_text(&c.expected, &text, c.schema.as_ref());
+            assert_eq!(
+                quick,
+                Some(score_text(&c.expected, &text, c.schema.as_ref())),
+                "{}",
+                c.name
+            );
+        }
+        let (expected, actual) = worst_within_limits();
+        assert_eq!(quick_score_text(&expected, &actual.to_string(), None), None);
+        let rows: Vec<Value> = (0..40).map(|i| json!({"sku": i, "qty": 1})).collect();
+        let (expected, actual) = (json!({ "items": rows }), json!({ "items": rows }));
+        assert_eq!(
+            quick_score_text(&expected, &actual.to_string(), None),
+            None,
+            "a table whose assignment costs more than the quick budget goes off-thread"
+        );
     }
 
     #[test]

@@ -234,6 +234,23 @@ impl Store {
         Ok(self.pool.get().await?)
     }
 
+    /// One row of a statement run for every call (reserving, recording,
+    /// renewing): prepared once per connection, then one round trip each.
+    /// A fenced write that finds the lease gone says `LeaseLost`.
+    async fn hot_row(
+        &self,
+        lease: &Lease,
+        sql: &str,
+        params: &[&(dyn tokio_postgres::types::ToSql + Sync)],
+    ) -> Result<Row, StoreError> {
+        let client = self.client().await?;
+        let statement = client.prepare_cached(sql).await?;
+        client
+            .query_one(&statement, params)
+            .await
+            .map_err(|e| fenced(lease, e))
+    }
+
     /// Claims the report that waited longest (one whose engine died first),
     /// with a lease of `lease`. `None` when there is nothing to run.
     /// Concurrent callers never get the same report.
@@ -260,9 +277,8 @@ impl Store {
     /// Extends the lease; `LeaseLost` means another engine owns the report.
     pub async fn renew(&self, lease: &mut Lease, duration: Duration) -> Result<(), StoreError> {
         let row = self
-            .client()
-            .await?
-            .query_one(
+            .hot_row(
+                lease,
                 "select public.renew_report_lease($1, $2, $3), now() + make_interval(secs => $3)",
                 &[&lease.report_id, &lease.token, &seconds(duration)],
             )
@@ -335,9 +351,8 @@ impl Store {
         soft_ceiling: f64,
     ) -> Result<Option<f64>, StoreError> {
         let row = self
-            .client()
-            .await?
-            .query_one(
+            .hot_row(
+                lease,
                 "select public.reserve_run($1, $2, $3, $4, $5, $6, $7::float8::numeric)::float8",
                 &[
                     &lease.report_id,
@@ -349,8 +364,7 @@ impl Store {
                     &soft_ceiling,
                 ],
             )
-            .await
-            .map_err(|e| fenced(lease, e))?;
+            .await?;
         Ok(row.get(0))
     }
 
@@ -363,29 +377,41 @@ impl Store {
         image_index: i32,
     ) -> Result<bool, StoreError> {
         let row = self
-            .client()
-            .await?
-            .query_one(
+            .hot_row(
+                lease,
                 "select public.reserve_retry($1, $2, $3, $4)",
                 &[&lease.report_id, &lease.token, &model, &image_index],
             )
-            .await
-            .map_err(|e| fenced(lease, e))?;
+            .await?;
         Ok(row.get(0))
+    }
+
+    /// Gives back the reservation of a call that will not be sent.
+    pub async fn release_reservation(
+        &self,
+        lease: &Lease,
+        model: &str,
+        image_index: i32,
+    ) -> Result<(), StoreError> {
+        self.hot_row(
+            lease,
+            "select public.release_reservation($1, $2, $3, $4)",
+            &[&lease.report_id, &lease.token, &model, &image_index],
+        )
+        .await?;
+        Ok(())
     }
 
     /// Records a call's result in place of its reservation. Idempotent per
     /// cell; fenced by the lease.
     pub async fn record_run(&self, lease: &Lease, run: &RunRecord) -> Result<(), StoreError> {
-        let run = serde_json::to_value(run).expect("a run record is plain data");
-        self.client()
-            .await?
-            .query_one(
-                "select public.record_run($1, $2, $3)",
-                &[&lease.report_id, &lease.token, &run],
-            )
-            .await
-            .map_err(|e| fenced(lease, e))?;
+        let run = tokio_postgres::types::Json(run);
+        self.hot_row(
+            lease,
+            "select public.record_run($1, $2, $3)",
+            &[&lease.report_id, &lease.token, &run],
+        )
+        .await?;
         Ok(())
     }
 

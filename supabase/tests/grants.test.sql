@@ -34,6 +34,7 @@ insert into expected_grants values
   ('finish_report(uuid,uuid,text,text,boolean)', '', 'service_role', 'EXECUTE'),
   ('reserve_run(uuid,uuid,text,integer,bigint,integer,numeric)', '', 'service_role', 'EXECUTE'),
   ('reserve_retry(uuid,uuid,text,integer)', '', 'service_role', 'EXECUTE'),
+  ('release_reservation(uuid,uuid,text,integer)', '', 'service_role', 'EXECUTE'),
   ('estimate_draft_cost(uuid)', '', 'authenticated', 'EXECUTE'),
   ('estimate_draft_cost(uuid)', '', 'service_role', 'EXECUTE'),
   ('record_run(uuid,uuid,jsonb)', '', 'service_role', 'EXECUTE'),

@@ -3,7 +3,7 @@
 -- unknown outcomes settled at their worst case, retries reserved, attempts
 -- that end, and the estimate before payment by the same formula.
 begin;
-select plan(24);
+select plan(28);
 
 insert into auth.users (id, email) values ('a0000000-0000-4000-8000-00000000000a', 'owner@example.test');
 -- An expensive model (the stand-in's "premium"): $40 / $160 per million.
@@ -33,6 +33,17 @@ select is(private.image_token_bound(1000000, 1445), 1445, 'an image with one: th
 select is(private.call_worst_case('{"prompt_usd_per_mtok": 40, "completion_usd_per_mtok": 160, "image_usd": 0.01, "request_usd": 0.002}',
                                   1018, 1000, 1024),
           round((2018 * 40 + 1024 * 160) / 1e6 + 0.012, 6), 'a call''s worst case counts text, image, answer, image and request fees');
+
+-- The estimate before payment: the same worst case, summed.
+select set_config('request.jwt.claims', '{"role": "service_role"}', true);
+select is(public.estimate_draft_cost('d0000000-0000-4000-8000-000000000001') - 'worst_case_by_model_usd',
+          jsonb_build_object('calls', 100, 'worst_case_usd', 12.588450, 'soft_ceiling_usd', 6.50,
+                             'hard_ceiling_usd', 7.00, 'may_stop_at_ceiling', true),
+          'the estimate sums the worst case of every call (50 x 0.244560 + 50 x 0.007209)');
+select set_config('request.jwt.claims', '{"role": "authenticated", "sub": "b0000000-0000-4000-8000-00000000000b"}', true);
+select throws_ok($$select public.estimate_draft_cost('d0000000-0000-4000-8000-000000000001')$$, 'PT404', null,
+                 'nobody estimates someone else''s draft');
+select set_config('request.jwt.claims', '', true);
 
 create temporary table claim as select * from public.claim_next_report('w', 60);
 select is((select stripe_session_id from claim), 'cs_1', 'the oldest paid report is claimed');
@@ -82,6 +93,13 @@ select is((select cost || '/' || attempts || '/' || attempts_at_worst_case from 
           round(0.001 + 0.022515, 6) || '/2/1', 'costs what was reported plus the worst case of the unknown attempt');
 select ok((select cost_spent + cost_reserved + cost_unsettled <= 7.00 from public.reports where id = (select id from claim)),
           'still within $7.00');
+
+-- A reservation made ahead for a call never sent is given back.
+select is(public.release_reservation((select id from claim), (select lease_token from claim), 'test/premium', 2), true,
+          'a call never sent gives its reservation back');
+select is((select round(cost_reserved, 6) from public.reports where id = (select id from claim)),
+          round(26 * 0.244560, 6),
+          'and committed money no longer counts it');
 
 -- Attempts end: a report claimed three times is not run a fourth.
 update public.reports set lease_expires_at = now() - interval '1 second' where id = (select id from claim);

@@ -166,6 +166,8 @@ select pg_temp.cells('functions', 'reserve_run', $q$select public.reserve_run(r.
                                                    'no privilege', 'no privilege', 'no privilege', 'allowed');
 select pg_temp.cells('functions', 'reserve_retry', $q$select public.reserve_retry(r.id, r.lease_token, 'openai/gpt-4o', 1) from public.claim_next_report('w', 30) r$q$,
                                                    'no privilege', 'no privilege', 'no privilege', 'not found');
+select pg_temp.cells('functions', 'release_reservation', $q$select public.release_reservation(r.id, r.lease_token, 'openai/gpt-4o', 1) from public.claim_next_report('w', 30) r$q$,
+                                                   'no privilege', 'no privilege', 'no privilege', 'allowed');
 select pg_temp.cells('functions', 'estimate_draft_cost, own', $q$select public.estimate_draft_cost('d0000000-0000-4000-8000-0000000000d1')$q$,
                                                    'no privilege', 'allowed',      'not found',    'allowed');
 select pg_temp.cells('functions', 'record_run', $q$select public.record_run(r.id, r.lease_token, '{"model_id": "openai/gpt-4o", "image_index": 1}') from public.claim_next_report('w', 30) r$q$,

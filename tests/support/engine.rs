@@ -43,13 +43,14 @@ pub fn truth(i: usize) -> Value {
     })
 }
 
-/// A unique A4 page at 150 dpi, as a PNG header (what the engine reads).
-fn image_bytes(i: usize) -> Vec<u8> {
+/// A unique A4 page at 150 dpi, as a PNG about `size` bytes long (the
+/// engine reads its header).
+fn image_bytes(i: usize, size: usize) -> Vec<u8> {
     devstack::png::png(
         1240,
         1754,
         &format!("test document {i} {}", Uuid::new_v4()),
-        0,
+        size,
     )
 }
 
@@ -60,6 +61,15 @@ impl TestWorld {
         Self::with_supabase(TestSupabase::start().await, images, configure).await
     }
 
+    /// The same with images of about `size` bytes each.
+    pub async fn with_image_size(
+        images: usize,
+        size: usize,
+        configure: impl FnOnce(&mut ProviderConfig),
+    ) -> Self {
+        Self::build(TestSupabase::start().await, images, size, configure).await
+    }
+
     /// The same, over a local Supabase API started elsewhere (on a runtime
     /// of its own, say, to measure its CPU apart).
     pub async fn with_supabase(
@@ -67,7 +77,16 @@ impl TestWorld {
         images: usize,
         configure: impl FnOnce(&mut ProviderConfig),
     ) -> Self {
-        let images: Vec<Vec<u8>> = (0..images).map(image_bytes).collect();
+        Self::build(supabase, images, 0, configure).await
+    }
+
+    async fn build(
+        supabase: TestSupabase,
+        images: usize,
+        size: usize,
+        configure: impl FnOnce(&mut ProviderConfig),
+    ) -> Self {
+        let images: Vec<Vec<u8>> = (0..images).map(|i| image_bytes(i, size)).collect();
         let truths: Vec<Value> = (0..images.len()).map(truth).collect();
         let mut config = ProviderConfig {
             latency_ms: 20,
