@@ -88,15 +88,7 @@ impl CallPlan<'_> {
             };
             slot_used = self.settle(&failure, &mut outcome).await;
             let Failure { why, retry, .. } = failure;
-            let wait = match retry {
-                Retry::Never => None,
-                Retry::Backoff => Some(backoff(settings.backoff_base, outcome.attempts)),
-                Retry::RateLimited(after) => {
-                    limits.rate_limited(after);
-                    Some(after.unwrap_or_else(|| backoff(settings.backoff_base, outcome.attempts)))
-                }
-            };
-            match wait {
+            match wait_before_retry(retry, settings, outcome.attempts, limits) {
                 Some(wait) if outcome.attempts < settings.max_attempts => {
                     tracing::debug!(attempt = outcome.attempts, wait_ms = wait.as_millis() as u64, %why, "trying again");
                     outcome.text = Err(why);
@@ -143,6 +135,24 @@ impl CallPlan<'_> {
                     }
                 }
             }
+        }
+    }
+}
+
+/// How long to wait before another attempt, or `None` when none should
+/// be made; a 429 is told to the scheduler.
+fn wait_before_retry(
+    retry: Retry,
+    settings: &crate::config::ProviderSettings,
+    attempts: u32,
+    limits: &impl RateLimits,
+) -> Option<Duration> {
+    match retry {
+        Retry::Never => None,
+        Retry::Backoff => Some(backoff(settings.backoff_base, attempts)),
+        Retry::RateLimited(after) => {
+            limits.rate_limited(after);
+            Some(after.unwrap_or_else(|| backoff(settings.backoff_base, attempts)))
         }
     }
 }

@@ -262,21 +262,7 @@ impl CellRun {
             }
         }
         let images = download(runner, &schedule, &snapshot).await;
-        let settings = runner.provider.settings();
-        let envelopes = snapshot
-            .model_prices
-            .iter()
-            .map(|(model, price)| {
-                let envelope = Envelope::new(
-                    settings,
-                    model,
-                    &claim.extraction_prompt,
-                    claim.json_schema.as_ref(),
-                    price.supports_json_schema,
-                );
-                (model.clone(), envelope)
-            })
-            .collect();
+        let envelopes = envelopes(runner.provider.settings(), claim, &snapshot.model_prices);
         let inputs = Inputs {
             lease: claim.lease.clone(),
             expected,
@@ -508,6 +494,27 @@ async fn sleep_until(at: Option<Instant>) {
     if let Some(at) = at {
         tokio::time::sleep_until(at.into()).await;
     }
+}
+
+/// Each model's request without its image, built once.
+fn envelopes(
+    settings: &crate::config::ProviderSettings,
+    claim: &ClaimedReport,
+    prices: &HashMap<String, Price>,
+) -> HashMap<String, Envelope> {
+    prices
+        .iter()
+        .map(|(model, price)| {
+            let envelope = Envelope::new(
+                settings,
+                model,
+                &claim.extraction_prompt,
+                claim.json_schema.as_ref(),
+                price.supports_json_schema,
+            );
+            (model.clone(), envelope)
+        })
+        .collect()
 }
 
 /// Downloads the images some pending cell needs, a few at a time.

@@ -167,9 +167,10 @@ fn random_id(prefix: &str) -> String {
     )
 }
 
-fn routes(
+/// `/v1/checkout/sessions`: create, retrieve, expire.
+fn session_routes(
     stripe: Stripe,
-) -> impl Filter<Extract = (Response,), Error = std::convert::Infallible> + Clone {
+) -> impl Filter<Extract = (Response,), Error = warp::Rejection> + Clone {
     let with = move || {
         let stripe = stripe.clone();
         warp::any().map(move || stripe.clone())
@@ -181,14 +182,6 @@ fn routes(
         .and(warp::body::bytes())
         .map(|stripe: Stripe, headers: HeaderMap, body: Bytes| {
             stripe.idempotent(&headers, &body, Stripe::create_session)
-        });
-    let refund = warp::path!("v1" / "refunds")
-        .and(warp::post())
-        .and(with())
-        .and(warp::header::headers_cloned())
-        .and(warp::body::bytes())
-        .map(|stripe: Stripe, headers: HeaderMap, body: Bytes| {
-            stripe.idempotent(&headers, &body, Stripe::create_refund)
         });
     let retrieve = warp::path!("v1" / "checkout" / "sessions" / String)
         .and(warp::get())
@@ -202,6 +195,25 @@ fn routes(
         .and(with())
         .and(warp::header::headers_cloned())
         .map(|id: String, stripe: Stripe, headers: HeaderMap| stripe.expire_session(&headers, &id));
+    create.or(retrieve).unify().or(expire).unify()
+}
+
+fn routes(
+    stripe: Stripe,
+) -> impl Filter<Extract = (Response,), Error = std::convert::Infallible> + Clone {
+    let sessions = stripe.clone();
+    let with = move || {
+        let stripe = stripe.clone();
+        warp::any().map(move || stripe.clone())
+    };
+    let refund = warp::path!("v1" / "refunds")
+        .and(warp::post())
+        .and(with())
+        .and(warp::header::headers_cloned())
+        .and(warp::body::bytes())
+        .map(|stripe: Stripe, headers: HeaderMap, body: Bytes| {
+            stripe.idempotent(&headers, &body, Stripe::create_refund)
+        });
     let pay_page = warp::path!("pay" / String)
         .and(warp::get())
         .and(with())
@@ -216,12 +228,8 @@ fn routes(
         .map(|stripe: Stripe| {
             warp::reply::json(&stripe.state.lock().unwrap().deliveries).into_response()
         });
-    create
+    session_routes(sessions)
         .or(refund)
-        .unify()
-        .or(retrieve)
-        .unify()
-        .or(expire)
         .unify()
         .or(pay_page)
         .unify()
