@@ -8,9 +8,13 @@
 //! * engine CPU time per call (the report's own, from the threads'
 //!   scheduler statistics) and peak memory (from /proc);
 //! * peak memory of a 50-image x 10-model report of 5 MiB images, against
-//!   the images' own size (each image is held once, encoded once).
+//!   the images' own size (each image is held once, encoded once);
+//! * the scorer's time on a 250-row, 1,000-field table (rows in another
+//!   order, one price in ten wrong; and under `x-ordered`, one row
+//!   dropped), and on the costliest answer the draft limits allow.
 //!
 //!   cargo bench --bench engine
+//!   cargo bench --bench engine -- scorer    (the scorer's figures only)
 //!
 //! With `MODELPICK_BENCH_QUICK=1` (what CI runs) the runs are smaller; the
 //! invariants are asserted either way: the report completes, every call is
@@ -24,6 +28,8 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use devstack::provider::sha256_hex;
+use modelpick::engine::score;
+use serde_json::{json, Value};
 use support::engine::TestWorld;
 use support::supabase::SERVICE_KEY;
 
@@ -252,8 +258,96 @@ async fn pickups(pickups_wanted: usize) -> Vec<f64> {
     pickups
 }
 
+/// A 250-row invoice table of 4 fields a row, as expected and as a model
+/// answered it: the rows reversed (or, ordered, the first dropped) and one
+/// price in ten wrong.
+fn invoice_table(ordered: bool) -> (Value, Value) {
+    let rows: Vec<Value> = (0..250)
+        .map(|i| json!({"sku": format!("SKU-{i:05}"), "quantity": i % 9 + 1, "unit_price": format!("{},{:02} €", i * 7, i % 100), "description": format!("line {i}")}))
+        .collect();
+    let mut answered: Vec<Value> = rows
+        .iter()
+        .enumerate()
+        .map(|(i, row)| {
+            let mut row = row.clone();
+            if i % 10 == 3 {
+                row["unit_price"] = json!("0,99 €");
+            }
+            row
+        })
+        .collect();
+    if ordered {
+        answered.remove(0);
+    } else {
+        answered.reverse();
+    }
+    (json!({ "lines": rows }), json!({ "lines": answered }))
+}
+
+/// Ten rows of 200 cells each, answered with rows and cells reversed: the
+/// most matching work the draft limits let one document ask for.
+fn costliest_within_limits() -> (Value, Value) {
+    let rows: Vec<Vec<u32>> = (0..10)
+        .map(|r| (0..200).map(|c| r * 1000 + c).collect())
+        .collect();
+    let reversed: Vec<Vec<u32>> = rows
+        .iter()
+        .rev()
+        .map(|row| row.iter().rev().copied().collect())
+        .collect();
+    let wrap = |rows: Vec<Vec<u32>>| json!({"rows": rows.into_iter().map(|cells| json!({"cells": cells, "x": 0})).collect::<Vec<_>>()});
+    (wrap(rows), wrap(reversed))
+}
+
+/// The median and the slowest of `runs` scorings, in ms, and the score.
+fn time_scoring(
+    expected: &Value,
+    answer: &Value,
+    schema: Option<&Value>,
+    runs: usize,
+) -> (f64, f64, score::Score) {
+    let mut times = Vec::with_capacity(runs);
+    let mut last = None;
+    for _ in 0..runs {
+        let started = Instant::now();
+        let scored = score::score(expected, answer, schema);
+        times.push(started.elapsed().as_secs_f64() * 1000.0);
+        last = Some(scored);
+    }
+    times.sort_by(f64::total_cmp);
+    (
+        percentile(&times, 0.5),
+        times[times.len() - 1],
+        last.unwrap(),
+    )
+}
+
+fn print_scoring() {
+    let schema =
+        json!({"type": "object", "properties": {"lines": {"type": "array", "x-ordered": true}}});
+    for (label, ordered) in [
+        ("rows in another order", false),
+        ("x-ordered, first row dropped", true),
+    ] {
+        let (expected, answer) = invoice_table(ordered);
+        let (median, slowest, scored) =
+            time_scoring(&expected, &answer, ordered.then_some(&schema), 9);
+        assert_eq!(scored.fields_total, 1000);
+        println!(
+            "scorer on 250 rows x 4 fields ({label}): median {median:.1} ms, slowest {slowest:.1} ms; {} of 1000 fields right",
+            scored.fields_matched
+        );
+    }
+    let (expected, answer) = costliest_within_limits();
+    let (median, slowest, _) = time_scoring(&expected, &answer, None, 3);
+    println!("scorer on the costliest answer within the limits (budget {} steps): median {median:.0} ms, slowest {slowest:.0} ms", score::WORK_BUDGET);
+}
+
 #[tokio::main]
 async fn main() {
+    if std::env::args().any(|arg| arg == "scorer") {
+        return print_scoring();
+    }
     let (images, pickups_wanted, memory_images) =
         if quick() { (10, 20, 10) } else { (25, 100, 50) };
     let (cold, run, scheduling_peak_mib) = scheduling(images).await;
@@ -287,4 +381,5 @@ async fn main() {
         percentile(&pickups, 0.50),
         percentile(&pickups, 0.99)
     );
+    print_scoring();
 }

@@ -3,7 +3,7 @@
 //! is the JSON known for it, with per-model field mistakes (deterministic, so
 //! a model is consistently good or bad), and usage with tokens and `cost`.
 //! Latency and faults (429 with Retry-After, 500, timeouts, prose instead of
-//! JSON, a 200 whose body is cut off) are configurable, so tests and the
+//! JSON, JSON after a preface, a 200 whose body is cut off) are configurable, so tests and the
 //! local demo get realistic reports. Billing is OpenRouter's: a timed-out
 //! request is billed in full, a cut-off 200 too; every billed generation
 //! can be looked up (`GET /v1/generation?id=`) unless that is turned off; a
@@ -34,6 +34,8 @@ pub struct Faults {
     pub rate_timeout: f64,
     /// Prose instead of JSON in an otherwise fine answer.
     pub rate_malformed: f64,
+    /// The right JSON, fenced, after a sentence of preface.
+    pub rate_prefaced: f64,
     /// A 200 whose body is cut off (billed; its generation id in the
     /// `X-Generation-Id` header).
     pub rate_unreadable: f64,
@@ -333,6 +335,7 @@ impl Provider {
             (f.rate_500, "500"),
             (f.rate_timeout, "timeout"),
             (f.rate_malformed, "malformed"),
+            (f.rate_prefaced, "prefaced"),
             (f.rate_unreadable, "unreadable"),
         ]
         .into_iter()
@@ -401,10 +404,15 @@ impl Provider {
             .copied()
             .unwrap_or(config.default_mistake_rate);
         let answer = perturb(&truth, &call.model, &call.image_sha256, "", rate);
-        let content = if fault == Some("malformed") {
-            format!("Sure! Here is what I found on the document: {answer}")
-        } else {
-            answer.to_string()
+        let content = match fault {
+            Some("malformed") => format!(
+                "Sure! Here is what I found on the document: {}",
+                prose(&answer)
+            ),
+            Some("prefaced") => {
+                format!("Sure! Here is the JSON you asked for:\n```json\n{answer}\n```")
+            }
+            _ => answer.to_string(),
         };
         let completion_tokens =
             ((content.len() / 4).max(1) as u64).min(call.max_tokens.unwrap_or(u64::MAX)) as u32;
@@ -450,6 +458,20 @@ impl Provider {
             .headers_mut()
             .insert("x-generation-id", id.parse().unwrap());
         response
+    }
+}
+
+/// A value's leaves in words, with no JSON in sight.
+fn prose(value: &Value) -> String {
+    match value {
+        Value::Object(map) => map
+            .iter()
+            .map(|(k, v)| format!("{k} is {}", prose(v)))
+            .collect::<Vec<_>>()
+            .join(", "),
+        Value::Array(items) => items.iter().map(prose).collect::<Vec<_>>().join(" and "),
+        Value::String(s) => s.clone(),
+        other => other.to_string(),
     }
 }
 

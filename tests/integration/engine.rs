@@ -89,6 +89,7 @@ async fn a_fault_mix_completes_with_each_failure_on_its_run_row() {
         config.faults.rate_500 = 0.10;
         config.faults.rate_timeout = 0.05;
         config.faults.rate_malformed = 0.05;
+        config.faults.rate_prefaced = 0.05;
         config.timeout_ms = 3000;
         config.retry_after_s = 0.05;
     })
@@ -148,6 +149,20 @@ async fn a_fault_mix_completes_with_each_failure_on_its_run_row() {
     assert_eq!(
         unreadable as usize, malformed,
         "prose answers are kept, shown and scored zero"
+    );
+    let prefaced = log.iter().filter(|c| c.fault == Some("prefaced")).count();
+    let noted: i64 = db
+        .query_one(
+            "select count(*) from public.benchmark_runs
+              where report_id = $1 and passed and field_diffs -> 0 ->> 'note' = 'answer had extra text'",
+            &[&report],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(
+        noted as usize, prefaced,
+        "a right answer after a preface passes, with a note"
     );
     let failed_runs: i64 = db
         .query_one(

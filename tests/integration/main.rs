@@ -12,6 +12,7 @@ mod honest_errors;
 mod hostile_input;
 mod load;
 mod money;
+mod pages;
 mod pay;
 mod report_queue;
 mod supabase_api;

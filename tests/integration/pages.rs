@@ -1,0 +1,76 @@
+//! The pages the sidecar serves as they are: the scoring policy, written
+//! once in `docs/scoring.md`, on its own page and inside every report.
+
+use reqwest::StatusCode;
+
+use crate::support::app::TestApp;
+
+async fn page(app: &TestApp, path: &str) -> (StatusCode, String, String) {
+    let response = TestApp::http()
+        .get(format!("{}{path}", app.url))
+        .send()
+        .await
+        .unwrap();
+    let status = response.status();
+    let content_type = response.headers()["content-type"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    (status, content_type, response.text().await.unwrap())
+}
+
+/// A heading's markdown as HTML: `code` spans are the only markup headings use.
+fn html(markdown: &str) -> String {
+    markdown
+        .split('`')
+        .enumerate()
+        .map(|(i, part)| {
+            if i % 2 == 1 {
+                format!("<code>{part}</code>")
+            } else {
+                part.to_owned()
+            }
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn the_scoring_policy_is_its_own_page_and_part_of_every_report() {
+    let app = TestApp::spawn().await;
+    let policy = include_str!("../../docs/scoring.md");
+    let rules: Vec<&str> = policy
+        .lines()
+        .filter_map(|line| line.strip_prefix("## "))
+        .collect();
+    assert!(rules.len() >= 6, "the policy has its sections: {rules:?}");
+
+    let (status, content_type, scoring) = page(&app, "/scoring").await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(content_type.starts_with("text/html"));
+    assert!(scoring.contains("<h1>How we score</h1>"));
+    for rule in &rules {
+        assert!(
+            scoring.contains(&format!("<h2>{}</h2>", html(rule))),
+            "{rule}"
+        );
+    }
+    assert!(scoring.contains("<strong>Identifiers stay text.</strong>"));
+
+    let (status, _, report) = page(&app, &format!("/report/{}", uuid::Uuid::new_v4())).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(
+        !report.contains("<!-- how-we-score -->"),
+        "the policy fills its place"
+    );
+    assert!(report.contains("<h2>How we score</h2>"));
+    assert!(
+        report.contains("<h3>Amounts</h3>"),
+        "the policy's sections sit under the report's"
+    );
+    assert!(
+        !report.contains("<h1>How we score</h1>"),
+        "the report keeps one title"
+    );
+    assert!(report.contains("<strong>Identifiers stay text.</strong>"));
+    assert!(report.contains(r#"href="/scoring""#));
+}
