@@ -39,9 +39,33 @@ const App = (() => {
       return '/';
     }
   }
+  // Starts Stripe Checkout for a ready draft: the page to go to, or an
+  // Error whose message the customer can act on.
+  async function checkout(draftId) {
+    const current = await requireSession();
+    let response;
+    try {
+      response = await fetch('/api/checkout', {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', authorization: 'Bearer ' + current.access_token },
+        body: JSON.stringify({ draftId }),
+      });
+    } catch {
+      throw new Error('The server is not answering. Check your connection and try again.');
+    }
+    const body = await response.json().catch(() => ({}));
+    if (response.ok) return body.url;
+    const messages = { 401: 'Your session has ended. Sign in again to pay.', 404: 'This draft is not yours.',
+      409: 'This benchmark is already paid for.', 422: body.error };
+    const ours = response.status >= 500
+      ? `We could not start the payment${body.retry ? '. Try again in a minute' : '. We have been told and are on it'}`
+        + (body.request_id ? ` (reference ${body.request_id}).` : '.')
+      : null;
+    throw new Error(messages[response.status] || ours || body.error || 'Something went wrong. Try again.');
+  }
   const money = (n) => '$' + Number(n || 0).toFixed(Number(n) < 0.1 ? 4 : 2);
   const percent = (n) => (n === null || n === undefined ? '–' : (Number(n) * 100).toFixed(1) + '%');
   const text = (s) => String(s ?? '').replace(/[&<>"]/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;' }[c]));
   const $ = (selector) => document.querySelector(selector);
-  return { client, session, requireSession, nextPage, money, percent, text, $ };
+  return { client, session, requireSession, nextPage, checkout, money, percent, text, $ };
 })();

@@ -126,6 +126,7 @@ fn static_pages() -> impl Filter<Extract = (Response,), Error = Rejection> + Clo
         .map(|tail: warp::path::Tail| web::serve(tail.as_str()));
     let dashboard = warp::path::end().and(warp::get()).map(page("dashboard"));
     let sign_in = warp::path!("sign-in").and(warp::get()).map(page("sign-in"));
+    let sign_up = warp::path!("sign-up").and(warp::get()).map(page("sign-up"));
     let scoring = warp::path!("scoring").and(warp::get()).map(page("scoring"));
     let new = warp::path!("benchmark" / "new")
         .and(warp::get())
@@ -140,6 +141,8 @@ fn static_pages() -> impl Filter<Extract = (Response,), Error = Rejection> + Clo
         .or(dashboard)
         .unify()
         .or(sign_in)
+        .unify()
+        .or(sign_up)
         .unify()
         .or(scoring)
         .unify()

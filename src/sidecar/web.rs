@@ -28,6 +28,7 @@ macro_rules! asset {
 fn page(name: &str) -> Option<Asset> {
     Some(match name {
         "sign-in" => asset!("sign-in.html", "text/html; charset=utf-8"),
+        "sign-up" => asset!("sign-up.html", "text/html; charset=utf-8"),
         "dashboard" => asset!("dashboard.html", "text/html; charset=utf-8"),
         "new" => asset!("new.html", "text/html; charset=utf-8"),
         "processing" => asset!("processing.html", "text/html; charset=utf-8"),
@@ -41,6 +42,7 @@ fn page(name: &str) -> Option<Asset> {
         },
         "app.css" => asset!("app.css", "text/css; charset=utf-8"),
         "app.js" => asset!("app.js", "text/javascript; charset=utf-8"),
+        "wizard.js" => asset!("wizard.js", "text/javascript; charset=utf-8"),
         "vendor/supabase.js" => asset!("vendor/supabase.js", "text/javascript; charset=utf-8"),
         _ => return None,
     })

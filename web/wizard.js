@@ -1,0 +1,563 @@
+// The "new benchmark" wizard: one draft, saved as the user goes. The rules
+// (JSON errors with line and column, the database's limits, schema
+// inference, the default prompt) are plain functions, tested under Node in
+// tests/js/wizard.test.mjs; the page part wires them to supabase-js.
+const DraftRules = (() => {
+  const IMAGE_TYPES = ['image/png', 'image/jpeg', 'image/webp', 'image/gif'];
+  const DATE = /^\d{4}-\d{2}-\d{2}$/;
+
+  const mib = (bytes) => (bytes / 1048576).toFixed(bytes % 1048576 ? 1 : 0) + ' MiB';
+  const kb = (bytes) => Math.round(bytes / 1024) + ' KB';
+
+  // Why a file cannot be added (`count` images already there), or null.
+  function refuseFile(file, count, limits) {
+    if (!IMAGE_TYPES.includes(file.type)) return `${file.name}: not an image we can send (PNG, JPEG, WebP or GIF only).`;
+    if (file.size > limits.max_image_bytes) return `${file.name}: ${mib(file.size)} is larger than the ${mib(limits.max_image_bytes)} limit.`;
+    if (file.size === 0) return `${file.name}: the file is empty.`;
+    if (count >= limits.max_images) return `${file.name}: a benchmark holds at most ${limits.max_images} images.`;
+    return null;
+  }
+
+  // The line and column (from 1) of offset `at` in `text`.
+  function lineAndColumn(text, at) {
+    const before = text.slice(0, at).split('\n');
+    return { line: before.length, column: before[before.length - 1].length + 1 };
+  }
+
+  // Where JSON text first goes wrong and why, in words (browsers' own
+  // messages differ and not all give a position).
+  function syntaxError(text) {
+    let i = 0;
+    const fail = (reason) => { throw { at: i, reason }; };
+    const space = () => { while (/\s/.test(text[i] || '')) i += 1; };
+    const literal = (word) => { if (text.startsWith(word, i)) i += word.length; else fail('expected a value (text in double quotes, a number, true, false, null, { or [)'); };
+    function string() {
+      i += 1;
+      while (i < text.length && text[i] !== '"') {
+        if (text[i] === '\\') i += 1;
+        else if (text[i] === '\n') fail('text in double quotes cannot span lines');
+        i += 1;
+      }
+      if (i >= text.length) fail('this text is never closed with "');
+      i += 1;
+    }
+    function value() {
+      space();
+      const c = text[i];
+      if (c === '{') return object();
+      if (c === '[') return list();
+      if (c === '"') return string();
+      if (c === "'") fail('use double quotes, not single quotes');
+      const number = /^-?(0|[1-9]\d*)(\.\d+)?([eE][+-]?\d+)?/.exec(text.slice(i));
+      if (number && /[\d]/.test(c === '-' ? text[i + 1] : c)) { i += number[0].length; return; }
+      if (c === undefined) fail('the JSON ends too early');
+      literal(c === 't' ? 'true' : c === 'f' ? 'false' : 'null');
+    }
+    function object() {
+      i += 1; space();
+      if (text[i] === '}') { i += 1; return; }
+      for (;;) {
+        space();
+        if (text[i] !== '"') fail(text[i] === '}' ? 'remove the comma before }' : 'expected a key in double quotes');
+        string(); space();
+        if (text[i] !== ':') fail('expected : after the key');
+        i += 1; value(); space();
+        if (text[i] === ',') { i += 1; continue; }
+        if (text[i] === '}') { i += 1; return; }
+        fail(text[i] === undefined ? 'the JSON ends before its }' : 'expected , or } here');
+      }
+    }
+    function list() {
+      i += 1; space();
+      if (text[i] === ']') { i += 1; return; }
+      for (;;) {
+        space();
+        if (text[i] === ']') fail('remove the comma before ]');
+        value(); space();
+        if (text[i] === ',') { i += 1; continue; }
+        if (text[i] === ']') { i += 1; return; }
+        fail(text[i] === undefined ? 'the JSON ends before its ]' : 'expected , or ] here');
+      }
+    }
+    try {
+      value(); space();
+      if (i < text.length) fail('extra text after the JSON');
+      return { at: 0, reason: 'not valid JSON' };
+    } catch (e) {
+      if (e && typeof e.at === 'number') return e;
+      throw e;
+    }
+  }
+
+  // What the database measures (private.json_shape): how deep containers
+  // nest (a scalar is 0, {"a": 1} is 1), the longest list, the fields
+  // (scalars and empty containers).
+  function shape(value) {
+    if (value === null || typeof value !== 'object') return { depth: 0, longest: 0, fields: 1 };
+    const children = Array.isArray(value) ? value : Object.values(value);
+    if (!children.length) return { depth: 0, longest: 0, fields: 1 };
+    const inner = children.map(shape);
+    return {
+      depth: 1 + Math.max(...inner.map((s) => s.depth)),
+      longest: Math.max(Array.isArray(value) ? value.length : 0, ...inner.map((s) => s.longest)),
+      fields: inner.reduce((sum, s) => sum + s.fields, 0),
+    };
+  }
+
+  // The value as Postgres writes jsonb (", " and ": "), for its size.
+  function jsonbText(value) {
+    if (Array.isArray(value)) return '[' + value.map(jsonbText).join(', ') + ']';
+    if (value !== null && typeof value === 'object') return '{' + Object.entries(value).map(([k, v]) => JSON.stringify(k) + ': ' + jsonbText(v)).join(', ') + '}';
+    return JSON.stringify(value);
+  }
+
+  // Sizes as the database words them (private.human_bytes).
+  function humanBytes(bytes) {
+    if (bytes < 1024) return `${bytes} bytes`;
+    return bytes < 1048576 ? `${(bytes / 1024).toFixed(1)} KB` : `${(bytes / 1048576).toFixed(1)} MB`;
+  }
+
+  // The expected JSON typed for one image (`what` names it as the database
+  // does: "expected JSON of image 2 (receipt.png)"): { value, fields } or
+  // { error }, with the database's own sentence for a limit.
+  function readExpected(text, limits, what = 'expected JSON') {
+    if (!text.trim()) return { error: 'Write the JSON this document should give.' };
+    let value;
+    try {
+      value = JSON.parse(text);
+    } catch {
+      const { at, reason } = syntaxError(text);
+      const where = lineAndColumn(text, at);
+      return { error: `Line ${where.line}, column ${where.column}: ${reason}.` };
+    }
+    if (value === null || typeof value !== 'object' || Array.isArray(value)) return { error: 'The expected JSON must be one object: { … }.' };
+    const bytes = new TextEncoder().encode(jsonbText(value)).length;
+    const s = shape(value);
+    if (bytes > limits.max_expected_bytes) return { error: `The ${what} is ${humanBytes(bytes)}; the limit is ${humanBytes(limits.max_expected_bytes)}.` };
+    if (s.depth > limits.max_depth) return { error: `The ${what} nests more than ${limits.max_depth} levels deep; the limit is ${limits.max_depth}.` };
+    if (s.longest > limits.max_array_items) return { error: `A list in the ${what} has ${s.longest} items; the limit is ${limits.max_array_items}.` };
+    if (s.fields > limits.max_fields) return { error: `The ${what} has ${s.fields} fields; the limit is ${limits.max_fields.toLocaleString('en-US')}.` };
+    return { value, fields: s.fields };
+  }
+
+  // The same structure with every value emptied ("" for text, null else).
+  function emptied(value) {
+    if (Array.isArray(value)) return value.length ? [emptied(value[0])] : [];
+    if (value !== null && typeof value === 'object') return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, emptied(v)]));
+    return typeof value === 'string' ? '' : null;
+  }
+
+  // A JSON Schema every one of `values` satisfies.
+  function infer(values) {
+    const present = values.filter((v) => v !== undefined);
+    const nonNull = present.filter((v) => v !== null);
+    const nullable = nonNull.length < present.length;
+    let schema;
+    if (nonNull.length && nonNull.every((v) => typeof v === 'object' && !Array.isArray(v))) {
+      const keys = [...new Set(nonNull.flatMap(Object.keys))];
+      schema = {
+        type: 'object',
+        properties: Object.fromEntries(keys.map((k) => [k, infer(nonNull.map((v) => v[k]))])),
+        required: keys.filter((k) => nonNull.every((v) => k in v)),
+      };
+    } else if (nonNull.length && nonNull.every(Array.isArray)) {
+      schema = { type: 'array', items: infer(nonNull.flat()) };
+    } else if (nonNull.length && nonNull.every((v) => typeof v === 'number')) {
+      schema = { type: nonNull.every(Number.isInteger) ? 'integer' : 'number' };
+    } else if (nonNull.length && nonNull.every((v) => typeof v === 'boolean')) {
+      schema = { type: 'boolean' };
+    } else if (nonNull.length && nonNull.every((v) => typeof v === 'string')) {
+      schema = nonNull.every((v) => DATE.test(v)) ? { type: 'string', format: 'date' } : { type: 'string' };
+    } else {
+      schema = {};
+    }
+    if (nullable && schema.type) schema.type = [schema.type, 'null'];
+    return schema;
+  }
+
+  const typeOf = (schema) => [].concat(schema.type || []).find((t) => t !== 'null') || 'any';
+
+  // The schema's fields, depth first: { path, schema, parent, key }.
+  function fields(schema, path = '', parent = null, key = null, out = []) {
+    if (path) out.push({ path, schema, parent, key });
+    if (typeOf(schema) === 'object') {
+      for (const [k, child] of Object.entries(schema.properties || {})) fields(child, path ? `${path}.${k}` : k, schema, k, out);
+    } else if (typeOf(schema) === 'array' && schema.items) {
+      fields(schema.items, `${path}[]`, schema, null, out);
+    }
+    return out;
+  }
+
+  function describe(schema) {
+    const type = typeOf(schema);
+    if (type === 'object') return `an object with ${Object.entries(schema.properties || {}).map(([k, s]) => `${k} (${describe(s)})`).join(', ')}`;
+    if (type === 'array') return `a list${schema['x-ordered'] ? ', in the order shown' : ''} of ${schema.items ? describe(schema.items) : 'values'}`;
+    if (schema.format === 'date') return 'a date, YYYY-MM-DD';
+    return { string: 'text exactly as printed', number: 'a number', integer: 'a whole number', boolean: 'true or false' }[type] || 'a value';
+  }
+
+  function defaultPrompt(schema) {
+    const top = Object.entries(schema.properties || {}).map(([k, s]) => `- ${k}: ${describe(s)}`).join('\n');
+    return 'Read this document and answer with one JSON object and nothing else.\n'
+      + (top ? `Give these fields:\n${top}\n` : '')
+      + 'Write amounts as numbers without currency signs. Use null for a field the document does not show.';
+  }
+
+  return { IMAGE_TYPES, refuseFile, readExpected, syntaxError, shape, humanBytes, jsonbText, emptied, infer, fields, typeOf, defaultPrompt, mib, kb, lineAndColumn };
+})();
+
+
+const Wizard = (() => {
+  const R = DraftRules;
+  const BUCKET = 'benchmark-images';
+  let supabase, userId, limits, catalog = [], draftId, draft;
+  let images = [];            // { path, name, width, height, expected?, expectedText }
+  let userSchema = null, inferredSchema = {}, prompt = '', promptEdited = false;
+  let selected = [], estimate = null, saving = Promise.resolve(), saveTimer;
+
+  const $ = (s) => document.querySelector(s);
+  const status = (message, isError) => { $('#save-status').textContent = message; $('#save-status').className = isError ? 'error' : 'muted'; };
+  const schema = () => userSchema || inferredSchema;
+
+  // The draft's id, creating the draft on the first change (once, however
+  // many uploads ask at the same moment).
+  let creating = null;
+  function ensureDraft() {
+    if (draftId) return Promise.resolve(draftId);
+    creating ||= (async () => {
+      const { data, error } = await supabase.from('benchmark_drafts')
+        .insert({ config_data: { name: $('#name').value.trim() } }).select('id').single();
+      if (error) { creating = null; throw new Error(error.message); }
+      draftId = data.id;
+      history.replaceState(null, '', `/benchmark/new?draft=${draftId}`);
+      return draftId;
+    })();
+    return creating;
+  }
+
+  function content() {
+    return {
+      config_data: { ...(draft?.config_data || {}), name: $('#name').value.trim() },
+      upload_data: { images: images.map(({ path, name, width, height, expected, expectedText }) =>
+        (expected ? { path, name, width, height, expected } : { path, name, width, height, expected_text: expectedText || '' })) },
+      schema_data: { prompt, userSchema, inferredSchema, promptEdited },
+      selected_models: selected,
+      status: 'draft',
+    };
+  }
+
+  // Saves what is on the page (one save at a time, the last one wins).
+  function save() {
+    clearTimeout(saveTimer);
+    saving = saving.then(async () => {
+      await ensureDraft();
+      status('Saving…');
+      const { error } = await supabase.from('benchmark_drafts').update(content()).eq('id', draftId);
+      if (error) { status(`Not saved: ${error.message}`, true); return false; }
+      status('All changes saved.');
+      await refreshEstimate();
+      return true;
+    }).catch((e) => { status(`Not saved: ${e.message}`, true); return false; });
+    return saving;
+  }
+  const saveSoon = () => { clearTimeout(saveTimer); status('Unsaved changes…'); saveTimer = setTimeout(save, 600); };
+
+  async function refreshEstimate() {
+    if (!draftId) return;
+    const { data, error } = await supabase.rpc('estimate_draft_cost', { p_draft_id: draftId });
+    estimate = error ? null : data;
+    renderEstimate();
+  }
+
+  return { start };
+
+  async function start() {
+    await App.requireSession();
+    supabase = await App.client();
+    userId = (await App.session()).user.id;
+    draftId = new URLSearchParams(location.search).get('draft');
+    const [limitsAnswer, catalogAnswer] = await Promise.all([
+      supabase.rpc('draft_limits'),
+      supabase.from('model_catalog').select('id, display_name, provider, prompt_usd_per_mtok, completion_usd_per_mtok, image_usd, supports_json_schema')
+        .eq('active', true).order('display_name'),
+    ]);
+    limits = limitsAnswer.data; catalog = catalogAnswer.data || [];
+    if (!limits) return status('The server is not answering; reload the page in a minute.', true);
+    if (draftId) {
+      const { data, error } = await supabase.from('benchmark_drafts')
+        .select('id, status, config_data, upload_data, schema_data, selected_models').eq('id', draftId).maybeSingle();
+      if (error || !data) return status('This draft does not exist or is not yours.', true);
+      if (data.status === 'paid') { status('This benchmark is already paid for; its report is on your dashboard.', true); return; }
+      draft = data;
+      images = (data.upload_data.images || []).map((i) => ({ ...i, expectedText: i.expected ? JSON.stringify(i.expected, null, 2) : i.expected_text || '' }));
+      ({ userSchema = null, inferredSchema = {}, prompt = '' } = data.schema_data || {});
+      promptEdited = data.schema_data?.promptEdited ?? Boolean(prompt.trim());
+      selected = data.selected_models || [];
+      $('#name').value = data.config_data.name || '';
+      $('#title').textContent = data.config_data.name || 'New benchmark';
+    }
+    $('#image-limits').textContent = `PNG, JPEG, WebP or GIF; up to ${R.mib(limits.max_image_bytes)} each, ${limits.max_images} per benchmark.`;
+    $('#expected-limits').textContent = `One JSON object per document: at most ${R.kb(limits.max_expected_bytes)}, ${limits.max_depth} levels, ${limits.max_array_items} items in a list, ${limits.max_fields} fields.`;
+    wire();
+    await renderImages();
+    renderExpected();
+    updateSchema();
+    renderModels();
+    $('#wizard').hidden = false;
+    status(draftId ? 'All changes saved.' : 'Nothing saved yet: your draft is saved as soon as you start.');
+    await refreshEstimate();
+  }
+
+  function wire() {
+    $('#name').addEventListener('input', () => { $('#title').textContent = $('#name').value || 'New benchmark'; saveSoon(); });
+    $('#files').addEventListener('change', (e) => { addFiles([...e.target.files]); e.target.value = ''; });
+    const drop = $('#drop');
+    drop.addEventListener('dragover', (e) => { e.preventDefault(); drop.classList.add('over'); });
+    drop.addEventListener('dragleave', () => drop.classList.remove('over'));
+    drop.addEventListener('drop', (e) => { e.preventDefault(); drop.classList.remove('over'); addFiles([...e.dataTransfer.files]); });
+    $('#copy-structure').addEventListener('click', copyStructure);
+    $('#schema').addEventListener('input', schemaTyped);
+    $('#infer').addEventListener('click', () => { userSchema = null; updateSchema(); saveSoon(); });
+    $('#prompt').addEventListener('input', () => { prompt = $('#prompt').value; promptEdited = true; saveSoon(); });
+    $('#pay').addEventListener('click', pay);
+  }
+
+  // Documents ----------------------------------------------------------------
+
+  function dimensions(file) {
+    return new Promise((resolve) => {
+      const img = new Image();
+      img.onload = () => { resolve({ width: img.naturalWidth, height: img.naturalHeight }); URL.revokeObjectURL(img.src); };
+      img.onerror = () => resolve(null);
+      img.src = URL.createObjectURL(file);
+    });
+  }
+
+  async function addFiles(files) {
+    $('#refused').innerHTML = '';
+    let count = images.length;
+    for (const file of files) {
+      const why = R.refuseFile(file, count, limits);
+      if (why) { $('#refused').insertAdjacentHTML('beforeend', `<li class="error">${App.text(why)}</li>`); continue; }
+      count += 1;
+      upload(file);
+    }
+  }
+
+  async function upload(file) {
+    const row = document.createElement('li');
+    row.innerHTML = `<img alt="" src="${URL.createObjectURL(file)}"><span>${App.text(file.name)}</span>
+      <progress aria-label="Uploading ${App.text(file.name)}"></progress><span class="muted" aria-live="polite">uploading…</span>`;
+    $('#uploads').append(row);
+    const note = row.querySelector('span.muted');
+    try {
+      const size = await dimensions(file);
+      if (!size) throw new Error('this file is not a readable image');
+      await ensureDraft();
+      const extension = file.name.split('.').pop().toLowerCase().replace(/[^a-z0-9]/g, '') || 'img';
+      const path = `${userId}/${draftId}/${crypto.randomUUID()}.${extension}`;
+      const { error } = await supabase.storage.from(BUCKET).upload(path, file, { contentType: file.type, upsert: false });
+      if (error) throw new Error(error.message);
+      images.push({ path, name: file.name, ...size, expectedText: '' });
+      row.remove();
+      await renderImages();
+      renderExpected();
+      await save();
+    } catch (e) {
+      row.querySelector('progress').remove();
+      note.className = 'error';
+      note.textContent = `not uploaded: ${e.message}`;
+    }
+  }
+
+  async function renderImages() {
+    const signed = images.length ? (await supabase.storage.from(BUCKET).createSignedUrls(images.map((i) => i.path), 3600)).data || [] : [];
+    images.forEach((image, i) => { image.url = signed[i]?.signedUrl || ''; });
+    $('#uploads').querySelectorAll('li.done').forEach((li) => li.remove());
+    $('#uploads').insertAdjacentHTML('afterbegin', images.map((image, i) => `<li class="done">
+      <img id="image-${i}" alt="${App.text(image.name)}" src="${image.url}"><span>${App.text(image.name)}</span>
+      <progress value="1" max="1" aria-label="${App.text(image.name)} uploaded"></progress>
+      <button type="button" class="secondary" data-remove="${i}" aria-label="Remove ${App.text(image.name)}">Remove</button></li>`).join(''));
+    $('#uploads').querySelectorAll('[data-remove]').forEach((button) => button.addEventListener('click', () => removeImage(Number(button.dataset.remove))));
+  }
+
+  async function removeImage(index) {
+    const [image] = images.splice(index, 1);
+    await supabase.storage.from(BUCKET).remove([image.path]);
+    await renderImages();
+    renderExpected();
+    updateSchema();
+    await save();
+  }
+
+  // Expected JSON and schema ---------------------------------------------------
+
+  function renderExpected() {
+    $('#copy-structure').hidden = images.length < 2;
+    $('#expected').innerHTML = images.map((image, i) => `<div class="expected">
+      <img alt="${App.text(image.name)}" src="${image.url}">
+      <div><label for="expected-${i}">Expected JSON for ${App.text(image.name)}</label>
+      <textarea id="expected-${i}" rows="10" spellcheck="false" aria-describedby="expected-${i}-note">${App.text(image.expectedText)}</textarea>
+      <p id="expected-${i}-note" aria-live="polite"></p></div></div>`).join('') || '<p class="muted">Add documents first.</p>';
+    images.forEach((image, i) => {
+      const area = $(`#expected-${i}`);
+      area.addEventListener('input', () => { image.expectedText = area.value; checkExpected(i); updateSchema(); saveSoon(); });
+      checkExpected(i);
+    });
+  }
+
+  function checkExpected(i) {
+    const image = images[i], note = $(`#expected-${i}-note`), area = $(`#expected-${i}`);
+    const read = R.readExpected(image.expectedText, limits, `expected JSON of image ${i + 1} (${image.name})`);
+    image.expected = read.value;
+    note.textContent = read.error || `${read.fields} field${read.fields === 1 ? '' : 's'}.`;
+    note.className = read.error ? 'error' : 'muted';
+    area.setAttribute('aria-invalid', read.error && image.expectedText.trim() ? 'true' : 'false');
+  }
+
+  function copyStructure() {
+    const first = images[0]?.expected;
+    if (!first) { status('Write image 1\'s expected JSON first.', true); return; }
+    images.slice(1).forEach((image, k) => {
+      if (image.expectedText.trim()) return;
+      image.expectedText = JSON.stringify(R.emptied(first), null, 2);
+      $(`#expected-${k + 1}`).value = image.expectedText;
+      checkExpected(k + 1);
+    });
+    updateSchema();
+    saveSoon();
+  }
+
+  function updateSchema() {
+    inferredSchema = R.infer(images.map((i) => i.expected).filter(Boolean));
+    if (document.activeElement !== $('#schema')) $('#schema').value = JSON.stringify(schema(), null, 2);
+    $('#schema-error').textContent = '';
+    renderFields();
+    if (!promptEdited) { prompt = R.defaultPrompt(schema()); $('#prompt').value = prompt; }
+    else $('#prompt').value = prompt;
+    $('#prompt-note').textContent = promptEdited ? 'Your own prompt.' : 'Written from the schema; edit it if you like.';
+    renderSummary();
+  }
+
+  function schemaTyped() {
+    try {
+      const typed = JSON.parse($('#schema').value);
+      if (typeof typed !== 'object' || typed === null || Array.isArray(typed)) throw new Error('a JSON Schema is one object');
+      userSchema = typed;
+      $('#schema-error').textContent = '';
+      renderFields();
+      if (!promptEdited) { prompt = R.defaultPrompt(userSchema); $('#prompt').value = prompt; }
+      saveSoon();
+    } catch (e) {
+      $('#schema-error').textContent = `Not saved until it is valid: ${e.message}`;
+    }
+  }
+
+  // The field table: type, required, and how each compares.
+  function renderFields() {
+    const rows = R.fields(schema());
+    $('#fields tbody').innerHTML = rows.map((f, i) => {
+      const type = R.typeOf(f.schema);
+      const compare = type === 'array'
+        ? `<label><input type="checkbox" data-field="${i}" data-set="ordered" ${f.schema['x-ordered'] ? 'checked' : ''}> order matters</label>`
+        : type === 'string'
+          ? `<select data-field="${i}" data-set="compare" aria-label="How ${App.text(f.path)} compares">
+              ${[['exact', 'exactly'], ['case-insensitive', 'ignoring case'], ['date', 'as a date'], ['date-time', 'as a date and time']].map(([v, l]) =>
+                `<option value="${v}" ${(f.schema.format || f.schema['x-compare'] || 'exact') === v ? 'selected' : ''}>${l}</option>`).join('')}</select>`
+          : type === 'number' || type === 'integer' ? 'as an amount' : '';
+      return `<tr><td><code>${App.text(f.path)}</code></td>
+        <td><select data-field="${i}" data-set="type" aria-label="Type of ${App.text(f.path)}">${['string', 'number', 'integer', 'boolean', 'object', 'array']
+          .map((t) => `<option ${t === type ? 'selected' : ''}>${t}</option>`).join('')}</select></td>
+        <td>${f.key === null ? '' : `<input type="checkbox" data-field="${i}" data-set="required" aria-label="${App.text(f.path)} required" ${(f.parent.required || []).includes(f.key) ? 'checked' : ''}>`}</td>
+        <td>${compare}</td></tr>`;
+    }).join('');
+    $('#fields tbody').querySelectorAll('[data-field]').forEach((control) => control.addEventListener('change', () => editField(rows[Number(control.dataset.field)], control)));
+  }
+
+  function editField(field, control) {
+    const edited = JSON.parse(JSON.stringify(schema()));
+    const target = R.fields(edited).find((f) => f.path === field.path);
+    const s = target.schema;
+    if (control.dataset.set === 'type') {
+      const nullable = [].concat(s.type || []).includes('null');
+      s.type = nullable ? [control.value, 'null'] : control.value;
+      if (control.value !== 'string') { delete s.format; delete s['x-compare']; }
+    } else if (control.dataset.set === 'required') {
+      const required = new Set(target.parent.required || []);
+      control.checked ? required.add(target.key) : required.delete(target.key);
+      target.parent.required = [...required];
+    } else if (control.dataset.set === 'ordered') {
+      if (control.checked) s['x-ordered'] = true; else delete s['x-ordered'];
+    } else {
+      delete s.format; delete s['x-compare'];
+      if (control.value === 'case-insensitive') s['x-compare'] = 'case-insensitive';
+      else if (control.value !== 'exact') s.format = control.value;
+    }
+    userSchema = edited;
+    updateSchema();
+    saveSoon();
+  }
+
+  // Models, estimate, pay ----------------------------------------------------
+
+  function renderModels() {
+    const legend = $('#models legend').outerHTML;
+    $('#models').innerHTML = legend + catalog.map((m) => `<label class="model">
+      <input type="checkbox" value="${App.text(m.id)}" ${selected.includes(m.id) ? 'checked' : ''}>
+      <span><strong>${App.text(m.display_name)}</strong> <span class="muted">${App.text(m.id)}</span><br>
+      <span class="muted">$${Number(m.prompt_usd_per_mtok)} / $${Number(m.completion_usd_per_mtok)}${m.supports_json_schema ? ' · answers to a JSON Schema' : ''}</span></span></label>`).join('');
+    $('#models').querySelectorAll('input').forEach((box) => box.addEventListener('change', () => {
+      selected = [...$('#models').querySelectorAll('input:checked')].map((b) => b.value);
+      limitModels();
+      renderSummary();
+      save();
+    }));
+    limitModels();
+  }
+
+  function limitModels() {
+    const full = selected.length >= limits.max_models;
+    $('#models').querySelectorAll('input').forEach((box) => { box.disabled = full && !box.checked; });
+  }
+
+  // The worst case the engine would reserve, and what to drop when over.
+  function overCeiling() {
+    if (!estimate || Number(estimate.worst_case_usd) <= Number(estimate.soft_ceiling_usd)) return null;
+    const [model, cost] = Object.entries(estimate.worst_case_by_model_usd).sort((a, b) => b[1] - a[1])[0];
+    const name = catalog.find((m) => m.id === model)?.display_name || model;
+    return `In the worst case these calls cost $${Number(estimate.worst_case_usd).toFixed(2)}, over the $${Number(estimate.soft_ceiling_usd).toFixed(2)} a report may spend. Drop ${name} (up to $${Number(cost).toFixed(2)}) or some documents.`;
+  }
+
+  function renderEstimate() {
+    const over = overCeiling();
+    $('#estimate').className = over ? 'error' : 'muted';
+    $('#estimate').textContent = over || (estimate && estimate.calls
+      ? `${estimate.calls} model calls, at most $${Number(estimate.worst_case_usd).toFixed(2)} of model cost in the worst case (included in the $14.99).`
+      : 'Pick models to see what their calls may cost.');
+    renderSummary();
+  }
+
+  function renderSummary() {
+    const fieldCount = images.reduce((sum, i) => sum + (i.expected ? R.readExpected(i.expectedText, limits).fields : 0), 0);
+    const ready = images.length && images.every((i) => i.expected) && selected.length && prompt.trim() && !overCeiling();
+    $('#summary').textContent = `${images.length} document${images.length === 1 ? '' : 's'}, ${fieldCount} expected fields, `
+      + `${selected.length} model${selected.length === 1 ? '' : 's'}`
+      + (estimate && estimate.calls ? `, ${estimate.calls} calls at most $${Number(estimate.worst_case_usd).toFixed(2)}.` : '.');
+    $('#pay').disabled = !ready;
+  }
+
+  async function pay() {
+    const button = $('#pay');
+    button.disabled = true; button.textContent = 'Checking your benchmark…'; $('#error').textContent = '';
+    try {
+      if (!(await save())) throw new Error($('#save-status').textContent);
+      const { error } = await supabase.from('benchmark_drafts').update({ status: 'ready' }).eq('id', draftId);
+      if (error) throw new Error(error.message);
+      button.textContent = 'Opening checkout…';
+      location.href = await App.checkout(draftId);
+    } catch (e) {
+      $('#error').textContent = e.message;
+      button.disabled = false; button.textContent = 'Pay & Run Benchmark';
+    }
+  }
+})();
