@@ -63,7 +63,12 @@ const App = (() => {
       : null;
     throw new Error(messages[response.status] || ours || body.error || 'Something went wrong. Try again.');
   }
-  const money = (n) => '$' + Number(n || 0).toFixed(Number(n) < 0.1 ? 4 : 2);
+  // Exact enough to mean something: $2.15, $0.0239, $0.000418 (never $0.0004).
+  const money = (n) => {
+    const v = Number(n || 0);
+    if (v === 0) return '$0';
+    return '$' + (Math.abs(v) >= 1 ? v.toFixed(2) : Number(v.toPrecision(3)).toString());
+  };
   const percent = (n) => (n === null || n === undefined ? '–' : (Number(n) * 100).toFixed(1) + '%');
   const text = (s) => String(s ?? '').replace(/[&<>"]/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;' }[c]));
   const $ = (selector) => document.querySelector(selector);

@@ -15,6 +15,7 @@
 
 pub mod budget;
 pub mod call;
+pub mod figures;
 pub mod followup;
 pub mod images;
 pub mod limits;

@@ -23,6 +23,7 @@ use tracing::Instrument;
 
 use super::budget::Price;
 use super::call::{CallOutcome, CallPlan, RateLimits, Slots};
+use super::figures;
 use super::images::{Image, ImageSource};
 use super::limits;
 use super::provider::{Envelope, Provider};
@@ -126,6 +127,7 @@ async fn run_claimed(
         stopped_by => {
             let tally = runner.store.tally(lease.report_id).await?;
             let outcome = outcome(&tally, stopped_by, &runner.limits, claim.runs_planned);
+            record_figures(&runner, &claim).await?;
             finish(&runner, &lease, outcome).await
         }
     }
@@ -180,6 +182,20 @@ fn outcome(tally: &Tally, stopped_by: Stop, limits: &RunLimits, planned: i32) ->
         Stop::AllDone | Stop::HandBack | Stop::LeaseLost => None,
     };
     Outcome::Complete { cut_short }
+}
+
+/// Computes the report's figures from every run it holds and stores them
+/// before it finishes. A report is never held back for its figures: if
+/// they cannot be computed it finishes without them (the page then shows
+/// the plain summary).
+async fn record_figures(runner: &Runner, claim: &ClaimedReport) -> Result<(), RunError> {
+    let runs = runner.store.report_runs(claim.lease.report_id).await?;
+    let (expected, models) = figures::inputs(&claim.config_snapshot);
+    match tokio::task::spawn_blocking(move || figures::compute(&expected, &models, &runs)).await {
+        Ok(figures) => runner.store.record_figures(&claim.lease, &figures).await?,
+        Err(error) => tracing::error!(%error, "the report's figures could not be computed"),
+    }
+    Ok(())
 }
 
 async fn finish(runner: &Runner, lease: &Lease, outcome: Outcome) -> Result<(), RunError> {

@@ -17,6 +17,7 @@ use tokio::sync::mpsc;
 use tokio_postgres::{AsyncMessage, Row};
 use uuid::Uuid;
 
+use super::figures::{Figures, RunRow};
 use crate::config::FollowupSettings;
 use crate::database::Database;
 
@@ -200,6 +201,22 @@ impl DueFollowup {
 
 fn seconds(duration: Duration) -> i32 {
     i32::try_from(duration.as_secs().max(1)).unwrap_or(i32::MAX)
+}
+
+fn run_row(row: &Row) -> RunRow {
+    let count = |i: usize| u32::try_from(row.get::<_, i32>(i)).unwrap_or(0);
+    let diffs: serde_json::Value = row.get(8);
+    RunRow {
+        model_id: row.get(0),
+        image_index: usize::try_from(row.get::<_, i32>(1)).unwrap_or(usize::MAX),
+        passed: row.get(2),
+        fields_total: count(3),
+        fields_matched: count(4),
+        cost_usd: row.get(5),
+        latency_ms: count(6),
+        failed: row.get(7),
+        diffs: serde_json::from_value(diffs).unwrap_or_default(),
+    }
 }
 
 fn held(lease: &Lease, updated: bool) -> Result<(), StoreError> {
@@ -413,6 +430,40 @@ impl Store {
         )
         .await?;
         Ok(())
+    }
+
+    /// Every recorded run of a report, for its figures.
+    pub async fn report_runs(&self, report_id: Uuid) -> Result<Vec<RunRow>, StoreError> {
+        self.persistently(|client| async move {
+            let rows = client
+                .query(
+                    "select model_id, image_index, passed, fields_total, fields_matched, cost::float8,
+                            response_time_ms, error is not null,
+                            coalesce((select jsonb_agg(jsonb_build_array(d ->> 'path', d ->> 'kind'))
+                                        from jsonb_array_elements(field_diffs) d), '[]')
+                       from public.benchmark_runs where report_id = $1",
+                    &[&report_id],
+                )
+                .await?;
+            Ok(rows.iter().map(run_row).collect())
+        })
+        .await
+    }
+
+    /// Stores a report's figures while it is still ours to finish.
+    pub async fn record_figures(&self, lease: &Lease, figures: &Figures) -> Result<(), StoreError> {
+        let figures = serde_json::to_value(figures).unwrap_or_default();
+        let figures = &figures;
+        self.persistently(|client| async move {
+            let row = client
+                .query_one(
+                    "select public.record_report_figures($1, $2, $3)",
+                    &[&lease.report_id, &lease.token, figures],
+                )
+                .await?;
+            held(lease, row.get(0))
+        })
+        .await
     }
 
     /// The report's runs, counted.

@@ -76,10 +76,18 @@ test('sign in, pay, watch the run and read the report', { timeout: 180_000 }, as
     assert.equal(summary.length, 3);
     for (const model of summary) {
       const row = page.locator(`#ranking tr[data-model="${model.model_id}"] td`);
-      assert.equal(await row.nth(1).textContent(), (model.accuracy * 100).toFixed(1) + '%');
-      assert.equal(await row.nth(2).textContent(), (model.field_accuracy * 100).toFixed(1) + '%');
-      assert.equal(await row.nth(4).textContent(), `${model.median_latency_ms} ms`);
+      // Each figure first, then its interval or its n.
+      assert.ok((await row.nth(1).textContent()).startsWith((model.accuracy * 100).toFixed(1) + '%'));
+      assert.ok((await row.nth(2).textContent()).startsWith((model.field_accuracy * 100).toFixed(1) + '%'));
+      assert.equal(await row.nth(4).textContent(), `${model.median_latency_ms} msn = 3`);
     }
+    // The verdict follows the buyer's priority; the field map has every model.
+    const byAccuracy = await page.textContent('#verdict-text');
+    assert.ok(byAccuracy.length > 20, byAccuracy);
+    await page.check('input[name="priority"][value="cost"]');
+    assert.match(await page.textContent('#verdict-text'), /^For the lowest cost, pick /);
+    assert.match(await page.textContent('#sample-warning'), /^With 3 documents/);
+    assert.equal(await page.locator('#field-map thead th').count(), 4);
     reportUrl = (await page.textContent('#share-link')).trim();
     assert.match(reportUrl, new RegExp(`/report/${reportId}\\?share=[0-9a-f]{64}$`));
   } finally {

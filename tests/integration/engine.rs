@@ -80,6 +80,43 @@ async fn a_paid_report_runs_every_model_on_every_image_once_and_completes() {
         (state.cost_spent - recorded_cost).abs() < 1e-5,
         "money spent is kept up to date"
     );
+
+    // The figures the report page shows were stored as it finished, and
+    // agree with the runs.
+    let figures: serde_json::Value = db
+        .query_one(
+            "select figures from public.reports where id = $1",
+            &[&report],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(figures["documents"], 6);
+    let models = figures["models"].as_array().unwrap();
+    assert_eq!(models.len(), 3);
+    assert_eq!(
+        models.last().unwrap()["model_id"],
+        "anthropic/claude-3-haiku",
+        "best first: the sloppy model last"
+    );
+    for model in models {
+        let row = rows
+            .iter()
+            .find(|r| r.get::<_, String>(0) == model["model_id"].as_str().unwrap())
+            .unwrap();
+        let field_accuracy = row.get::<_, f64>(4);
+        assert!((model["field_accuracy"].as_f64().unwrap() - field_accuracy).abs() < 1e-4);
+        let [lo, hi] =
+            [&model["field_interval"][0], &model["field_interval"][1]].map(|v| v.as_f64().unwrap());
+        assert!(lo <= field_accuracy && field_accuracy <= hi, "{model}");
+        assert_eq!(model["latency_n"], 6);
+        assert!(model["latency_p95_ms"].is_null(), "no p95 from 6 calls");
+    }
+    assert!(figures["verdicts"]["accuracy"].as_str().unwrap().len() > 20);
+    assert!(figures["sample_warning"]
+        .as_str()
+        .unwrap()
+        .starts_with("With 6 documents"));
 }
 
 #[tokio::test]

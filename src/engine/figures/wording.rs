@@ -1,0 +1,194 @@
+//! The report's sentences: the verdict for each priority, ties and
+//! unconfirmed leads said as such, amounts with the digits that matter.
+
+use super::{Comparison, ModelFigures, FEW_DOCUMENTS};
+
+pub(super) fn percent(share: f64) -> String {
+    let value = share * 100.0;
+    if (value - value.round()).abs() < 0.05 {
+        format!("{value:.0}%")
+    } else {
+        format!("{value:.1}%")
+    }
+}
+
+/// A dollar amount with the digits that matter (`$0.000418`, `$2.15`).
+pub fn dollars(amount: f64) -> String {
+    if amount == 0.0 {
+        "$0".into()
+    } else if amount >= 1.0 {
+        format!("${amount:.2}")
+    } else {
+        let digits = (-amount.log10()).ceil() as usize + 2;
+        format!("${amount:.digits$}")
+    }
+}
+
+/// "25× cheaper" or "20% cheaper" (`a` the smaller of two positive values).
+fn how_much_less(a: f64, b: f64, word: &str) -> Option<String> {
+    if a <= 0.0 || b <= a * 1.05 {
+        return None;
+    }
+    let ratio = b / a;
+    Some(if ratio >= 2.0 {
+        let digits = if ratio < 10.0 { 1 } else { 0 };
+        format!("{ratio:.digits$}× {word}")
+    } else {
+        format!("{:.0}% {word}", (1.0 - a / b) * 100.0)
+    })
+}
+
+fn cost_and_speed(a: &ModelFigures, b: &ModelFigures) -> Vec<String> {
+    let mut notes = Vec::new();
+    let (cheap, dear) = if a.cost_per_document_usd <= b.cost_per_document_usd {
+        (a, b)
+    } else {
+        (b, a)
+    };
+    if let Some(less) = how_much_less(
+        cheap.cost_per_document_usd,
+        dear.cost_per_document_usd,
+        "cheaper",
+    ) {
+        notes.push(format!("{} is {less}", cheap.display_name));
+    }
+    if let (Some(ta), Some(tb)) = (a.latency_p50_ms, b.latency_p50_ms) {
+        let (fast, t_fast, t_slow) = if ta <= tb { (a, ta, tb) } else { (b, tb, ta) };
+        if f64::from(t_slow) > f64::from(t_fast) * 1.05 {
+            notes.push(format!(
+                "{} {:.0}% faster",
+                fast.display_name,
+                (1.0 - f64::from(t_fast) / f64::from(t_slow)) * 100.0
+            ));
+        }
+    }
+    notes
+}
+
+pub(super) fn accuracy_verdict(
+    models: &[ModelFigures],
+    comparison: Option<&Comparison>,
+    documents: usize,
+) -> String {
+    let best = &models[0];
+    let Some((second, comparison)) = models.get(1).zip(comparison) else {
+        return format!(
+            "Only {} was compared: {} of fields right ({}–{}), {} of {} documents entirely right, {} per 1,000 documents.",
+            best.display_name,
+            percent(best.field_accuracy),
+            percent(best.field_interval[0]),
+            percent(best.field_interval[1]),
+            best.passed,
+            documents,
+            dollars(best.cost_per_1000_usd)
+        );
+    };
+    let notes = cost_and_speed(best, second);
+    let tail = if notes.is_empty() {
+        String::new()
+    } else {
+        format!("; {}", notes.join(", "))
+    };
+    if best.field_accuracy == second.field_accuracy && best.passed == second.passed {
+        format!(
+            "{} and {} are tied on your documents ({} of fields each){tail}.",
+            best.display_name,
+            second.display_name,
+            percent(best.field_accuracy)
+        )
+    } else if !comparison.separable {
+        format!(
+            "{} leads with {} of fields right against {}'s {}, a difference your {} documents cannot confirm{tail}.",
+            best.display_name,
+            percent(best.field_accuracy),
+            second.display_name,
+            percent(second.field_accuracy),
+            documents
+        )
+    } else {
+        format!(
+            "Pick {}: {} of fields right ({}–{}), ahead of {} ({}) on your documents, at {} per 1,000 documents.",
+            best.display_name,
+            percent(best.field_accuracy),
+            percent(best.field_interval[0]),
+            percent(best.field_interval[1]),
+            second.display_name,
+            percent(second.field_accuracy),
+            dollars(best.cost_per_1000_usd)
+        )
+    }
+}
+
+/// The verdict when cost or speed comes first: the leader on that, and
+/// what it gives up against the most accurate.
+pub(super) fn other_verdict(models: &[ModelFigures], by_speed: bool) -> String {
+    let key = |m: &ModelFigures| {
+        if by_speed {
+            f64::from(m.latency_p50_ms.unwrap_or(u32::MAX))
+        } else {
+            m.cost_per_document_usd
+        }
+    };
+    let mut order: Vec<&ModelFigures> = models.iter().collect();
+    order.sort_by(|a, b| {
+        key(a)
+            .total_cmp(&key(b))
+            .then(b.field_accuracy.total_cmp(&a.field_accuracy))
+    });
+    let pick = order[0];
+    let most_accurate = &models[0];
+    let what = if by_speed {
+        match pick.latency_p50_ms {
+            Some(ms) => format!("a median of {ms} ms a document"),
+            None => "no answered call".into(),
+        }
+    } else {
+        format!("{} per 1,000 documents", dollars(pick.cost_per_1000_usd))
+    };
+    let lead = format!(
+        "For {}, pick {}: {what}, {} of fields right",
+        if by_speed { "speed" } else { "the lowest cost" },
+        pick.display_name,
+        percent(pick.field_accuracy)
+    );
+    if pick.model_id == most_accurate.model_id {
+        format!("{lead}, also the most accurate.")
+    } else {
+        format!(
+            "{lead} (the most accurate, {}, gets {}).",
+            most_accurate.display_name,
+            percent(most_accurate.field_accuracy)
+        )
+    }
+}
+
+pub(super) fn sample_warning(
+    documents: usize,
+    comparison: Option<&Comparison>,
+    models: &[ModelFigures],
+) -> Option<String> {
+    let names = |id: &str| {
+        models
+            .iter()
+            .find(|m| m.model_id == id)
+            .map_or(id.to_owned(), |m| m.display_name.clone())
+    };
+    let mut parts = Vec::new();
+    if documents < FEW_DOCUMENTS {
+        parts.push(format!(
+            "With {documents} document{}, these figures are rough: one document moves a pass rate by {} points.",
+            if documents == 1 { "" } else { "s" },
+            (100.0 / documents.max(1) as f64).round()
+        ));
+    }
+    if let Some(c) = comparison.filter(|c| !c.separable) {
+        if let Some(needed) = c.documents_needed {
+            parts.push(format!(
+                "About {needed} documents like these would tell {} and {} apart.",
+                names(&c.best),
+                names(&c.runner_up)
+            ));
+        }
+    }
+    (!parts.is_empty()).then(|| parts.join(" "))
+}
