@@ -72,5 +72,10 @@ const App = (() => {
   const percent = (n) => (n === null || n === undefined ? '–' : (Number(n) * 100).toFixed(1) + '%');
   const text = (s) => String(s ?? '').replace(/[&<>"]/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;' }[c]));
   const $ = (selector) => document.querySelector(selector);
+  // "Sign out" only for someone signed in (a share link's visitor is not).
+  addEventListener('DOMContentLoaded', async () => {
+    const link = document.querySelector('#sign-out');
+    if (link) link.hidden = !(await session().catch(() => null));
+  });
   return { client, session, requireSession, nextPage, checkout, money, percent, text, $ };
 })();

@@ -7,6 +7,7 @@ mod checkout;
 mod error;
 mod fulfill;
 mod pages;
+mod policy;
 mod request;
 mod routes;
 mod state;

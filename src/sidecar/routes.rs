@@ -117,27 +117,59 @@ fn pages(state: AppState) -> impl Filter<Extract = (Response,), Error = Rejectio
         .unify()
 }
 
+/// What the browser says about a static file it asks for (see `web::Fetch`).
+fn fetch() -> impl Filter<Extract = (web::Fetch,), Error = Infallible> + Clone {
+    warp::header::optional::<String>("accept-encoding")
+        .and(warp::header::optional::<String>("if-none-match"))
+        .and(warp::query::raw().or(warp::any().map(String::new)).unify())
+        .map(|encoding, none_match, query: String| web::Fetch::new(encoding, none_match, &query))
+        .or(warp::any().map(web::Fetch::default))
+        .unify()
+}
+
 /// The pages in `web/` and their assets.
 fn static_pages() -> impl Filter<Extract = (Response,), Error = Rejection> + Clone {
-    let page = |name: &'static str| move || web::serve(name);
+    let page = |name: &'static str| move |fetch: web::Fetch| web::serve(name, &fetch);
     let asset = warp::path("assets")
         .and(warp::get())
         .and(warp::path::tail())
-        .map(|tail: warp::path::Tail| web::serve(tail.as_str()));
-    let dashboard = warp::path::end().and(warp::get()).map(page("dashboard"));
-    let sign_in = warp::path!("sign-in").and(warp::get()).map(page("sign-in"));
-    let sign_up = warp::path!("sign-up").and(warp::get()).map(page("sign-up"));
-    let scoring = warp::path!("scoring").and(warp::get()).map(page("scoring"));
+        .and(fetch())
+        .map(|tail: warp::path::Tail, fetch: web::Fetch| web::serve(tail.as_str(), &fetch));
+    let favicon = warp::path!("favicon.ico")
+        .and(warp::get())
+        .and(fetch())
+        .map(page("icon.svg"));
+    let dashboard = warp::path::end()
+        .and(warp::get())
+        .and(fetch())
+        .map(page("dashboard"));
+    let sign_in = warp::path!("sign-in")
+        .and(warp::get())
+        .and(fetch())
+        .map(page("sign-in"));
+    let sign_up = warp::path!("sign-up")
+        .and(warp::get())
+        .and(fetch())
+        .map(page("sign-up"));
+    let scoring = warp::path!("scoring")
+        .and(warp::get())
+        .and(fetch())
+        .map(page("scoring"));
     let new = warp::path!("benchmark" / "new")
         .and(warp::get())
+        .and(fetch())
         .map(page("new"));
     let processing = warp::path!("benchmark" / Uuid / "processing")
         .and(warp::get())
-        .map(|_| web::serve("processing"));
+        .and(fetch())
+        .map(|_, fetch: web::Fetch| web::serve("processing", &fetch));
     let report = warp::path!("report" / Uuid)
         .and(warp::get())
-        .map(|_| web::serve("report"));
+        .and(fetch())
+        .map(|_, fetch: web::Fetch| web::serve("report", &fetch));
     asset
+        .or(favicon)
+        .unify()
         .or(dashboard)
         .unify()
         .or(sign_in)

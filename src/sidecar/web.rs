@@ -1,145 +1,189 @@
 //! The static pages in `web/`, compiled into the binary so the sidecar
 //! serves them from wherever it runs, and the public settings they need.
-//! The scoring policy (`docs/scoring.md`) is written once and shown twice:
-//! as its own page (`/scoring`) and inside every report ("How we score").
+//!
+//! Each file is prepared once: its ETag (a hash of its bytes), a gzip copy
+//! of text worth compressing, and, in pages, every `/assets/...` link
+//! versioned with the asset's ETag (`?v=...`). A versioned asset never
+//! changes, so it is cached for a year; pages and unversioned URLs are
+//! revalidated (`no-cache`, answered 304 when the ETag still matches).
 
+use std::collections::HashMap;
+use std::io::Write;
 use std::sync::OnceLock;
 
-use pulldown_cmark::{Event, HeadingLevel, Parser, Tag, TagEnd};
-use warp::http::{header, StatusCode};
+use sha2::{Digest, Sha256};
+use warp::http::{header, HeaderValue, StatusCode};
 use warp::reply::{Reply, Response};
 
+use super::policy;
 use super::state::AppState;
 
-struct Asset {
-    body: &'static [u8],
+const HTML: &str = "text/html; charset=utf-8";
+
+macro_rules! file {
+    ($path:literal) => {
+        include_bytes!(concat!("../../web/", $path)).to_vec()
+    };
+}
+
+/// The assets under `/assets/`, by the name pages link them with.
+fn assets() -> Vec<(&'static str, Vec<u8>, &'static str)> {
+    vec![
+        ("app.css", file!("app.css"), "text/css; charset=utf-8"),
+        ("app.js", file!("app.js"), "text/javascript; charset=utf-8"),
+        (
+            "wizard.js",
+            file!("wizard.js"),
+            "text/javascript; charset=utf-8",
+        ),
+        (
+            "vendor/supabase.js",
+            file!("vendor/supabase.js"),
+            "text/javascript; charset=utf-8",
+        ),
+        ("icon.svg", file!("icon.svg"), "image/svg+xml"),
+    ]
+}
+
+/// The pages, by route name.
+fn pages() -> Vec<(&'static str, Vec<u8>)> {
+    vec![
+        ("sign-in", file!("sign-in.html")),
+        ("sign-up", file!("sign-up.html")),
+        ("dashboard", file!("dashboard.html")),
+        ("new", file!("new.html")),
+        ("processing", file!("processing.html")),
+        ("report", policy::report_page().into_bytes()),
+        ("scoring", policy::scoring_page().into_bytes()),
+    ]
+}
+
+struct Prepared {
+    body: Vec<u8>,
+    gzip: Option<Vec<u8>>,
+    etag: HeaderValue,
     content_type: &'static str,
+    is_asset: bool,
 }
 
-macro_rules! asset {
-    ($path:literal, $type:literal) => {
-        Asset {
-            body: include_bytes!(concat!("../../web/", $path)),
-            content_type: $type,
-        }
-    };
+fn etag_of(body: &[u8]) -> String {
+    hex::encode(&Sha256::digest(body)[..12])
 }
 
-fn page(name: &str) -> Option<Asset> {
-    Some(match name {
-        "sign-in" => asset!("sign-in.html", "text/html; charset=utf-8"),
-        "sign-up" => asset!("sign-up.html", "text/html; charset=utf-8"),
-        "dashboard" => asset!("dashboard.html", "text/html; charset=utf-8"),
-        "new" => asset!("new.html", "text/html; charset=utf-8"),
-        "processing" => asset!("processing.html", "text/html; charset=utf-8"),
-        "report" => Asset {
-            body: report_page().as_bytes(),
-            content_type: "text/html; charset=utf-8",
-        },
-        "scoring" => Asset {
-            body: scoring_page().as_bytes(),
-            content_type: "text/html; charset=utf-8",
-        },
-        "app.css" => asset!("app.css", "text/css; charset=utf-8"),
-        "app.js" => asset!("app.js", "text/javascript; charset=utf-8"),
-        "wizard.js" => asset!("wizard.js", "text/javascript; charset=utf-8"),
-        "vendor/supabase.js" => asset!("vendor/supabase.js", "text/javascript; charset=utf-8"),
-        _ => return None,
-    })
-}
-
-const SCORING_POLICY: &str = include_str!("../../docs/scoring.md");
-const REPORT_PAGE: &str = include_str!("../../web/report.html");
-/// Where the report page takes the policy.
-const POLICY_SLOT: &str = "<!-- how-we-score -->";
-
-/// The policy as HTML, its headings moved `shift` levels down (inside a
-/// report its title is the section's summary, so it is left out there).
-fn policy_html(shift: usize, with_title: bool) -> String {
-    let lower = |level: HeadingLevel| {
-        let levels = [
-            HeadingLevel::H1,
-            HeadingLevel::H2,
-            HeadingLevel::H3,
-            HeadingLevel::H4,
-            HeadingLevel::H5,
-            HeadingLevel::H6,
-        ];
-        levels[(level as usize - 1 + shift).min(5)]
-    };
-    let mut in_title = false;
-    let events = Parser::new(SCORING_POLICY).filter_map(|event| match event {
-        Event::Start(Tag::Heading {
-            level: HeadingLevel::H1,
-            ..
-        }) if !with_title => {
-            in_title = true;
-            None
-        }
-        Event::End(TagEnd::Heading(HeadingLevel::H1)) if !with_title => {
-            in_title = false;
-            None
-        }
-        _ if in_title => None,
-        Event::Start(Tag::Heading {
-            level,
-            id,
-            classes,
-            attrs,
-        }) => Some(Event::Start(Tag::Heading {
-            level: lower(level),
-            id,
-            classes,
-            attrs,
-        })),
-        Event::End(TagEnd::Heading(level)) => Some(Event::End(TagEnd::Heading(lower(level)))),
-        other => Some(other),
+fn prepare(body: Vec<u8>, content_type: &'static str, is_asset: bool) -> Prepared {
+    let compressible = body.len() > 1024 && !content_type.starts_with("image/png");
+    let gzip = compressible.then(|| {
+        let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
+        encoder.write_all(&body).expect("writing to memory");
+        encoder.finish().expect("writing to memory")
     });
-    let mut html = String::with_capacity(SCORING_POLICY.len() * 2);
-    pulldown_cmark::html::push_html(&mut html, events);
-    html
+    Prepared {
+        etag: HeaderValue::from_str(&format!("\"{}\"", etag_of(&body)))
+            .expect("hex is a header value"),
+        body,
+        gzip,
+        content_type,
+        is_asset,
+    }
 }
 
-fn report_page() -> &'static str {
-    static PAGE: OnceLock<String> = OnceLock::new();
-    PAGE.get_or_init(|| REPORT_PAGE.replacen(POLICY_SLOT, &policy_html(1, false), 1))
-}
-
-fn scoring_page() -> &'static str {
-    static PAGE: OnceLock<String> = OnceLock::new();
-    PAGE.get_or_init(|| {
-        format!(
-            r#"<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
-<title>How we score · ModelPick</title><link rel="stylesheet" href="/assets/app.css"></head>
-<body><header><a class="brand" href="/">ModelPick</a></header>
-<main class="policy">
-{}</main></body></html>
-"#,
-            policy_html(0, true)
-        )
+fn prepared() -> &'static HashMap<&'static str, Prepared> {
+    static FILES: OnceLock<HashMap<&'static str, Prepared>> = OnceLock::new();
+    FILES.get_or_init(|| {
+        let assets = assets();
+        let versions: Vec<(String, String)> = assets
+            .iter()
+            .map(|(name, body, _)| {
+                (
+                    format!("/assets/{name}\""),
+                    format!("/assets/{name}?v={}\"", etag_of(body)),
+                )
+            })
+            .collect();
+        let mut files: HashMap<&'static str, Prepared> = assets
+            .into_iter()
+            .map(|(name, body, content_type)| (name, prepare(body, content_type, true)))
+            .collect();
+        for (name, body) in pages() {
+            let mut html = String::from_utf8(body).expect("pages are UTF-8");
+            for (plain, versioned) in &versions {
+                html = html.replace(plain.as_str(), versioned);
+            }
+            files.insert(name, prepare(html.into_bytes(), HTML, false));
+        }
+        files
     })
+}
+
+/// What the browser said about a request for a static file.
+#[derive(Debug, Default, Clone)]
+pub struct Fetch {
+    pub accepts_gzip: bool,
+    pub if_none_match: Option<String>,
+    /// The `v` of `?v=...`, when the URL has one.
+    pub version: Option<String>,
+}
+
+impl Fetch {
+    pub fn new(
+        accept_encoding: Option<String>,
+        if_none_match: Option<String>,
+        query: &str,
+    ) -> Self {
+        Fetch {
+            accepts_gzip: accept_encoding
+                .is_some_and(|a| a.split(',').any(|e| e.trim().starts_with("gzip"))),
+            if_none_match,
+            version: query
+                .split('&')
+                .find_map(|pair| pair.strip_prefix("v="))
+                .map(str::to_owned),
+        }
+    }
 }
 
 /// A page or asset by name; 404 for anything else.
-pub fn serve(name: &str) -> Response {
-    match page(name) {
-        Some(asset) => {
-            let mut response = Response::new(asset.body.into());
-            response
-                .headers_mut()
-                .insert(header::CONTENT_TYPE, asset.content_type.parse().unwrap());
-            response
-                .headers_mut()
-                .insert(header::CACHE_CONTROL, "no-cache".parse().unwrap());
-            response
-        }
-        None => warp::reply::with_status(
+pub fn serve(name: &str, fetch: &Fetch) -> Response {
+    let Some(file) = prepared().get(name) else {
+        return warp::reply::with_status(
             warp::reply::json(&serde_json::json!({"error": "no such page", "code": "not_found"})),
             StatusCode::NOT_FOUND,
         )
-        .into_response(),
+        .into_response();
+    };
+    let etag = file.etag.to_str().unwrap_or_default();
+    let immutable = file.is_asset && fetch.version.as_deref() == Some(etag.trim_matches('"'));
+    let unchanged = fetch.if_none_match.as_deref().is_some_and(|tags| {
+        tags.split(',')
+            .any(|t| t.trim().trim_start_matches("W/") == etag)
+    });
+    let gzip = file.gzip.as_ref().filter(|_| fetch.accepts_gzip);
+    let mut response = if unchanged {
+        let mut response = Response::new(Vec::new().into());
+        *response.status_mut() = StatusCode::NOT_MODIFIED;
+        response
+    } else {
+        Response::new(gzip.unwrap_or(&file.body).clone().into())
+    };
+    let headers = response.headers_mut();
+    headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static(file.content_type),
+    );
+    headers.insert(header::ETAG, file.etag.clone());
+    headers.insert(header::VARY, HeaderValue::from_static("Accept-Encoding"));
+    headers.insert(
+        header::CACHE_CONTROL,
+        HeaderValue::from_static(if immutable {
+            "public, max-age=31536000, immutable"
+        } else {
+            "no-cache"
+        }),
+    );
+    if gzip.is_some() && !unchanged {
+        headers.insert(header::CONTENT_ENCODING, HeaderValue::from_static("gzip"));
     }
+    response
 }
 
 /// What the browser needs to talk to Supabase: the URL and the public key.

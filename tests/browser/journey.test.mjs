@@ -7,6 +7,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdirSync } from 'node:fs';
 import { chromium } from 'playwright-core';
+import { accessible, fitsThePhone } from './axe.mjs';
 
 const site = process.env.SITE_URL || 'http://127.0.0.1:8787';
 const supabaseUrl = process.env.SUPABASE_URL || 'http://127.0.0.1:54321';
@@ -48,12 +49,15 @@ test('sign in, pay, watch the run and read the report', { timeout: 180_000 }, as
   try {
     const page = await (await browser.newContext()).newPage();
     await signIn(page, 'demo@modelpick.local', 'modelpick-demo');
+    await page.waitForSelector('#reports:not(.muted), #reports a, #reports');
+    await accessible(page, 'dashboard');
     await page.screenshot({ path: shots + '1-dashboard.png', fullPage: true });
 
     await page.goto(`${site}/benchmark/new?draft=${DEMO_DRAFT}`);
     await page.waitForSelector('#image-2');
     await page.waitForFunction(() => [...document.querySelectorAll('.thumbs img')].every((i) => i.complete && i.naturalWidth > 0));
     assert.match(await page.textContent('#models'), /openai\/gpt-4o/);
+    await accessible(page, 'the draft, ready to pay');
     await page.screenshot({ path: shots + '2-pay-and-run.png', fullPage: true });
 
     await page.click('#pay');
@@ -65,6 +69,8 @@ test('sign in, pay, watch the run and read the report', { timeout: 180_000 }, as
     await page.waitForURL(/\/benchmark\/[0-9a-f-]+\/processing/);
     const reportId = page.url().split('/')[4];
     await page.waitForFunction(() => /Running|complete/.test(document.querySelector('#headline').textContent), null, { timeout: 60_000 });
+    assert.equal(await page.getAttribute('#progress', 'role'), 'progressbar');
+    await accessible(page, 'processing');
     await page.screenshot({ path: shots + '4-processing.png', fullPage: true });
 
     await page.waitForURL(/\/report\//, { timeout: 120_000 });
@@ -90,6 +96,19 @@ test('sign in, pay, watch the run and read the report', { timeout: 180_000 }, as
     assert.equal(await page.locator('#field-map thead th').count(), 4);
     reportUrl = (await page.textContent('#share-link')).trim();
     assert.match(reportUrl, new RegExp(`/report/${reportId}\\?share=[0-9a-f]{64}$`));
+    await accessible(page, 'report');
+
+    // Every page on a phone: readable, nothing wider than the screen.
+    const phone = await (await browser.newContext({ viewport: { width: 375, height: 800 } })).newPage();
+    await signIn(phone, 'demo@modelpick.local', 'modelpick-demo');
+    for (const [name, path, ready] of [['dashboard', '/', '#reports a'], ['report', `/report/${reportId}`, '#ranking tbody tr'],
+      ['wizard', '/benchmark/new', '#wizard:not([hidden])'], ['scoring', '/scoring', 'h1']]) {
+      await phone.goto(site + path);
+      await phone.waitForSelector(ready);
+      await fitsThePhone(phone, name);
+      await accessible(phone, `${name} at 375 px`);
+      await phone.screenshot({ path: `${shots}phone-${name}.png`, fullPage: true });
+    }
   } finally {
     await browser.close();
   }

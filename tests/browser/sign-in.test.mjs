@@ -4,6 +4,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { chromium } from 'playwright-core';
+import { accessible, fitsThePhone } from './axe.mjs';
 
 const site = process.env.SITE_URL || 'http://127.0.0.1:8787';
 
@@ -31,6 +32,37 @@ test('the next= link after sign-in stays on this site', { timeout: 120_000 }, as
     }
     assert.equal(await landsOn(page, encodeURIComponent('/benchmark/new?draft=abc#models')),
       `${site}/benchmark/new?draft=abc#models`, 'a page of this site is kept, with its query and fragment');
+  } finally {
+    await browser.close();
+  }
+});
+
+test('signing in by keyboard: a wrong password is said at the fields, and focus stays in the form', { timeout: 60_000 }, async () => {
+  const browser = await launch();
+  try {
+    for (const width of [1280, 375]) {
+      const page = await (await browser.newContext({ viewport: { width, height: 800 } })).newPage();
+      await page.goto(`${site}/sign-in`);
+      assert.equal(await page.isHidden('#sign-out'), true, 'no "Sign out" for a visitor');
+      await accessible(page, `sign-in at ${width} px`);
+      await page.keyboard.press('Tab');
+      assert.equal(await page.evaluate(() => document.activeElement.textContent), 'Skip to content');
+      await page.focus('#email');
+      await page.keyboard.type('demo@modelpick.local');
+      await page.keyboard.press('Tab');
+      await page.keyboard.type('not-the-password');
+      await page.keyboard.press('Enter');
+      await page.waitForFunction(() => document.querySelector('#error').textContent.length > 0);
+      assert.equal(await page.textContent('#error'), 'That email and password do not match.');
+      assert.equal(await page.getAttribute('#password', 'aria-invalid'), 'true');
+      assert.equal(await page.getAttribute('#password', 'aria-describedby'), 'error');
+      assert.equal(await page.evaluate(() => document.activeElement.id), 'email', 'focus stays in the form');
+      await accessible(page, `sign-in error at ${width} px`);
+      if (width === 375) await fitsThePhone(page, 'sign-in');
+      await page.screenshot({ path: new URL(`../../target/screenshots/sign-in-error-${width}.png`, import.meta.url).pathname, fullPage: true });
+      await page.goto(`${site}/sign-up`);
+      await accessible(page, `sign-up at ${width} px`);
+    }
   } finally {
     await browser.close();
   }

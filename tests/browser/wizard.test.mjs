@@ -10,6 +10,7 @@ import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { chromium } from 'playwright-core';
+import { accessible } from './axe.mjs';
 
 const site = process.env.SITE_URL || 'http://127.0.0.1:8787';
 const shots = new URL('../../target/screenshots/', import.meta.url).pathname;
@@ -80,6 +81,7 @@ test('a new visitor signs up, creates a benchmark from files, pays and reads the
     assert.equal(schema.properties.invoice_number['x-compare'], 'case-insensitive');
     assert.equal(schema.properties.items['x-ordered'], true);
     assert.match(await page.inputValue('#prompt'), /items: a list, in the order shown/);
+    await accessible(page, 'the wizard with documents, expected JSON and schema');
     await shot(page, '4-expected-and-schema');
 
     for (const model of ['openai/gpt-4o-mini', 'google/gemini-2.0-flash-001', 'mistralai/pixtral-12b']) {
@@ -89,6 +91,7 @@ test('a new visitor signs up, creates a benchmark from files, pays and reads the
     await page.waitForSelector('#pay:not([disabled])');
     await page.waitForFunction(() => document.querySelector('#save-status').textContent === 'All changes saved.');
     assert.match(await page.textContent('#summary'), /^2 documents, 17 expected fields, 3 models, 6 calls/);
+    await accessible(page, 'the wizard ready to pay');
     await shot(page, '5-models-and-review');
 
     // Everything is where it was after a reload.

@@ -74,3 +74,74 @@ async fn the_scoring_policy_is_its_own_page_and_part_of_every_report() {
     assert!(report.contains("<strong>Identifiers stay text.</strong>"));
     assert!(report.contains(r#"href="/scoring""#));
 }
+
+#[tokio::test]
+async fn assets_are_versioned_compressed_and_revalidated() {
+    let app = TestApp::spawn().await;
+    let client = TestApp::http();
+    let (_, _, dashboard) = page(&app, "/").await;
+    let link = dashboard
+        .split('"')
+        .find(|part| part.starts_with("/assets/vendor/supabase.js?v="))
+        .expect("pages link their assets with a version")
+        .to_owned();
+
+    let plain = client
+        .get(format!("{}{link}", app.url))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        plain.headers()["cache-control"],
+        "public, max-age=31536000, immutable"
+    );
+    assert!(
+        plain.headers().get("content-encoding").is_none(),
+        "no gzip unless asked"
+    );
+    let etag = plain.headers()["etag"].to_str().unwrap().to_owned();
+    let size = plain.bytes().await.unwrap().len();
+
+    let zipped = client
+        .get(format!("{}{link}", app.url))
+        .header("accept-encoding", "gzip, deflate, br")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(zipped.headers()["content-encoding"], "gzip");
+    assert_eq!(zipped.headers()["vary"], "Accept-Encoding");
+    let zipped_size = zipped.bytes().await.unwrap().len();
+    assert!(zipped_size * 3 < size, "{zipped_size} of {size} bytes");
+
+    let again = client
+        .get(format!("{}/assets/vendor/supabase.js", app.url))
+        .header("if-none-match", &etag)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(again.status(), StatusCode::NOT_MODIFIED);
+    assert_eq!(
+        again.headers()["cache-control"],
+        "no-cache",
+        "an unversioned URL is revalidated"
+    );
+    assert!(again.bytes().await.unwrap().is_empty());
+
+    let stale = client
+        .get(format!("{}/assets/vendor/supabase.js?v=0000", app.url))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        stale.headers()["cache-control"],
+        "no-cache",
+        "an old version is not cached for a year"
+    );
+
+    let (status, content_type, icon) = page(&app, "/favicon.ico").await;
+    assert_eq!(
+        (status, content_type.as_str()),
+        (StatusCode::OK, "image/svg+xml")
+    );
+    assert!(icon.starts_with("<svg"));
+}
