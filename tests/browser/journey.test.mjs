@@ -94,6 +94,18 @@ test('sign in, pay, watch the run and read the report', { timeout: 180_000 }, as
     assert.match(await page.textContent('#verdict-text'), /^For the lowest cost, pick /);
     assert.match(await page.textContent('#sample-warning'), /^With 3 documents/);
     assert.equal(await page.locator('#field-map thead th').count(), 4);
+    // A field a model got wrong somewhere opens where, in words.
+    const cell = page.locator('#field-map button.cell').first();
+    if (await cell.count()) {
+      await cell.click();
+      assert.match(await page.textContent('#field-examples li'), /^Document \d \(invoice-\d\.png\): /);
+    }
+    // Each document: its image for its owner, every model in the ranking's order.
+    await page.click('#diffs details.document summary');
+    await page.waitForFunction(() => document.querySelector('.document-image')?.naturalWidth > 0);
+    const order = await page.locator('#ranking tbody tr').evaluateAll((rows) => rows.map((r) => r.dataset.model));
+    assert.equal(order.length, 3);
+    await accessible(page, 'report with a document open');
     reportUrl = (await page.textContent('#share-link')).trim();
     assert.match(reportUrl, new RegExp(`/report/${reportId}\\?share=[0-9a-f]{64}$`));
     await accessible(page, 'report');
