@@ -65,6 +65,16 @@ fn cost_and_speed(a: &ModelFigures, b: &ModelFigures) -> Vec<String> {
     notes
 }
 
+/// "96.3% of fields right (90.0%–100%)": the figure with its interval.
+fn fields_right(model: &ModelFigures) -> String {
+    format!(
+        "{} of fields right ({}–{})",
+        percent(model.field_accuracy),
+        percent(model.field_interval[0]),
+        percent(model.field_interval[1])
+    )
+}
+
 pub(super) fn accuracy_verdict(
     models: &[ModelFigures],
     comparison: Option<&Comparison>,
@@ -73,11 +83,9 @@ pub(super) fn accuracy_verdict(
     let best = &models[0];
     let Some((second, comparison)) = models.get(1).zip(comparison) else {
         return format!(
-            "Only {} was compared: {} of fields right ({}–{}), {} of {} documents entirely right, {} per 1,000 documents.",
+            "Only {} was compared: {}, {} of {} documents entirely right, {} per 1,000 documents.",
             best.display_name,
-            percent(best.field_accuracy),
-            percent(best.field_interval[0]),
-            percent(best.field_interval[1]),
+            fields_right(best),
             best.passed,
             documents,
             dollars(best.cost_per_1000_usd)
@@ -107,11 +115,9 @@ pub(super) fn accuracy_verdict(
         )
     } else {
         format!(
-            "Pick {}: {} of fields right ({}–{}), ahead of {} ({}) on your documents, at {} per 1,000 documents.",
+            "Pick {}: {}, ahead of {} ({}) on your documents, at {} per 1,000 documents.",
             best.display_name,
-            percent(best.field_accuracy),
-            percent(best.field_interval[0]),
-            percent(best.field_interval[1]),
+            fields_right(best),
             second.display_name,
             percent(second.field_accuracy),
             dollars(best.cost_per_1000_usd)
