@@ -34,6 +34,21 @@ async function summaryOf(reportId) {
   return data;
 }
 
+// How long after a run is recorded the processing page shows it.
+async function progressLag(reportId, shown) {
+  const { createClient } = await import('@supabase/supabase-js');
+  const ws = (await import('ws')).default;
+  const anon = (await (await fetch(`${site}/config.json`)).json()).supabaseAnonKey;
+  const owner = createClient(supabaseUrl, anon, { auth: { persistSession: false }, realtime: { transport: ws } });
+  await owner.auth.signInWithPassword({ email: 'demo@modelpick.local', password: 'modelpick-demo' });
+  const { data: runs } = await owner.from('benchmark_runs').select('created_at').eq('report_id', reportId).order('created_at');
+  const lags = [...shown].filter(([done]) => done > 0 && runs[done - 1])
+    .map(([done, at]) => at - Date.parse(runs[done - 1].created_at)).sort((a, b) => a - b);
+  const gaps = runs.slice(1).map((r, i) => Date.parse(r.created_at) - Date.parse(runs[i].created_at));
+  return `processing page: ${shown.size} progress states shown for ${runs.length} runs; a recorded run shown after `
+    + `p50 ${lags[Math.floor(lags.length / 2)] ?? '–'} ms, max ${lags[lags.length - 1] ?? '–'} ms (poll 1 s); longest wait between runs ${Math.max(0, ...gaps)} ms`;
+}
+
 async function signIn(page, email, password) {
   await page.goto(`${site}/sign-in`);
   await page.fill('#email', email);
@@ -44,7 +59,7 @@ async function signIn(page, email, password) {
 
 let reportUrl;
 
-test('sign in, pay, watch the run and read the report', { timeout: 180_000 }, async () => {
+test('sign in, pay, watch the run and read the report', { timeout: 180_000 }, async (t) => {
   const browser = await launch();
   try {
     const page = await (await browser.newContext()).newPage();
@@ -68,14 +83,27 @@ test('sign in, pay, watch the run and read the report', { timeout: 180_000 }, as
     await page.click('#pay');
     await page.waitForURL(/\/benchmark\/[0-9a-f-]+\/processing/);
     const reportId = page.url().split('/')[4];
+    // Measured, not timed: when the page first shows each count of runs done.
+    const shown = new Map();
+    const sampling = (async () => {
+      const until = Date.now() + 150_000;
+      while (!/\/report\//.test(page.url()) && Date.now() < until) {
+        const text = await page.getAttribute('#progress', 'aria-valuetext').catch(() => null);
+        const done = text && /^(\d+) of \d+/.exec(text);
+        if (done && !shown.has(Number(done[1]))) shown.set(Number(done[1]), Date.now());
+        await new Promise((resolve) => setTimeout(resolve, 50));
+      }
+    })();
     await page.waitForFunction(() => /Running|complete/.test(document.querySelector('#headline').textContent), null, { timeout: 60_000 });
     assert.equal(await page.getAttribute('#progress', 'role'), 'progressbar');
     await accessible(page, 'processing');
     await page.screenshot({ path: shots + '4-processing.png', fullPage: true });
 
     await page.waitForURL(/\/report\//, { timeout: 120_000 });
+    await sampling;
     await page.waitForSelector('#ranking tbody tr');
     await page.screenshot({ path: shots + '5-report.png', fullPage: true });
+    t.diagnostic(await progressLag(reportId, shown));
 
     // The page shows what the database says.
     const summary = await summaryOf(reportId);

@@ -75,6 +75,7 @@ fn fields_right(model: &ModelFigures) -> String {
     )
 }
 
+/// The verdict when accuracy comes first.
 pub(super) fn accuracy_verdict(
     models: &[ModelFigures],
     comparison: Option<&Comparison>,
