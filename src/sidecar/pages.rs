@@ -14,11 +14,11 @@ use crate::stripe::types::{CheckoutSession, SessionId};
 /// A small page in the product's look; `body` is trusted HTML.
 fn page(status: StatusCode, title: &str, body: &str) -> Response {
     let html = format!(
-        r#"<!doctype html>
+        r##"<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
-<title>{title} · ModelPick</title><link rel="stylesheet" href="/assets/app.css"></head>
-<body><header><a class="brand" href="/">ModelPick</a></header>
-<main><h1>{title}</h1><div class="panel">{body}</div></main></body></html>"#,
+<title>{title} · ModelPick</title><link rel="stylesheet" href="/assets/app.css"><link rel="icon" href="/assets/icon.svg" type="image/svg+xml"></head>
+<body><a class="skip" href="#main">Skip to content</a><header><a class="brand" href="/">ModelPick</a></header>
+<main id="main"><h1>{title}</h1><div class="panel">{body}</div></main></body></html>"##,
         title = escape(title),
     );
     warp::reply::with_status(warp::reply::html(html), status).into_response()

@@ -142,7 +142,8 @@ test('sign in, pay, watch the run and read the report', { timeout: 180_000 }, as
     const phone = await (await browser.newContext({ viewport: { width: 375, height: 800 } })).newPage();
     await signIn(phone, 'demo@modelpick.local', 'modelpick-demo');
     for (const [name, path, ready] of [['dashboard', '/', '#reports a'], ['report', `/report/${reportId}`, '#ranking tbody tr'],
-      ['wizard', '/benchmark/new', '#wizard:not([hidden])'], ['scoring', '/scoring', 'h1']]) {
+      ['wizard', '/benchmark/new', '#wizard:not([hidden])'], ['scoring', '/scoring', 'h1'], ['sign-up', '/sign-up', '#form'],
+      ['checkout-cancelled', `/checkout/cancel?draft=${DEMO_DRAFT}`, 'h1']]) {
       await phone.goto(site + path);
       await phone.waitForSelector(ready);
       await fitsThePhone(phone, name);
