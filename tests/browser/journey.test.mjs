@@ -150,6 +150,12 @@ test('sign in, pay, watch the run and read the report', { timeout: 180_000 }, as
       await accessible(phone, `${name} at 375 px`);
       await phone.screenshot({ path: `${shots}phone-${name}.png`, fullPage: true });
     }
+    // The processing page of a finished report says so, then opens it.
+    await phone.goto(`${site}/benchmark/${reportId}/processing`);
+    await phone.waitForFunction(() => /complete/.test(document.querySelector('#headline').textContent));
+    await fitsThePhone(phone, 'processing');
+    await phone.screenshot({ path: `${shots}phone-processing.png`, fullPage: true });
+    await phone.waitForURL(/\/report\//);
   } finally {
     await browser.close();
   }
@@ -175,7 +181,14 @@ test('another user cannot see the report; the share link shows it signed out', {
     await visitor.goto(reportUrl);
     await visitor.waitForSelector('#ranking tbody tr');
     assert.equal(await visitor.locator('#ranking tbody tr').count(), 3);
+    assert.equal(await visitor.isHidden('#sign-out'), true, 'no "Sign out" for a link\'s visitor');
     await visitor.screenshot({ path: shots + '7-shared.png', fullPage: true });
+    const phone = await (await browser.newContext({ viewport: { width: 375, height: 800 } })).newPage();
+    await phone.goto(reportUrl);
+    await phone.waitForSelector('#ranking tbody tr');
+    await fitsThePhone(phone, 'shared report');
+    await accessible(phone, 'shared report at 375 px');
+    await phone.screenshot({ path: shots + 'phone-shared.png', fullPage: true });
   } finally {
     await browser.close();
   }
