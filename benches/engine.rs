@@ -322,6 +322,54 @@ fn time_scoring(
     )
 }
 
+/// The time to compute a finished report's figures: `documents` invoices
+/// of 10 fields, each model wrong somewhere on one document in three.
+fn time_figures(documents: usize, models: usize) -> (f64, f64) {
+    use modelpick::engine::figures::{compute, ModelName, RunRow};
+    let (expected, _) = invoice_table(false);
+    let rows = expected["lines"].as_array().unwrap();
+    let expected: Vec<Value> = (0..documents)
+        .map(|d| json!({"number": format!("INV-{d}"), "total": d * 10, "lines": [rows[d % 200], rows[(d + 1) % 200]]}))
+        .collect();
+    let names: Vec<ModelName> = (0..models)
+        .map(|m| ModelName {
+            id: format!("vendor/model-{m}"),
+            display_name: format!("Model {m}"),
+        })
+        .collect();
+    let runs: Vec<RunRow> = (0..documents * models)
+        .map(|i| {
+            let (document, model) = (i / models, i % models);
+            let wrong = (document + model) % 3 == 0;
+            RunRow {
+                model_id: names[model].id.clone(),
+                image_index: document,
+                passed: !wrong,
+                fields_total: 10,
+                fields_matched: if wrong { 9 } else { 10 },
+                cost_usd: 0.0004 * (model + 1) as f64,
+                latency_ms: 800 + (i as u32 * 37) % 900,
+                failed: false,
+                diffs: if wrong {
+                    vec![("lines[1].unit_price".into(), "mismatch".into())]
+                } else {
+                    Vec::new()
+                },
+            }
+        })
+        .collect();
+    let mut times: Vec<f64> = (0..9)
+        .map(|_| {
+            let started = Instant::now();
+            let figures = compute(&expected, &names, &runs);
+            assert_eq!(figures.models.len(), models);
+            started.elapsed().as_secs_f64() * 1000.0
+        })
+        .collect();
+    times.sort_by(f64::total_cmp);
+    (percentile(&times, 0.5), times[times.len() - 1])
+}
+
 fn print_scoring() {
     let schema =
         json!({"type": "object", "properties": {"lines": {"type": "array", "x-ordered": true}}});
@@ -338,6 +386,8 @@ fn print_scoring() {
             scored.fields_matched
         );
     }
+    let (median, slowest) = time_figures(50, 10);
+    println!("report figures for 50 documents x 10 models (computed once as a report finishes): median {median:.1} ms, slowest {slowest:.1} ms");
     let (expected, answer) = costliest_within_limits();
     let (median, slowest, _) = time_scoring(&expected, &answer, None, 3);
     println!("scorer on the costliest answer within the limits (budget {} steps): median {median:.0} ms, slowest {slowest:.0} ms", score::WORK_BUDGET);
