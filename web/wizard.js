@@ -211,7 +211,7 @@ const Wizard = (() => {
   const R = DraftRules;
   const BUCKET = 'benchmark-images';
   let supabase, userId, limits, catalog = [], draftId, draft;
-  let images = [];            // { path, name, width, height, expected?, expectedText }
+  let images = [];            // { path, name, width, height, expected?, expectedText, fields, url }
   let userSchema = null, inferredSchema = {}, prompt = '', promptEdited = false;
   let selected = [], estimate = null, saving = Promise.resolve(), saveTimer;
 
@@ -410,6 +410,7 @@ const Wizard = (() => {
     const image = images[i], note = $(`#expected-${i}-note`), area = $(`#expected-${i}`);
     const read = R.readExpected(image.expectedText, limits, `expected JSON of image ${i + 1} (${image.name})`);
     image.expected = read.value;
+    image.fields = read.fields || 0;
     note.textContent = read.error || `${read.fields} field${read.fields === 1 ? '' : 's'}.`;
     note.className = read.error ? 'error' : 'muted';
     area.setAttribute('aria-invalid', read.error && image.expectedText.trim() ? 'true' : 'false');
@@ -444,9 +445,7 @@ const Wizard = (() => {
       const typed = JSON.parse($('#schema').value);
       if (typeof typed !== 'object' || typed === null || Array.isArray(typed)) throw new Error('a JSON Schema is one object');
       userSchema = typed;
-      $('#schema-error').textContent = '';
-      renderFields();
-      if (!promptEdited) { prompt = R.defaultPrompt(userSchema); $('#prompt').value = prompt; }
+      updateSchema();
       saveSoon();
     } catch (e) {
       $('#schema-error').textContent = `Not saved until it is valid: ${e.message}`;
@@ -538,7 +537,7 @@ const Wizard = (() => {
   }
 
   function renderSummary() {
-    const fieldCount = images.reduce((sum, i) => sum + (i.expected ? R.readExpected(i.expectedText, limits).fields : 0), 0);
+    const fieldCount = images.reduce((sum, i) => sum + (i.expected ? i.fields : 0), 0);
     const ready = images.length && images.every((i) => i.expected) && selected.length && prompt.trim() && !overCeiling();
     $('#summary').textContent = `${images.length} document${images.length === 1 ? '' : 's'}, ${fieldCount} expected fields, `
       + `${selected.length} model${selected.length === 1 ? '' : 's'}`

@@ -11,17 +11,26 @@ use crate::html::escape;
 use crate::stripe::lookups::LookupError;
 use crate::stripe::types::{CheckoutSession, SessionId};
 
-/// A small page in the product's look; `body` is trusted HTML.
-fn page(status: StatusCode, title: &str, body: &str) -> Response {
-    let html = format!(
+/// A whole page in the product's look (its stylesheet, icon, skip link and
+/// header) around `main`, trusted HTML; `title` is text.
+pub(super) fn document(title: &str, main: &str) -> String {
+    format!(
         r##"<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
 <title>{title} · ModelPick</title><link rel="stylesheet" href="/assets/app.css"><link rel="icon" href="/assets/icon.svg" type="image/svg+xml"></head>
 <body><a class="skip" href="#main">Skip to content</a><header><a class="brand" href="/">ModelPick</a></header>
-<main id="main"><h1>{title}</h1><div class="panel">{body}</div></main></body></html>"##,
+<main id="main">{main}</main></body></html>"##,
         title = escape(title),
+    )
+}
+
+/// A small page in the product's look; `body` is trusted HTML.
+fn page(status: StatusCode, title: &str, body: &str) -> Response {
+    let main = format!(
+        r#"<h1>{}</h1><div class="panel">{body}</div>"#,
+        escape(title)
     );
-    warp::reply::with_status(warp::reply::html(html), status).into_response()
+    warp::reply::with_status(warp::reply::html(document(title, &main)), status).into_response()
 }
 
 fn redirect(location: &str) -> Response {

@@ -62,16 +62,6 @@ pub fn report_page() -> String {
 
 /// The policy as a page of its own.
 pub fn scoring_page() -> String {
-    {
-        format!(
-            r##"<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
-<title>How we score · ModelPick</title><link rel="stylesheet" href="/assets/app.css"><link rel="icon" href="/assets/icon.svg" type="image/svg+xml"></head>
-<body><a class="skip" href="#main">Skip to content</a><header><a class="brand" href="/">ModelPick</a></header>
-<main id="main" class="policy">
-{}</main></body></html>
-"##,
-            policy_html(0, true)
-        )
-    }
+    let policy = format!(r#"<div class="policy">{}</div>"#, policy_html(0, true));
+    super::pages::document("How we score", &policy)
 }

@@ -71,8 +71,8 @@ fn etag_of(body: &[u8]) -> String {
 }
 
 fn prepare(body: Vec<u8>, content_type: &'static str, is_asset: bool) -> Prepared {
-    let compressible = body.len() > 1024 && !content_type.starts_with("image/png");
-    let gzip = compressible.then(|| {
+    // Every asset is text (SVG included); small ones gain nothing.
+    let gzip = (body.len() > 1024).then(|| {
         let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
         encoder.write_all(&body).expect("writing to memory");
         encoder.finish().expect("writing to memory")

@@ -232,13 +232,7 @@ async fn an_expensive_provider_stops_at_the_soft_ceiling_and_never_passes_the_ha
         config.latency_ms = 50;
     })
     .await;
-    let db = world.supabase.db.client().await;
-    db.execute(
-        "update public.model_catalog set prompt_usd_per_mtok = 40, completion_usd_per_mtok = 160",
-        &[],
-    )
-    .await
-    .unwrap();
+    world.price_every_model(40, 160).await;
     let report = world.paid_report(8).await;
     let engine = world.start_engine(Limits::default(), CALL_TIMEOUT);
     let states = world

@@ -177,12 +177,7 @@ async fn every_call_timing_out_never_passes_seven_dollars_and_is_refunded_once()
     })
     .await;
     let db = world.supabase.db.client().await;
-    db.execute(
-        "update public.model_catalog set prompt_usd_per_mtok = 40, completion_usd_per_mtok = 160",
-        &[],
-    )
-    .await
-    .unwrap();
+    world.price_every_model(40, 160).await;
     let report = world.paid_report(8).await;
     let engine = world.start_engine(Limits::default(), Duration::from_millis(300));
     let states = world

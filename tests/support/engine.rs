@@ -125,6 +125,21 @@ impl TestWorld {
         }
     }
 
+    /// Every catalog model at these prices per million tokens (to match a
+    /// provider configured with the same `default_price`).
+    pub async fn price_every_model(&self, prompt_usd_per_mtok: i32, completion_usd_per_mtok: i32) {
+        self.supabase
+            .db
+            .client()
+            .await
+            .execute(
+                "update public.model_catalog set prompt_usd_per_mtok = $1::int, completion_usd_per_mtok = $2::int",
+                &[&prompt_usd_per_mtok, &completion_usd_per_mtok],
+            )
+            .await
+            .unwrap();
+    }
+
     /// A user, their images in Storage, a ready draft of the first `models`
     /// catalog models, and a paid report for it; returns the report id.
     pub async fn paid_report(&self, models: i64) -> Uuid {

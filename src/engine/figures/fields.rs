@@ -6,6 +6,7 @@ use std::collections::{HashMap, HashSet};
 use serde_json::Value;
 
 use super::{FieldRow, ModelRuns, RunRow, MAX_FIELD_ROWS};
+use crate::engine::score;
 
 /// `items[3].price` as `items[].price`.
 fn folded(path: &str) -> String {
@@ -26,16 +27,11 @@ fn folded(path: &str) -> String {
 }
 
 /// Every leaf of an expected value with its path, as the scorer writes it.
-pub(super) fn leaf_paths(value: &Value, path: &str, out: &mut Vec<String>) {
+fn leaf_paths(value: &Value, path: &str, out: &mut Vec<String>) {
     match value {
         Value::Object(map) if !map.is_empty() => {
             for (key, child) in map {
-                let child_path = if path.is_empty() {
-                    key.clone()
-                } else {
-                    format!("{path}.{key}")
-                };
-                leaf_paths(child, &child_path, out);
+                leaf_paths(child, &score::join(path, key), out);
             }
         }
         Value::Array(items) if !items.is_empty() => {
@@ -62,6 +58,19 @@ fn leaf_wrong(path: &str, run: Option<&RunRow>, wrong_at: &HashSet<&str>) -> boo
         .any(|(i, _)| wrong_at.contains(&path[..i]))
 }
 
+/// The paths a run got wrong (a difference there, or at a value holding
+/// it); what it added does not make an expected field wrong.
+fn wrong_at(run: Option<&RunRow>) -> HashSet<&str> {
+    run.map(|r| {
+        r.diffs
+            .iter()
+            .filter(|(_, kind)| kind != "extra" && kind != "note")
+            .map(|(p, _)| p.as_str())
+            .collect()
+    })
+    .unwrap_or_default()
+}
+
 /// Each field's documents right per model, worst first.
 pub(super) fn field_rows(expected: &[Value], models: &[&ModelRuns]) -> Vec<FieldRow> {
     let mut rows: HashMap<String, FieldRow> = HashMap::new();
@@ -72,6 +81,18 @@ pub(super) fn field_rows(expected: &[Value], models: &[&ModelRuns]) -> Vec<Field
         for leaf in &leaves {
             fields.entry(folded(leaf)).or_default().push(leaf);
         }
+        // Each model's run of this document, read once for all its fields.
+        let runs: Vec<(Option<&RunRow>, HashSet<&str>)> = models
+            .iter()
+            .map(|model| {
+                let run = model
+                    .runs
+                    .iter()
+                    .find(|r| r.image_index == document)
+                    .copied();
+                (run, wrong_at(run))
+            })
+            .collect();
         for (field, instances) in fields {
             let row = rows.entry(field.clone()).or_insert_with(|| FieldRow {
                 path: field,
@@ -79,25 +100,8 @@ pub(super) fn field_rows(expected: &[Value], models: &[&ModelRuns]) -> Vec<Field
                 of: 0,
             });
             row.of += 1;
-            for (m, model) in models.iter().enumerate() {
-                let run = model
-                    .runs
-                    .iter()
-                    .find(|r| r.image_index == document)
-                    .copied();
-                let wrong_at: HashSet<&str> = run
-                    .map(|r| {
-                        r.diffs
-                            .iter()
-                            .filter(|(_, kind)| kind != "extra" && kind != "note")
-                            .map(|(p, _)| p.as_str())
-                            .collect()
-                    })
-                    .unwrap_or_default();
-                if !instances
-                    .iter()
-                    .any(|leaf| leaf_wrong(leaf, run, &wrong_at))
-                {
+            for (m, (run, wrong)) in runs.iter().enumerate() {
+                if !instances.iter().any(|leaf| leaf_wrong(leaf, *run, wrong)) {
                     row.right[m] += 1;
                 }
             }

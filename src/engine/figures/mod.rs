@@ -14,7 +14,8 @@ mod fields;
 mod stats;
 mod wording;
 
-use fields::{field_rows, leaf_paths};
+use super::score;
+use fields::field_rows;
 pub use stats::wilson;
 use stats::{accuracy_of, bootstrap, latency_percentile, Z95};
 pub use wording::dollars;
@@ -234,9 +235,13 @@ pub fn inputs(snapshot: &Value) -> (Vec<Value>, Vec<ModelName>) {
 /// document (by index) and its models in the order the buyer chose them.
 pub fn compute(expected: &[Value], models: &[ModelName], runs: &[RunRow]) -> Figures {
     let documents = expected.len();
+    let fields: Vec<u32> = expected
+        .iter()
+        .map(|value| score::leaves(value) as u32)
+        .collect();
     let per_model: Vec<ModelRuns> = models
         .iter()
-        .map(|name| model_runs(expected, name, runs))
+        .map(|name| model_runs(&fields, name, runs))
         .collect();
     let mut figures: Vec<(ModelFigures, usize)> = per_model
         .iter()
@@ -281,16 +286,9 @@ pub fn compute(expected: &[Value], models: &[ModelName], runs: &[RunRow]) -> Fig
 
 /// One model's runs, and its fields right per document (a document it has
 /// no run for counts as nothing right of all its fields).
-fn model_runs<'a>(expected: &[Value], name: &'a ModelName, runs: &'a [RunRow]) -> ModelRuns<'a> {
+fn model_runs<'a>(fields: &[u32], name: &'a ModelName, runs: &'a [RunRow]) -> ModelRuns<'a> {
     let runs: Vec<&RunRow> = runs.iter().filter(|r| r.model_id == name.id).collect();
-    let mut per_document: Vec<(u32, u32)> = expected
-        .iter()
-        .map(|value| {
-            let mut leaves = Vec::new();
-            leaf_paths(value, "", &mut leaves);
-            (0, leaves.len() as u32)
-        })
-        .collect();
+    let mut per_document: Vec<(u32, u32)> = fields.iter().map(|&total| (0, total)).collect();
     for run in &runs {
         if let Some(slot) = per_document.get_mut(run.image_index) {
             *slot = (run.fields_matched, run.fields_total.max(slot.1));

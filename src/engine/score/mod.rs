@@ -84,7 +84,7 @@ pub fn parse_output(text: &str) -> Result<Value, OutputError> {
 }
 
 /// Counts the leaves (fields) of an expected value.
-fn leaves(value: &Value) -> usize {
+pub fn leaves(value: &Value) -> usize {
     match value {
         Value::Object(map) if !map.is_empty() => map.values().map(leaves).sum(),
         Value::Array(items) if !items.is_empty() => items.iter().map(leaves).sum(),
@@ -283,7 +283,9 @@ impl Walk {
     }
 }
 
-fn join(path: &str, key: &str) -> String {
+/// The path of `key` inside the value at `path`, as differences name it
+/// (`items[0].price`; list positions are written `[i]`).
+pub fn join(path: &str, key: &str) -> String {
     if path.is_empty() {
         key.to_owned()
     } else {
