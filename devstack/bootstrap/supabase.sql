@@ -14,7 +14,12 @@
 -- * `storage` tables owned by `supabase_storage_admin`, refusing direct
 --   deletes (storage-api migration 0055) unless the session sets
 --   `storage.allow_delete_query`; `project_owner` may manage policies on
---   them (supautils' `policy_grants`) and nothing else about them.
+--   them (supautils' `policy_grants`) and nothing else about them;
+-- * the platform's schemas (`auth`, `storage`, the local supautils stand-in)
+--   owned by `supabase_admin`, as on hosted Supabase, so `supabase db reset
+--   --db-url` leaves them alone as it does there;
+-- * no `supabase_migrations` schema: the Supabase CLI makes it, as the
+--   project role, when it applies the migrations.
 --
 -- Sources: supabase/postgres init-scripts and migrations (roles, grants,
 -- demote-postgres, revoke_admin_roles_from_postgres), supabase/auth
@@ -30,7 +35,8 @@ declare
   _role text;
 begin
   foreach _role in array array['anon', 'authenticated', 'service_role', 'authenticator',
-                                'supabase_auth_admin', 'supabase_storage_admin', 'project_owner'] loop
+                                'supabase_auth_admin', 'supabase_storage_admin', 'supabase_admin',
+                                'project_owner'] loop
     if not exists (select 1 from pg_roles where rolname = _role) then
       execute format('create role %I', _role);
     end if;
@@ -44,6 +50,9 @@ alter role service_role nologin inherit nosuperuser bypassrls;
 alter role authenticator login noinherit nosuperuser nobypassrls password 'postgres';
 alter role supabase_auth_admin login noinherit nosuperuser nocreaterole password 'postgres';
 alter role supabase_storage_admin login noinherit nosuperuser password 'postgres';
+-- Hosted Supabase's platform superuser; here only the owner of the
+-- platform's schemas (it never logs in, and needs no more).
+alter role supabase_admin nologin noinherit nosuperuser;
 alter role project_owner login inherit nosuperuser nocreatedb nocreaterole bypassrls password 'postgres';
 
 alter role anon set statement_timeout = '3s';
@@ -84,6 +93,7 @@ grant usage on schema public to anon, authenticated, service_role;
 -- auth ----------------------------------------------------------------------
 
 create schema if not exists auth;
+alter schema auth owner to supabase_admin;
 grant usage on schema auth to project_owner, anon, authenticated, service_role;
 grant all on schema auth to supabase_auth_admin;
 revoke create on schema auth from project_owner;
@@ -218,6 +228,7 @@ grant all on all sequences in schema auth to project_owner;
 -- storage -------------------------------------------------------------------
 
 create schema if not exists storage;
+alter schema storage owner to supabase_admin;
 grant all on schema storage to supabase_storage_admin;
 grant usage on schema storage to project_owner, anon, authenticated, service_role;
 revoke create on schema storage from project_owner;
@@ -247,6 +258,9 @@ create table if not exists storage.objects (
   owner_id text,
   unique (bucket_id, name)
 );
+
+-- storage-api migration 0002: prefix searches (a user's folder) use this.
+create index if not exists name_prefix_search on storage.objects (name text_pattern_ops);
 
 create or replace function storage.foldername(name text) returns text[]
 language plpgsql immutable
@@ -322,6 +336,7 @@ grant execute on all functions in schema storage to project_owner, anon, authent
 -- lent ownership of both tables for the one policy statement and the owner
 -- is put back when it ends; a failed statement rolls the loan back with it.
 create schema if not exists supautils_local;
+alter schema supautils_local owner to supabase_admin;
 revoke all on schema supautils_local from public;
 
 create or replace function supautils_local.lend_storage_tables() returns event_trigger
@@ -354,13 +369,3 @@ drop event trigger if exists supautils_local_return_storage_tables;
 create event trigger supautils_local_return_storage_tables on ddl_command_end
   when tag in ('CREATE POLICY', 'ALTER POLICY', 'DROP POLICY')
   execute function supautils_local.return_storage_tables();
-
--- The Supabase CLI records applied migrations here; `scripts/db-reset` does too.
-create schema if not exists supabase_migrations;
-create table if not exists supabase_migrations.schema_migrations (
-  version text primary key,
-  name text,
-  statements text[]
-);
-grant usage on schema supabase_migrations to project_owner;
-grant select, insert on supabase_migrations.schema_migrations to project_owner;

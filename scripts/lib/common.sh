@@ -210,6 +210,26 @@ ensure_node_modules() {
   fi
 }
 
+# The Supabase CLI, from npm (package.json pins it; its platform binary
+# comes with it). `supabase db reset --db-url` applies supabase/ to any
+# Postgres; the commands that need Docker are not used.
+SUPABASE_CLI_VERSION=2.117.0
+ensure_supabase_cli() {
+  ensure_node_modules
+  local have
+  have="$("$ROOT/node_modules/.bin/supabase" --version 2>/dev/null)" || true
+  [ "$have" = "$SUPABASE_CLI_VERSION" ] ||
+    die "the Supabase CLI in node_modules is '${have:-missing}', not $SUPABASE_CLI_VERSION (package.json pins it)"
+}
+
+# The Supabase CLI on this project, quiet: no telemetry, no update check,
+# its home under target/ rather than the user's.
+supabase_cli() {
+  mkdir -p "$ROOT/target/supabase-home"
+  (cd "$ROOT" && DO_NOT_TRACK=1 SUPABASE_NO_UPDATE_NOTIFIER=1 SUPABASE_HOME="$ROOT/target/supabase-home" \
+    "$ROOT/node_modules/.bin/supabase" --workdir "$ROOT" "$@")
+}
+
 free_port() {
   python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
 }

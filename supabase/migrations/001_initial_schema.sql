@@ -50,6 +50,8 @@ create table public.model_catalog (
   updated_at timestamptz not null default now()
 );
 
+revoke all on function private.set_updated_at() from public, anon, authenticated, service_role;
+
 create trigger model_catalog_updated_at before update on public.model_catalog
   for each row execute function private.set_updated_at();
 
@@ -60,7 +62,8 @@ create policy "Anyone can read the model catalog"
   to anon, authenticated
   using (true);
 
-revoke insert, update, delete, truncate on public.model_catalog from anon, authenticated;
+revoke all on public.model_catalog from anon, authenticated, service_role;
+grant select on public.model_catalog to anon, authenticated;
 
 -- benchmark_drafts ----------------------------------------------------------
 -- `upload_data` is {"images": [{"path": "<user id>/…", "expected": {…}}, …]};
@@ -140,6 +143,8 @@ begin
 end
 $$;
 
+revoke all on function private.check_ready_draft() from public, anon, authenticated, service_role;
+
 create trigger benchmark_drafts_check_ready before insert or update on public.benchmark_drafts
   for each row execute function private.check_ready_draft();
 
@@ -166,7 +171,8 @@ create policy "Owners delete their drafts until paid"
   to authenticated
   using (user_id = auth.uid() and status <> 'paid');
 
-revoke all on public.benchmark_drafts from anon;
+-- Granted per column in 011_least_privilege.
+revoke all on public.benchmark_drafts from anon, authenticated, service_role;
 
 -- reports -------------------------------------------------------------------
 -- One per successful payment, created only by `fulfill_checkout`.
@@ -206,4 +212,5 @@ create policy "Share-token holders read that report"
   to anon, authenticated
   using (share_token = private.request_share_token());
 
-revoke insert, update, delete, truncate on public.reports from anon, authenticated;
+-- Granted per column in 011_least_privilege.
+revoke all on public.reports from anon, authenticated, service_role;

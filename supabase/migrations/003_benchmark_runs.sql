@@ -39,4 +39,5 @@ create policy "Runs are readable with their report"
   to anon, authenticated
   using (exists (select 1 from public.reports r where r.id = benchmark_runs.report_id));
 
-revoke insert, update, delete, truncate on public.benchmark_runs from anon, authenticated;
+-- Granted in 011_least_privilege.
+revoke all on public.benchmark_runs from anon, authenticated, service_role;

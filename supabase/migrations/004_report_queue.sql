@@ -153,11 +153,12 @@ begin
 end
 $$;
 
-revoke execute on function public.claim_next_report(text, integer) from public, anon, authenticated;
-revoke execute on function public.renew_report_lease(uuid, uuid, integer) from public, anon, authenticated;
-revoke execute on function public.release_report(uuid, uuid) from public, anon, authenticated;
-revoke execute on function public.finish_report(uuid, uuid, text, text, boolean) from public, anon, authenticated;
+revoke execute on function public.claim_next_report(text, integer) from public, anon, authenticated, service_role;
+revoke execute on function public.renew_report_lease(uuid, uuid, integer) from public, anon, authenticated, service_role;
+revoke execute on function public.release_report(uuid, uuid) from public, anon, authenticated, service_role;
+revoke execute on function public.finish_report(uuid, uuid, text, text, boolean) from public, anon, authenticated, service_role;
 grant execute on function public.claim_next_report(text, integer) to service_role;
 grant execute on function public.renew_report_lease(uuid, uuid, integer) to service_role;
 grant execute on function public.release_report(uuid, uuid) to service_role;
 grant execute on function public.finish_report(uuid, uuid, text, text, boolean) to service_role;
+revoke all on function private.notify_report_paid() from public, anon, authenticated, service_role;

@@ -99,5 +99,5 @@ begin
 end
 $$;
 
-revoke execute on function public.fulfill_checkout(text, uuid, uuid) from public, anon, authenticated;
+revoke execute on function public.fulfill_checkout(text, uuid, uuid) from public, anon, authenticated, service_role;
 grant execute on function public.fulfill_checkout(text, uuid, uuid) to service_role;

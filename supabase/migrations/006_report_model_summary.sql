@@ -24,4 +24,5 @@ select
 from public.benchmark_runs b
 group by b.report_id, b.model_id;
 
-revoke insert, update, delete, truncate on public.report_model_summary from anon, authenticated;
+-- Granted in 011_least_privilege.
+revoke all on public.report_model_summary from anon, authenticated, service_role;

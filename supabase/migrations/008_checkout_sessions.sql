@@ -27,7 +27,8 @@ create policy "Owners read their checkout sessions"
   to authenticated
   using (user_id = auth.uid());
 
-revoke insert, update, delete, truncate on public.checkout_sessions from anon, authenticated;
+-- Granted per column in 011_least_privilege.
+revoke all on public.checkout_sessions from anon, authenticated, service_role;
 
 -- Records a session's state, for the draft it names (its owner comes from
 -- the draft; an unknown draft is recorded as none). `paid` is final: a late `expired` or
@@ -72,7 +73,7 @@ begin
 end
 $$;
 
-revoke execute on function public.record_checkout_session(text, text, uuid, integer, text, text) from public, anon, authenticated;
+revoke execute on function public.record_checkout_session(text, text, uuid, integer, text, text) from public, anon, authenticated, service_role;
 grant execute on function public.record_checkout_session(text, text, uuid, integer, text, text) to service_role;
 
 -- fulfill_checkout now also marks the session paid, in the same transaction
@@ -92,3 +93,4 @@ $$;
 create trigger reports_mark_checkout_paid after insert on public.reports
   for each row when (new.stripe_session_id is not null)
   execute function private.mark_checkout_paid();
+revoke all on function private.mark_checkout_paid() from public, anon, authenticated, service_role;

@@ -14,8 +14,7 @@ create table private.run_reservations (
   primary key (report_id, model_id, image_index)
 );
 
-revoke all on private.run_reservations from anon, authenticated;
-grant select, insert, update, delete on private.run_reservations to service_role;
+revoke all on private.run_reservations from anon, authenticated, service_role;
 
 alter table public.reports
   -- Worst-case cost of calls whose engine died before recording them.
@@ -156,7 +155,9 @@ create trigger reports_settle_abandoned_reservations
   for each row when (new.lease_token is distinct from old.lease_token)
   execute function private.settle_abandoned_reservations();
 
-revoke execute on function public.reserve_run(uuid, uuid, text, integer, numeric, numeric) from public, anon, authenticated;
-revoke execute on function public.record_run(uuid, uuid, jsonb) from public, anon, authenticated;
+revoke execute on function public.reserve_run(uuid, uuid, text, integer, numeric, numeric) from public, anon, authenticated, service_role;
+revoke execute on function public.record_run(uuid, uuid, jsonb) from public, anon, authenticated, service_role;
 grant execute on function public.reserve_run(uuid, uuid, text, integer, numeric, numeric) to service_role;
 grant execute on function public.record_run(uuid, uuid, jsonb) to service_role;
+revoke all on function private.lock_leased_report(uuid, uuid) from public, anon, authenticated, service_role;
+revoke all on function private.settle_abandoned_reservations() from public, anon, authenticated, service_role;

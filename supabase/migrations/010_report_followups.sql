@@ -56,7 +56,11 @@ as $$
   update public.reports set followup_error = left(p_error, 1000) where id = p_report_id
 $$;
 
-revoke execute on function public.pending_report_followups(integer) from public, anon, authenticated;
-revoke execute on function public.record_report_email_sent(uuid) from public, anon, authenticated;
-revoke execute on function public.record_report_refund(uuid, text) from public, anon, authenticated;
-revoke execute on function public.record_report_followup_error(uuid, text) from public, anon, authenticated;
+revoke execute on function public.pending_report_followups(integer) from public, anon, authenticated, service_role;
+revoke execute on function public.record_report_email_sent(uuid) from public, anon, authenticated, service_role;
+revoke execute on function public.record_report_refund(uuid, text) from public, anon, authenticated, service_role;
+revoke execute on function public.record_report_followup_error(uuid, text) from public, anon, authenticated, service_role;
+grant execute on function public.pending_report_followups(integer) to service_role;
+grant execute on function public.record_report_email_sent(uuid) to service_role;
+grant execute on function public.record_report_refund(uuid, text) to service_role;
+grant execute on function public.record_report_followup_error(uuid, text) to service_role;

@@ -153,13 +153,13 @@ as $$
   select r.id from public.reports r where r.stripe_session_id = p_stripe_session_id
 $$;
 
-revoke all on function private.new_share_token() from public;
-revoke all on function private.readable_report(uuid, text) from public;
-revoke all on function public.read_report(uuid, text) from public;
-revoke all on function public.read_report_runs(uuid, text) from public;
-revoke all on function public.rotate_report_share_token(uuid) from public;
-revoke all on function public.revoke_report_share_token(uuid) from public;
-revoke all on function public.checkout_session_report(text) from public;
+revoke all on function private.new_share_token() from public, anon, authenticated, service_role;
+revoke all on function private.readable_report(uuid, text) from public, anon, authenticated, service_role;
+revoke all on function public.read_report(uuid, text) from public, anon, authenticated, service_role;
+revoke all on function public.read_report_runs(uuid, text) from public, anon, authenticated, service_role;
+revoke all on function public.rotate_report_share_token(uuid) from public, anon, authenticated, service_role;
+revoke all on function public.revoke_report_share_token(uuid) from public, anon, authenticated, service_role;
+revoke all on function public.checkout_session_report(text) from public, anon, authenticated, service_role;
 grant execute on function public.read_report(uuid, text) to anon, authenticated;
 grant execute on function public.read_report_runs(uuid, text) to anon, authenticated;
 grant execute on function public.rotate_report_share_token(uuid) to authenticated;

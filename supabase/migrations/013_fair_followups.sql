@@ -174,10 +174,10 @@ $$;
 
 revoke all on private.report_followups from anon, authenticated, service_role;
 revoke all on private.stuck_followups from anon, authenticated, service_role;
-revoke all on function private.schedule_followups() from public;
-revoke all on function public.due_report_followups(integer) from public;
-revoke all on function public.complete_report_followup(uuid, text, text) from public;
-revoke all on function public.fail_report_followup(uuid, text, text, integer, integer, integer) from public;
+revoke all on function private.schedule_followups() from public, anon, authenticated, service_role;
+revoke all on function public.due_report_followups(integer) from public, anon, authenticated, service_role;
+revoke all on function public.complete_report_followup(uuid, text, text) from public, anon, authenticated, service_role;
+revoke all on function public.fail_report_followup(uuid, text, text, integer, integer, integer) from public, anon, authenticated, service_role;
 grant execute on function public.due_report_followups(integer) to service_role;
 grant execute on function public.complete_report_followup(uuid, text, text) to service_role;
 grant execute on function public.fail_report_followup(uuid, text, text, integer, integer, integer) to service_role;

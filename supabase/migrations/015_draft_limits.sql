@@ -236,5 +236,5 @@ update storage.buckets
        allowed_mime_types = array['image/png', 'image/jpeg', 'image/webp', 'image/gif']
  where id = 'benchmark-images';
 
-revoke all on function public.draft_limits() from public;
+revoke all on function public.draft_limits() from public, anon, authenticated, service_role;
 grant execute on function public.draft_limits() to anon, authenticated, service_role;

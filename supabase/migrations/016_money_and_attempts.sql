@@ -414,12 +414,12 @@ begin
 end
 $$;
 
-revoke all on function private.give_up_report(uuid, integer) from public;
-revoke all on function public.reserve_run(uuid, uuid, text, integer, bigint, integer, numeric) from public;
-revoke all on function public.reserve_retry(uuid, uuid, text, integer) from public;
-revoke all on function public.record_run(uuid, uuid, jsonb) from public;
-revoke all on function public.claim_next_report(text, integer, integer) from public;
-revoke all on function public.estimate_draft_cost(uuid) from public;
+revoke all on function private.give_up_report(uuid, integer) from public, anon, authenticated, service_role;
+revoke all on function public.reserve_run(uuid, uuid, text, integer, bigint, integer, numeric) from public, anon, authenticated, service_role;
+revoke all on function public.reserve_retry(uuid, uuid, text, integer) from public, anon, authenticated, service_role;
+revoke all on function public.record_run(uuid, uuid, jsonb) from public, anon, authenticated, service_role;
+revoke all on function public.claim_next_report(text, integer, integer) from public, anon, authenticated, service_role;
+revoke all on function public.estimate_draft_cost(uuid) from public, anon, authenticated, service_role;
 grant execute on function public.reserve_run(uuid, uuid, text, integer, bigint, integer, numeric) to service_role;
 grant execute on function public.reserve_retry(uuid, uuid, text, integer) to service_role;
 grant execute on function public.record_run(uuid, uuid, jsonb) to service_role;

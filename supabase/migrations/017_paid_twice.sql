@@ -261,11 +261,11 @@ grant select (refund_id, refunded_at) on public.checkout_sessions to authenticat
 
 revoke all on private.followups from anon, authenticated, service_role;
 revoke all on private.stuck_followups from anon, authenticated, service_role;
-revoke all on function private.schedule_session_refund() from public;
-revoke all on function public.open_checkout_session(text, uuid) from public;
-revoke all on function public.due_followups(integer) from public;
-revoke all on function public.complete_followup(bigint, text) from public;
-revoke all on function public.fail_followup(bigint, text, integer, integer, integer) from public;
+revoke all on function private.schedule_session_refund() from public, anon, authenticated, service_role;
+revoke all on function public.open_checkout_session(text, uuid) from public, anon, authenticated, service_role;
+revoke all on function public.due_followups(integer) from public, anon, authenticated, service_role;
+revoke all on function public.complete_followup(bigint, text) from public, anon, authenticated, service_role;
+revoke all on function public.fail_followup(bigint, text, integer, integer, integer) from public, anon, authenticated, service_role;
 grant execute on function public.open_checkout_session(text, uuid) to service_role;
 grant execute on function public.due_followups(integer) to service_role;
 grant execute on function public.complete_followup(bigint, text) to service_role;

@@ -29,5 +29,5 @@ begin
 end
 $$;
 
-revoke all on function public.release_reservation(uuid, uuid, text, integer) from public;
+revoke all on function public.release_reservation(uuid, uuid, text, integer) from public, anon, authenticated, service_role;
 grant execute on function public.release_reservation(uuid, uuid, text, integer) to service_role;

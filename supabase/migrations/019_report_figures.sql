@@ -23,7 +23,7 @@ as $$
   select exists (select 1 from stored)
 $$;
 
-revoke all on function public.record_report_figures(uuid, uuid, jsonb) from public;
+revoke all on function public.record_report_figures(uuid, uuid, jsonb) from public, anon, authenticated, service_role;
 grant execute on function public.record_report_figures(uuid, uuid, jsonb) to service_role;
 
 create or replace function public.read_report(p_report_id uuid, p_share_token text default null)

@@ -2,9 +2,11 @@
 -- catalog, is exactly the list below, and every table, view and function
 -- in `public` is on it. A new table, column grant or function without its
 -- line here fails this test, so nothing reaches the Data API by accident
--- (Supabase no longer grants anything by default; see 011_least_privilege).
+-- (Supabase no longer grants anything by default, and a project with
+-- "default privileges for new entities" on grants everything: see
+-- 020_grants_under_both_settings; scripts/test runs this under both).
 begin;
-select plan(4);
+select plan(7);
 
 -- (object, column or '', grantee, privilege). A function is named by its
 -- signature as regprocedure prints it; an object with no grant at all is listed with grantee 'none'.
@@ -21,7 +23,6 @@ insert into expected_grants values
   ('read_report_runs(uuid,text)', '', 'anon', 'EXECUTE'),
   ('read_report_runs(uuid,text)', '', 'authenticated', 'EXECUTE'),
   ('rotate_report_share_token(uuid)', '', 'authenticated', 'EXECUTE'),
-  ('draft_limits()', '', 'anon', 'EXECUTE'),
   ('draft_limits()', '', 'authenticated', 'EXECUTE'),
   ('draft_limits()', '', 'service_role', 'EXECUTE'),
   ('revoke_report_share_token(uuid)', '', 'authenticated', 'EXECUTE'),
@@ -125,6 +126,38 @@ select is(
            or not coalesce(p.proconfig @> array['search_path=""'], false))),
   null,
   'every function in public is SECURITY DEFINER with search_path = ''''' 
+);
+
+-- anon runs only what a signed-out page calls: the shared report's two
+-- readers (web/report.js). Named here as well as in the matrix, so that
+-- adding a function for anon is a decision this line records.
+select set_eq(
+  $$select p.oid::regprocedure::text
+      from pg_proc p join pg_namespace n on n.oid = p.pronamespace
+     where n.nspname = 'public' and has_function_privilege('anon', p.oid, 'execute')$$,
+  array['read_report(uuid,text)', 'read_report_runs(uuid,text)'],
+  'anon may execute only the functions a signed-out page calls'
+);
+
+-- Whatever the project's setting was, objects the migration role makes
+-- from now on are granted to no API role by default, in public or private.
+select is(
+  (select array_agg(distinct format('%s:%s:%s', d.defaclnamespace::regnamespace, d.defaclobjtype, r.rolname))
+     from pg_default_acl d
+     cross join lateral aclexplode(d.defaclacl) a
+     join pg_roles r on r.oid = a.grantee
+    where d.defaclrole = current_user::regrole
+      and r.rolname in ('anon', 'authenticated', 'service_role')),
+  null,
+  'the migration role''s default privileges grant the API roles nothing'
+);
+
+-- And PUBLIC may execute nothing new (PostgreSQL's own default).
+select ok(
+  exists (select 1 from pg_default_acl d
+           where d.defaclrole = current_user::regrole and d.defaclnamespace = 0 and d.defaclobjtype = 'f'
+             and not exists (select 1 from aclexplode(d.defaclacl) a where a.grantee = 0)),
+  'new functions are executable by nobody but their owner by default'
 );
 
 select * from finish();

@@ -191,7 +191,7 @@ select pg_temp.cells('functions', 'read_report, with its token', $q$select 1 whe
 select pg_temp.cells('functions', 'read_report_runs, with its token', $q$select * from public.read_report_runs('e0000000-0000-4000-8000-0000000000e2', 'token-of-cs_shared')$q$,
                                                    'allowed',      'allowed',      'allowed',      'no privilege');
 select pg_temp.cells('functions', 'draft_limits', $q$select public.draft_limits()$q$,
-                                                   'allowed',      'allowed',      'allowed',      'allowed');
+                                                   'no privilege', 'allowed',      'allowed',      'allowed');
 select pg_temp.cells('functions', 'rotate_report_share_token', $q$select public.rotate_report_share_token('e0000000-0000-4000-8000-0000000000e2')$q$,
                                                    'no privilege', 'allowed',      'not found',    'no privilege');
 select pg_temp.cells('functions', 'revoke_report_share_token', $q$select public.revoke_report_share_token('e0000000-0000-4000-8000-0000000000e2')$q$,
