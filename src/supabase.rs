@@ -47,6 +47,13 @@ pub struct Fulfillment {
     pub created: bool,
 }
 
+/// What we know of a Checkout Session.
+#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+pub struct SessionState {
+    pub status: String,
+    pub report_id: Option<Uuid>,
+}
+
 #[derive(Clone)]
 pub struct Supabase {
     /// Sends the anon key as `apikey`; requests carry the user's token.
@@ -159,16 +166,27 @@ impl Supabase {
             .ok_or_else(|| SupabaseError::Unavailable("fulfill_checkout returned no row".into()))
     }
 
-    /// `checkout_session_report`: the report a session paid for, if any.
-    pub async fn checkout_session_report(
+    /// `checkout_session_state`: a session we created (or Stripe told us
+    /// about), with its report if it has one; `None` for any other id.
+    pub async fn checkout_session_state(
         &self,
         session_id: &str,
-    ) -> Result<Option<Uuid>, SupabaseError> {
-        Self::send(self.service_rpc(
-            "checkout_session_report",
+    ) -> Result<Option<SessionState>, SupabaseError> {
+        let rows: Vec<SessionState> = Self::send(self.service_rpc(
+            "checkout_session_state",
             json!({ "p_stripe_session_id": session_id }),
         ))
-        .await
+        .await?;
+        Ok(rows.into_iter().next())
+    }
+
+    /// `admit_checkout`: counts one checkout against the user's hourly
+    /// allowance, or refuses it (`Refused` with code `PT429` and the
+    /// sentence to show).
+    pub async fn admit_checkout(&self, user_id: Uuid) -> Result<(), SupabaseError> {
+        let _admitted: bool =
+            Self::send(self.service_rpc("admit_checkout", json!({ "p_user_id": user_id }))).await?;
+        Ok(())
     }
 
     /// `open_checkout_session`: records a new session for a draft; returns

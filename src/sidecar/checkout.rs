@@ -10,7 +10,7 @@ use super::error::ApiError;
 use super::state::AppState;
 use crate::stripe::client::CheckoutRequest;
 use crate::stripe::types::SessionId;
-use crate::supabase::SessionRecord;
+use crate::supabase::{SessionRecord, SupabaseError};
 
 pub const MAX_BODY_BYTES: u64 = 16 * 1024;
 
@@ -55,6 +55,7 @@ pub async fn create(
             ))
         }
     }
+    admit(&state, caller.user_id).await?;
     let site = &state.settings.site_url;
     let request = CheckoutRequest {
         draft_id,
@@ -81,6 +82,18 @@ pub async fn create(
     tracing::info!(draft.id = %draft_id, stripe.session_id = %session.id, "checkout session created");
     expire_older_sessions(&state, draft_id, &session.id).await;
     Ok(warp::reply::json(&serde_json::json!({ "url": url })).into_response())
+}
+
+/// Counts the checkout against the caller's hourly allowance before
+/// Stripe is asked (every checkout is a Stripe request).
+async fn admit(state: &AppState, user_id: Uuid) -> Result<(), ApiError> {
+    match state.supabase.admit_checkout(user_id).await {
+        Ok(()) => Ok(()),
+        Err(SupabaseError::Refused { code, message }) if code == "PT429" => {
+            Err(ApiError::TooManyRequests(message))
+        }
+        Err(e) => Err(e.into()),
+    }
 }
 
 /// Records the new session and expires the draft's older open ones at

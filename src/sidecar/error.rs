@@ -21,6 +21,9 @@ pub enum ApiError {
     Unprocessable(String),
     #[error("the request body is larger than {0} bytes")]
     PayloadTooLarge(u64),
+    /// A per-account limit; the sentence says when to try again.
+    #[error("{0}")]
+    TooManyRequests(String),
     /// The payment provider refused or failed; `retry` says whether trying
     /// again can help.
     #[error("payment could not be started: {detail}")]
@@ -41,6 +44,7 @@ impl ApiError {
             Self::Conflict(_) => (StatusCode::CONFLICT, "conflict"),
             Self::Unprocessable(_) => (StatusCode::UNPROCESSABLE_ENTITY, "unprocessable"),
             Self::PayloadTooLarge(_) => (StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large"),
+            Self::TooManyRequests(_) => (StatusCode::TOO_MANY_REQUESTS, "too_many_requests"),
             Self::PaymentProvider { .. } => (StatusCode::BAD_GATEWAY, "payment_provider_failed"),
             Self::Unavailable(_) => (StatusCode::SERVICE_UNAVAILABLE, "unavailable"),
             Self::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),

@@ -89,6 +89,9 @@ pub async fn settle(
             let why = match code.as_str() {
                 "PT409" => "This benchmark was already paid for through another checkout, so this second payment was not needed.",
                 "PT404" => "The benchmark this payment was for was deleted before the payment arrived, so nothing was run.",
+                // Settled for good as a refund (the database refuses to
+                // make a report of it, whoever asks).
+                "PT410" => "This payment is being refunded, so it cannot start a benchmark.",
                 _ => "The benchmark this payment was for had changed and could not be run as paid for, so nothing was run.",
             };
             refund(supabase, session, draft_id, why).await

@@ -10,6 +10,7 @@ use super::state::AppState;
 use crate::html::escape;
 use crate::stripe::lookups::LookupError;
 use crate::stripe::types::{CheckoutSession, SessionId};
+use crate::supabase::SessionState;
 
 /// A whole page in the product's look (its stylesheet, icon, skip link and
 /// header) around `main`, trusted HTML; `title` is text.
@@ -78,10 +79,11 @@ fn database_trouble(
 }
 
 /// Stripe's `success_url`. The database first: a session the webhook (or an
-/// earlier visit) has settled goes straight to its report. Otherwise Stripe
-/// is asked about the session, once per session id however often the page
-/// is loaded, and the session is settled through the same function as the
-/// webhook's.
+/// earlier visit) has settled goes straight to its report, and an id we
+/// never created is answered without asking anyone else. Only a session of
+/// ours still waiting for its payment is looked up at Stripe (once per
+/// session, within the lookup budget) and settled through the same function
+/// as the webhook's.
 pub async fn checkout_success(
     state: AppState,
     session_id: Option<String>,
@@ -104,23 +106,68 @@ pub async fn checkout_success(
     if let Some(report_id) = state.settlements.known_report(session_id.as_str()) {
         return to_report(report_id);
     }
-    match state
+    let known = match state
         .supabase
-        .checkout_session_report(session_id.as_str())
+        .checkout_session_state(session_id.as_str())
         .await
     {
-        Ok(Some(report_id)) => return to_report(report_id),
-        Ok(None) => {}
+        Ok(known) => known,
         Err(e) => return database_trouble(&session_id, &e, id),
+    };
+    match known {
+        None => unknown_checkout(&session_id, "the database"),
+        Some(SessionState {
+            report_id: Some(report_id),
+            ..
+        }) => to_report(report_id),
+        Some(SessionState { status, .. }) => match status.as_str() {
+            "open" | "awaiting_payment" => ask_stripe(&state, &session_id, id).await,
+            "refund_owed" | "refunded" => refunding(
+                "This payment cannot start a benchmark, so it is refunded.",
+            ),
+            _ => page(
+                StatusCode::OK,
+                "No payment was taken",
+                &format!("<p>This checkout ended without a payment, so nothing was run.</p>{DASHBOARD_LINK}"),
+            ),
+        },
     }
+}
+
+/// A session of ours that has no report yet: what Stripe says of it.
+async fn ask_stripe(state: &AppState, session_id: &SessionId, id: &RequestId) -> Response {
     match state
         .session_lookups
-        .retrieve(&state.stripe, &session_id)
+        .retrieve(&state.stripe, session_id)
         .await
     {
-        Ok(session) => settle(&state, &session, &session_id, id).await,
-        Err(e) => unconfirmed(&session_id, e, id),
+        Ok(session) => settle(state, &session, session_id, id).await,
+        Err(e) => unconfirmed(session_id, e, id),
     }
+}
+
+/// `who` is who does not know it (us, or Stripe), for the log.
+fn unknown_checkout(session_id: &SessionId, who: &str) -> Response {
+    tracing::warn!(
+        stripe.session_id = session_id.as_str(),
+        "success page for a session {who} does not know"
+    );
+    page(
+        StatusCode::NOT_FOUND,
+        "We do not know this checkout",
+        &format!("<p>No payment belongs to this link. If you paid, your benchmark is on your dashboard.</p>{DASHBOARD_LINK}"),
+    )
+}
+
+fn refunding(why: &str) -> Response {
+    page(
+        StatusCode::OK,
+        "Your payment is being refunded",
+        &format!(
+            "<p>{} Your payment is being refunded in full, and we have emailed you about it.</p>{DASHBOARD_LINK}",
+            escape(why)
+        ),
+    )
 }
 
 /// A session Stripe described: settled, and the page that says how.
@@ -137,14 +184,7 @@ async fn settle(
             "Payment processing",
             &format!("<p>Your bank is still confirming the payment. Your benchmark starts as soon as it clears, and we will email you when the report is ready.</p>{DASHBOARD_LINK}"),
         ),
-        Ok(Settlement::Refunding(why)) => page(
-            StatusCode::OK,
-            "Your payment is being refunded",
-            &format!(
-                "<p>{} Your payment is being refunded in full, and we have emailed you about it.</p>{DASHBOARD_LINK}",
-                crate::html::escape(&why)
-            ),
-        ),
+        Ok(Settlement::Refunding(why)) => refunding(&why),
         Ok(Settlement::Rejected(_)) => page(
             StatusCode::OK,
             "We could not start this benchmark",
@@ -154,19 +194,30 @@ async fn settle(
     }
 }
 
-/// Stripe did not describe the session: it knows none, or could not say.
+/// Stripe did not describe the session: it knows none, could not say, or
+/// was not asked (the lookup budget is spent).
 fn unconfirmed(session_id: &SessionId, error: LookupError, id: &RequestId) -> Response {
     match error {
-        LookupError::NotFound => {
+        LookupError::NotFound => unknown_checkout(session_id, "Stripe"),
+        LookupError::OverBudget(wait) => {
             tracing::warn!(
                 stripe.session_id = session_id.as_str(),
-                "success page for a session Stripe does not know"
+                "success page not confirmed: the Stripe lookup budget is spent"
             );
-            page(
-                StatusCode::NOT_FOUND,
-                "We do not know this checkout",
-                &format!("<p>No payment belongs to this link. If you paid, your benchmark is on your dashboard.</p>{DASHBOARD_LINK}"),
-            )
+            let mut response = page(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "Confirming your payment…",
+                &format!("<p>Many payments are being confirmed right now. If you paid, your benchmark starts as soon as the payment provider confirms it, and we email you when the report is ready. Refresh this page in a few seconds.</p>{DASHBOARD_LINK}"),
+            );
+            response.headers_mut().insert(
+                header::RETRY_AFTER,
+                wait.as_secs()
+                    .max(1)
+                    .to_string()
+                    .parse()
+                    .expect("digits are a header value"),
+            );
+            response
         }
         LookupError::Failed(why) => {
             tracing::error!(stripe.session_id = session_id.as_str(), error = %why, "could not retrieve the checkout session");

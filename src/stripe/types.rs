@@ -74,8 +74,6 @@ impl Event {
     }
 }
 
-/// A Checkout Session id as Stripe makes them (`cs_test_…`, `cs_live_…`).
-/// Parsed at the edge, so no caller-supplied text reaches a Stripe URL.
 #[derive(Debug, Clone, Deserialize)]
 pub struct Refund {
     pub id: String,
@@ -83,14 +81,19 @@ pub struct Refund {
     pub status: Option<String>,
 }
 
+/// A Checkout Session id as Stripe makes them (`cs_test_…`, `cs_live_…`).
+/// Parsed at the edge, so no caller-supplied text reaches a Stripe URL.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SessionId(String);
 
 impl SessionId {
+    /// `cs_test_` or `cs_live_` and at most 200 letters, digits and `_`.
     pub fn parse(raw: &str) -> Option<Self> {
-        let valid = raw.starts_with("cs_")
-            && raw.len() <= 255
-            && raw.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_');
+        let rest = raw
+            .strip_prefix("cs_test_")
+            .or_else(|| raw.strip_prefix("cs_live_"))?;
+        let valid = (1..=200).contains(&rest.len())
+            && rest.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_');
         valid.then(|| Self(raw.to_owned()))
     }
 

@@ -6,7 +6,7 @@
 -- "default privileges for new entities" on grants everything: see
 -- 020_grants_under_both_settings; scripts/test runs this under both).
 begin;
-select plan(7);
+select plan(8);
 
 -- (object, column or '', grantee, privilege). A function is named by its
 -- signature as regprocedure prints it; an object with no grant at all is listed with grantee 'none'.
@@ -28,7 +28,8 @@ insert into expected_grants values
   ('revoke_report_share_token(uuid)', '', 'authenticated', 'EXECUTE'),
   ('fulfill_checkout(text,uuid,uuid)', '', 'service_role', 'EXECUTE'),
   ('record_checkout_session(text,text,uuid,integer,text,text)', '', 'service_role', 'EXECUTE'),
-  ('checkout_session_report(text)', '', 'service_role', 'EXECUTE'),
+  ('checkout_session_state(text)', '', 'service_role', 'EXECUTE'),
+  ('admit_checkout(uuid)', '', 'service_role', 'EXECUTE'),
   ('claim_next_report(text,integer,integer)', '', 'service_role', 'EXECUTE'),
   ('renew_report_lease(uuid,uuid,integer)', '', 'service_role', 'EXECUTE'),
   ('release_report(uuid,uuid)', '', 'service_role', 'EXECUTE'),
@@ -104,17 +105,21 @@ select set_eq(
   'every table, view, sequence and function in public has its line in the matrix'
 );
 
--- Nothing in `private` is reachable by the API roles at all.
-select is(
-  (select array_agg(distinct n.nspname || '.' || p.proname)
-     from pg_proc p join pg_namespace n on n.oid = p.pronamespace
-    where n.nspname = 'private'
-      and (has_function_privilege('anon', p.oid, 'execute')
-           or has_function_privilege('authenticated', p.oid, 'execute')
-           or has_function_privilege('service_role', p.oid, 'execute'))),
-  null,
-  'no function in private is executable by an API role'
+-- Nothing in `private` is reachable by the API roles (they have no usage
+-- on the schema), and only the storage policies' two helpers are
+-- executable at all: a policy runs as the uploader.
+select set_eq(
+  $$select p.oid::regprocedure::text || ' ' || r
+      from pg_proc p join pg_namespace n on n.oid = p.pronamespace
+     cross join unnest(array['anon', 'authenticated', 'service_role']) r
+     where n.nspname = 'private' and has_function_privilege(r, p.oid, 'execute')$$,
+  array['private.storage_name_is_safe(text) authenticated', 'private.check_storage_quota(uuid) authenticated'],
+  'in private, the API roles may execute only the storage policies'' helpers'
 );
+select ok(not has_schema_privilege('anon', 'private', 'usage')
+          and not has_schema_privilege('authenticated', 'private', 'usage')
+          and not has_schema_privilege('service_role', 'private', 'usage'),
+          'no API role may use the private schema');
 
 -- The business functions run as their owner, with a fixed search path, so
 -- the service role needs no table grants and no caller can redirect them.

@@ -152,7 +152,9 @@ select pg_temp.cells('functions', 'fulfill_checkout', $q$select public.fulfill_c
                                                    'no privilege', 'no privilege', 'no privilege', 'allowed');
 select pg_temp.cells('functions', 'record_checkout_session', $q$select public.record_checkout_session('cs_shared', 'expired')$q$,
                                                    'no privilege', 'no privilege', 'no privilege', 'allowed');
-select pg_temp.cells('functions', 'checkout_session_report', $q$select 1 where public.checkout_session_report('cs_shared') = 'e0000000-0000-4000-8000-0000000000e2'$q$,
+select pg_temp.cells('functions', 'checkout_session_state', $q$select 1 from public.checkout_session_state('cs_shared') where report_id = 'e0000000-0000-4000-8000-0000000000e2'$q$,
+                                                   'no privilege', 'no privilege', 'no privilege', 'allowed');
+select pg_temp.cells('functions', 'admit_checkout', $q$select public.admit_checkout('a0000000-0000-4000-8000-00000000000a')$q$,
                                                    'no privilege', 'no privilege', 'no privilege', 'allowed');
 select pg_temp.cells('functions', 'claim_next_report', $q$select public.claim_next_report('w', 30)$q$,
                                                    'no privilege', 'no privilege', 'no privilege', 'allowed');

@@ -1,7 +1,8 @@
 //! What the sidecar says when something fails: a 5xx says "internal error"
 //! with a request id (the same as the `x-request-id` header) and nothing of
-//! what broke inside; the success page asks the database before Stripe, and
-//! Stripe at most once per session, however often it is loaded.
+//! what broke inside; the success page asks the database before Stripe,
+//! Stripe only about sessions we created, and at most once per session,
+//! however often it is loaded.
 
 use futures_util::future::join_all;
 use reqwest::StatusCode;
@@ -113,7 +114,7 @@ async fn success_page(app: &TestApp, session_id: &str) -> (StatusCode, String) {
 }
 
 #[tokio::test]
-async fn the_success_page_asks_the_database_first_and_stripe_once_per_session() {
+async fn the_success_page_asks_the_database_first_and_stripe_once_per_session_of_ours() {
     let app = TestApp::spawn().await;
 
     // Fulfilled by the webhook: straight to the report, Stripe never asked.
@@ -139,8 +140,8 @@ async fn the_success_page_asks_the_database_first_and_stripe_once_per_session() 
         "a session the database knows is not looked up at Stripe"
     );
 
-    // Unknown to us and to Stripe: a 404 page, and Stripe asked once for
-    // twenty loads, concurrent or not.
+    // Unknown to us: a 404 page, and Stripe is never asked about it,
+    // however often or concurrently the page is loaded.
     let loads = (0..10).map(|_| success_page(&app, "cs_test_nobody_knows"));
     for (status, page) in join_all(loads).await {
         assert_eq!(status, StatusCode::NOT_FOUND);
@@ -156,11 +157,47 @@ async fn the_success_page_asks_the_database_first_and_stripe_once_per_session() 
             StatusCode::NOT_FOUND
         );
     }
+    assert!(
+        !app.stripe
+            .retrievals()
+            .iter()
+            .any(|id| id == "cs_test_nobody_knows"),
+        "a session we never created is not looked up at Stripe"
+    );
+}
+
+#[tokio::test]
+async fn a_session_of_ours_still_unpaid_is_looked_up_at_stripe_once() {
+    let app = TestApp::spawn().await;
+    let token = app.supabase.access_token(DEMO_EMAIL, DEMO_PASSWORD).await;
+    let (status, checkout) = body(
+        app.post_checkout(Some(&token), json!({"draftId": DEMO_DRAFT}).to_string())
+            .await,
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{checkout}");
+    let session_id: String = app
+        .supabase
+        .db
+        .client()
+        .await
+        .query_one(
+            "select stripe_session_id from public.checkout_sessions where status = 'open'",
+            &[],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    let loads = (0..10).map(|_| success_page(&app, &session_id));
+    for (status, page) in join_all(loads).await {
+        assert_eq!(status, StatusCode::OK);
+        assert!(page.contains("Payment processing"), "{page}");
+    }
     let asked = app
         .stripe
         .retrievals()
         .iter()
-        .filter(|id| *id == "cs_test_nobody_knows")
+        .filter(|id| **id == session_id)
         .count();
     assert_eq!(asked, 1, "Stripe is asked about a session once");
 }

@@ -88,11 +88,17 @@ impl StorageError {
 impl From<tokio_postgres::Error> for StorageError {
     fn from(e: tokio_postgres::Error) -> Self {
         match e.code().map(|c| c.code()) {
-            Some("42501") => Self::new(
-                StatusCode::FORBIDDEN,
-                "Unauthorized",
-                "new row violates row-level security policy",
-            ),
+            // As Storage does (DBError.fromDBError): a policy's refusal in
+            // its generic words, any other 42501 with the database's own
+            // message (a policy's function may explain itself).
+            Some("42501") => {
+                let message = e
+                    .as_db_error()
+                    .map(|db| db.message().to_owned())
+                    .filter(|m| !m.contains("row-level security"))
+                    .unwrap_or_else(|| "new row violates row-level security policy".into());
+                Self::new(StatusCode::FORBIDDEN, "Unauthorized", message)
+            }
             _ => Self::internal(describe_db_error(&e)),
         }
     }
