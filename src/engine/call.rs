@@ -78,15 +78,15 @@ impl CallPlan<'_> {
             let attempt = self.provider.attempt(self.envelope.body(self.image)).await;
             outcome.response_time_ms = attempt.elapsed.as_millis() as u64;
             let failure = match attempt.result {
-                Ok((text, usage)) => {
-                    outcome.known_cost += self.price.cost_of(&usage);
-                    outcome.usage = usage;
-                    outcome.text = Ok(text);
+                Ok(answer) => {
+                    self.count(&answer.billed, &mut outcome).await;
+                    outcome.usage = answer.usage;
+                    outcome.text = Ok(answer.text);
                     return outcome;
                 }
                 Err(failure) => failure,
             };
-            slot_used = self.settle(&failure, &mut outcome).await;
+            slot_used = self.count(&failure.billed, &mut outcome).await;
             let Failure { why, retry, .. } = failure;
             match wait_before_retry(retry, settings, outcome.attempts, limits) {
                 Some(wait) if outcome.attempts < settings.max_attempts => {
@@ -109,10 +109,10 @@ impl CallPlan<'_> {
         }
     }
 
-    /// Counts a failed attempt's cost; true when it was (or may have been)
+    /// Counts an attempt's cost; true when it was (or may have been)
     /// billed, which uses the reservation.
-    async fn settle(&self, failure: &Failure, outcome: &mut CallOutcome) -> bool {
-        match &failure.billed {
+    async fn count(&self, billed: &Billed, outcome: &mut CallOutcome) -> bool {
+        match billed {
             Billed::Nothing => false,
             Billed::Usage(usage) => {
                 let cost = self.price.cost_of(usage);

@@ -68,11 +68,23 @@ pub struct Failure {
     pub retry: Retry,
 }
 
-/// One attempt: the model's text (scored whatever it says) and usage, or
-/// why there is none; and how long it took.
+/// What a model answered: its text, scored whatever it says (an empty one
+/// included: the model was asked, answered and billed), the usage it came
+/// with, and what it cost as far as the provider said.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Answer {
+    pub text: String,
+    pub usage: Usage,
+    /// `Usage` when the answer carried its usage; `Unknown` when it did not
+    /// (its cost is then looked up, or settled at the worst case).
+    pub billed: Billed,
+}
+
+/// One attempt: the model's answer, or why there is none; and how long it
+/// took.
 #[derive(Debug)]
 pub struct Attempt {
-    pub result: Result<(String, Usage), Failure>,
+    pub result: Result<Answer, Failure>,
     pub elapsed: Duration,
 }
 
@@ -404,7 +416,7 @@ struct Message {
 }
 
 /// An HTTP answer read as an attempt's outcome.
-fn read_reply(reply: Reply) -> Result<(String, Usage), Failure> {
+fn read_reply(reply: Reply) -> Result<Answer, Failure> {
     match reply.status {
         200..=299 => completion(reply),
         429 => Err(Failure {
@@ -425,10 +437,12 @@ fn read_reply(reply: Reply) -> Result<(String, Usage), Failure> {
     }
 }
 
-/// A 2xx body read as a chat completion: the model's text and usage, or
-/// why there is none (an error the provider put inside it, an empty
-/// answer, a body that is not a completion) and whether it was billed.
-fn completion(reply: Reply) -> Result<(String, Usage), Failure> {
+/// A 2xx body read as a chat completion: the model's answer, or why there
+/// is none (an error the provider put inside it, no completion at all, a
+/// body that is not a completion) and whether it was billed. An answer
+/// whose text is empty or blank is an answer: scored (no field right, with
+/// the reason), never counted as a failure of ours or the provider's.
+fn completion(reply: Reply) -> Result<Answer, Failure> {
     let Ok(completion) = serde_json::from_str::<Completion>(&reply.text) else {
         return Err(Failure {
             why: format!(
@@ -441,36 +455,38 @@ fn completion(reply: Reply) -> Result<(String, Usage), Failure> {
             retry: Retry::Backoff,
         });
     };
-    let billed = |usage: Option<Usage>| match usage {
-        Some(usage) => Billed::Usage(usage),
+    let generation_id = reply.generation_id.or(completion.id);
+    let billed = |usage: &Option<Usage>| match usage {
+        Some(usage) => Billed::Usage(usage.clone()),
         None => Billed::Unknown {
-            generation_id: reply.generation_id.clone().or(completion.id.clone()),
+            generation_id: generation_id.clone(),
         },
     };
-    let content = completion
-        .choices
-        .into_iter()
-        .next()
-        .and_then(|c| c.message.content);
-    match (completion.error, content) {
+    let choice = completion.choices.into_iter().next();
+    match (completion.error, choice) {
         (Some(error), _) => Err(Failure {
             why: format!(
                 "the provider failed while answering: {}",
                 error["message"].as_str().unwrap_or("unknown error")
             ),
-            billed: billed(completion.usage),
+            billed: billed(&completion.usage),
             retry: Retry::Backoff,
         }),
-        (None, Some(content)) if !content.trim().is_empty() => {
+        (None, Some(choice)) => {
+            let billed = billed(&completion.usage);
             let mut usage = completion.usage.unwrap_or_default();
             usage.total_tokens = usage
                 .total_tokens
                 .max(usage.prompt_tokens + usage.completion_tokens);
-            Ok((content, usage))
+            Ok(Answer {
+                text: choice.message.content.unwrap_or_default(),
+                usage,
+                billed,
+            })
         }
-        (None, _) => Err(Failure {
-            why: "the model returned an empty answer".into(),
-            billed: billed(completion.usage),
+        (None, None) => Err(Failure {
+            why: "the provider's answer held no completion".into(),
+            billed: billed(&completion.usage),
             retry: Retry::Backoff,
         }),
     }
@@ -520,8 +536,38 @@ mod tests {
             r#"{"choices":[{"message":{"content":"The total is 5."}}],"usage":{"prompt_tokens":10,"completion_tokens":5,"cost":0.01}}"#,
         ))
         .unwrap();
-        assert_eq!(answered.0, "The total is 5.", "prose is an answer too");
-        assert_eq!(answered.1.total_tokens, 15);
+        assert_eq!(answered.text, "The total is 5.", "prose is an answer too");
+        assert_eq!(answered.usage.total_tokens, 15);
+        assert!(matches!(answered.billed, Billed::Usage(_)));
+
+        // An empty or blank answer is an answer (billed), not a failure.
+        for empty in [r#""""#, r#"" \n ""#, "null"] {
+            let answer = completion(reply(
+                200,
+                &format!(r#"{{"choices":[{{"message":{{"content":{empty}}}}}],"usage":{{"prompt_tokens":900,"completion_tokens":0,"cost":0.002}}}}"#),
+            ))
+            .unwrap();
+            assert_eq!(answer.text.trim(), "", "{empty}");
+            assert_eq!(answer.usage.prompt_tokens, 900);
+        }
+        // An answer that does not say what it used: cost unknown, to be
+        // looked up by its generation.
+        let unmetered = completion(reply(
+            200,
+            r#"{"id":"gen-3","choices":[{"message":{"content":"{}"}}]}"#,
+        ))
+        .unwrap();
+        assert_eq!(
+            unmetered.billed,
+            Billed::Unknown {
+                generation_id: Some("gen-1".into())
+            }
+        );
+        // No completion at all is the provider's failure.
+        let nothing =
+            completion(reply(200, r#"{"choices":[],"usage":{"prompt_tokens":5}}"#)).unwrap_err();
+        assert_eq!(nothing.why, "the provider's answer held no completion");
+        assert_eq!(nothing.retry, Retry::Backoff);
 
         let unreadable = completion(reply(200, "<html>upstream")).unwrap_err();
         assert_eq!(

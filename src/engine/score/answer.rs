@@ -10,7 +10,7 @@ use super::super::limits::{self, TooLarge};
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum OutputError {
-    #[error("the model gave no answer")]
+    #[error("the model's answer was empty")]
     Empty,
     #[error("the model's answer is not JSON: {0}")]
     NotJson(String),
