@@ -18,7 +18,7 @@ use crate::engine::provider::Provider;
 use crate::engine::runner::{self, Runner};
 use crate::engine::store::Store;
 use crate::engine::Engine;
-use crate::sidecar::{AppState, Clock, Settlements};
+use crate::sidecar::{AppState, BodyBudget, Clock, SecurityHeaders, Settlements};
 use crate::stripe::client::StripeClient;
 use crate::stripe::lookups::SessionLookups;
 use crate::supabase::Supabase;
@@ -50,6 +50,8 @@ pub fn sidecar(settings: Settings, clock: Clock) -> AppState {
         session_lookups: Arc::new(SessionLookups::new(SESSION_LOOKUPS_REMEMBERED)),
         settlements: Arc::new(Settlements::new(SETTLEMENTS_REMEMBERED)),
         verifier: TokenVerifier::new(&settings.supabase),
+        bodies: BodyBudget::default(),
+        headers: SecurityHeaders::new(&settings.site_url, &settings.supabase.url),
         settings: Arc::new(settings),
         clock,
     }

@@ -210,6 +210,8 @@ const DraftRules = (() => {
 const Wizard = (() => {
   const R = DraftRules;
   const BUCKET = 'benchmark-images';
+  // The database refuses an image's size past this (021_trust_boundary).
+  const MAX_SIDE_PX = 20000;
   let supabase, userId, limits, catalog = [], draftId, draft;
   let images = [];            // { path, name, width, height, expected?, expectedText, fields, url }
   let userSchema = null, inferredSchema = {}, prompt = '', promptEdited = false;
@@ -353,8 +355,12 @@ const Wizard = (() => {
     try {
       const size = await dimensions(file);
       if (!size) throw new Error('this file is not a readable image');
+      if (size.width > MAX_SIDE_PX || size.height > MAX_SIDE_PX) {
+        throw new Error(`${size.width} × ${size.height} pixels; an image may be at most 20,000 pixels wide and tall`);
+      }
       await ensureDraft();
-      const extension = file.name.split('.').pop().toLowerCase().replace(/[^a-z0-9]/g, '') || 'img';
+      // Object names are letters, digits, '.', '_' and '-' (the storage rule).
+      const extension = file.name.split('.').pop().toLowerCase().replace(/[^a-z0-9]/g, '').slice(0, 10) || 'img';
       const path = `${userId}/${draftId}/${crypto.randomUUID()}.${extension}`;
       const { error } = await supabase.storage.from(BUCKET).upload(path, file, { contentType: file.type, upsert: false });
       if (error) throw new Error(error.message);
@@ -375,7 +381,7 @@ const Wizard = (() => {
     images.forEach((image, i) => { image.url = signed[i]?.signedUrl || ''; });
     $('#uploads').querySelectorAll('li.done').forEach((li) => li.remove());
     $('#uploads').insertAdjacentHTML('afterbegin', images.map((image, i) => `<li class="done">
-      <img id="image-${i}" alt="${App.text(image.name)}" src="${image.url}"><span>${App.text(image.name)}</span>
+      <img id="image-${i}" alt="${App.text(image.name)}" src="${App.text(image.url)}"><span>${App.text(image.name)}</span>
       <progress value="1" max="1" aria-label="${App.text(image.name)} uploaded"></progress>
       <button type="button" class="secondary" data-remove="${i}" aria-label="Remove ${App.text(image.name)}">Remove</button></li>`).join(''));
     $('#uploads').querySelectorAll('[data-remove]').forEach((button) => button.addEventListener('click', () => removeImage(Number(button.dataset.remove))));
@@ -395,7 +401,7 @@ const Wizard = (() => {
   function renderExpected() {
     $('#copy-structure').hidden = images.length < 2;
     $('#expected').innerHTML = images.map((image, i) => `<div class="expected">
-      <img alt="${App.text(image.name)}" src="${image.url}">
+      <img alt="${App.text(image.name)}" src="${App.text(image.url)}">
       <div><label for="expected-${i}">Expected JSON for ${App.text(image.name)}</label>
       <textarea id="expected-${i}" rows="10" spellcheck="false" aria-describedby="expected-${i}-note">${App.text(image.expectedText)}</textarea>
       <p id="expected-${i}-note" aria-live="polite"></p></div></div>`).join('') || '<p class="muted">Add documents first.</p>';

@@ -3,9 +3,11 @@
 //! through Supabase's API (PostgREST), as the caller or with the
 //! service-role key, by calling the functions that carry the rules.
 
+mod body;
 mod checkout;
 mod error;
 mod fulfill;
+mod headers;
 mod pages;
 mod policy;
 mod request;
@@ -14,7 +16,9 @@ mod state;
 mod web;
 mod webhook;
 
+pub use body::BodyBudget;
 pub use error::ApiError;
 pub use fulfill::Settlements;
+pub use headers::SecurityHeaders;
 pub use routes::routes;
 pub use state::{system_clock, AppState, Clock};

@@ -4,12 +4,12 @@
 use std::collections::HashMap;
 use std::convert::Infallible;
 
-use bytes::Bytes;
 use uuid::Uuid;
 use warp::http::StatusCode;
 use warp::reply::{Reply, Response};
 use warp::{Filter, Rejection};
 
+use super::body::{self, Body};
 use super::error::{json_reply, ApiError};
 use super::request::{request, Request};
 use super::state::AppState;
@@ -19,33 +19,9 @@ fn with_state(state: AppState) -> impl Filter<Extract = (AppState,), Error = Inf
     warp::any().map(move || state.clone())
 }
 
-#[derive(Debug)]
-struct TooLarge(u64);
-impl warp::reject::Reject for TooLarge {}
-
-/// The body, refused with 413 before it is read when its declared length
-/// is over `limit`, and after reading when a chunked body runs over.
-fn body_limited(limit: u64) -> impl Filter<Extract = (Bytes,), Error = Rejection> + Clone {
-    warp::header::optional::<u64>("content-length")
-        .and_then(move |length: Option<u64>| async move {
-            match length {
-                Some(n) if n > limit => Err(warp::reject::custom(TooLarge(limit))),
-                _ => Ok(()),
-            }
-        })
-        .untuple_one()
-        .and(warp::body::bytes())
-        .and_then(move |body: Bytes| async move {
-            if body.len() as u64 > limit {
-                Err(warp::reject::custom(TooLarge(limit)))
-            } else {
-                Ok(body)
-            }
-        })
-}
-
 /// Every route, and the one answer for a request none of them takes.
 pub fn routes(state: AppState) -> impl Filter<Extract = (Response,), Error = Infallible> + Clone {
+    let headers = state.headers.clone();
     api(state.clone())
         .or(pages(state))
         .unify()
@@ -56,6 +32,7 @@ pub fn routes(state: AppState) -> impl Filter<Extract = (Response,), Error = Inf
             |rejection: Rejection| async move { Ok::<_, Infallible>(rejection_reply(rejection)) },
         )
         .unify()
+        .map(move |response| headers.apply(response))
 }
 
 /// `POST /api/checkout` and Stripe's webhook.
@@ -65,19 +42,30 @@ fn api(state: AppState) -> impl Filter<Extract = (Response,), Error = Rejection>
         .and(request("checkout"))
         .and(with_state(state.clone()))
         .and(warp::header::optional::<String>("authorization"))
-        .and(body_limited(checkout::MAX_BODY_BYTES))
-        .then(|request: Request, state, authorization, body| {
-            request.run(checkout::create(state, authorization, body))
-        });
+        .and(body::limited(
+            checkout::MAX_BODY_BYTES,
+            state.bodies.clone(),
+        ))
+        .then(
+            |request: Request, state, authorization, body: Body| async move {
+                request
+                    .run(checkout::create(state, authorization, body.bytes.clone()))
+                    .await
+            },
+        );
     let webhook = warp::path!("api" / "webhooks" / "stripe")
         .and(warp::post())
         .and(request("stripe_webhook"))
-        .and(with_state(state))
+        .and(with_state(state.clone()))
         .and(warp::header::optional::<String>("stripe-signature"))
-        .and(body_limited(webhook::MAX_BODY_BYTES))
-        .then(|request: Request, state, signature, body| {
-            request.run(webhook::receive(state, signature, body))
-        });
+        .and(body::limited(webhook::MAX_BODY_BYTES, state.bodies.clone()))
+        .then(
+            |request: Request, state, signature, body: Body| async move {
+                request
+                    .run(webhook::receive(state, signature, body.bytes.clone()))
+                    .await
+            },
+        );
     checkout.or(webhook).unify()
 }
 
@@ -188,8 +176,12 @@ fn static_pages() -> impl Filter<Extract = (Response,), Error = Rejection> + Clo
 
 fn rejection_reply(rejection: Rejection) -> Response {
     let id = super::request::RequestId::new();
-    let error = if let Some(TooLarge(limit)) = rejection.find::<TooLarge>() {
+    let error = if let Some(body::TooLarge(limit)) = rejection.find::<body::TooLarge>() {
         ApiError::PayloadTooLarge(*limit)
+    } else if rejection.find::<body::OverBudget>().is_some() {
+        ApiError::Unavailable("the request body budget is spent".into())
+    } else if rejection.find::<body::Unreadable>().is_some() {
+        ApiError::BadRequest("the request body could not be read".into())
     } else if rejection.is_not_found() {
         return json_reply(
             StatusCode::NOT_FOUND,

@@ -2,7 +2,9 @@
 
 use std::sync::Arc;
 
+use super::body::BodyBudget;
 use super::fulfill::Settlements;
+use super::headers::SecurityHeaders;
 use crate::auth::TokenVerifier;
 use crate::config::Settings;
 use crate::stripe::client::StripeClient;
@@ -26,5 +28,9 @@ pub struct AppState {
     /// Sessions settled for good, so redeliveries spare the database.
     pub settlements: Arc<Settlements>,
     pub verifier: TokenVerifier,
+    /// What all request bodies may hold at once.
+    pub bodies: BodyBudget,
+    /// What every answer carries.
+    pub headers: SecurityHeaders,
     pub clock: Clock,
 }

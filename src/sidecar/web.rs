@@ -19,6 +19,7 @@ use super::policy;
 use super::state::AppState;
 
 const HTML: &str = "text/html; charset=utf-8";
+const JS: &str = "text/javascript; charset=utf-8";
 
 macro_rules! file {
     ($path:literal) => {
@@ -30,17 +31,15 @@ macro_rules! file {
 fn assets() -> Vec<(&'static str, Vec<u8>, &'static str)> {
     vec![
         ("app.css", file!("app.css"), "text/css; charset=utf-8"),
-        ("app.js", file!("app.js"), "text/javascript; charset=utf-8"),
-        (
-            "wizard.js",
-            file!("wizard.js"),
-            "text/javascript; charset=utf-8",
-        ),
-        (
-            "vendor/supabase.js",
-            file!("vendor/supabase.js"),
-            "text/javascript; charset=utf-8",
-        ),
+        ("app.js", file!("app.js"), JS),
+        ("wizard.js", file!("wizard.js"), JS),
+        ("new.js", file!("new.js"), JS),
+        ("dashboard.js", file!("dashboard.js"), JS),
+        ("processing.js", file!("processing.js"), JS),
+        ("report.js", file!("report.js"), JS),
+        ("sign-in.js", file!("sign-in.js"), JS),
+        ("sign-up.js", file!("sign-up.js"), JS),
+        ("vendor/supabase.js", file!("vendor/supabase.js"), JS),
         ("icon.svg", file!("icon.svg"), "image/svg+xml"),
     ]
 }

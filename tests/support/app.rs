@@ -23,7 +23,9 @@ pub struct TestApp {
     pub url: String,
     /// What the sidecar believes the time is (Unix seconds); 0 = real time.
     pub clock_offset: Arc<AtomicI64>,
+    settings: Settings,
     shutdown: Option<oneshot::Sender<()>>,
+    server: Option<tokio::task::JoinHandle<()>>,
 }
 
 impl TestApp {
@@ -73,24 +75,53 @@ impl TestApp {
         })
         .unwrap();
         let clock_offset = Arc::new(AtomicI64::new(0));
-        let offset = clock_offset.clone();
-        let clock: Clock =
-            Arc::new(move || chrono::Utc::now().timestamp() + offset.load(Ordering::SeqCst));
-        let (tx, rx) = oneshot::channel::<()>();
-        tokio::spawn(startup::serve(
-            startup::sidecar(settings, clock),
-            sidecar_listener,
-            async {
-                let _ = rx.await;
-            },
-        ));
-        TestApp {
+        let mut app = TestApp {
             supabase,
             stripe,
             url,
             clock_offset,
-            shutdown: Some(tx),
+            settings,
+            shutdown: None,
+            server: None,
+        };
+        app.serve(sidecar_listener);
+        app
+    }
+
+    /// A sidecar with fresh state (nothing remembered) on `listener`.
+    fn serve(&mut self, listener: TcpListener) {
+        let offset = self.clock_offset.clone();
+        let clock: Clock =
+            Arc::new(move || chrono::Utc::now().timestamp() + offset.load(Ordering::SeqCst));
+        let (tx, rx) = oneshot::channel::<()>();
+        self.server = Some(tokio::spawn(startup::serve(
+            startup::sidecar(self.settings.clone(), clock),
+            listener,
+            async {
+                let _ = rx.await;
+            },
+        )));
+        self.shutdown = Some(tx);
+    }
+
+    /// Stops the sidecar and starts a new one at the same address, as a
+    /// restart of the process would: the database and the stand-ins stay,
+    /// everything the sidecar held in memory is gone.
+    pub async fn restart(&mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
         }
+        if let Some(server) = self.server.take() {
+            let _ = server.await;
+        }
+        let addr = self.settings.sidecar_addr;
+        for _ in 0..100 {
+            if let Ok(listener) = TcpListener::bind(addr).await {
+                return self.serve(listener);
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+        panic!("{addr} did not come free for the restarted sidecar");
     }
 
     pub fn http() -> reqwest::Client {

@@ -1,0 +1,184 @@
+// The report page: the verdict, the ranking with its intervals, the field
+// map, the chart, each document with every model's answer, and how the
+// report was run; for its owner, or anyone with its share link. Every value
+// from the report goes into the page through App.text (escaped), however
+// it was stored.
+// Field accuracy (y) against total cost (x): axes with values, the scale
+// stated, and the same figures as a table for screen readers.
+function drawChart(models) {
+  const w = Math.max(300, Math.min(560, App.$('#chart').clientWidth || 560)), h = 300;
+  const left = 52, right = 20, top = 16, bottom = 58;
+  const costs = models.map((m) => Math.max(Number(m.total_cost), 1e-6));
+  const accuracies = models.map((m) => Number(m.field_accuracy || 0));
+  const [lo, hi] = [Math.min(...costs), Math.max(...costs)];
+  const log = hi / lo > 10;
+  const share = (c) => hi === lo ? 0.5 : log ? (Math.log(c) - Math.log(lo)) / (Math.log(hi) - Math.log(lo)) : (c - lo) / (hi - lo);
+  const x = (c) => left + 20 + share(c) * (w - left - right - 40);
+  const floor = Math.max(0, Math.floor((Math.min(...accuracies) - 0.05) * 10) / 10);
+  const y = (a) => top + 12 + (1 - (a - floor) / (1 - floor || 1)) * (h - top - bottom - 12);
+  const step = (1 - floor) > 0.5 ? 0.2 : 0.1;
+  const yTicks = []; for (let t = floor; t <= 1.0001; t += step) yTicks.push(Math.round(t * 100) / 100);
+  const xTicks = hi === lo ? [lo] : log ? [lo, Math.sqrt(lo * hi), hi] : [lo, (lo + hi) / 2, hi];
+  const axis = '#a8a29e';
+  App.$('#chart').innerHTML = `<svg viewBox="0 0 ${w} ${h}" width="100%" role="img" aria-labelledby="chart-title">
+    <title id="chart-title">Field accuracy against total cost per model; the table below gives the same figures.</title>
+    <line x1="${left}" y1="${h - bottom}" x2="${w - right}" y2="${h - bottom}" stroke="${axis}"/>
+    <line x1="${left}" y1="${top}" x2="${left}" y2="${h - bottom}" stroke="${axis}"/>
+    ${yTicks.map((t) => `<line x1="${left - 4}" x2="${left}" y1="${y(t)}" y2="${y(t)}" stroke="${axis}"/><text x="${left - 8}" y="${y(t) + 4}" text-anchor="end">${Math.round(t * 100)}%</text>`).join('')}
+    ${xTicks.map((c) => `<line x1="${x(c)}" x2="${x(c)}" y1="${h - bottom}" y2="${h - bottom + 4}" stroke="${axis}"/><text x="${x(c)}" y="${h - bottom + 18}" text-anchor="middle">${App.money(c)}</text>`).join('')}
+    <text x="${(left + w - right) / 2}" y="${h - 10}" text-anchor="middle">total cost of model calls${log ? ' (log scale)' : ''}, cheaper ←</text>
+    <text x="${left}" y="${top - 4}">field accuracy</text>
+    ${models.map((m, i) => `<circle cx="${x(costs[i])}" cy="${y(accuracies[i])}" r="6" fill="#fbbf77"/>
+      <text x="${x(costs[i]) > w * 0.6 ? x(costs[i]) - 10 : x(costs[i]) + 10}" text-anchor="${x(costs[i]) > w * 0.6 ? 'end' : 'start'}"
+        y="${y(accuracies[i]) + 4 + (i % 2 ? 14 : 0)}">${App.text(m.model_id.split('/').pop())}</text>`).join('')}</svg>
+    <div class="visually-hidden"><table><caption>Field accuracy and total cost per model</caption><tr><th>Model</th><th>Field accuracy</th><th>Total cost</th></tr>
+    ${models.map((m) => `<tr><td>${App.text(m.model_id)}</td><td>${App.percent(m.field_accuracy)}</td><td>${App.money(m.total_cost)}</td></tr>`).join('')}</table></div>`;
+}
+
+// Differences in words: "items › row 2 › unit_price: expected 24.95, the model said 24.59".
+const Explain = (() => {
+  const where = (path) => path
+    ? path.replace(/\[(\+?)(\d+)\]/g, (_, extra, n) => ` › ${extra ? 'extra row' : 'row'} ${Number(n) + 1}`).replace(/\./g, ' › ')
+    : 'the answer';
+  const value = (v) => {
+    if (v === undefined || v === null) return 'null';
+    if (typeof v === 'string') return `“${v}”`;
+    if (Array.isArray(v)) return `a list of ${v.length}`;
+    if (typeof v === 'object') return Object.entries(v).slice(0, 3).map(([k, x]) => `${k} ${typeof x === 'object' && x !== null ? '…' : value(x)}`).join(', ');
+    return String(v);
+  };
+  const sentence = (d) => d.kind === 'missing' ? `${where(d.path)}: missing (expected ${value(d.expected)})`
+    : d.kind === 'extra' ? `${where(d.path)}: not asked for (the model gave ${value(d.actual)})`
+    : d.kind === 'unreadable' ? `the answer could not be scored: ${d.note}`
+    : `${where(d.path)}: expected ${value(d.expected)}, the model said ${value(d.actual)}`;
+  return { sentence };
+})();
+
+// Whether a difference at `path` (list positions as written) covers the
+// field `field` (list positions folded, as in the field map).
+function touches(path, field) {
+  const folded = path.replace(/\[\+?\d+\]/g, '[]');
+  return folded === '' || folded === field || field.startsWith(folded + '.') || field.startsWith(folded + '[');
+}
+
+// Each document: its image (for its owner), and every model, in the
+// ranking's order, with its differences in words and its full answer.
+async function showDocuments(report, runs, order, supabase) {
+  let images = [];
+  if (report.owner) {
+    const { data } = await supabase.from('reports').select('image_paths').eq('id', report.id).maybeSingle();
+    const paths = data?.image_paths || [];
+    if (paths.length) images = (await supabase.storage.from('benchmark-images').createSignedUrls(paths, 3600)).data || [];
+  }
+  const display = Object.fromEntries((report.models || []).map((m) => [m.id, m.display_name]));
+  const answer = (text) => { try { return JSON.stringify(JSON.parse(text), null, 2); } catch { return text || ''; } };
+  App.$('#diffs').innerHTML = report.documents.map(({ name, index }) => {
+    const mine = runs.filter((r) => r.image_index === index).sort((a, b) => order.indexOf(a.model_id) - order.indexOf(b.model_id));
+    const right = mine.filter((r) => r.passed).length;
+    const number = App.text(Number(index) + 1);
+    return `<details class="document"><summary>Document ${number}: ${App.text(name)} <span class="muted">· ${right} of ${mine.length} models entirely right</span></summary>
+      ${images[index]?.signedUrl ? `<img class="document-image" loading="lazy" alt="Document ${number}, ${App.text(name)}" src="${App.text(images[index].signedUrl)}">` : ''}
+      ${mine.map((r) => {
+        const notes = r.field_diffs.filter((d) => d.kind === 'note');
+        const differences = r.field_diffs.filter((d) => d.kind !== 'note');
+        const verdict = r.passed ? 'every field right' : r.error ? `the call failed: ${r.error}` : `${differences.length} difference${differences.length === 1 ? '' : 's'}`;
+        return `<h3>${App.text(display[r.model_id] || r.model_id)} <span class="${r.passed ? 'pass' : 'fail'}">${App.text(verdict)}</span>
+          ${notes.map((d) => `<span class="muted">(${App.text(d.note)})</span>`).join(' ')}</h3>
+          ${!r.error && differences.length ? `<ul class="differences">${differences.map((d) => `<li>${App.text(Explain.sentence(d))}</li>`).join('')}</ul>` : ''}
+          ${r.output_json ? `<details><summary>${App.text(display[r.model_id] || r.model_id)}'s full answer</summary><pre>${App.text(answer(r.output_json))}</pre></details>` : ''}`;
+      }).join('')}</details>`;
+  }).join('');
+}
+
+// When, with what, and the downloads: every run as CSV, the report as JSON.
+function describeRun(report, runs) {
+  const models = (report.models || []).map((m) => `${m.display_name} ($${Number(m.prices?.prompt_usd_per_mtok ?? 0)} / $${Number(m.prices?.completion_usd_per_mtok ?? 0)} per million tokens in / out)`);
+  App.$('#run-meta').textContent = `Run on ${new Date(report.started_at || report.created_at).toLocaleString()} · ${report.documents.length} documents · `
+    + `models at the prices of that day: ${models.join('; ')}. Scored by the policy below (How we score).`;
+  App.$('#run-prompt').textContent = report.prompt || '';
+  App.$('#run-schema').textContent = report.json_schema ? JSON.stringify(report.json_schema, null, 2) : 'No JSON Schema.';
+  const names = Object.fromEntries(report.documents.map((d) => [d.index, d.name]));
+  const quote = (v) => { const t = String(v ?? ''); return /[",\n]/.test(t) ? `"${t.replace(/"/g, '""')}"` : t; };
+  const csv = [['document', 'model', 'passed', 'fields_matched', 'fields_total', 'cost_usd', 'latency_ms', 'error', 'answer'].join(',')]
+    .concat(runs.map((r) => [names[r.image_index], r.model_id, r.passed, r.fields_matched, r.fields_total, r.cost, r.response_time_ms, r.error, r.output_json].map(quote).join(',')))
+    .join('\r\n');
+  const download = (name, type, text) => {
+    const link = Object.assign(document.createElement('a'), { href: URL.createObjectURL(new Blob([text], { type })), download: name });
+    link.click(); setTimeout(() => URL.revokeObjectURL(link.href), 1000);
+  };
+  const base = (report.name || 'report').replace(/[^\w-]+/g, '-').toLowerCase();
+  App.$('#export-csv').addEventListener('click', () => download(`${base}-runs.csv`, 'text/csv', csv));
+  App.$('#export-json').addEventListener('click', () => download(`${base}.json`, 'application/json', JSON.stringify({ ...report, runs }, null, 2)));
+}
+
+const reportId = location.pathname.split('/')[2];
+const shareToken = new URLSearchParams(location.search).get('share');
+(async () => {
+  if (!shareToken) await App.requireSession();
+  const supabase = await App.client();
+  const args = { p_report_id: reportId, p_share_token: shareToken };
+  const [{ data: report }, { data: runs }] = await Promise.all([
+    supabase.rpc('read_report', args),
+    supabase.rpc('read_report_runs', args),
+  ]);
+  if (!report) { App.$('#summary').textContent = 'This report does not exist, or this link does not open it.'; return; }
+  const models = report.summary;
+  const ranked = (models || []).sort((a, b) => b.field_accuracy - a.field_accuracy || b.accuracy - a.accuracy || a.total_cost - b.total_cost);
+  App.$('#title').textContent = report.name || 'Your report';
+  const figures = report.figures;
+  const byModel = Object.fromEntries((figures?.models || []).map((m) => [m.model_id, m]));
+  // One model order everywhere: the figures' (best first), when stored.
+  if (figures) ranked.sort((a, b) => figures.models.findIndex((m) => m.model_id === a.model_id) - figures.models.findIndex((m) => m.model_id === b.model_id));
+  App.$('#summary').innerHTML = `${App.text(report.runs_done)} of ${App.text(report.runs_planned)} runs · the model calls cost us ${App.money(report.cost_spent)} of your $14.99`
+    + (report.cut_short || report.status === 'failed' ? `<br>${App.text(report.status_reason)}` : '')
+    + (report.refunded_at ? `<br><strong id="refund">Your $14.99 payment was refunded on ${new Date(report.refunded_at).toLocaleDateString()}.</strong>`
+      : report.owner && report.status === 'failed' ? '<br><strong id="refund">Your $14.99 payment is being refunded.</strong>' : '')
+    + (report.owner && report.share_token ? `<br>Share: <code id="share-link">${App.text(`${location.origin}/report/${report.id}?share=${report.share_token}`)}</code>
+      <button type="button" class="secondary" id="copy-share">Copy link</button>
+      <br><small>Anyone with this link sees the results (models, scores, costs, documents' differences), not who paid.</small>` : '');
+  document.querySelectorAll('.loaded').forEach((panel) => { panel.hidden = false; });
+  App.$('#copy-share')?.addEventListener('click', async () => {
+    await navigator.clipboard.writeText(App.$('#share-link').textContent).catch(() => {});
+    App.$('#copy-share').textContent = 'Copied';
+  });
+  const interval = (pair) => pair ? `<br><small class="muted">${App.percent(pair[0])}–${App.percent(pair[1])}</small>` : '';
+  App.$('#ranking tbody').innerHTML = ranked.map((m) => {
+    const f = byModel[m.model_id];
+    const p95 = f ? (f.latency_p95_ms === null ? `<small class="muted">needs ${20} calls (n = ${App.text(f.latency_n)})</small>` : `${App.text(f.latency_p95_ms)} ms`)
+      : `${App.text(m.p95_latency_ms ?? '–')} ms`;
+    return `<tr data-model="${App.text(m.model_id)}">
+    <td>${App.text(f?.display_name || m.model_id)}${f ? `<br><small class="muted">${App.text(m.model_id)}</small>` : ''}</td><td class="num">${App.percent(m.accuracy)}${interval(f?.pass_interval)}</td><td class="num">${App.percent(m.field_accuracy)}${interval(f?.field_interval)}</td>
+    <td class="num">${App.money(m.total_cost)}${f ? `<br><small class="muted">${App.money(f.cost_per_1000_usd)} per 1,000 docs</small>` : ''}</td><td class="num">${App.text(m.median_latency_ms ?? '–')} ms${f ? `<br><small class="muted">n = ${App.text(f.latency_n)}</small>` : ''}</td><td class="num">${p95}</td></tr>`;
+  }).join('');
+  if (figures) {
+    const showVerdict = () => { App.$('#verdict-text').textContent = figures.verdicts[document.querySelector('input[name="priority"]:checked').value]; };
+    document.querySelectorAll('input[name="priority"]').forEach((r) => r.addEventListener('change', showVerdict));
+    showVerdict();
+    App.$('#sample-warning').textContent = figures.sample_warning || '';
+    App.$('#verdict').hidden = false;
+    const names = figures.models.map((m) => m.display_name);
+    App.$('#field-map thead').innerHTML = `<tr><th scope="col">Field</th>${names.map((n) => `<th scope="col" class="num">${App.text(n)}</th>`).join('')}</tr>`;
+    App.$('#field-map tbody').innerHTML = figures.fields.map((f, i) => `<tr><th scope="row"><code>${App.text(f.path)}</code></th>${f.right.map((r, m) =>
+      `<td class="num ${r === f.of ? 'pass' : r === 0 ? 'fail' : ''}">${r === f.of ? `${App.text(r)} of ${App.text(f.of)}`
+        : `<button type="button" class="cell" data-field="${i}" data-model="${m}" aria-label="${App.text(f.path)}, ${App.text(figures.models[m].display_name)}: ${App.text(r)} of ${App.text(f.of)} right; show where it went wrong">${App.text(r)} of ${App.text(f.of)}</button>`}</td>`).join('')}</tr>`).join('');
+    App.$('#field-map-panel').hidden = !figures.fields.length;
+    App.$('#field-map').addEventListener('click', (event) => {
+      const button = event.target.closest('button.cell');
+      if (!button) return;
+      const field = figures.fields[Number(button.dataset.field)], model = figures.models[Number(button.dataset.model)];
+      const names = Object.fromEntries(report.documents.map((d) => [d.index, `Document ${d.index + 1} (${d.name})`]));
+      const wrong = (runs || []).filter((r) => r.model_id === model.model_id).flatMap((r) => {
+        if (r.error) return [`${names[r.image_index]}: the call failed (${r.error}).`];
+        return r.field_diffs.filter((d) => d.kind !== 'note' && d.kind !== 'extra' && touches(d.path, field.path))
+          .map((d) => `${names[r.image_index]}: ${Explain.sentence(d)}`);
+      });
+      App.$('#field-examples').innerHTML = `<h3>${App.text(model.display_name)} on <code>${App.text(field.path)}</code></h3>
+        <ul>${wrong.map((w) => `<li>${App.text(w)}</li>`).join('')}</ul>`;
+      App.$('#field-examples').hidden = false;
+      App.$('#field-examples').focus();
+    });
+  }
+  drawChart(ranked);
+  describeRun(report, runs || []);
+  await showDocuments(report, runs || [], ranked.map((m) => m.model_id), supabase);
+})();
