@@ -3,8 +3,9 @@
 //! is the JSON known for it, with per-model field mistakes (deterministic, so
 //! a model is consistently good or bad), and usage with tokens and `cost`.
 //! Latency and faults (429 with Retry-After, 500, timeouts, prose instead of
-//! JSON, JSON after a preface, a 200 whose body is cut off) are configurable, so tests and the
-//! local demo get realistic reports. Billing is OpenRouter's: a timed-out
+//! JSON, JSON after a preface, a 200 whose body is cut off, a blank answer)
+//! are configurable, so tests and the local demo get realistic reports.
+//! Billing is OpenRouter's: a timed-out
 //! request is billed in full, a cut-off 200 too; every billed generation
 //! can be looked up (`GET /v1/generation?id=`) unless that is turned off; a
 //! model may take only so many requests at once and answers 429 past that.
@@ -39,6 +40,8 @@ pub struct Faults {
     /// A 200 whose body is cut off (billed; its generation id in the
     /// `X-Generation-Id` header).
     pub rate_unreadable: f64,
+    /// A billed answer that says nothing (blank text).
+    pub rate_empty: f64,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -337,6 +340,7 @@ impl Provider {
             (f.rate_malformed, "malformed"),
             (f.rate_prefaced, "prefaced"),
             (f.rate_unreadable, "unreadable"),
+            (f.rate_empty, "empty"),
         ]
         .into_iter()
         .scan(0.0, |edge, (rate, name)| {
@@ -412,6 +416,7 @@ impl Provider {
             Some("prefaced") => {
                 format!("Sure! Here is the JSON you asked for:\n```json\n{answer}\n```")
             }
+            Some("empty") => " \n".into(),
             _ => answer.to_string(),
         };
         let completion_tokens =

@@ -16,3 +16,6 @@ mod pages;
 mod pay;
 mod report_queue;
 mod supabase_api;
+
+#[path = "../security/mod.rs"]
+mod security;

@@ -50,9 +50,38 @@ pub async fn connect(url: &str) -> Client {
     client
 }
 
-async fn ensure_template() {
-    static READY: OnceCell<()> = OnceCell::const_new();
-    READY
+/// How the database the tests clone was built: as Supabase makes projects
+/// today, or with its "default privileges for new entities" on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Grants {
+    Today,
+    DefaultPrivileges,
+}
+
+impl Grants {
+    fn template(self) -> String {
+        match self {
+            Grants::Today => template_name(),
+            Grants::DefaultPrivileges => format!("{}_defaults", template_name()),
+        }
+    }
+
+    fn reset_args(self) -> &'static [&'static str] {
+        match self {
+            Grants::Today => &[],
+            Grants::DefaultPrivileges => &["--default-privileges"],
+        }
+    }
+}
+
+async fn ensure_template(grants: Grants) {
+    static TODAY: OnceCell<()> = OnceCell::const_new();
+    static DEFAULTS: OnceCell<()> = OnceCell::const_new();
+    let ready = match grants {
+        Grants::Today => &TODAY,
+        Grants::DefaultPrivileges => &DEFAULTS,
+    };
+    ready
         .get_or_init(|| async {
             let admin = connect(&admin_url()).await;
             admin
@@ -61,20 +90,22 @@ async fn ensure_template() {
                 .unwrap();
             let wanted = Command::new(repo_root().join("scripts/db-reset"))
                 .arg("--fingerprint")
+                .args(grants.reset_args())
                 .output()
                 .expect("run scripts/db-reset --fingerprint");
             let wanted = format!("modelpick:{}", String::from_utf8_lossy(&wanted.stdout).trim());
             let current: Option<String> = admin
                 .query_opt(
                     "select shobj_description(oid, 'pg_database') from pg_database where datname = $1",
-                    &[&template_name()],
+                    &[&grants.template()],
                 )
                 .await
                 .unwrap()
                 .and_then(|row| row.get(0));
             if current.as_deref() != Some(wanted.as_str()) {
                 let status = Command::new(repo_root().join("scripts/db-reset"))
-                    .env("DATABASE_URL", url_for(&template_name()))
+                    .args(grants.reset_args())
+                    .env("DATABASE_URL", url_for(&grants.template()))
                     .status()
                     .expect("run scripts/db-reset");
                 assert!(status.success(), "scripts/db-reset failed for the test template");
@@ -96,7 +127,12 @@ pub struct TestDb {
 
 impl TestDb {
     pub async fn new() -> Self {
-        ensure_template().await;
+        Self::with(Grants::Today).await
+    }
+
+    /// A database cloned from one built with `grants`.
+    pub async fn with(grants: Grants) -> Self {
+        ensure_template(grants).await;
         let name = format!("mp_test_{}", Uuid::new_v4().simple());
         let admin = connect(&admin_url()).await;
         admin
@@ -106,7 +142,7 @@ impl TestDb {
         admin
             .batch_execute(&format!(
                 "create database \"{name}\" template \"{}\" owner project_owner",
-                template_name()
+                grants.template()
             ))
             .await
             .unwrap_or_else(|e| panic!("create test database {name}: {e}"));

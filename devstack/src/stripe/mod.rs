@@ -75,6 +75,8 @@ struct State {
     refunds: Vec<Value>,
     /// Session ids asked for with `GET /v1/checkout/sessions/:id`.
     retrievals: Vec<String>,
+    /// `POST /v1/checkout/sessions` requests, idempotent replays included.
+    creations: usize,
 }
 
 #[derive(Clone)]
@@ -100,6 +102,12 @@ impl RunningStripe {
 
     pub fn refunds(&self) -> Vec<Value> {
         self.stripe.state.lock().unwrap().refunds.clone()
+    }
+
+    /// How many times a session was asked to be created (each is a
+    /// request to Stripe, whether or not it made a new session).
+    pub fn sessions_created(&self) -> usize {
+        self.stripe.state.lock().unwrap().creations
     }
 
     /// Every session id retrieved so far, in order.
@@ -181,6 +189,7 @@ fn session_routes(
         .and(warp::header::headers_cloned())
         .and(warp::body::bytes())
         .map(|stripe: Stripe, headers: HeaderMap, body: Bytes| {
+            stripe.state.lock().unwrap().creations += 1;
             stripe.idempotent(&headers, &body, Stripe::create_session)
         });
     let retrieve = warp::path!("v1" / "checkout" / "sessions" / String)

@@ -1,0 +1,16 @@
+//! One test per attack on the trust boundary, sent the way an attacker
+//! would: raw HTTP at the release binary or the in-process sidecar, a
+//! user's own token at the Supabase API, SQL as `anon`. (The supabase-js
+//! attacks are `api.test.mjs` beside this file, the page attacks in a real
+//! browser `pages.test.mjs`.) Built into the integration binary to share
+//! its harness; scripts/test runs it as a suite of its own
+//! (`cargo test --test integration security::`).
+
+mod bodies;
+mod checkout_limits;
+mod empty_answers;
+mod grants;
+mod headers;
+mod settlement;
+mod storage_names;
+mod success_page;
