@@ -347,11 +347,14 @@ fn time_figures(documents: usize, models: usize) -> (f64, f64) {
                 passed: !wrong,
                 fields_total: 10,
                 fields_matched: if wrong { 9 } else { 10 },
-                cost_usd: 0.0004 * (model + 1) as f64,
+                cost_usd: rust_decimal::Decimal::new(4 * (model as i64 + 1), 4),
                 latency_ms: 800 + (i as u32 * 37) % 900,
                 failed: false,
                 diffs: if wrong {
-                    vec![("lines[1].unit_price".into(), "mismatch".into())]
+                    vec![serde_json::from_value(
+                        json!({"kind": "mismatch", "path": ["lines", 1, "unit_price"]}),
+                    )
+                    .unwrap()]
                 } else {
                     Vec::new()
                 },
@@ -361,7 +364,7 @@ fn time_figures(documents: usize, models: usize) -> (f64, f64) {
     let mut times: Vec<f64> = (0..9)
         .map(|_| {
             let started = Instant::now();
-            let figures = compute(&expected, &names, &runs);
+            let figures = compute(&expected.iter().collect::<Vec<_>>(), &names, &runs);
             assert_eq!(figures.models.len(), models);
             started.elapsed().as_secs_f64() * 1000.0
         })

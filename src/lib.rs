@@ -12,6 +12,7 @@ pub mod auth;
 pub mod database;
 pub mod email;
 pub mod html;
+pub mod money;
 pub mod once_map;
 pub mod stripe;
 pub mod supabase;

@@ -12,10 +12,10 @@ use crate::auth::TokenVerifier;
 use crate::config::{EngineSettings, Settings};
 use crate::database::{Database, DatabaseUrlError};
 use crate::email::Resend;
+use crate::engine::call::attempt::Provider;
 use crate::engine::followup::Followups;
 use crate::engine::images::ImageSource;
-use crate::engine::provider::Provider;
-use crate::engine::runner::{self, Runner};
+use crate::engine::report::{self, Runner};
 use crate::engine::store::Store;
 use crate::engine::Engine;
 use crate::sidecar::{AppState, BodyBudget, Clock, SecurityHeaders, Settlements};
@@ -110,7 +110,7 @@ pub fn engine(settings: &EngineSettings) -> Result<Engine, StartupError> {
     };
     Ok(Engine {
         database,
-        worker_id: runner::worker_id(),
+        worker_id: report::worker_id(),
         queue: settings.queue.clone(),
         runner: Arc::new(runner),
         followups: Arc::new(followups),

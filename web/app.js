@@ -1,11 +1,13 @@
 // Shared by the pages: the Supabase client (configured by the sidecar's
 // /config.json), the session, and small helpers.
 const App = (() => {
-  let clientPromise;
-  async function config() {
-    const response = await fetch('/config.json');
-    if (!response.ok) throw new Error('The server is not answering; try again in a minute.');
-    return response.json();
+  let clientPromise, configPromise;
+  function config() {
+    configPromise ||= fetch('/config.json').then((response) => {
+      if (!response.ok) throw new Error('The server is not answering; try again in a minute.');
+      return response.json();
+    });
+    return configPromise;
   }
   function client() {
     clientPromise ||= config().then((c) =>
@@ -63,12 +65,10 @@ const App = (() => {
       : null;
     throw new Error(messages[response.status] || ours || body.error || 'Something went wrong. Try again.');
   }
-  // Exact enough to mean something: $2.15, $0.0239, $0.000418 (never $0.0004).
-  const money = (n) => {
-    const v = Number(n || 0);
-    if (v === 0) return '$0';
-    return '$' + (Math.abs(v) >= 1 ? v.toFixed(2) : Number(v.toPrecision(3)).toString());
-  };
+  // What one report costs, as the server charges it ({cents, currency, text}).
+  async function price() {
+    return (await config()).price;
+  }
   const percent = (n) => (n === null || n === undefined ? '–' : (Number(n) * 100).toFixed(1) + '%');
   const text = (s) => String(s ?? '').replace(/[&<>"]/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;' }[c]));
   const $ = (selector) => document.querySelector(selector);
@@ -77,5 +77,5 @@ const App = (() => {
     const link = document.querySelector('#sign-out');
     if (link) link.hidden = !(await session().catch(() => null));
   });
-  return { client, session, requireSession, nextPage, checkout, money, percent, text, $ };
+  return { client, session, requireSession, nextPage, checkout, price, money: (n) => money(n), percent, text, $ };
 })();

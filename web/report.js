@@ -3,13 +3,14 @@
 // report was run; for its owner, or anyone with its share link. Every value
 // from the report goes into the page through App.text (escaped), however
 // it was stored.
+
 // Field accuracy (y) against total cost (x): axes with values, the scale
 // stated, and the same figures as a table for screen readers.
 function drawChart(models) {
   const w = Math.max(300, Math.min(560, App.$('#chart').clientWidth || 560)), h = 300;
   const left = 52, right = 20, top = 16, bottom = 58;
-  const costs = models.map((m) => Math.max(Number(m.total_cost), 1e-6));
-  const accuracies = models.map((m) => Number(m.field_accuracy || 0));
+  const costs = models.map((m) => Math.max(Number(m.cost), 1e-6));
+  const accuracies = models.map((m) => Number(m.fields || 0));
   const [lo, hi] = [Math.min(...costs), Math.max(...costs)];
   const log = hi / lo > 10;
   const share = (c) => hi === lo ? 0.5 : log ? (Math.log(c) - Math.log(lo)) / (Math.log(hi) - Math.log(lo)) : (c - lo) / (hi - lo);
@@ -32,14 +33,14 @@ function drawChart(models) {
       <text x="${x(costs[i]) > w * 0.6 ? x(costs[i]) - 10 : x(costs[i]) + 10}" text-anchor="${x(costs[i]) > w * 0.6 ? 'end' : 'start'}"
         y="${y(accuracies[i]) + 4 + (i % 2 ? 14 : 0)}">${App.text(m.model_id.split('/').pop())}</text>`).join('')}</svg>
     <div class="visually-hidden"><table><caption>Field accuracy and total cost per model</caption><tr><th>Model</th><th>Field accuracy</th><th>Total cost</th></tr>
-    ${models.map((m) => `<tr><td>${App.text(m.model_id)}</td><td>${App.percent(m.field_accuracy)}</td><td>${App.money(m.total_cost)}</td></tr>`).join('')}</table></div>`;
+    ${models.map((m) => `<tr><td>${App.text(m.model_id)}</td><td>${App.percent(m.fields)}</td><td>${App.money(m.cost)}</td></tr>`).join('')}</table></div>`;
 }
 
 // Differences in words: "items › row 2 › unit_price: expected 24.95, the model said 24.59".
 const Explain = (() => {
-  const where = (path) => path
-    ? path.replace(/\[(\+?)(\d+)\]/g, (_, extra, n) => ` › ${extra ? 'extra row' : 'row'} ${Number(n) + 1}`).replace(/\./g, ' › ')
-    : 'the answer';
+  // The server says where a difference is, in words (`where`); a run
+  // recorded before it did shows its path as stored.
+  const where = (d) => d.where ?? (d.path || 'the answer');
   const value = (v) => {
     if (v === undefined || v === null) return 'null';
     if (typeof v === 'string') return `“${v}”`;
@@ -47,18 +48,19 @@ const Explain = (() => {
     if (typeof v === 'object') return Object.entries(v).slice(0, 3).map(([k, x]) => `${k} ${typeof x === 'object' && x !== null ? '…' : value(x)}`).join(', ');
     return String(v);
   };
-  const sentence = (d) => d.kind === 'missing' ? `${where(d.path)}: missing (expected ${value(d.expected)})`
-    : d.kind === 'extra' ? `${where(d.path)}: not asked for (the model gave ${value(d.actual)})`
+  const sentence = (d) => d.kind === 'missing' ? `${where(d)}: missing (expected ${value(d.expected)})`
+    : d.kind === 'extra' ? `${where(d)}: not asked for (the model gave ${value(d.actual)})`
     : d.kind === 'unreadable' ? `the answer could not be scored: ${d.note}`
-    : `${where(d.path)}: expected ${value(d.expected)}, the model said ${value(d.actual)}`;
+    : `${where(d)}: expected ${value(d.expected)}, the model said ${value(d.actual)}`;
   return { sentence };
 })();
 
-// Whether a difference at `path` (list positions as written) covers the
-// field `field` (list positions folded, as in the field map).
-function touches(path, field) {
-  const folded = path.replace(/\[\+?\d+\]/g, '[]');
-  return folded === '' || folded === field || field.startsWith(folded + '.') || field.startsWith(folded + '[');
+// Whether a difference (at the field `d.field`, as the server names it)
+// makes the field-map row's field wrong: it is at that field or at a value
+// holding it.
+function costs(d, row) {
+  return Array.isArray(d.field) && Array.isArray(row.path) && d.field.length <= row.path.length
+    && d.field.every((step, i) => step === row.path[i]);
 }
 
 // Each document: its image (for its owner), and every model, in the
@@ -122,17 +124,23 @@ const shareToken = new URLSearchParams(location.search).get('share');
     supabase.rpc('read_report_runs', args),
   ]);
   if (!report) { App.$('#summary').textContent = 'This report does not exist, or this link does not open it.'; return; }
-  const models = report.summary;
-  const ranked = (models || []).sort((a, b) => b.field_accuracy - a.field_accuracy || b.accuracy - a.accuracy || a.total_cost - b.total_cost);
   App.$('#title').textContent = report.name || 'Your report';
   const figures = report.figures;
-  const byModel = Object.fromEntries((figures?.models || []).map((m) => [m.model_id, m]));
-  // One model order everywhere: the figures' (best first), when stored.
-  if (figures) ranked.sort((a, b) => figures.models.findIndex((m) => m.model_id === a.model_id) - figures.models.findIndex((m) => m.model_id === b.model_id));
-  App.$('#summary').innerHTML = `${App.text(report.runs_done)} of ${App.text(report.runs_planned)} runs · the model calls cost us ${App.money(report.cost_spent)} of your $14.99`
+  const price = (await App.price()).text;
+  // The figures computed once as the report finished, best first; a report
+  // finished before they were kept shows its plain summary.
+  const rows = figures ? figures.models.map((f) => ({
+    model_id: f.model_id, name: f.display_name, pass: f.pass_rate, passInterval: f.pass_interval,
+    fields: f.field_accuracy, fieldInterval: f.field_interval, cost: f.cost_usd, per1000: f.cost_per_1000_usd,
+    median: f.latency_p50_ms, n: f.latency_n, p95: f.latency_p95_ms, figures: true,
+  })) : (report.summary || [])
+    .sort((a, b) => b.field_accuracy - a.field_accuracy || b.accuracy - a.accuracy || a.total_cost - b.total_cost)
+    .map((m) => ({ model_id: m.model_id, name: m.model_id, pass: m.accuracy, fields: m.field_accuracy,
+      cost: m.total_cost, median: m.median_latency_ms, p95: m.p95_latency_ms }));
+  App.$('#summary').innerHTML = `${App.text(report.runs_done)} of ${App.text(report.runs_planned)} runs · the model calls cost us ${App.money(report.cost_spent)} of your ${App.text(price)}`
     + (report.cut_short || report.status === 'failed' ? `<br>${App.text(report.status_reason)}` : '')
-    + (report.refunded_at ? `<br><strong id="refund">Your $14.99 payment was refunded on ${new Date(report.refunded_at).toLocaleDateString()}.</strong>`
-      : report.owner && report.status === 'failed' ? '<br><strong id="refund">Your $14.99 payment is being refunded.</strong>' : '')
+    + (report.refunded_at ? `<br><strong id="refund">Your ${App.text(price)} payment was refunded on ${new Date(report.refunded_at).toLocaleDateString()}.</strong>`
+      : report.owner && report.status === 'failed' ? `<br><strong id="refund">Your ${App.text(price)} payment is being refunded.</strong>` : '')
     + (report.owner && report.share_token ? `<br>Share: <code id="share-link">${App.text(`${location.origin}/report/${report.id}?share=${report.share_token}`)}</code>
       <button type="button" class="secondary" id="copy-share">Copy link</button>
       <br><small>Anyone with this link sees the results (models, scores, costs, documents' differences), not who paid.</small>` : '');
@@ -142,13 +150,13 @@ const shareToken = new URLSearchParams(location.search).get('share');
     App.$('#copy-share').textContent = 'Copied';
   });
   const interval = (pair) => pair ? `<br><small class="muted">${App.percent(pair[0])}–${App.percent(pair[1])}</small>` : '';
-  App.$('#ranking tbody').innerHTML = ranked.map((m) => {
-    const f = byModel[m.model_id];
-    const p95 = f ? (f.latency_p95_ms === null ? `<small class="muted">needs ${20} calls (n = ${App.text(f.latency_n)})</small>` : `${App.text(f.latency_p95_ms)} ms`)
-      : `${App.text(m.p95_latency_ms ?? '–')} ms`;
+  const small = (text) => `<br><small class="muted">${text}</small>`;
+  App.$('#ranking tbody').innerHTML = rows.map((m) => {
+    const p95 = m.p95 !== null && m.p95 !== undefined ? `${App.text(m.p95)} ms`
+      : m.figures ? `<small class="muted">needs ${App.text(figures.min_calls_for_p95 ?? 'more')} calls (n = ${App.text(m.n)})</small>` : '–';
     return `<tr data-model="${App.text(m.model_id)}">
-    <td>${App.text(f?.display_name || m.model_id)}${f ? `<br><small class="muted">${App.text(m.model_id)}</small>` : ''}</td><td class="num">${App.percent(m.accuracy)}${interval(f?.pass_interval)}</td><td class="num">${App.percent(m.field_accuracy)}${interval(f?.field_interval)}</td>
-    <td class="num">${App.money(m.total_cost)}${f ? `<br><small class="muted">${App.money(f.cost_per_1000_usd)} per 1,000 docs</small>` : ''}</td><td class="num">${App.text(m.median_latency_ms ?? '–')} ms${f ? `<br><small class="muted">n = ${App.text(f.latency_n)}</small>` : ''}</td><td class="num">${p95}</td></tr>`;
+    <td>${App.text(m.name)}${m.figures ? small(App.text(m.model_id)) : ''}</td><td class="num">${App.percent(m.pass)}${interval(m.passInterval)}</td><td class="num">${App.percent(m.fields)}${interval(m.fieldInterval)}</td>
+    <td class="num">${App.money(m.cost)}${m.figures ? small(`${App.money(m.per1000)} per 1,000 docs`) : ''}</td><td class="num">${App.text(m.median ?? '–')} ms${m.figures ? small(`n = ${App.text(m.n)}`) : ''}</td><td class="num">${p95}</td></tr>`;
   }).join('');
   if (figures) {
     const showVerdict = () => { App.$('#verdict-text').textContent = figures.verdicts[document.querySelector('input[name="priority"]:checked').value]; };
@@ -158,9 +166,10 @@ const shareToken = new URLSearchParams(location.search).get('share');
     App.$('#verdict').hidden = false;
     const names = figures.models.map((m) => m.display_name);
     App.$('#field-map thead').innerHTML = `<tr><th scope="col">Field</th>${names.map((n) => `<th scope="col" class="num">${App.text(n)}</th>`).join('')}</tr>`;
-    App.$('#field-map tbody').innerHTML = figures.fields.map((f, i) => `<tr><th scope="row"><code>${App.text(f.path)}</code></th>${f.right.map((r, m) =>
+    const label = (f) => f.label ?? f.path;
+    App.$('#field-map tbody').innerHTML = figures.fields.map((f, i) => `<tr><th scope="row"><code>${App.text(label(f))}</code></th>${f.right.map((r, m) =>
       `<td class="num ${r === f.of ? 'pass' : r === 0 ? 'fail' : ''}">${r === f.of ? `${App.text(r)} of ${App.text(f.of)}`
-        : `<button type="button" class="cell" data-field="${i}" data-model="${m}" aria-label="${App.text(f.path)}, ${App.text(figures.models[m].display_name)}: ${App.text(r)} of ${App.text(f.of)} right; show where it went wrong">${App.text(r)} of ${App.text(f.of)}</button>`}</td>`).join('')}</tr>`).join('');
+        : `<button type="button" class="cell" data-field="${i}" data-model="${m}" aria-label="${App.text(label(f))}, ${App.text(figures.models[m].display_name)}: ${App.text(r)} of ${App.text(f.of)} right; show where it went wrong">${App.text(r)} of ${App.text(f.of)}</button>`}</td>`).join('')}</tr>`).join('');
     App.$('#field-map-panel').hidden = !figures.fields.length;
     App.$('#field-map').addEventListener('click', (event) => {
       const button = event.target.closest('button.cell');
@@ -169,16 +178,16 @@ const shareToken = new URLSearchParams(location.search).get('share');
       const names = Object.fromEntries(report.documents.map((d) => [d.index, `Document ${d.index + 1} (${d.name})`]));
       const wrong = (runs || []).filter((r) => r.model_id === model.model_id).flatMap((r) => {
         if (r.error) return [`${names[r.image_index]}: the call failed (${r.error}).`];
-        return r.field_diffs.filter((d) => d.kind !== 'note' && d.kind !== 'extra' && touches(d.path, field.path))
+        return r.field_diffs.filter((d) => d.kind !== 'note' && d.kind !== 'extra' && costs(d, field))
           .map((d) => `${names[r.image_index]}: ${Explain.sentence(d)}`);
       });
-      App.$('#field-examples').innerHTML = `<h3>${App.text(model.display_name)} on <code>${App.text(field.path)}</code></h3>
+      App.$('#field-examples').innerHTML = `<h3>${App.text(model.display_name)} on <code>${App.text(label(field))}</code></h3>
         <ul>${wrong.map((w) => `<li>${App.text(w)}</li>`).join('')}</ul>`;
       App.$('#field-examples').hidden = false;
       App.$('#field-examples').focus();
     });
   }
-  drawChart(ranked);
+  drawChart(rows);
   describeRun(report, runs || []);
-  await showDocuments(report, runs || [], ranked.map((m) => m.model_id), supabase);
+  await showDocuments(report, runs || [], rows.map((m) => m.model_id), supabase);
 })();

@@ -212,7 +212,7 @@ const Wizard = (() => {
   const BUCKET = 'benchmark-images';
   // The database refuses an image's size past this (021_trust_boundary).
   const MAX_SIDE_PX = 20000;
-  let supabase, userId, limits, catalog = [], draftId, draft;
+  let supabase, userId, limits, catalog = [], draftId, draft, price = '';
   let images = [];            // { path, name, width, height, expected?, expectedText, fields, url }
   let userSchema = null, inferredSchema = {}, prompt = '', promptEdited = false;
   let selected = [], estimate = null, saving = Promise.resolve(), saveTimer;
@@ -284,6 +284,8 @@ const Wizard = (() => {
         .eq('active', true).order('display_name'),
     ]);
     limits = limitsAnswer.data; catalog = catalogAnswer.data || [];
+    price = (await App.price()).text;
+    document.querySelectorAll('[data-price]').forEach((element) => { element.textContent = price; });
     if (!limits) return status('The server is not answering; reload the page in a minute.', true);
     if (draftId) {
       const { data, error } = await supabase.from('benchmark_drafts')
@@ -510,7 +512,7 @@ const Wizard = (() => {
     $('#models').innerHTML = legend + catalog.map((m) => `<label class="model">
       <input type="checkbox" value="${App.text(m.id)}" ${selected.includes(m.id) ? 'checked' : ''}>
       <span><strong>${App.text(m.display_name)}</strong> <span class="muted">${App.text(m.id)}</span><br>
-      <span class="muted">$${Number(m.prompt_usd_per_mtok)} / $${Number(m.completion_usd_per_mtok)}${m.supports_json_schema ? ' · answers to a JSON Schema' : ''}</span></span></label>`).join('');
+      <span class="muted">${App.money(m.prompt_usd_per_mtok)} / ${App.money(m.completion_usd_per_mtok)}${m.supports_json_schema ? ' · answers to a JSON Schema' : ''}</span></span></label>`).join('');
     $('#models').querySelectorAll('input').forEach((box) => box.addEventListener('change', () => {
       selected = [...$('#models').querySelectorAll('input:checked')].map((b) => b.value);
       limitModels();
@@ -527,17 +529,18 @@ const Wizard = (() => {
 
   // The worst case the engine would reserve, and what to drop when over.
   function overCeiling() {
-    if (!estimate || Number(estimate.worst_case_usd) <= Number(estimate.soft_ceiling_usd)) return null;
+    // The database compares the worst case with the ceiling (one home for it).
+    if (!estimate || !estimate.may_stop_at_ceiling) return null;
     const [model, cost] = Object.entries(estimate.worst_case_by_model_usd).sort((a, b) => b[1] - a[1])[0];
     const name = catalog.find((m) => m.id === model)?.display_name || model;
-    return `In the worst case these calls cost $${Number(estimate.worst_case_usd).toFixed(2)}, over the $${Number(estimate.soft_ceiling_usd).toFixed(2)} a report may spend. Drop ${name} (up to $${Number(cost).toFixed(2)}) or some documents.`;
+    return `In the worst case these calls cost ${App.money(estimate.worst_case_usd)}, over the ${App.money(estimate.soft_ceiling_usd)} a report may spend. Drop ${name} (up to ${App.money(cost)}) or some documents.`;
   }
 
   function renderEstimate() {
     const over = overCeiling();
     $('#estimate').className = over ? 'error' : 'muted';
     $('#estimate').textContent = over || (estimate && estimate.calls
-      ? `${estimate.calls} model calls, at most $${Number(estimate.worst_case_usd).toFixed(2)} of model cost in the worst case (included in the $14.99).`
+      ? `${estimate.calls} model calls, at most ${App.money(estimate.worst_case_usd)} of model cost in the worst case (included in the ${price}).`
       : 'Pick models to see what their calls may cost.');
     renderSummary();
   }
@@ -547,7 +550,7 @@ const Wizard = (() => {
     const ready = images.length && images.every((i) => i.expected) && selected.length && prompt.trim() && !overCeiling();
     $('#summary').textContent = `${images.length} document${images.length === 1 ? '' : 's'}, ${fieldCount} expected fields, `
       + `${selected.length} model${selected.length === 1 ? '' : 's'}`
-      + (estimate && estimate.calls ? `, ${estimate.calls} calls at most $${Number(estimate.worst_case_usd).toFixed(2)}.` : '.');
+      + (estimate && estimate.calls ? `, ${estimate.calls} calls at most ${App.money(estimate.worst_case_usd)}.` : '.');
     $('#pay').disabled = !ready;
   }
 

@@ -12,12 +12,6 @@ use super::{ConfigError, ResendSettings, StripeSettings};
 pub const GLOBAL_CONCURRENCY: usize = 10;
 /// Provider calls of one report in flight at once, for one model.
 pub const PER_MODEL_CONCURRENCY: usize = 3;
-/// No call starts that could take a report past this, counting what calls
-/// in flight may still cost.
-pub const SOFT_CEILING_USD: f64 = 6.50;
-/// What a report may never cost. The gap to the soft ceiling absorbs a
-/// provider billing more prompt tokens than estimated.
-pub const HARD_CEILING_USD: f64 = 7.00;
 /// Claims of one report before it is given up.
 pub const MAX_REPORT_ATTEMPTS: i32 = 3;
 /// No call starts this long after a report started (wall clock); the report
@@ -57,10 +51,6 @@ pub struct ProviderSettings {
     pub max_attempts: u32,
     /// The wait before the second attempt; it doubles, with jitter.
     pub backoff_base: Duration,
-    /// Sent on every call, and what its worst case counts for the answer:
-    /// the product's constant (`limits::MAX_ANSWER_TOKENS`, the same as
-    /// the estimate shown before payment), not an environment setting.
-    pub max_tokens: u32,
 }
 
 impl ProviderSettings {
@@ -71,7 +61,6 @@ impl ProviderSettings {
             call_timeout: Duration::from_secs(120),
             max_attempts: 4,
             backoff_base: Duration::from_millis(500),
-            max_tokens: crate::engine::limits::MAX_ANSWER_TOKENS,
         }
     }
 }
@@ -82,7 +71,10 @@ pub struct RunLimits {
     pub global_concurrency: usize,
     pub per_model_concurrency: usize,
     pub max_duration: Duration,
-    pub soft_ceiling_usd: f64,
+    /// No call starts that could take a report past this, counting what
+    /// calls in flight may still cost; none: the database's soft ceiling
+    /// (`draft_limits()`), which is what runs in production. Tests lower it.
+    pub soft_ceiling_usd: Option<rust_decimal::Decimal>,
     /// How long a claim holds a report without a heartbeat.
     pub lease: Duration,
     /// Claims of one report at most: the claim that would pass it ends the
@@ -97,7 +89,7 @@ impl Default for RunLimits {
             global_concurrency: GLOBAL_CONCURRENCY,
             per_model_concurrency: PER_MODEL_CONCURRENCY,
             max_duration: MAX_BENCHMARK_DURATION,
-            soft_ceiling_usd: SOFT_CEILING_USD,
+            soft_ceiling_usd: None,
             lease: Duration::from_secs(60),
             max_attempts: MAX_REPORT_ATTEMPTS,
         }

@@ -2,8 +2,9 @@
 //! service-role key (which reads any user's folder; the draft's checks made
 //! sure every path is in its owner's).
 //!
-//! Each image is downloaded once per report, at most [`MAX_IMAGE_BYTES`]
-//! (read as it arrives, so a larger one is refused without being held),
+//! Each image is downloaded once per report, at most the size Storage
+//! takes (`max_image_bytes` of the database's limits; read as it arrives,
+//! so a larger one is refused without being held),
 //! checked to be a PNG, JPEG, WebP or GIF by its own bytes, measured in
 //! pixels (the worst case of a call counts them), and encoded once into the
 //! JSON string every call sends. The raw bytes are dropped at once; the
@@ -13,9 +14,6 @@ use std::sync::Arc;
 
 use base64::Engine as _;
 use bytes::Bytes;
-
-/// What Storage accepts into the bucket, and what the engine reads.
-pub const MAX_IMAGE_BYTES: usize = 10 * 1024 * 1024;
 
 /// An image ready to send: its data URL as a JSON string literal (quotes
 /// included; base64 needs no escaping), and its size in pixels.
@@ -94,16 +92,17 @@ impl ImageSource {
             .then(|| format!("{}/object/benchmark-images/{path}", self.storage_url))
     }
 
-    /// The image at `path` in the `benchmark-images` bucket, encoded.
-    pub async fn download(&self, path: &str) -> Image {
+    /// The image at `path` in the `benchmark-images` bucket, encoded; one
+    /// of more than `max_bytes` is refused.
+    pub async fn download(&self, path: &str, max_bytes: usize) -> Image {
         Arc::new(
-            self.fetch(path)
+            self.fetch(path, max_bytes)
                 .await
                 .and_then(|bytes| encode(path, &bytes)),
         )
     }
 
-    async fn fetch(&self, path: &str) -> Result<Vec<u8>, String> {
+    async fn fetch(&self, path: &str, max_bytes: usize) -> Result<Vec<u8>, String> {
         let url = self
             .url(path)
             .ok_or_else(|| format!("the image path {path:?} is not a storage name we can read"))?;
@@ -126,10 +125,15 @@ impl ImageSource {
                 response.status().as_u16()
             ));
         }
-        let too_large = || format!("the image {path} is larger than 10 MiB");
+        let too_large = || {
+            format!(
+                "the image {path} is larger than {} MiB",
+                max_bytes as f64 / (1024.0 * 1024.0)
+            )
+        };
         if response
             .content_length()
-            .is_some_and(|n| n > MAX_IMAGE_BYTES as u64)
+            .is_some_and(|n| n > max_bytes as u64)
         {
             return Err(too_large());
         }
@@ -140,7 +144,7 @@ impl ImageSource {
             .await
             .map_err(|e| format!("the image {path} was cut off: {}", e.without_url()))?
         {
-            if bytes.len() + chunk.len() > MAX_IMAGE_BYTES {
+            if bytes.len() + chunk.len() > max_bytes {
                 return Err(too_large());
             }
             bytes.extend_from_slice(&chunk);

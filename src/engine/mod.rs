@@ -8,20 +8,18 @@
 //! noticed and replaced.
 //!
 //! The parts: `store` (every statement the engine runs), `queue` (holding a
-//! lease), `schedule` (which call next), `runner` (one report), `provider`
-//! (one HTTP attempt), `call` (a cell's attempts and their cost), `score`
-//! and `limits` (what it takes), `budget`, `images`, `followup` (emails,
-//! refunds).
+//! lease), `report` (one claimed report, from its snapshot to its end),
+//! `schedule` (which call next), `call` (a cell's attempts and what they
+//! cost), `score` and `figures` (what the answers are worth), `limits` (the
+//! database's), `images`, `followup` (emails, refunds).
 
-pub mod budget;
 pub mod call;
 pub mod figures;
 pub mod followup;
 pub mod images;
 pub mod limits;
-pub mod provider;
 pub mod queue;
-pub mod runner;
+pub mod report;
 pub mod schedule;
 pub mod score;
 pub mod store;
@@ -35,7 +33,8 @@ use tokio::task::JoinSet;
 use crate::config::QueueSettings;
 use crate::database::Database;
 use followup::Followups;
-use runner::{RunError, Runner};
+use limits::ProductLimits;
+use report::{RunError, Runner};
 use store::Listener;
 
 /// What the engine is made of; `startup::engine` builds it from settings.
@@ -66,6 +65,9 @@ impl Engine {
     /// hands their leases back.
     pub async fn run(self, mut shutdown: watch::Receiver<bool>) {
         let mut work = Work::default();
+        let Some(limits) = self.load_limits(&mut shutdown).await else {
+            return;
+        };
         let mut backoff = Duration::from_millis(100);
         while !*shutdown.borrow() {
             let listener = match Listener::connect(&self.database).await {
@@ -82,11 +84,37 @@ impl Engine {
             };
             backoff = Duration::from_millis(100);
             tracing::info!(worker = %self.worker_id, "engine listening for paid reports");
-            if let Disconnect::ShuttingDown = self.serve(listener, &mut work, &mut shutdown).await {
+            if let Disconnect::ShuttingDown = self
+                .serve(listener, &limits, &mut work, &mut shutdown)
+                .await
+            {
                 break;
             }
         }
         self.drain(work).await;
+    }
+
+    /// The product's limits, as the database states them; asked again with
+    /// backoff until it answers. `None`: shut down meanwhile.
+    async fn load_limits(
+        &self,
+        shutdown: &mut watch::Receiver<bool>,
+    ) -> Option<Arc<ProductLimits>> {
+        let mut backoff = Duration::from_millis(100);
+        while !*shutdown.borrow() {
+            match self.runner.store.product_limits().await {
+                Ok(limits) => return Some(Arc::new(limits)),
+                Err(e) => {
+                    tracing::warn!(error = %e, retry_in_ms = backoff.as_millis() as u64, "engine cannot read the product's limits; retrying");
+                    tokio::select! {
+                        _ = tokio::time::sleep(backoff) => {}
+                        _ = shutdown.changed() => {}
+                    }
+                    backoff = (backoff * 2).min(Duration::from_secs(5));
+                }
+            }
+        }
+        None
     }
 
     /// Claims on every wake-up, sweep and finished report, over one LISTEN
@@ -94,10 +122,11 @@ impl Engine {
     async fn serve(
         &self,
         mut listener: Listener,
+        limits: &Arc<ProductLimits>,
         work: &mut Work,
         shutdown: &mut watch::Receiver<bool>,
     ) -> Disconnect {
-        self.fill(&mut work.reports, shutdown).await;
+        self.fill(limits, &mut work.reports, shutdown).await;
         let mut sweep = tokio::time::interval(self.queue.sweep_interval);
         let mut health = tokio::time::interval(self.queue.health_interval);
         loop {
@@ -107,10 +136,10 @@ impl Engine {
                         tracing::warn!("the LISTEN connection closed; reconnecting");
                         return Disconnect::Lost;
                     }
-                    self.fill(&mut work.reports, shutdown).await;
+                    self.fill(limits, &mut work.reports, shutdown).await;
                 }
                 _ = sweep.tick() => {
-                    self.fill(&mut work.reports, shutdown).await;
+                    self.fill(limits, &mut work.reports, shutdown).await;
                     self.follow_up(&mut work.followups);
                 }
                 Some(_) = work.followups.join_next(), if !work.followups.is_empty() => {}
@@ -126,7 +155,7 @@ impl Engine {
                         Err(e) => tracing::error!(error = %e, "a report run panicked"),
                         Ok(Ok(())) => {}
                     }
-                    self.fill(&mut work.reports, shutdown).await;
+                    self.fill(limits, &mut work.reports, shutdown).await;
                     self.follow_up(&mut work.followups);
                 }
                 _ = shutdown.changed() => return Disconnect::ShuttingDown,
@@ -160,6 +189,7 @@ impl Engine {
     /// Claims reports while there is room, and starts them.
     async fn fill(
         &self,
+        limits: &Arc<ProductLimits>,
         reports: &mut JoinSet<Result<(), RunError>>,
         shutdown: &watch::Receiver<bool>,
     ) {
@@ -176,8 +206,9 @@ impl Engine {
             {
                 Ok(Some(claim)) => {
                     tracing::info!(report.id = %claim.lease.report_id, attempt = claim.attempts, "report claimed");
-                    reports.spawn(runner::run_report(
+                    reports.spawn(report::run_report(
                         self.runner.clone(),
+                        limits.clone(),
                         claim,
                         shutdown.clone(),
                     ));

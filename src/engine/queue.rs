@@ -19,14 +19,14 @@ pub struct Heartbeat {
 }
 
 impl Heartbeat {
-    pub fn start(store: Store, mut lease: Lease, duration: Duration) -> Self {
+    pub fn start(store: Store, lease: Lease, duration: Duration) -> Self {
         let lost = Arc::new(AtomicBool::new(false));
         let flag = lost.clone();
         let task = tokio::spawn(
             async move {
                 loop {
                     tokio::time::sleep(duration / 3).await;
-                    match store.renew(&mut lease, duration).await {
+                    match store.renew(&lease, duration).await {
                         Ok(()) => {}
                         Err(StoreError::LeaseLost(_)) => {
                             flag.store(true, Ordering::SeqCst);

@@ -12,12 +12,14 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use futures_util::StreamExt;
+use rust_decimal::Decimal;
 use serde::Serialize;
 use tokio::sync::mpsc;
 use tokio_postgres::{AsyncMessage, Row};
 use uuid::Uuid;
 
 use super::figures::{Figures, RunRow};
+use super::limits::ProductLimits;
 use crate::config::FollowupSettings;
 use crate::database::Database;
 
@@ -31,6 +33,8 @@ pub enum StoreError {
     Db(#[from] tokio_postgres::Error),
     #[error("report store: no connection: {0}")]
     Pool(#[from] deadpool_postgres::PoolError),
+    #[error("report store: {0}")]
+    Unexpected(String),
 }
 
 /// Proof that this engine holds a report: every write is fenced by `token`.
@@ -38,14 +42,13 @@ pub enum StoreError {
 pub struct Lease {
     pub report_id: Uuid,
     pub token: Uuid,
-    pub expires_at: DateTime<Utc>,
 }
 
-/// A report this engine has claimed, with what it needs to run it.
+/// A report this engine has claimed, with what it needs to run it (its
+/// snapshot as stored: `report::snapshot` reads it).
 #[derive(Debug, Clone)]
 pub struct ClaimedReport {
     pub lease: Lease,
-    pub user_id: Uuid,
     /// How many times the report has been claimed, this claim included.
     pub attempts: i32,
     pub extraction_prompt: String,
@@ -61,9 +64,7 @@ impl ClaimedReport {
             lease: Lease {
                 report_id: row.try_get("id")?,
                 token: row.try_get("lease_token")?,
-                expires_at: row.try_get("lease_expires_at")?,
             },
-            user_id: row.try_get("user_id")?,
             attempts: row.try_get("attempts")?,
             extraction_prompt: row.try_get("extraction_prompt")?,
             json_schema: row.try_get("json_schema")?,
@@ -95,8 +96,9 @@ pub struct RunRecord {
     pub completion_tokens: u32,
     pub total_tokens: u32,
     /// What the attempts whose cost is known cost; the database adds the
-    /// worst case of each of the others.
-    pub cost: f64,
+    /// worst case of each of the others. Sent as an exact decimal string.
+    #[serde(with = "rust_decimal::serde::str")]
+    pub cost: Decimal,
     pub attempts: u32,
     pub attempts_at_worst_case: u32,
     pub passed: bool,
@@ -215,7 +217,15 @@ fn run_row(row: &Row) -> RunRow {
         cost_usd: row.get(5),
         latency_ms: count(6),
         failed: row.get(7),
-        diffs: serde_json::from_value(diffs).unwrap_or_default(),
+        // Each difference on its own: one that cannot be read is left out,
+        // never the run's others.
+        diffs: match diffs {
+            serde_json::Value::Array(diffs) => diffs
+                .into_iter()
+                .filter_map(|d| serde_json::from_value(d).ok())
+                .collect(),
+            _ => Vec::new(),
+        },
     }
 }
 
@@ -292,17 +302,15 @@ impl Store {
     }
 
     /// Extends the lease; `LeaseLost` means another engine owns the report.
-    pub async fn renew(&self, lease: &mut Lease, duration: Duration) -> Result<(), StoreError> {
+    pub async fn renew(&self, lease: &Lease, duration: Duration) -> Result<(), StoreError> {
         let row = self
             .hot_row(
                 lease,
-                "select public.renew_report_lease($1, $2, $3), now() + make_interval(secs => $3)",
+                "select public.renew_report_lease($1, $2, $3)",
                 &[&lease.report_id, &lease.token, &seconds(duration)],
             )
             .await?;
-        held(lease, row.get(0))?;
-        lease.expires_at = row.get(1);
-        Ok(())
+        held(lease, row.get(0))
     }
 
     /// Hands the report back untouched, for another engine to take at once.
@@ -365,12 +373,12 @@ impl Store {
         image_index: i32,
         image_pixels: u64,
         max_tokens: u32,
-        soft_ceiling: f64,
-    ) -> Result<Option<f64>, StoreError> {
+        soft_ceiling: Decimal,
+    ) -> Result<Option<Decimal>, StoreError> {
         let row = self
             .hot_row(
                 lease,
-                "select public.reserve_run($1, $2, $3, $4, $5, $6, $7::float8::numeric)::float8",
+                "select public.reserve_run($1, $2, $3, $4, $5, $6, $7)",
                 &[
                     &lease.report_id,
                     &lease.token,
@@ -432,14 +440,24 @@ impl Store {
         Ok(())
     }
 
+    /// The product's limits, as `draft_limits()` states them.
+    pub async fn product_limits(&self) -> Result<ProductLimits, StoreError> {
+        let row = self
+            .client()
+            .await?
+            .query_one("select public.draft_limits()", &[])
+            .await?;
+        ProductLimits::from_json(row.get(0)).map_err(StoreError::Unexpected)
+    }
+
     /// Every recorded run of a report, for its figures.
     pub async fn report_runs(&self, report_id: Uuid) -> Result<Vec<RunRow>, StoreError> {
         self.persistently(|client| async move {
             let rows = client
                 .query(
-                    "select model_id, image_index, passed, fields_total, fields_matched, cost::float8,
+                    "select model_id, image_index, passed, fields_total, fields_matched, cost,
                             response_time_ms, error is not null,
-                            coalesce((select jsonb_agg(jsonb_build_array(d ->> 'path', d ->> 'kind'))
+                            coalesce((select jsonb_agg(jsonb_build_object('kind', d -> 'kind', 'path', d -> 'path'))
                                         from jsonb_array_elements(field_diffs) d), '[]')
                        from public.benchmark_runs where report_id = $1",
                     &[&report_id],

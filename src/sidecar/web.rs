@@ -31,6 +31,7 @@ macro_rules! file {
 fn assets() -> Vec<(&'static str, Vec<u8>, &'static str)> {
     vec![
         ("app.css", file!("app.css"), "text/css; charset=utf-8"),
+        ("money.js", file!("money.js"), JS),
         ("app.js", file!("app.js"), JS),
         ("wizard.js", file!("wizard.js"), JS),
         ("new.js", file!("new.js"), JS),
@@ -187,9 +188,16 @@ pub fn serve(name: &str, fetch: &Fetch) -> Response {
 
 /// What the browser needs to talk to Supabase: the URL and the public key.
 pub fn config(state: &AppState) -> Response {
+    use crate::stripe::{CURRENCY, PRICE_CENTS};
     warp::reply::json(&serde_json::json!({
         "supabaseUrl": state.settings.supabase.url,
         "supabaseAnonKey": state.settings.supabase.anon_key,
+        // What a report costs, said once: the pages show it from here.
+        "price": {
+            "cents": PRICE_CENTS,
+            "currency": CURRENCY,
+            "text": format!("${}.{:02}", PRICE_CENTS / 100, PRICE_CENTS % 100),
+        },
     }))
     .into_response()
 }

@@ -4,9 +4,9 @@
 use std::collections::HashMap;
 use std::time::Duration;
 
-use modelpick::config::{RunLimits as Limits, HARD_CEILING_USD};
+use modelpick::config::RunLimits as Limits;
 
-use crate::support::engine::{report_states, TestWorld};
+use crate::support::engine::{report_states, TestWorld, HARD_CEILING_USD};
 
 const CALL_TIMEOUT: Duration = Duration::from_secs(5);
 

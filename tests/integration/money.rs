@@ -4,12 +4,11 @@
 
 use std::time::Duration;
 
-use modelpick::config::{RunLimits as Limits, HARD_CEILING_USD};
-use modelpick::engine::limits;
+use modelpick::config::RunLimits as Limits;
 use serde_json::{json, Value};
 use uuid::Uuid;
 
-use crate::support::engine::{report_states, truth, TestWorld};
+use crate::support::engine::{report_states, truth, TestWorld, HARD_CEILING_USD};
 
 const CALL_TIMEOUT: Duration = Duration::from_secs(5);
 
@@ -33,35 +32,61 @@ async fn wait_for_refund(world: &TestWorld, report: Uuid) -> Option<String> {
 }
 
 #[tokio::test]
-async fn the_scorer_and_the_database_hold_drafts_to_the_same_limits() {
-    let world = TestWorld::new(0, |_| {}).await;
+async fn the_engine_takes_its_limits_from_the_database() {
+    let world = TestWorld::new(1, |_| {}).await;
     let db = world.supabase.db.client().await;
-    let limits_in_db: Value = db
+    let in_db: Value = db
         .query_one("select public.draft_limits()", &[])
         .await
         .unwrap()
         .get(0);
+    let read = world.supabase.db.store(1).product_limits().await.unwrap();
     assert_eq!(
         (
-            limits_in_db["max_expected_bytes"].as_u64(),
-            limits_in_db["max_depth"].as_u64(),
-            limits_in_db["max_array_items"].as_u64(),
-            limits_in_db["max_fields"].as_u64(),
-            limits_in_db["max_answer_tokens"].as_u64(),
-            limits_in_db["hard_ceiling_usd"].as_f64(),
-            limits_in_db["soft_ceiling_usd"].as_f64(),
-            limits_in_db["max_image_bytes"].as_u64(),
+            read.json.max_bytes as u64,
+            read.json.max_depth as u64,
+            read.json.max_array_items as u64,
+            read.json.max_fields as u64,
+            read.max_answer_tokens as u64,
+            read.max_image_bytes as u64,
+            read.hard_ceiling_usd,
+            read.soft_ceiling_usd,
         ),
         (
-            Some(limits::MAX_JSON_BYTES as u64),
-            Some(limits::MAX_DEPTH as u64),
-            Some(limits::MAX_ARRAY_ITEMS as u64),
-            Some(limits::MAX_FIELDS as u64),
-            Some(limits::MAX_ANSWER_TOKENS as u64),
-            Some(HARD_CEILING_USD),
-            Some(modelpick::config::SOFT_CEILING_USD),
-            Some(modelpick::engine::images::MAX_IMAGE_BYTES as u64),
+            in_db["max_expected_bytes"].as_u64().unwrap(),
+            in_db["max_depth"].as_u64().unwrap(),
+            in_db["max_array_items"].as_u64().unwrap(),
+            in_db["max_fields"].as_u64().unwrap(),
+            in_db["max_answer_tokens"].as_u64().unwrap(),
+            in_db["max_image_bytes"].as_u64().unwrap(),
+            in_db["hard_ceiling_usd"].to_string().parse().unwrap(),
+            in_db["soft_ceiling_usd"].to_string().parse().unwrap(),
         )
+    );
+    // The database says otherwise, and the engine's calls follow it.
+    db.batch_execute(
+        "create or replace function public.draft_limits() returns jsonb language sql immutable
+         security definer set search_path = '' as $f$
+           select jsonb_set(jsonb_build_object(
+             'max_images', 50, 'max_image_bytes', 10485760, 'max_models', 10, 'max_expected_bytes', 65536,
+             'max_depth', 16, 'max_array_items', 200, 'max_fields', 2000, 'max_prompt_bytes', 8192,
+             'max_schema_bytes', 32768, 'max_answer_tokens', 1024, 'soft_ceiling_usd', 6.50,
+             'hard_ceiling_usd', 7.00), '{max_answer_tokens}', '77')
+         $f$",
+    )
+    .await
+    .unwrap();
+    let report = world.paid_report(1).await;
+    let engine = world.start_engine(Limits::default(), CALL_TIMEOUT);
+    world
+        .wait_finished(&[report], Duration::from_secs(60))
+        .await;
+    engine.shutdown().await;
+    let calls = world.provider.calls();
+    assert!(!calls.is_empty());
+    assert!(
+        calls.iter().all(|c| c.max_tokens == Some(77)),
+        "the calls ask for the database's max_answer_tokens"
     );
 }
 

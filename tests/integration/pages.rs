@@ -145,3 +145,70 @@ async fn assets_are_versioned_compressed_and_revalidated() {
     );
     assert!(icon.starts_with("<svg"));
 }
+
+/// The pages format amounts with `web/money.js`; the report's sentences
+/// with `figures::dollars`. One rule: the two agree on every amount.
+#[tokio::test]
+async fn the_pages_format_money_as_the_report_does() {
+    use modelpick::money::dollars;
+    let amounts = [
+        "0",
+        "0.000418",
+        "0.0004185",
+        "0.00041849",
+        "0.0239",
+        "0.1",
+        "0.100",
+        "0.218",
+        "0.5",
+        "0.999",
+        "0.9996",
+        "0.09995",
+        "1",
+        "2.149",
+        "2.145",
+        "2.155",
+        "14.99",
+        "1234.5",
+        "0.0000001",
+        "0.3",
+        "6.50",
+        "7.00",
+        "0.00001234567",
+        "-0.25",
+        "-3.456",
+    ];
+    let script = r#"
+        const fs = require('fs'), vm = require('vm');
+        const context = vm.createContext({});
+        vm.runInContext(fs.readFileSync(process.argv[1], 'utf8') + '\nthis.money = money;', context);
+        const amounts = JSON.parse(fs.readFileSync(0, 'utf8'));
+        console.log(JSON.stringify(amounts.map((a) => context.money(a))));
+    "#;
+    let mut node = tokio::process::Command::new("node")
+        .arg("-e")
+        .arg(script)
+        .arg(concat!(env!("CARGO_MANIFEST_DIR"), "/web/money.js"))
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("node runs");
+    use tokio::io::AsyncWriteExt;
+    let mut stdin = node.stdin.take().unwrap();
+    stdin
+        .write_all(serde_json::to_string(&amounts).unwrap().as_bytes())
+        .await
+        .unwrap();
+    drop(stdin);
+    let output = node.wait_with_output().await.unwrap();
+    assert!(output.status.success(), "{output:?}");
+    let pages: Vec<String> = serde_json::from_slice(&output.stdout).unwrap();
+    let report: Vec<String> = amounts
+        .iter()
+        .map(|a| dollars(a.parse().unwrap()))
+        .collect();
+    assert_eq!(pages, report);
+    assert_eq!(report[1], "$0.000418");
+    assert_eq!(report[13], "$2.15");
+    assert_eq!(report[5], "$0.1");
+}

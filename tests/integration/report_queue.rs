@@ -109,9 +109,9 @@ async fn a_live_lease_is_left_alone_and_an_expired_one_is_taken_over() {
     );
 
     // The engine that lost its lease can neither renew nor finish.
-    let mut stale = dead.lease.clone();
+    let stale = dead.lease.clone();
     assert!(matches!(
-        store.renew(&mut stale, LEASE).await,
+        store.renew(&stale, LEASE).await,
         Err(StoreError::LeaseLost(id)) if id == report
     ));
     let failed = Outcome::Failed {
@@ -126,12 +126,25 @@ async fn a_live_lease_is_left_alone_and_an_expired_one_is_taken_over() {
         Err(StoreError::LeaseLost(_))
     ));
 
-    let mut lease = alive.lease.clone();
-    store
-        .renew(&mut lease, Duration::from_secs(600))
+    let lease = alive.lease.clone();
+    let before: chrono::DateTime<chrono::Utc> = client
+        .query_one(
+            "select lease_expires_at from public.reports where id = $1",
+            &[&report],
+        )
         .await
-        .unwrap();
-    assert!(lease.expires_at > alive.lease.expires_at);
+        .unwrap()
+        .get(0);
+    store.renew(&lease, Duration::from_secs(600)).await.unwrap();
+    let after: chrono::DateTime<chrono::Utc> = client
+        .query_one(
+            "select lease_expires_at from public.reports where id = $1",
+            &[&report],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    assert!(after > before);
     store
         .finish(&lease, &Outcome::Complete { cut_short: None })
         .await

@@ -21,6 +21,11 @@ use uuid::Uuid;
 use super::fixtures::create_user;
 use super::supabase::{TestSupabase, SERVICE_KEY};
 
+/// What a report may never cost: the database's hard ceiling
+/// (`draft_limits()`), which the tests hold the engine and the provider's
+/// bill to.
+pub const HARD_CEILING_USD: f64 = 7.00;
+
 pub struct TestWorld {
     pub supabase: TestSupabase,
     pub provider: RunningProvider,

@@ -1,107 +1,86 @@
-//! The per-field map: each field of the expected JSON (list positions
-//! folded) and, per model, the documents where it was entirely right.
+//! The per-field map: each field of the expected JSON (rows folded) and,
+//! per model, the documents where it was entirely right.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 
 use serde_json::Value;
 
 use super::{FieldRow, ModelRuns, RunRow, MAX_FIELD_ROWS};
-use crate::engine::score;
+use crate::engine::score::{Field, FieldPath};
 
-/// `items[3].price` as `items[].price`.
-fn folded(path: &str) -> String {
-    let mut out = String::with_capacity(path.len());
-    let mut in_index = false;
-    for c in path.chars() {
-        match c {
-            '[' => {
-                in_index = true;
-                out.push_str("[]");
-            }
-            ']' => in_index = false,
-            _ if in_index => {}
-            _ => out.push(c),
-        }
-    }
-    out
-}
-
-/// Every leaf of an expected value with its path, as the scorer writes it.
-fn leaf_paths(value: &Value, path: &str, out: &mut Vec<String>) {
+/// Every leaf of an expected value with its path, as the scorer names it.
+fn leaf_paths(value: &Value, path: FieldPath, out: &mut Vec<FieldPath>) {
     match value {
         Value::Object(map) if !map.is_empty() => {
             for (key, child) in map {
-                leaf_paths(child, &score::join(path, key), out);
+                leaf_paths(child, path.key(key), out);
             }
         }
         Value::Array(items) if !items.is_empty() => {
             for (i, child) in items.iter().enumerate() {
-                leaf_paths(child, &format!("{path}[{i}]"), out);
+                leaf_paths(child, path.row(i), out);
             }
         }
-        _ => out.push(path.to_owned()),
+        _ => out.push(path),
     }
 }
 
-/// Whether a leaf at `path` is wrong in a run: a failed call, an unreadable
-/// answer, or a difference at the leaf or at a value holding it.
-fn leaf_wrong(path: &str, run: Option<&RunRow>, wrong_at: &HashSet<&str>) -> bool {
-    let Some(run) = run else { return true };
-    if run.failed || wrong_at.contains("") {
-        return true;
-    }
-    if wrong_at.contains(path) {
-        return true;
-    }
-    path.char_indices()
-        .filter(|&(_, c)| c == '.' || c == '[')
-        .any(|(i, _)| wrong_at.contains(&path[..i]))
+/// Where a run got expected fields wrong; `None` when every field is
+/// (a failed call, or an answer with no object to score).
+fn wrong_at(run: &RunRow) -> Option<Vec<&FieldPath>> {
+    let wrong: Vec<&FieldPath> = run
+        .diffs
+        .iter()
+        .filter(|d| d.kind.costs_a_field())
+        .map(|d| &d.path)
+        .collect();
+    let all = run.failed || wrong.iter().any(|p| **p == FieldPath::root());
+    (!all).then_some(wrong)
 }
 
-/// The paths a run got wrong (a difference there, or at a value holding
-/// it); what it added does not make an expected field wrong.
-fn wrong_at(run: Option<&RunRow>) -> HashSet<&str> {
-    run.map(|r| {
-        r.diffs
-            .iter()
-            .filter(|(_, kind)| kind != "extra" && kind != "note")
-            .map(|(p, _)| p.as_str())
-            .collect()
-    })
-    .unwrap_or_default()
+/// Whether a leaf is right in a run: a run exists, and no difference is at
+/// the leaf or at a value holding it.
+fn leaf_right(leaf: &FieldPath, wrong: Option<&Option<Vec<&FieldPath>>>) -> bool {
+    match wrong {
+        Some(Some(wrong)) => !wrong.iter().any(|at| at.holds(leaf)),
+        _ => false,
+    }
 }
 
 /// Each field's documents right per model, worst first.
-pub(super) fn field_rows(expected: &[Value], models: &[&ModelRuns]) -> Vec<FieldRow> {
-    let mut rows: HashMap<String, FieldRow> = HashMap::new();
+pub(super) fn field_rows(expected: &[&Value], models: &[&ModelRuns]) -> Vec<FieldRow> {
+    let mut rows: HashMap<Field, FieldRow> = HashMap::new();
     for (document, value) in expected.iter().enumerate() {
         let mut leaves = Vec::new();
-        leaf_paths(value, "", &mut leaves);
-        let mut fields: HashMap<String, Vec<&str>> = HashMap::new();
+        leaf_paths(value, FieldPath::root(), &mut leaves);
+        let mut fields: HashMap<Field, Vec<&FieldPath>> = HashMap::new();
         for leaf in &leaves {
-            fields.entry(folded(leaf)).or_default().push(leaf);
+            fields.entry(leaf.field()).or_default().push(leaf);
         }
         // Each model's run of this document, read once for all its fields.
-        let runs: Vec<(Option<&RunRow>, HashSet<&str>)> = models
+        let wrong: Vec<Option<Option<Vec<&FieldPath>>>> = models
             .iter()
             .map(|model| {
-                let run = model
+                model
                     .runs
                     .iter()
                     .find(|r| r.image_index == document)
-                    .copied();
-                (run, wrong_at(run))
+                    .map(|run| wrong_at(run))
             })
             .collect();
         for (field, instances) in fields {
             let row = rows.entry(field.clone()).or_insert_with(|| FieldRow {
-                path: field,
+                label: field.label(),
+                field,
                 right: vec![0; models.len()],
                 of: 0,
             });
             row.of += 1;
-            for (m, (run, wrong)) in runs.iter().enumerate() {
-                if !instances.iter().any(|leaf| leaf_wrong(leaf, *run, wrong)) {
+            for (m, wrong) in wrong.iter().enumerate() {
+                if instances
+                    .iter()
+                    .all(|leaf| leaf_right(leaf, wrong.as_ref()))
+                {
                     row.right[m] += 1;
                 }
             }
@@ -118,7 +97,7 @@ pub(super) fn field_rows(expected: &[Value], models: &[&ModelRuns]) -> Vec<Field
     rows.sort_by(|a, b| {
         worst(a)
             .total_cmp(&worst(b))
-            .then_with(|| a.path.cmp(&b.path))
+            .then_with(|| a.label.cmp(&b.label))
     });
     rows.truncate(MAX_FIELD_ROWS);
     rows

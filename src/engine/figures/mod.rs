@@ -7,18 +7,19 @@
 //! differences the documents cannot confirm as such; and every field's
 //! accuracy per model, worst first.
 
+use rust_decimal::Decimal;
 use serde::Serialize;
 use serde_json::Value;
 
 mod fields;
+mod models;
 mod stats;
 mod wording;
 
-use super::score;
+use super::score::{self, Field, StoredDiff};
 use fields::field_rows;
+use models::{best_first, compare, model_figures, model_runs, ModelRuns};
 pub use stats::wilson;
-use stats::{accuracy_of, bootstrap, latency_percentile, Z95};
-pub use wording::dollars;
 use wording::{accuracy_verdict, other_verdict, sample_warning};
 
 /// Fewer calls than this, and a 95th percentile means nothing: not shown.
@@ -37,12 +38,12 @@ pub struct RunRow {
     pub passed: bool,
     pub fields_total: u32,
     pub fields_matched: u32,
-    pub cost_usd: f64,
+    pub cost_usd: Decimal,
     pub latency_ms: u32,
     /// The call failed (no answer): every field wrong, no latency.
     pub failed: bool,
-    /// The scorer's differences: (path, kind).
-    pub diffs: Vec<(String, String)>,
+    /// The scorer's differences.
+    pub diffs: Vec<StoredDiff>,
 }
 
 /// A model of the report: its id and the name people know it by.
@@ -62,9 +63,13 @@ pub struct ModelFigures {
     pub pass_interval: [f64; 2],
     pub field_accuracy: f64,
     pub field_interval: [f64; 2],
-    pub cost_usd: f64,
-    pub cost_per_document_usd: f64,
-    pub cost_per_1000_usd: f64,
+    /// Amounts are exact decimal strings (`"0.000654"`).
+    #[serde(with = "rust_decimal::serde::str")]
+    pub cost_usd: Decimal,
+    #[serde(with = "rust_decimal::serde::str")]
+    pub cost_per_document_usd: Decimal,
+    #[serde(with = "rust_decimal::serde::str")]
+    pub cost_per_1000_usd: Decimal,
     pub latency_n: usize,
     pub latency_p50_ms: Option<u32>,
     pub latency_p95_ms: Option<u32>,
@@ -86,8 +91,12 @@ pub struct Comparison {
 
 #[derive(Debug, Clone, Serialize, PartialEq)]
 pub struct FieldRow {
-    /// The field, list positions folded: `items[].price`.
-    pub path: String,
+    /// The field, list positions folded (`["items", null, "price"]`), as
+    /// each difference names the field it is at.
+    #[serde(rename = "path")]
+    pub field: Field,
+    /// The field as the report shows it: `items[].price`.
+    pub label: String,
     /// Per model (in the report's order): documents with this field all
     /// right, of documents that have it.
     pub right: Vec<usize>,
@@ -105,6 +114,8 @@ pub struct Verdicts {
 pub struct Figures {
     pub version: u32,
     pub documents: usize,
+    /// Fewer calls than this give no p95 (said with the figure).
+    pub min_calls_for_p95: usize,
     /// Best first, by accuracy, then cost, then speed.
     pub models: Vec<ModelFigures>,
     pub verdicts: Verdicts,
@@ -113,131 +124,13 @@ pub struct Figures {
     pub fields: Vec<FieldRow>,
 }
 
-struct ModelRuns<'a> {
-    name: &'a ModelName,
-    /// (matched, total) per document index; documents without a run
-    /// count as nothing right.
-    per_document: Vec<(u32, u32)>,
-    runs: Vec<&'a RunRow>,
-}
-
-fn model_figures(model: &ModelRuns, documents: usize) -> ModelFigures {
-    let passed = model.runs.iter().filter(|r| r.passed).count();
-    let cost: f64 = model.runs.iter().map(|r| r.cost_usd).sum();
-    let mut latencies: Vec<u32> = model
-        .runs
-        .iter()
-        .filter(|r| !r.failed)
-        .map(|r| r.latency_ms)
-        .collect();
-    latencies.sort_unstable();
-    let all: Vec<usize> = (0..documents).collect();
-    let calls = model.runs.len().max(1) as f64;
-    ModelFigures {
-        model_id: model.name.id.clone(),
-        display_name: model.name.display_name.clone(),
-        documents,
-        passed,
-        pass_rate: if documents == 0 {
-            0.0
-        } else {
-            passed as f64 / documents as f64
-        },
-        pass_interval: wilson(passed, documents),
-        field_accuracy: accuracy_of(&model.per_document, &all),
-        field_interval: bootstrap(documents, |sample| accuracy_of(&model.per_document, sample)),
-        cost_usd: cost,
-        cost_per_document_usd: cost / calls,
-        cost_per_1000_usd: cost / calls * 1000.0,
-        latency_n: latencies.len(),
-        latency_p50_ms: latency_percentile(&latencies, 0.5),
-        latency_p95_ms: (latencies.len() >= MIN_CALLS_FOR_P95)
-            .then(|| latency_percentile(&latencies, 0.95))
-            .flatten(),
-    }
-}
-
-/// How the best and the runner-up differ, on the same documents.
-fn compare(best: &ModelRuns, second: &ModelRuns, documents: usize) -> Comparison {
-    let all: Vec<usize> = (0..documents).collect();
-    let difference =
-        accuracy_of(&best.per_document, &all) - accuracy_of(&second.per_document, &all);
-    let interval = bootstrap(documents, |sample| {
-        accuracy_of(&best.per_document, sample) - accuracy_of(&second.per_document, sample)
-    });
-    let separable = interval[0] > 0.0 || interval[1] < 0.0;
-    // Per-document differences: their spread says how many documents a
-    // difference this size needs to stand out (normal approximation).
-    let rate = |(m, t): (u32, u32)| {
-        if t == 0 {
-            0.0
-        } else {
-            f64::from(m) / f64::from(t)
-        }
-    };
-    let diffs: Vec<f64> = (0..documents)
-        .map(|d| rate(best.per_document[d]) - rate(second.per_document[d]))
-        .collect();
-    let mean = diffs.iter().sum::<f64>() / documents.max(1) as f64;
-    let variance =
-        diffs.iter().map(|d| (d - mean).powi(2)).sum::<f64>() / (documents.max(2) - 1) as f64;
-    // An exact tie has no size to detect: nothing to estimate.
-    let documents_needed = (!separable && difference.abs() > 1e-9 && variance > 0.0).then(|| {
-        ((Z95 * variance.sqrt() / difference.abs()).powi(2).ceil() as usize).max(documents + 1)
-    });
-    Comparison {
-        best: best.name.id.clone(),
-        runner_up: second.name.id.clone(),
-        difference,
-        interval,
-        separable,
-        documents_needed,
-    }
-}
-
-/// What `compute` needs from a report's snapshot: each document's expected
-/// JSON, by index, and its models in the buyer's order with their names.
-pub fn inputs(snapshot: &Value) -> (Vec<Value>, Vec<ModelName>) {
-    let expected = snapshot
-        .pointer("/upload_data/images")
-        .and_then(Value::as_array)
-        .map(|images| {
-            images
-                .iter()
-                .map(|i| i.get("expected").cloned().unwrap_or(Value::Null))
-                .collect()
-        })
-        .unwrap_or_default();
-    let models = snapshot
-        .get("selected_models")
-        .and_then(Value::as_array)
-        .map(|ids| {
-            ids.iter()
-                .filter_map(Value::as_str)
-                .map(|id| ModelName {
-                    id: id.to_owned(),
-                    display_name: snapshot
-                        .pointer(&format!(
-                            "/model_prices/{}/display_name",
-                            id.replace('~', "~0").replace('/', "~1")
-                        ))
-                        .and_then(Value::as_str)
-                        .unwrap_or(id)
-                        .to_owned(),
-                })
-                .collect()
-        })
-        .unwrap_or_default();
-    (expected, models)
-}
-
 /// The report's figures from its recorded runs, the expected JSON of each
 /// document (by index) and its models in the order the buyer chose them.
-pub fn compute(expected: &[Value], models: &[ModelName], runs: &[RunRow]) -> Figures {
+pub fn compute(expected: &[&Value], models: &[ModelName], runs: &[RunRow]) -> Figures {
     let documents = expected.len();
     let fields: Vec<u32> = expected
         .iter()
-        .map(|value| score::leaves(value) as u32)
+        .map(|&value| score::leaves(value) as u32)
         .collect();
     let per_model: Vec<ModelRuns> = models
         .iter()
@@ -274,8 +167,9 @@ pub fn compute(expected: &[Value], models: &[ModelName], runs: &[RunRow]) -> Fig
         }
     };
     Figures {
-        version: 1,
+        version: 2,
         documents,
+        min_calls_for_p95: MIN_CALLS_FOR_P95,
         verdicts,
         sample_warning: sample_warning(documents, comparison.as_ref(), &models),
         comparison,
@@ -286,36 +180,9 @@ pub fn compute(expected: &[Value], models: &[ModelName], runs: &[RunRow]) -> Fig
 
 /// One model's runs, and its fields right per document (a document it has
 /// no run for counts as nothing right of all its fields).
-fn model_runs<'a>(fields: &[u32], name: &'a ModelName, runs: &'a [RunRow]) -> ModelRuns<'a> {
-    let runs: Vec<&RunRow> = runs.iter().filter(|r| r.model_id == name.id).collect();
-    let mut per_document: Vec<(u32, u32)> = fields.iter().map(|&total| (0, total)).collect();
-    for run in &runs {
-        if let Some(slot) = per_document.get_mut(run.image_index) {
-            *slot = (run.fields_matched, run.fields_total.max(slot.1));
-        }
-    }
-    ModelRuns {
-        name,
-        per_document,
-        runs,
-    }
-}
-
-/// Accuracy, then pass rate, then cost, then speed.
-fn best_first(a: &ModelFigures, b: &ModelFigures) -> std::cmp::Ordering {
-    b.field_accuracy
-        .total_cmp(&a.field_accuracy)
-        .then(b.pass_rate.total_cmp(&a.pass_rate))
-        .then(a.cost_per_document_usd.total_cmp(&b.cost_per_document_usd))
-        .then(
-            a.latency_p50_ms
-                .unwrap_or(u32::MAX)
-                .cmp(&b.latency_p50_ms.unwrap_or(u32::MAX)),
-        )
-}
-
 #[cfg(test)]
 mod tests {
+    use super::stats::{accuracy_of, bootstrap};
     use super::*;
     use serde_json::json;
 
@@ -326,15 +193,38 @@ mod tests {
         }
     }
 
+    /// A path written as the scoring policy writes it (`items[1].qty`,
+    /// `items[+1]`), as the stored form of a difference at it.
+    fn stored(path: &str, kind: &str) -> StoredDiff {
+        let mut steps = Vec::new();
+        for part in path.split('.').filter(|p| !p.is_empty()) {
+            let (key, rows) = part.split_once('[').unwrap_or((part, ""));
+            if !key.is_empty() {
+                steps.push(json!(key));
+            }
+            for row in rows
+                .split('[')
+                .map(|r| r.trim_end_matches(']'))
+                .filter(|r| !r.is_empty())
+            {
+                steps.push(match row.strip_prefix('+') {
+                    Some(extra) => json!({"extra": extra.parse::<u64>().unwrap()}),
+                    None => json!(row.parse::<u64>().unwrap()),
+                });
+            }
+        }
+        serde_json::from_value(json!({"kind": kind, "path": steps})).unwrap()
+    }
+
     /// A run of `model` on document `doc`: `matched` of `total` fields,
-    /// wrong at `wrong` (paths), costing `cost`, answering in `ms`.
+    /// wrong at `wrong` (paths), costing `cost` dollars, answering in `ms`.
     fn run(
         model: &str,
         doc: usize,
         matched: u32,
         total: u32,
         wrong: &[&str],
-        cost: f64,
+        cost: &str,
         ms: u32,
     ) -> RunRow {
         RunRow {
@@ -343,14 +233,20 @@ mod tests {
             passed: matched == total && wrong.is_empty(),
             fields_total: total,
             fields_matched: matched,
-            cost_usd: cost,
+            cost_usd: cost.parse().unwrap(),
             latency_ms: ms,
             failed: false,
-            diffs: wrong
-                .iter()
-                .map(|p| ((*p).to_owned(), "mismatch".to_owned()))
-                .collect(),
+            diffs: wrong.iter().map(|p| stored(p, "mismatch")).collect(),
         }
+    }
+
+    fn usd(text: &str) -> Decimal {
+        text.parse().unwrap()
+    }
+
+    /// `compute` over owned expected values.
+    fn figures_of(expected: &[Value], models: &[ModelName], runs: &[RunRow]) -> Figures {
+        compute(&expected.iter().collect::<Vec<_>>(), models, runs)
     }
 
     fn close(a: [f64; 2], b: [f64; 2]) {
@@ -394,22 +290,24 @@ mod tests {
         );
     }
 
+    use crate::money::dollars;
+
     #[test]
     fn cost_is_projected_per_document_and_per_thousand() {
         let expected = vec![json!({"a": 1}); 3];
         let runs = [
-            run("m", 0, 1, 1, &[], 0.000_1, 900),
-            run("m", 1, 1, 1, &[], 0.000_2, 1000),
-            run("m", 2, 1, 1, &[], 0.000_354, 1100),
+            run("m", 0, 1, 1, &[], "0.0001", 900),
+            run("m", 1, 1, 1, &[], "0.0002", 1000),
+            run("m", 2, 1, 1, &[], "0.000354", 1100),
         ];
-        let figures = compute(&expected, &[name("m", "Model")], &runs);
+        let figures = figures_of(&expected, &[name("m", "Model")], &runs);
         let m = &figures.models[0];
-        assert!((m.cost_usd - 0.000_654).abs() < 1e-12);
-        assert!((m.cost_per_document_usd - 0.000_218).abs() < 1e-12);
-        assert!((m.cost_per_1000_usd - 0.218).abs() < 1e-9);
+        assert_eq!(m.cost_usd, usd("0.000654"));
+        assert_eq!(m.cost_per_document_usd, usd("0.000218"));
+        assert_eq!(m.cost_per_1000_usd, usd("0.218"));
         assert_eq!(dollars(m.cost_per_document_usd), "$0.000218");
         assert_eq!(dollars(m.cost_per_1000_usd), "$0.218");
-        assert_eq!(dollars(2.149), "$2.15");
+        assert_eq!(dollars(usd("2.149")), "$2.15");
         assert_eq!(
             (m.latency_n, m.latency_p50_ms, m.latency_p95_ms),
             (3, Some(1000), None),
@@ -424,10 +322,10 @@ mod tests {
         for doc in 0..3 {
             let wrong: &[&str] = if doc == 2 { &["c"] } else { &[] };
             let matched = if doc == 2 { 2 } else { 3 };
-            runs.push(run("google/gemini", doc, matched, 3, wrong, 0.0001, 1200));
-            runs.push(run("openai/gpt-4o", doc, matched, 3, wrong, 0.0025, 1000));
+            runs.push(run("google/gemini", doc, matched, 3, wrong, "0.0001", 1200));
+            runs.push(run("openai/gpt-4o", doc, matched, 3, wrong, "0.0025", 1000));
         }
-        let figures = compute(
+        let figures = figures_of(
             &expected,
             &[
                 name("openai/gpt-4o", "GPT-4o"),
@@ -455,11 +353,11 @@ mod tests {
         let expected = vec![json!({"a": 1, "b": 2}); 4];
         let mut runs = Vec::new();
         for doc in 0..4 {
-            runs.push(run("a", doc, 2, 2, &[], 0.001, 900));
+            runs.push(run("a", doc, 2, 2, &[], "0.001", 900));
             let (matched, wrong): (u32, &[&str]) = if doc == 0 { (1, &["b"]) } else { (2, &[]) };
-            runs.push(run("b", doc, matched, 2, wrong, 0.001, 900));
+            runs.push(run("b", doc, matched, 2, wrong, "0.001", 900));
         }
-        let figures = compute(&expected, &[name("a", "Alpha"), name("b", "Beta")], &runs);
+        let figures = figures_of(&expected, &[name("a", "Alpha"), name("b", "Beta")], &runs);
         let comparison = figures.comparison.clone().unwrap();
         assert!(!comparison.separable, "{comparison:?}");
         assert_eq!(
@@ -478,10 +376,10 @@ mod tests {
         let expected = vec![json!({"a": 1, "b": 2, "c": 3, "d": 4}); 30];
         let mut runs = Vec::new();
         for doc in 0..30 {
-            runs.push(run("a", doc, 4, 4, &[], 0.002, 900));
-            runs.push(run("b", doc, 2, 4, &["a", "b"], 0.001, 800));
+            runs.push(run("a", doc, 4, 4, &[], "0.002", 900));
+            runs.push(run("b", doc, 2, 4, &["a", "b"], "0.001", 800));
         }
-        let figures = compute(&expected, &[name("b", "Beta"), name("a", "Alpha")], &runs);
+        let figures = figures_of(&expected, &[name("b", "Beta"), name("a", "Alpha")], &runs);
         assert!(figures.comparison.as_ref().unwrap().separable);
         assert_eq!(figures.models[0].model_id, "a", "best first");
         assert_eq!(
@@ -502,17 +400,17 @@ mod tests {
             json!({"total": 7, "items": [{"sku": "C", "qty": 1}]}),
         ];
         let runs = [
-            run("m", 0, 3, 5, &["items[1]"], 0.001, 900),
-            run("m", 1, 2, 3, &["items[0].qty"], 0.001, 900),
+            run("m", 0, 3, 5, &["items[1]"], "0.001", 900),
+            run("m", 1, 2, 3, &["items[0].qty"], "0.001", 900),
         ];
-        let mut extra = run("m", 1, 3, 3, &[], 0.001, 900);
-        extra.diffs = vec![("items[+1]".into(), "extra".into())];
-        let figures = compute(&expected, &[name("m", "M")], &runs);
+        let mut extra = run("m", 1, 3, 3, &[], "0.001", 900);
+        extra.diffs = vec![stored("items[+1]", "extra")];
+        let figures = figures_of(&expected, &[name("m", "M")], &runs);
         let row = |path: &str| {
             figures
                 .fields
                 .iter()
-                .find(|f| f.path == path)
+                .find(|f| f.label == path)
                 .unwrap()
                 .clone()
         };
@@ -523,8 +421,8 @@ mod tests {
             "the missing row"
         );
         assert_eq!((row("items[].qty").right[0], row("items[].qty").of), (0, 2));
-        assert_eq!(figures.fields[0].path, "items[].qty", "worst first");
-        let with_extra = compute(
+        assert_eq!(figures.fields[0].label, "items[].qty", "worst first");
+        let with_extra = figures_of(
             &expected[1..],
             &[name("m", "M")],
             &[RunRow {

@@ -1,7 +1,11 @@
 //! The report's sentences: the verdict for each priority, ties and
 //! unconfirmed leads said as such, amounts with the digits that matter.
 
+use rust_decimal::prelude::ToPrimitive;
+use rust_decimal::Decimal;
+
 use super::{Comparison, ModelFigures, FEW_DOCUMENTS};
+use crate::money::dollars;
 
 pub(super) fn percent(share: f64) -> String {
     let value = share * 100.0;
@@ -12,20 +16,9 @@ pub(super) fn percent(share: f64) -> String {
     }
 }
 
-/// A dollar amount with the digits that matter (`$0.000418`, `$2.15`).
-pub fn dollars(amount: f64) -> String {
-    if amount == 0.0 {
-        "$0".into()
-    } else if amount >= 1.0 {
-        format!("${amount:.2}")
-    } else {
-        let digits = (-amount.log10()).ceil() as usize + 2;
-        format!("${amount:.digits$}")
-    }
-}
-
 /// "25× cheaper" or "20% cheaper" (`a` the smaller of two positive values).
-fn how_much_less(a: f64, b: f64, word: &str) -> Option<String> {
+fn how_much_less(a: Decimal, b: Decimal, word: &str) -> Option<String> {
+    let (a, b) = (a.to_f64()?, b.to_f64()?);
     if a <= 0.0 || b <= a * 1.05 {
         return None;
     }
@@ -129,18 +122,15 @@ pub(super) fn accuracy_verdict(
 /// The verdict when cost or speed comes first: the leader on that, and
 /// what it gives up against the most accurate.
 pub(super) fn other_verdict(models: &[ModelFigures], by_speed: bool) -> String {
-    let key = |m: &ModelFigures| {
-        if by_speed {
-            f64::from(m.latency_p50_ms.unwrap_or(u32::MAX))
-        } else {
-            m.cost_per_document_usd
-        }
-    };
     let mut order: Vec<&ModelFigures> = models.iter().collect();
     order.sort_by(|a, b| {
-        key(a)
-            .total_cmp(&key(b))
-            .then(b.field_accuracy.total_cmp(&a.field_accuracy))
+        let first = if by_speed {
+            let ms = |m: &ModelFigures| m.latency_p50_ms.unwrap_or(u32::MAX);
+            ms(a).cmp(&ms(b))
+        } else {
+            a.cost_per_document_usd.cmp(&b.cost_per_document_usd)
+        };
+        first.then(b.field_accuracy.total_cmp(&a.field_accuracy))
     });
     let pick = order[0];
     let most_accurate = &models[0];

@@ -6,7 +6,7 @@
 
 use serde_json::Value;
 
-use super::super::limits::{self, TooLarge};
+use super::super::limits::{JsonLimits, TooLarge};
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum OutputError {
@@ -30,36 +30,36 @@ const MAX_AFTERWORD_CHARS: usize = 100;
 pub const EXTRA_TEXT: &str = "answer had extra text";
 
 /// The answer's JSON object, and whether it came with extra text.
-pub fn extract(text: &str) -> Result<(Value, bool), OutputError> {
-    limits::check_bytes(text)?;
+pub fn extract(text: &str, limits: &JsonLimits) -> Result<(Value, bool), OutputError> {
+    limits.check_bytes(text)?;
     let body = text.trim();
     if body.is_empty() {
         return Err(OutputError::Empty);
     }
     let whole = match serde_json::from_str::<Value>(body) {
-        Ok(value) => return object(value).map(|v| (v, false)),
+        Ok(value) => return object(value, limits).map(|v| (v, false)),
         Err(e) => e,
     };
-    if let Some(found) = fenced(body)? {
+    if let Some(found) = fenced(body, limits)? {
         return Ok(found);
     }
-    if let Some(found) = prefaced(body)? {
+    if let Some(found) = prefaced(body, limits)? {
         return Ok((found, true));
     }
     Err(OutputError::NotJson(whole.to_string()))
 }
 
-fn object(value: Value) -> Result<Value, OutputError> {
+fn object(value: Value, limits: &JsonLimits) -> Result<Value, OutputError> {
     if !value.is_object() {
         return Err(OutputError::NotAnObject);
     }
-    limits::check_shape(&value)?;
+    limits.check_shape(&value)?;
     Ok(value)
 }
 
 /// The object of the one fenced code block, if there is exactly one and
 /// it holds an object; whether there was text outside it.
-fn fenced(body: &str) -> Result<Option<(Value, bool)>, OutputError> {
+fn fenced(body: &str, limits: &JsonLimits) -> Result<Option<(Value, bool)>, OutputError> {
     let pieces: Vec<&str> = body.split("```").collect();
     // Text, block, text, block, text...: an odd count of pieces.
     if pieces.len() < 3 || pieces.len() % 2 == 0 {
@@ -77,7 +77,7 @@ fn fenced(body: &str) -> Result<Option<(Value, bool)>, OutputError> {
     match serde_json::from_str::<Value>(content.trim()) {
         Ok(value) => {
             let outside = pieces[0].trim().len() + pieces[2].trim().len();
-            Ok(Some((object(value)?, outside > 0)))
+            Ok(Some((object(value, limits)?, outside > 0)))
         }
         Err(_) => Ok(None),
     }
@@ -85,7 +85,7 @@ fn fenced(body: &str) -> Result<Option<(Value, bool)>, OutputError> {
 
 /// The object after a short preface, if the rest is a few words with no
 /// other object.
-fn prefaced(body: &str) -> Result<Option<Value>, OutputError> {
+fn prefaced(body: &str, limits: &JsonLimits) -> Result<Option<Value>, OutputError> {
     let Some(start) = body.find('{') else {
         return Ok(None);
     };
@@ -103,7 +103,7 @@ fn prefaced(body: &str) -> Result<Option<Value>, OutputError> {
     if after.trim_matches('`').chars().count() > MAX_AFTERWORD_CHARS {
         return Ok(None);
     }
-    object(value).map(Some)
+    object(value, limits).map(Some)
 }
 
 #[cfg(test)]
@@ -111,45 +111,58 @@ mod tests {
     use super::*;
     use serde_json::json;
 
+    const L: JsonLimits = JsonLimits {
+        max_bytes: 65536,
+        max_depth: 16,
+        max_array_items: 200,
+        max_fields: 2000,
+    };
+
     #[test]
     fn an_answer_with_a_wrapper_is_read_and_noted() {
         let ok = json!({"a": 1});
-        assert_eq!(extract("{\"a\": 1}"), Ok((ok.clone(), false)));
+        assert_eq!(extract("{\"a\": 1}", &L), Ok((ok.clone(), false)));
         assert_eq!(
-            extract("  ```json\n{\"a\": 1}\n```  "),
+            extract("  ```json\n{\"a\": 1}\n```  ", &L),
             Ok((ok.clone(), false))
         );
-        assert_eq!(extract("```\n{\"a\": 1}\n```"), Ok((ok.clone(), false)));
+        assert_eq!(extract("```\n{\"a\": 1}\n```", &L), Ok((ok.clone(), false)));
         assert_eq!(
-            extract("Here is the data you asked for.\n```json\n{\"a\": 1}\n```\nHope it helps!"),
+            extract(
+                "Here is the data you asked for.\n```json\n{\"a\": 1}\n```\nHope it helps!",
+                &L
+            ),
             Ok((ok.clone(), true))
         );
         assert_eq!(
-            extract("Here is the JSON: {\"a\": 1}"),
+            extract("Here is the JSON: {\"a\": 1}", &L),
             Ok((ok.clone(), true))
         );
-        assert_eq!(extract("```json\n{\"a\": 1}"), Ok((ok, true)));
+        assert_eq!(extract("```json\n{\"a\": 1}", &L), Ok((ok, true)));
     }
 
     #[test]
     fn anything_else_is_not_an_answer() {
-        assert_eq!(extract(""), Err(OutputError::Empty));
+        assert_eq!(extract("", &L), Err(OutputError::Empty));
         assert!(matches!(
-            extract("The total is 5."),
+            extract("The total is 5.", &L),
             Err(OutputError::NotJson(_))
         ));
-        assert!(matches!(extract("{\"a\": 1"), Err(OutputError::NotJson(_))));
-        assert_eq!(extract("[1, 2]"), Err(OutputError::NotAnObject));
+        assert!(matches!(
+            extract("{\"a\": 1", &L),
+            Err(OutputError::NotJson(_))
+        ));
+        assert_eq!(extract("[1, 2]", &L), Err(OutputError::NotAnObject));
         assert_eq!(
-            extract("First {\"a\": 1} and then {\"a\": 2}"),
+            extract("First {\"a\": 1} and then {\"a\": 2}", &L),
             Err(OutputError::SeveralObjects)
         );
         assert!(matches!(
-            extract(&format!("{} {{\"a\": 1}}", "word ".repeat(100))),
+            extract(&format!("{} {{\"a\": 1}}", "word ".repeat(100)), &L),
             Err(OutputError::NotJson(_))
         ));
         assert_eq!(
-            extract("```json\n{\"a\": 1}\n```\n```json\n{\"a\": 2}\n```"),
+            extract("```json\n{\"a\": 1}\n```\n```json\n{\"a\": 2}\n```", &L),
             Err(OutputError::SeveralObjects)
         );
     }

@@ -5,7 +5,7 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 
 use super::*;
-use crate::engine::limits;
+use crate::engine::limits::tests::limits;
 
 #[derive(Deserialize)]
 struct Case {
@@ -42,7 +42,7 @@ fn the_golden_table_holds() {
             .clone()
             .or_else(|| c.answer.as_ref().map(Value::to_string))
             .expect("a case has an answer");
-        let s = score_text(&c.expected, &text, c.schema.as_ref());
+        let s = score_text(&c.expected, &text, c.schema.as_ref(), &limits().json);
         let diffs: Vec<String> = s
             .diffs
             .iter()
@@ -98,8 +98,8 @@ fn worst_within_limits() -> (Value, Value) {
 #[test]
 fn scoring_within_the_limits_stays_within_its_budget() {
     let (expected, actual) = worst_within_limits();
-    assert_eq!(limits::check_shape(&expected), Ok(()));
-    assert_eq!(limits::check_shape(&actual), Ok(()));
+    assert_eq!(limits().json.check_shape(&expected), Ok(()));
+    assert_eq!(limits().json.check_shape(&actual), Ok(()));
     let (score, steps, exhausted) = score_within(&expected, &actual, None, WORK_BUDGET);
     assert!(steps <= WORK_BUDGET, "{steps} steps");
     assert!(exhausted, "this one is built to exhaust it");
@@ -151,20 +151,24 @@ fn the_quick_score_is_the_full_score_or_nothing() {
             .answer_text
             .clone()
             .unwrap_or_else(|| c.answer.as_ref().unwrap().to_string());
-        if let Some(quick) = quick_score_text(&c.expected, &text, c.schema.as_ref()) {
+        if let Some(quick) = quick_score_text(&c.expected, &text, c.schema.as_ref(), &limits().json)
+        {
             assert_eq!(
                 quick,
-                score_text(&c.expected, &text, c.schema.as_ref()),
+                score_text(&c.expected, &text, c.schema.as_ref(), &limits().json),
                 "{}",
                 c.name
             );
         }
     }
     let (expected, actual) = worst_within_limits();
-    assert_eq!(quick_score_text(&expected, &actual.to_string(), None), None);
+    assert_eq!(
+        quick_score_text(&expected, &actual.to_string(), None, &limits().json),
+        None
+    );
     let (expected, answer) = table(40);
     assert_eq!(
-        quick_score_text(&expected, &answer.to_string(), None),
+        quick_score_text(&expected, &answer.to_string(), None, &limits().json),
         None,
         "a table whose assignment costs more than the quick budget goes off-thread"
     );
@@ -174,14 +178,14 @@ fn the_quick_score_is_the_full_score_or_nothing() {
 fn an_answer_past_the_limits_is_a_scored_failure_with_its_reason() {
     let expected = json!({"items": [1, 2]});
     let huge = json!({ "items": (0..5000).collect::<Vec<_>>() }).to_string();
-    let s = score_text(&expected, &huge, None);
+    let s = score_text(&expected, &huge, None, &limits().json);
     assert_eq!((s.passed, s.fields_matched, s.fields_total), (false, 0, 2));
-    assert_eq!(s.diffs[0].kind, "unreadable");
+    assert_eq!(s.diffs[0].kind, DiffKind::Unreadable);
     assert_eq!(
         s.diffs[0].note.as_deref(),
         Some("the model's answer is too large to score: a list in it has 5000 items; the limit is 200")
     );
-    let prose = score_text(&expected, "The items are 1 and 2.", None);
+    let prose = score_text(&expected, "The items are 1 and 2.", None, &limits().json);
     assert_eq!((prose.passed, prose.fields_matched), (false, 0));
     assert!(prose.diffs[0]
         .note
@@ -189,9 +193,10 @@ fn an_answer_past_the_limits_is_a_scored_failure_with_its_reason() {
         .unwrap()
         .starts_with("the model's answer is not JSON"));
     let deep = format!("{}1{}", "[".repeat(100_000), "]".repeat(100_000));
-    let s = score_text(&expected, &deep, None);
+    let s = score_text(&expected, &deep, None, &limits().json);
     assert_eq!(
-        s.diffs[0].kind, "unreadable",
+        s.diffs[0].kind,
+        DiffKind::Unreadable,
         "a hundred thousand levels deep neither crashes nor overflows"
     );
 }

@@ -25,14 +25,16 @@
 mod amount;
 mod answer;
 mod date;
+mod diff;
 mod leaf;
 mod matching;
 mod schema;
 
-use serde::Serialize;
 use serde_json::{Map, Value};
 
+use super::limits::JsonLimits;
 pub use answer::OutputError;
+pub use diff::{DiffKind, Field, FieldDiff, FieldPath, StoredDiff};
 use leaf::Leaves;
 use matching::Pairs;
 use schema::Node;
@@ -56,31 +58,12 @@ use schema::Node;
 /// matched optimally.)
 pub const WORK_BUDGET: u64 = 50_000_000;
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct FieldDiff {
-    pub path: String,
-    /// `mismatch` (a wrong value), `missing` (expected, not given: a field,
-    /// an object or a whole row), `extra` (given, not expected),
-    /// `unreadable` (no object to score) or `note` (not a difference).
-    pub kind: &'static str,
-    pub expected: Option<Value>,
-    pub actual: Option<Value>,
-    /// Why, in words, where the kind does not say it all.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub note: Option<String>,
-}
-
 #[derive(Debug, Clone, PartialEq)]
 pub struct Score {
     pub passed: bool,
     pub fields_total: usize,
     pub fields_matched: usize,
     pub diffs: Vec<FieldDiff>,
-}
-
-/// The model's text as a JSON object (see `answer`).
-pub fn parse_output(text: &str) -> Result<Value, OutputError> {
-    answer::extract(text).map(|(value, _)| value)
 }
 
 /// Counts the leaves (fields) of an expected value.
@@ -110,7 +93,7 @@ struct Walk {
 /// of a list (a list there is ordered by default).
 #[derive(Clone, Copy)]
 struct At<'p, 's> {
-    path: &'p str,
+    path: &'p FieldPath,
     node: Node<'s>,
     in_list: bool,
 }
@@ -129,14 +112,14 @@ impl Walk {
 
     fn differ(
         &mut self,
-        path: &str,
-        kind: &'static str,
+        path: &FieldPath,
+        kind: DiffKind,
         expected: Option<&Value>,
         actual: Option<&Value>,
     ) {
         if self.record {
             self.diffs.push(FieldDiff {
-                path: path.to_owned(),
+                path: path.clone(),
                 kind,
                 expected: expected.cloned(),
                 actual: actual.cloned(),
@@ -170,7 +153,7 @@ impl Walk {
                     // A wrong leaf, or a scalar where a structure was
                     // expected (or the reverse): one entry; every expected
                     // field under it counts as missed through `fields_total`.
-                    self.differ(at.path, "mismatch", Some(expected), Some(actual))
+                    self.differ(at.path, DiffKind::Mismatch, Some(expected), Some(actual))
                 }
             }
         }
@@ -180,9 +163,9 @@ impl Walk {
         for (key, expected) in e {
             // A trial walk writes nothing down: it needs no paths.
             let path = if self.record {
-                join(at.path, key)
+                at.path.key(key)
             } else {
-                String::new()
+                FieldPath::root()
             };
             let child = At {
                 path: &path,
@@ -191,12 +174,12 @@ impl Walk {
             };
             match a.get(key) {
                 Some(actual) => self.compare(child, expected, actual),
-                None => self.differ(&path, "missing", Some(expected), None),
+                None => self.differ(&path, DiffKind::Missing, Some(expected), None),
             }
         }
         for (key, actual) in a {
-            if !e.contains_key(key) {
-                self.differ(&join(at.path, key), "extra", None, Some(actual));
+            if !e.contains_key(key) && self.record {
+                self.differ(&at.path.key(key), DiffKind::Extra, None, Some(actual));
             }
         }
     }
@@ -207,9 +190,9 @@ impl Walk {
         let mut used = vec![false; a.len()];
         for (i, pair) in pairs.into_iter().enumerate() {
             let path = if self.record {
-                format!("{}[{i}]", at.path)
+                at.path.row(i)
             } else {
-                String::new()
+                FieldPath::root()
             };
             match pair {
                 Some(j) => {
@@ -221,12 +204,12 @@ impl Walk {
                     };
                     self.compare(child, &e[i], &a[j]);
                 }
-                None => self.differ(&path, "missing", Some(&e[i]), None),
+                None => self.differ(&path, DiffKind::Missing, Some(&e[i]), None),
             }
         }
         for (j, actual) in a.iter().enumerate() {
             if !used[j] && self.record {
-                self.differ(&format!("{}[+{j}]", at.path), "extra", None, Some(actual));
+                self.differ(&at.path.extra_row(j), DiffKind::Extra, None, Some(actual));
             }
         }
     }
@@ -250,8 +233,9 @@ impl Walk {
             .iter()
             .enumerate()
             .map(|(i, ev)| {
+                let root = FieldPath::root();
                 let item = At {
-                    path: "",
+                    path: &root,
                     node: at.node.item(i),
                     in_list: true,
                 };
@@ -283,16 +267,6 @@ impl Walk {
     }
 }
 
-/// The path of `key` inside the value at `path`, as differences name it
-/// (`items[0].price`; list positions are written `[i]`).
-pub fn join(path: &str, key: &str) -> String {
-    if path.is_empty() {
-        key.to_owned()
-    } else {
-        format!("{path}.{key}")
-    }
-}
-
 /// Scores a parsed answer against the expected JSON.
 pub fn score(expected: &Value, actual: &Value, schema: Option<&Value>) -> Score {
     score_within(expected, actual, schema, WORK_BUDGET).0
@@ -307,8 +281,9 @@ fn score_within(
     budget: u64,
 ) -> (Score, u64, bool) {
     let mut walk = Walk::new(true, budget);
+    let root = FieldPath::root();
     let at = At {
-        path: "",
+        path: &root,
         node: Node::root(schema),
         in_list: false,
     };
@@ -329,8 +304,8 @@ fn noted(mut score: Score) -> Score {
     score.diffs.insert(
         0,
         FieldDiff {
-            path: String::new(),
-            kind: "note",
+            path: FieldPath::root(),
+            kind: DiffKind::Note,
             expected: None,
             actual: None,
             note: Some(answer::EXTRA_TEXT.into()),
@@ -341,8 +316,13 @@ fn noted(mut score: Score) -> Score {
 
 /// Scores a model's text: its object scored, or, when it holds no object
 /// that can be scored, zero with the reason.
-pub fn score_text(expected: &Value, text: &str, schema: Option<&Value>) -> Score {
-    match answer::extract(text) {
+pub fn score_text(
+    expected: &Value,
+    text: &str,
+    schema: Option<&Value>,
+    limits: &JsonLimits,
+) -> Score {
+    match answer::extract(text, limits) {
         Ok((answer, false)) => score(expected, &answer, schema),
         Ok((answer, true)) => noted(score(expected, &answer, schema)),
         Err(why) => unreadable(expected, &why),
@@ -359,11 +339,16 @@ pub const QUICK_STEPS: u64 = 20_000;
 /// `None` when it is not (score it off the async threads with
 /// [`score_text`]). When it answers, it is exactly what [`score_text`]
 /// would say: a budget that never ran out limited nothing.
-pub fn quick_score_text(expected: &Value, text: &str, schema: Option<&Value>) -> Option<Score> {
+pub fn quick_score_text(
+    expected: &Value,
+    text: &str,
+    schema: Option<&Value>,
+    limits: &JsonLimits,
+) -> Option<Score> {
     if text.len() > QUICK_TEXT_BYTES {
         return None;
     }
-    match answer::extract(text) {
+    match answer::extract(text, limits) {
         Ok((answer, extra)) => {
             let (score, _, exhausted) = score_within(expected, &answer, schema, QUICK_STEPS);
             (!exhausted).then(|| if extra { noted(score) } else { score })
@@ -379,8 +364,8 @@ pub fn unreadable(expected: &Value, why: &dyn std::fmt::Display) -> Score {
         fields_total: leaves(expected),
         fields_matched: 0,
         diffs: vec![FieldDiff {
-            path: String::new(),
-            kind: "unreadable",
+            path: FieldPath::root(),
+            kind: DiffKind::Unreadable,
             expected: None,
             actual: None,
             note: Some(why.to_string()),

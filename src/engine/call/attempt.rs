@@ -1,27 +1,18 @@
 //! One HTTP attempt of a vision call over OpenRouter's (OpenAI's)
 //! chat-completions protocol, and what it tells about money: whether the
 //! provider billed it, by how much when it says, and whether another
-//! attempt is worth it. Which attempts are made is `call`'s business.
-//!
-//! The request body is built without copying the image: the JSON around it
-//! is serialised once per model (`Envelope`), and each attempt sends that,
-//! the image's shared encoding and the rest as one body of known length.
+//! attempt is worth it. Which attempts are made is `retry`'s business.
 
-use std::collections::VecDeque;
-use std::convert::Infallible;
-use std::pin::Pin;
-use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
-use bytes::Bytes;
-use http_body::{Frame, SizeHint};
+use rust_decimal::Decimal;
 use serde::Deserialize;
-use serde_json::{json, Value};
+use serde_json::Value;
 
-use super::images::EncodedImage;
+use super::envelope::CallBody;
 use crate::config::ProviderSettings;
+use crate::money;
 
-/// What the provider said an attempt used.
 #[derive(Debug, Clone, Default, PartialEq, Deserialize)]
 pub struct Usage {
     #[serde(default)]
@@ -31,8 +22,8 @@ pub struct Usage {
     #[serde(default)]
     pub total_tokens: u32,
     /// The provider's own figure in US dollars (OpenRouter's `usage.cost`).
-    #[serde(default)]
-    pub cost: Option<f64>,
+    #[serde(default, deserialize_with = "money::exact_option")]
+    pub cost: Option<Decimal>,
 }
 
 /// Whether a failed attempt cost money.
@@ -86,124 +77,6 @@ pub struct Answer {
 pub struct Attempt {
     pub result: Result<Answer, Failure>,
     pub elapsed: Duration,
-}
-
-const JSON_ONLY: &str = "Answer with one JSON object and nothing else: no prose, no code fence.";
-/// Stands for the image in the serialised envelope; never in real input
-/// (JSON escapes control characters).
-const IMAGE_MARK: &str = "\u{1}image\u{1}";
-
-/// A model's request without its image, serialised: the bytes before the
-/// image's data URL and after it.
-#[derive(Debug, Clone)]
-pub struct Envelope {
-    before: Bytes,
-    after: Bytes,
-}
-
-impl Envelope {
-    pub fn new(
-        settings: &ProviderSettings,
-        model: &str,
-        prompt: &str,
-        json_schema: Option<&Value>,
-        supports_json_schema: bool,
-    ) -> Self {
-        let mut body = json!({
-            "model": model,
-            "max_tokens": settings.max_tokens,
-            "temperature": 0,
-            "messages": [{
-                "role": "user",
-                "content": [
-                    {"type": "text", "text": format!("{prompt}\n\n{JSON_ONLY}")},
-                    {"type": "image_url", "image_url": {"url": IMAGE_MARK}},
-                ],
-            }],
-        });
-        body["response_format"] = match (json_schema, supports_json_schema) {
-            (Some(schema), true) => json!({
-                "type": "json_schema",
-                "json_schema": {"name": "extraction", "strict": true, "schema": schema},
-            }),
-            _ => json!({"type": "json_object"}),
-        };
-        let text = body.to_string();
-        let mark = serde_json::to_string(IMAGE_MARK).expect("a string serialises");
-        let (before, after) = text
-            .split_once(&mark)
-            .expect("the mark appears once in the envelope");
-        Self {
-            before: Bytes::copy_from_slice(before.as_bytes()),
-            after: Bytes::copy_from_slice(after.as_bytes()),
-        }
-    }
-
-    /// The whole request body with `image` in its place, sharing the
-    /// image's bytes (a small one is copied into one piece instead: one
-    /// write, and the copy costs less than the parts).
-    pub fn body(&self, image: &EncodedImage) -> CallBody {
-        let parts = [
-            self.before.clone(),
-            image.url_json.clone(),
-            self.after.clone(),
-        ];
-        if image.url_json.len() > SMALL_BODY {
-            return CallBody {
-                parts: VecDeque::from(parts),
-            };
-        }
-        let mut whole = Vec::with_capacity(parts.iter().map(Bytes::len).sum());
-        for part in &parts {
-            whole.extend_from_slice(part);
-        }
-        CallBody {
-            parts: VecDeque::from([Bytes::from(whole)]),
-        }
-    }
-}
-
-/// Images up to this size travel in a body of one piece.
-const SMALL_BODY: usize = 64 * 1024;
-
-/// A request body sent in parts, of known length.
-pub struct CallBody {
-    parts: VecDeque<Bytes>,
-}
-
-impl CallBody {
-    pub fn len(&self) -> u64 {
-        self.parts.iter().map(|p| p.len() as u64).sum()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
-    }
-
-    /// The body in one piece (for tests and logs).
-    pub fn to_vec(&self) -> Vec<u8> {
-        self.parts.iter().flat_map(|p| p.iter().copied()).collect()
-    }
-}
-
-impl http_body::Body for CallBody {
-    type Data = Bytes;
-    type Error = Infallible;
-
-    fn poll_frame(
-        mut self: Pin<&mut Self>,
-        _: &mut Context<'_>,
-    ) -> Poll<Option<Result<Frame<Bytes>, Infallible>>> {
-        Poll::Ready(self.parts.pop_front().map(|p| Ok(Frame::data(p))))
-    }
-
-    fn is_end_stream(&self) -> bool {
-        self.parts.is_empty()
-    }
-
-    fn size_hint(&self) -> SizeHint {
-        SizeHint::with_exact(self.len())
-    }
 }
 
 fn error_message(status: u16, body: &str) -> String {
@@ -304,10 +177,7 @@ impl Provider {
             .filter(|s| s.is_finite() && *s >= 0.0)
             .map(Duration::from_secs_f64);
         let generation_id = header("x-generation-id");
-        let text = response
-            .text()
-            .await
-            .map_err(|e| transport_failure(&e, timeout, "finish"))?;
+        let text = read_capped(response, timeout, &generation_id).await?;
         Ok(Reply {
             status,
             retry_after,
@@ -319,7 +189,7 @@ impl Provider {
     /// What OpenRouter billed for a generation (`GET /generation?id=`),
     /// when it says; the record can lag the answer briefly, so a 404 is
     /// asked again a few times.
-    pub async fn generation_cost(&self, id: &str) -> Option<f64> {
+    pub async fn generation_cost(&self, id: &str) -> Option<Decimal> {
         let mut wait = Duration::from_millis(200);
         for _ in 0..3 {
             let response = self
@@ -334,7 +204,8 @@ impl Provider {
             match response.status().as_u16() {
                 200 => {
                     let body: Value = response.json().await.ok()?;
-                    return body["data"]["total_cost"].as_f64().filter(|c| *c >= 0.0);
+                    return money::parse(&body["data"]["total_cost"])
+                        .filter(|c| !c.is_sign_negative());
                 }
                 404 => {
                     tokio::time::sleep(wait).await;
@@ -345,6 +216,43 @@ impl Provider {
         }
         None
     }
+}
+
+/// Bytes of one HTTP answer read at most: an answer of `max_tokens` is a
+/// few kilobytes, so a body past this is no answer (and is not read on).
+pub const MAX_REPLY_BYTES: usize = 4 * 1024 * 1024;
+
+/// The answer's body as text, read as it arrives up to [`MAX_REPLY_BYTES`].
+async fn read_capped(
+    mut response: reqwest::Response,
+    timeout: f64,
+    generation_id: &Option<String>,
+) -> Result<String, Failure> {
+    let mut body = Vec::with_capacity(
+        response
+            .content_length()
+            .map_or(8 * 1024, |n| (n as usize).min(MAX_REPLY_BYTES)),
+    );
+    while let Some(chunk) = response
+        .chunk()
+        .await
+        .map_err(|e| transport_failure(&e, timeout, "finish"))?
+    {
+        if body.len() + chunk.len() > MAX_REPLY_BYTES {
+            return Err(Failure {
+                why: format!(
+                    "the provider's answer was larger than {} MiB",
+                    MAX_REPLY_BYTES / (1024 * 1024)
+                ),
+                billed: Billed::Unknown {
+                    generation_id: generation_id.clone(),
+                },
+                retry: Retry::Never,
+            });
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(String::from_utf8_lossy(&body).into_owned())
 }
 
 /// A request that got no HTTP answer: one that never connected cost
@@ -503,30 +411,6 @@ mod tests {
             generation_id: Some("gen-1".into()),
             text: text.into(),
         }
-    }
-
-    #[test]
-    fn the_body_is_the_envelope_around_the_shared_image() {
-        let settings = ProviderSettings::new("http://x", "k");
-        let schema = json!({"type": "object", "properties": {"a": {"type": "string"}}});
-        let envelope = Envelope::new(&settings, "m/1", "Read it.", Some(&schema), true);
-        let image = EncodedImage {
-            url_json: Bytes::from_static(b"\"data:image/png;base64,AAAA\""),
-            pixels: 1,
-        };
-        let body = envelope.body(&image);
-        let sent: Value = serde_json::from_slice(&body.to_vec()).unwrap();
-        assert_eq!(body.len() as usize, body.to_vec().len());
-        assert_eq!(sent["model"], "m/1");
-        assert_eq!(sent["max_tokens"], 1024);
-        assert_eq!(
-            sent["messages"][0]["content"][1]["image_url"]["url"],
-            "data:image/png;base64,AAAA"
-        );
-        assert_eq!(sent["response_format"]["json_schema"]["schema"], schema);
-        let without = Envelope::new(&settings, "m/2", "Read it.", Some(&schema), false);
-        let sent: Value = serde_json::from_slice(&without.body(&image).to_vec()).unwrap();
-        assert_eq!(sent["response_format"], json!({"type": "json_object"}));
     }
 
     #[test]

@@ -1,0 +1,164 @@
+//! The request body of a vision call, built without copying the image: the
+//! JSON around it is serialised once per model (`Envelope`), and each
+//! attempt sends that, the image's shared encoding and the rest as one body
+//! of known length (`CallBody`).
+
+use std::collections::VecDeque;
+use std::convert::Infallible;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+
+use bytes::Bytes;
+use http_body::{Frame, SizeHint};
+use serde_json::{json, Value};
+
+use crate::engine::images::EncodedImage;
+
+const JSON_ONLY: &str = "Answer with one JSON object and nothing else: no prose, no code fence.";
+/// Stands for the image in the serialised envelope; never in real input
+/// (JSON escapes control characters).
+const IMAGE_MARK: &str = "\u{1}image\u{1}";
+
+/// A model's request without its image, serialised: the bytes before the
+/// image's data URL and after it.
+#[derive(Debug, Clone)]
+pub struct Envelope {
+    before: Bytes,
+    after: Bytes,
+}
+
+impl Envelope {
+    /// The request for `model`: `prompt` and the image, an answer of at
+    /// most `max_tokens`, held to `json_schema` when the model takes one.
+    pub fn new(
+        model: &str,
+        prompt: &str,
+        json_schema: Option<&Value>,
+        supports_json_schema: bool,
+        max_tokens: u32,
+    ) -> Self {
+        let mut body = json!({
+            "model": model,
+            "max_tokens": max_tokens,
+            "temperature": 0,
+            "messages": [{
+                "role": "user",
+                "content": [
+                    {"type": "text", "text": format!("{prompt}\n\n{JSON_ONLY}")},
+                    {"type": "image_url", "image_url": {"url": IMAGE_MARK}},
+                ],
+            }],
+        });
+        body["response_format"] = match (json_schema, supports_json_schema) {
+            (Some(schema), true) => json!({
+                "type": "json_schema",
+                "json_schema": {"name": "extraction", "strict": true, "schema": schema},
+            }),
+            _ => json!({"type": "json_object"}),
+        };
+        let text = body.to_string();
+        let mark = serde_json::to_string(IMAGE_MARK).expect("a string serialises");
+        let (before, after) = text
+            .split_once(&mark)
+            .expect("the mark appears once in the envelope");
+        Self {
+            before: Bytes::copy_from_slice(before.as_bytes()),
+            after: Bytes::copy_from_slice(after.as_bytes()),
+        }
+    }
+
+    /// The whole request body with `image` in its place, sharing the
+    /// image's bytes (a small one is copied into one piece instead: one
+    /// write, and the copy costs less than the parts).
+    pub fn body(&self, image: &EncodedImage) -> CallBody {
+        let parts = [
+            self.before.clone(),
+            image.url_json.clone(),
+            self.after.clone(),
+        ];
+        if image.url_json.len() > SMALL_BODY {
+            return CallBody {
+                parts: VecDeque::from(parts),
+            };
+        }
+        let mut whole = Vec::with_capacity(parts.iter().map(Bytes::len).sum());
+        for part in &parts {
+            whole.extend_from_slice(part);
+        }
+        CallBody {
+            parts: VecDeque::from([Bytes::from(whole)]),
+        }
+    }
+}
+
+/// Images up to this size travel in a body of one piece.
+const SMALL_BODY: usize = 64 * 1024;
+
+/// A request body sent in parts, of known length.
+pub struct CallBody {
+    parts: VecDeque<Bytes>,
+}
+
+impl CallBody {
+    pub fn len(&self) -> u64 {
+        self.parts.iter().map(|p| p.len() as u64).sum()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// The body in one piece.
+    #[cfg(test)]
+    pub fn to_vec(&self) -> Vec<u8> {
+        self.parts.iter().flat_map(|p| p.iter().copied()).collect()
+    }
+}
+
+impl http_body::Body for CallBody {
+    type Data = Bytes;
+    type Error = Infallible;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        _: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, Infallible>>> {
+        Poll::Ready(self.parts.pop_front().map(|p| Ok(Frame::data(p))))
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.parts.is_empty()
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        SizeHint::with_exact(self.len())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_body_is_the_envelope_around_the_shared_image() {
+        let schema = json!({"type": "object", "properties": {"a": {"type": "string"}}});
+        let envelope = Envelope::new("m/1", "Read it.", Some(&schema), true, 1024);
+        let image = EncodedImage {
+            url_json: Bytes::from_static(b"\"data:image/png;base64,AAAA\""),
+            pixels: 1,
+        };
+        let body = envelope.body(&image);
+        let sent: Value = serde_json::from_slice(&body.to_vec()).unwrap();
+        assert_eq!(body.len() as usize, body.to_vec().len());
+        assert_eq!(sent["model"], "m/1");
+        assert_eq!(sent["max_tokens"], 1024);
+        assert_eq!(
+            sent["messages"][0]["content"][1]["image_url"]["url"],
+            "data:image/png;base64,AAAA"
+        );
+        assert_eq!(sent["response_format"]["json_schema"]["schema"], schema);
+        let without = Envelope::new("m/2", "Read it.", Some(&schema), false, 1024);
+        let sent: Value = serde_json::from_slice(&without.body(&image).to_vec()).unwrap();
+        assert_eq!(sent["response_format"], json!({"type": "json_object"}));
+    }
+}

@@ -1,0 +1,382 @@
+//! Admitting a report's calls: each one starts when a slot is free (10 at
+//! once, 3 per model: `schedule`), its worst case is reserved, and there is
+//! money and time left; while every slot is busy the next calls are
+//! reserved ahead, so that a slot that frees starts one at once. Then the
+//! calls in flight end and are recorded, and the report knows how it ends.
+
+use std::collections::{HashMap, VecDeque};
+use std::sync::Arc;
+use std::time::Instant;
+
+use chrono::{DateTime, Utc};
+use tokio::sync::{mpsc, watch};
+use tokio::task::JoinSet;
+use tracing::Instrument;
+
+use super::cell::{CellJob, Event, Inputs};
+use super::snapshot::Snapshot;
+use super::Runner;
+use crate::engine::call::envelope::Envelope;
+use crate::engine::call::retry::CallOutcome;
+use crate::engine::images::Image;
+use crate::engine::limits::ProductLimits;
+use crate::engine::queue::Heartbeat;
+use crate::engine::schedule::{Cell, Schedule};
+use crate::engine::store::{ClaimedReport, StoreError};
+
+/// Images downloaded at once while a report starts.
+const DOWNLOADS_AT_ONCE: usize = 4;
+/// Calls reserved ahead of a free slot, at most.
+const RESERVED_AHEAD: usize = 2;
+
+/// How a report's calls end, the graver the later: when two apply (the
+/// money ran out, then a result could not be recorded) the graver wins.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Ending {
+    /// Every cell has a result.
+    AllDone,
+    /// No call may start after the time limit.
+    Deadline,
+    /// No call may start past the spending limit.
+    Budget,
+    /// Shutting down, or a result could not be recorded: the report is
+    /// given back, to continue under a new lease (a cell without its
+    /// result is run again; its reservation stays counted meanwhile).
+    HandBack,
+    /// Another engine holds the report now: nothing more is written.
+    LeaseLost,
+}
+
+/// Where admission stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Phase {
+    /// Calls start while slots, money and time allow.
+    Admitting,
+    /// No call starts any more; those in flight end and are recorded.
+    Draining(Ending),
+}
+
+/// The calls of one report: admitted while the limits allow, their results
+/// recorded as they come.
+pub(super) struct Admission {
+    runner: Arc<Runner>,
+    inputs: Arc<Inputs>,
+    schedule: Schedule,
+    deadline: DateTime<Utc>,
+    /// Calls being made or recorded, each in its own task.
+    tasks: JoinSet<Result<(), StoreError>>,
+    events: mpsc::UnboundedReceiver<Event>,
+    events_tx: mpsc::UnboundedSender<Event>,
+    /// Calls whose HTTP exchange is under way (each holds a slot).
+    in_flight: usize,
+    /// Calls reserved ahead, to start when a slot frees.
+    ahead: VecDeque<(Cell, Image)>,
+    phase: Phase,
+}
+
+impl Admission {
+    /// The cells still to run, and what they need: each image downloaded
+    /// once, each model's request envelope built once. A model the report
+    /// has no price for is never called: its cells are recorded as errors.
+    pub(super) async fn prepare(
+        runner: &Arc<Runner>,
+        claim: &ClaimedReport,
+        snapshot: Arc<Snapshot>,
+        limits: Arc<ProductLimits>,
+    ) -> Result<Self, StoreError> {
+        let done = runner.store.done_cells(claim.lease.report_id).await?;
+        let ids: Vec<String> = snapshot.models.iter().map(|m| m.id.clone()).collect();
+        let mut schedule = Schedule::new(
+            &ids,
+            snapshot.documents.len(),
+            &done,
+            runner.limits.per_model_concurrency,
+        );
+        let (events_tx, events) = mpsc::unbounded_channel();
+        let mut inputs = Inputs {
+            lease: claim.lease.clone(),
+            snapshot: snapshot.clone(),
+            images: HashMap::new(),
+            envelopes: envelopes(&snapshot, limits.max_answer_tokens),
+            limits,
+        };
+        let unpriced: Vec<Cell> = snapshot
+            .models
+            .iter()
+            .filter(|m| m.price.is_none())
+            .flat_map(|m| schedule.remove_model(&m.id))
+            .collect();
+        inputs.images = download(runner, &schedule, &inputs).await;
+        let inputs = Arc::new(inputs);
+        for cell in unpriced {
+            let why = format!("no price is known for {}, so it was not called", cell.model);
+            CellJob::new(runner.clone(), inputs.clone(), events_tx.clone(), cell)
+                .record(CallOutcome::not_sent(why))
+                .await?;
+        }
+        let deadline = claim.started_at
+            + chrono::Duration::from_std(runner.limits.max_duration).unwrap_or_default();
+        Ok(Self {
+            runner: runner.clone(),
+            inputs,
+            schedule,
+            deadline,
+            tasks: JoinSet::new(),
+            events,
+            events_tx,
+            in_flight: 0,
+            ahead: VecDeque::new(),
+            phase: Phase::Admitting,
+        })
+    }
+
+    /// Admits and awaits calls until none is left or a limit stops
+    /// admission, and the calls in flight have ended and been recorded.
+    pub(super) async fn run(
+        mut self,
+        heartbeat: &Heartbeat,
+        stop: &mut watch::Receiver<bool>,
+    ) -> Ending {
+        loop {
+            self.admit(heartbeat, stop).await;
+            if self.phase == Phase::Admitting
+                && !self.schedule.has_pending()
+                && self.ahead.is_empty()
+            {
+                self.end(Ending::AllDone);
+            }
+            if self.phase != Phase::Admitting {
+                self.release_ahead().await;
+                if self.in_flight == 0 && self.tasks.is_empty() {
+                    break;
+                }
+            }
+            let admitting = self.phase == Phase::Admitting;
+            let resume = self
+                .schedule
+                .next_resume(Instant::now())
+                .filter(|_| admitting);
+            tokio::select! {
+                Some(event) = self.events.recv() => self.on_event(event),
+                Some(joined) = self.tasks.join_next(), if !self.tasks.is_empty() => self.settle(joined),
+                _ = sleep_until(resume), if resume.is_some() => {}
+                changed = stop.changed(), if admitting => {
+                    if changed.is_err() {
+                        // Whoever could stop the engine is gone: stop.
+                        self.end(Ending::HandBack);
+                    }
+                }
+            }
+            if *stop.borrow() && self.phase == Phase::Admitting {
+                self.end(Ending::HandBack);
+            }
+        }
+        if heartbeat.lost() {
+            self.end(Ending::LeaseLost);
+        }
+        match self.phase {
+            Phase::Draining(ending) => ending,
+            Phase::Admitting => Ending::AllDone,
+        }
+    }
+
+    /// No call starts any more, for `why` (or a graver reason already
+    /// known).
+    fn end(&mut self, why: Ending) {
+        self.phase = match self.phase {
+            Phase::Admitting => Phase::Draining(why),
+            Phase::Draining(known) => Phase::Draining(known.max(why)),
+        };
+    }
+
+    fn on_event(&mut self, event: Event) {
+        match event {
+            Event::HttpDone { model, answered } => {
+                self.in_flight -= 1;
+                self.schedule.finished(&model);
+                if answered {
+                    self.schedule.answered(&model);
+                }
+            }
+            Event::RateLimited { model, retry_after } => {
+                self.schedule
+                    .rate_limited(&model, retry_after, Instant::now())
+            }
+        }
+    }
+
+    /// Starts calls while there is a free slot, a cell for it and money and
+    /// time left; with every slot busy, reserves the next calls ahead (up
+    /// to [`RESERVED_AHEAD`]).
+    async fn admit(&mut self, heartbeat: &Heartbeat, stop: &watch::Receiver<bool>) {
+        loop {
+            while let Ok(event) = self.events.try_recv() {
+                self.on_event(event);
+            }
+            if self.phase != Phase::Admitting {
+                return;
+            }
+            if *stop.borrow() {
+                return self.end(Ending::HandBack);
+            }
+            if heartbeat.lost() {
+                return self.end(Ending::LeaseLost);
+            }
+            if Utc::now() >= self.deadline {
+                return self.end(Ending::Deadline);
+            }
+            let slot_free = self.in_flight < self.runner.limits.global_concurrency;
+            if slot_free {
+                if let Some((cell, image)) = self.ahead.pop_front() {
+                    self.start(cell, image);
+                    continue;
+                }
+            } else if self.ahead.len() >= RESERVED_AHEAD {
+                return;
+            }
+            let Some(cell) = self.schedule.start_next(Instant::now()) else {
+                return;
+            };
+            let image = self.inputs.images[&cell.image_index].clone();
+            let pixels = match &*image {
+                Ok(image) => image.pixels,
+                // Never sent: recorded with its reason, nothing to reserve.
+                Err(_) => {
+                    self.start(cell, image);
+                    continue;
+                }
+            };
+            match self.reserve(&cell, pixels).await {
+                Ok(true) if slot_free => self.start(cell, image),
+                Ok(true) => self.ahead.push_back((cell, image)),
+                Ok(false) => {
+                    self.schedule.finished(&cell.model);
+                    tracing::info!(model = %cell.model, "spending limit reached; no new calls");
+                    return self.end(Ending::Budget);
+                }
+                Err(e) => {
+                    self.schedule.finished(&cell.model);
+                    return self.refused_write(e);
+                }
+            }
+        }
+    }
+
+    /// Gives back the reservations of calls reserved ahead and never sent.
+    async fn release_ahead(&mut self) {
+        while let Some((cell, _)) = self.ahead.pop_front() {
+            self.schedule.finished(&cell.model);
+            let released = self
+                .runner
+                .store
+                .release_reservation(&self.inputs.lease, &cell.model, cell.image_index as i32)
+                .await;
+            if let Err(e) = released {
+                // Left reserved, it stays counted: safe, and settled when
+                // the report is taken over.
+                self.refused_write(e);
+            }
+        }
+    }
+
+    /// Reserves the cell's worst case; false when the money does not allow
+    /// the call.
+    async fn reserve(&self, cell: &Cell, pixels: u64) -> Result<bool, StoreError> {
+        let limits = &self.inputs.limits;
+        let ceiling = self
+            .runner
+            .limits
+            .soft_ceiling_usd
+            .unwrap_or(limits.soft_ceiling_usd);
+        let reserved = self
+            .runner
+            .store
+            .reserve(
+                &self.inputs.lease,
+                &cell.model,
+                cell.image_index as i32,
+                pixels,
+                limits.max_answer_tokens,
+                ceiling,
+            )
+            .await?;
+        Ok(reserved.is_some())
+    }
+
+    fn start(&mut self, cell: Cell, image: Image) {
+        self.in_flight += 1;
+        let job = CellJob::new(
+            self.runner.clone(),
+            self.inputs.clone(),
+            self.events_tx.clone(),
+            cell,
+        );
+        self.tasks.spawn(job.run(image).in_current_span());
+    }
+
+    /// A call's task ended: its result recorded, or not (then the report is
+    /// handed back, or given up if the lease is gone).
+    fn settle(&mut self, joined: Result<Result<(), StoreError>, tokio::task::JoinError>) {
+        match joined {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => self.refused_write(e),
+            Err(e) => {
+                tracing::error!(error = %e, "a call task failed");
+                self.end(Ending::HandBack);
+            }
+        }
+    }
+
+    fn refused_write(&mut self, error: StoreError) {
+        match error {
+            StoreError::LeaseLost(_) => self.end(Ending::LeaseLost),
+            e => {
+                tracing::error!(error = %e, "a write failed; the report will be handed back");
+                self.end(Ending::HandBack);
+            }
+        }
+    }
+}
+
+async fn sleep_until(at: Option<Instant>) {
+    if let Some(at) = at {
+        tokio::time::sleep_until(at.into()).await;
+    }
+}
+
+/// Each priced model's request without its image, built once.
+fn envelopes(snapshot: &Snapshot, max_tokens: u32) -> HashMap<String, Envelope> {
+    snapshot
+        .models
+        .iter()
+        .filter_map(|model| {
+            let price = model.price.as_ref()?;
+            let envelope = Envelope::new(
+                &model.id,
+                &snapshot.prompt,
+                snapshot.schema.as_deref(),
+                price.supports_json_schema,
+                max_tokens,
+            );
+            Some((model.id.clone(), envelope))
+        })
+        .collect()
+}
+
+/// Downloads the images some pending cell needs, a few at a time.
+async fn download(
+    runner: &Arc<Runner>,
+    schedule: &Schedule,
+    inputs: &Inputs,
+) -> HashMap<usize, Image> {
+    use futures_util::StreamExt;
+    let max_bytes = inputs.limits.max_image_bytes;
+    futures_util::stream::iter(schedule.images_needed())
+        .map(|index| {
+            let path = &inputs.snapshot.documents[index].path;
+            async move { (index, runner.images.download(path, max_bytes).await) }
+        })
+        .buffer_unordered(DOWNLOADS_AT_ONCE)
+        .collect()
+        .await
+}

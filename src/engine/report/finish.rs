@@ -1,0 +1,153 @@
+//! How a report ends: complete (cut short, and why, when a limit stopped
+//! it) or failed when no call got an answer; its figures computed once, from
+//! every run it holds, and stored before it finishes.
+
+use rust_decimal::Decimal;
+
+use super::admission::Ending;
+use super::snapshot::Snapshot;
+use super::{RunError, Runner};
+use crate::config::RunLimits;
+use crate::engine::figures::{self, ModelName};
+use crate::engine::store::{Lease, Outcome, Tally};
+
+/// How a report whose calls ended for `ending` (not handed back, not lost)
+/// ends, from its runs. It fails (and is refunded) only when no call got an
+/// answer from the provider: answers that are not JSON, or wrong, or empty,
+/// are results.
+pub(super) fn outcome(
+    tally: &Tally,
+    ending: Ending,
+    limits: &RunLimits,
+    soft_ceiling_usd: Decimal,
+    planned: i32,
+) -> Outcome {
+    let done = tally.done;
+    if tally.answered == 0 {
+        return Outcome::Failed {
+            reason: format!(
+                "None of the {done} calls made returned an answer{}. You will be refunded.",
+                tally
+                    .common_error
+                    .as_ref()
+                    .map(|e| format!("; the most common problem: {e}"))
+                    .unwrap_or_default()
+            ),
+        };
+    }
+    let cut_short = match ending {
+        Ending::Deadline => Some(format!(
+            "Stopped at the {} s time limit: {done} of {planned} runs were made.",
+            limits.max_duration.as_secs()
+        )),
+        Ending::Budget => Some(format!(
+            "Stopped at the ${soft_ceiling_usd:.2} spending limit: {done} of {planned} runs were made."
+        )),
+        Ending::AllDone | Ending::HandBack | Ending::LeaseLost => None,
+    };
+    Outcome::Complete { cut_short }
+}
+
+/// Computes the report's figures from every run it holds and stores them
+/// before it finishes. A report is never held back for its figures: if
+/// they cannot be computed it finishes without them (the page then shows
+/// the plain summary).
+pub(super) async fn record_figures(
+    runner: &Runner,
+    lease: &Lease,
+    snapshot: &Snapshot,
+) -> Result<(), RunError> {
+    let runs = runner.store.report_runs(lease.report_id).await?;
+    let expected: Vec<_> = snapshot
+        .documents
+        .iter()
+        .map(|d| d.expected.clone())
+        .collect();
+    let models: Vec<ModelName> = snapshot
+        .models
+        .iter()
+        .map(|m| ModelName {
+            id: m.id.clone(),
+            display_name: m.display_name.clone(),
+        })
+        .collect();
+    let computed = tokio::task::spawn_blocking(move || {
+        let expected: Vec<_> = expected.iter().map(|e| &**e).collect();
+        figures::compute(&expected, &models, &runs)
+    })
+    .await;
+    match computed {
+        Ok(figures) => runner.store.record_figures(lease, &figures).await?,
+        Err(error) => tracing::error!(%error, "the report's figures could not be computed"),
+    }
+    Ok(())
+}
+
+pub(super) async fn finish(
+    runner: &Runner,
+    lease: &Lease,
+    outcome: Outcome,
+) -> Result<(), RunError> {
+    runner.store.finish(lease, &outcome).await?;
+    tracing::info!(?outcome, "report finished");
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn tally(answered: i64, done: i64) -> Tally {
+        Tally {
+            answered,
+            done,
+            common_error: Some("the provider failed (HTTP 500)".into()),
+        }
+    }
+
+    fn six_fifty() -> Decimal {
+        "6.50".parse().unwrap()
+    }
+
+    #[test]
+    fn a_report_with_no_answer_fails_with_the_commonest_problem() {
+        let outcome = outcome(
+            &tally(0, 6),
+            Ending::AllDone,
+            &RunLimits::default(),
+            six_fifty(),
+            6,
+        );
+        assert_eq!(
+            outcome,
+            Outcome::Failed {
+                reason: "None of the 6 calls made returned an answer; the most common problem: \
+                         the provider failed (HTTP 500). You will be refunded."
+                    .into()
+            }
+        );
+    }
+
+    #[test]
+    fn a_report_stopped_by_a_limit_completes_and_says_which() {
+        let limits = RunLimits::default();
+        assert_eq!(
+            outcome(&tally(4, 6), Ending::AllDone, &limits, six_fifty(), 6),
+            Outcome::Complete { cut_short: None }
+        );
+        assert_eq!(
+            outcome(&tally(4, 4), Ending::Budget, &limits, six_fifty(), 6),
+            Outcome::Complete {
+                cut_short: Some(
+                    "Stopped at the $6.50 spending limit: 4 of 6 runs were made.".into()
+                )
+            }
+        );
+        assert_eq!(
+            outcome(&tally(4, 4), Ending::Deadline, &limits, six_fifty(), 6),
+            Outcome::Complete {
+                cut_short: Some("Stopped at the 750 s time limit: 4 of 6 runs were made.".into())
+            }
+        );
+    }
+}

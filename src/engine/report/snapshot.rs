@@ -1,0 +1,169 @@
+//! The draft as it was paid for, read once from the claimed report into the
+//! types its run and its figures use: the documents (where each image is,
+//! what it should give), the models in the buyer's order with the prices of
+//! that day, the prompt, and the schema answers are held to.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use serde::Deserialize;
+use serde_json::Value;
+
+use crate::engine::call::price::Price;
+use crate::engine::limits::JsonLimits;
+
+/// One document: its image in Storage and the JSON it should give.
+#[derive(Debug, Clone)]
+pub struct Document {
+    pub path: String,
+    pub expected: Arc<Value>,
+}
+
+/// One model the buyer picked.
+#[derive(Debug, Clone)]
+pub struct Model {
+    pub id: String,
+    /// The name people know it by.
+    pub display_name: String,
+    /// The prices it was paid at; none when the report has none for it
+    /// (such a model is never called).
+    pub price: Option<Price>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Snapshot {
+    /// By index: a run's `image_index` is its document's place here.
+    pub documents: Vec<Document>,
+    /// In the order the buyer chose them.
+    pub models: Vec<Model>,
+    pub prompt: String,
+    /// The user's schema, else the inferred one, as decided when the report
+    /// was paid for (`reports.json_schema`).
+    pub schema: Option<Arc<Value>>,
+}
+
+#[derive(Deserialize)]
+struct Stored {
+    selected_models: Vec<String>,
+    #[serde(default)]
+    model_prices: HashMap<String, Value>,
+    upload_data: Upload,
+}
+
+#[derive(Deserialize)]
+struct Upload {
+    images: Vec<StoredImage>,
+}
+
+#[derive(Deserialize)]
+struct StoredImage {
+    path: String,
+    expected: Value,
+}
+
+impl Snapshot {
+    /// The report's snapshot (`reports.config_snapshot`), prompt and schema,
+    /// or why it cannot be run at all, in words for the person who paid
+    /// (it then fails at once, before any call, and is refunded).
+    pub fn parse(
+        stored: Value,
+        prompt: String,
+        schema: Option<Value>,
+        limits: &JsonLimits,
+    ) -> Result<Self, String> {
+        let stored: Stored = serde_json::from_value(stored).map_err(|e| {
+            tracing::error!(error = %e, "unreadable report snapshot");
+            "The benchmark's settings could not be read, so nothing was run. You will be refunded."
+                .to_owned()
+        })?;
+        let documents = stored
+            .upload_data
+            .images
+            .into_iter()
+            .enumerate()
+            .map(|(i, image)| match limits.check_shape(&image.expected) {
+                Ok(()) => Ok(Document {
+                    path: image.path,
+                    expected: Arc::new(image.expected),
+                }),
+                Err(why) => Err(format!(
+                    "The expected JSON of image {} is too large to score ({why}), so nothing was run. You will be refunded.",
+                    i + 1
+                )),
+            })
+            .collect::<Result<_, _>>()?;
+        let models = stored
+            .selected_models
+            .into_iter()
+            .map(|id| {
+                let stored = stored.model_prices.get(&id);
+                Model {
+                    display_name: stored
+                        .and_then(|p| p.get("display_name"))
+                        .and_then(Value::as_str)
+                        .unwrap_or(&id)
+                        .to_owned(),
+                    price: stored.and_then(|p| serde_json::from_value(p.clone()).ok()),
+                    id,
+                }
+            })
+            .collect();
+        Ok(Self {
+            documents,
+            models,
+            prompt,
+            schema: schema.map(Arc::new),
+        })
+    }
+
+    pub fn model(&self, id: &str) -> Option<&Model> {
+        self.models.iter().find(|m| m.id == id)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::engine::limits::tests::limits;
+    use serde_json::json;
+
+    #[test]
+    fn a_snapshot_is_read_once_into_documents_and_priced_models() {
+        let snapshot = Snapshot::parse(
+            json!({
+                "selected_models": ["a/one", "b/two"],
+                "model_prices": {"a/one": {"display_name": "One", "prompt_usd_per_mtok": 0.15,
+                                           "completion_usd_per_mtok": 0.6}},
+                "upload_data": {"images": [{"path": "u/d/1.png", "name": "1.png", "expected": {"total": 1}}]},
+                "config_data": {"name": "Invoices"}
+            }),
+            "Read it.".into(),
+            Some(json!({"type": "object"})),
+            &limits().json,
+        )
+        .unwrap();
+        assert_eq!(snapshot.documents[0].path, "u/d/1.png");
+        assert_eq!(*snapshot.documents[0].expected, json!({"total": 1}));
+        let one = snapshot.model("a/one").unwrap();
+        assert_eq!(one.display_name, "One");
+        assert_eq!(
+            one.price.as_ref().unwrap().prompt_usd_per_mtok,
+            "0.15".parse().unwrap()
+        );
+        let two = snapshot.model("b/two").unwrap();
+        assert_eq!(
+            (two.display_name.as_str(), two.price.is_none()),
+            ("b/two", true)
+        );
+
+        let too_deep = (0..20).fold(json!(1), |v, _| json!({ "a": v }));
+        let refused = Snapshot::parse(
+            json!({"selected_models": [], "upload_data": {"images": [{"path": "p", "expected": too_deep}]}}),
+            String::new(),
+            None,
+            &limits().json,
+        )
+        .unwrap_err();
+        assert_eq!(refused, "The expected JSON of image 1 is too large to score (it nests more than 16 levels deep), so nothing was run. You will be refunded.");
+    }
+}
