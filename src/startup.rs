@@ -46,7 +46,7 @@ pub enum StartupError {
 pub fn sidecar(settings: Settings, clock: Clock) -> AppState {
     AppState {
         supabase: Supabase::new(&settings.supabase),
-        stripe: StripeClient::new(&settings.stripe),
+        stripe: StripeClient::new(&settings.stripe.api),
         session_lookups: Arc::new(SessionLookups::new(SESSION_LOOKUPS_REMEMBERED)),
         settlements: Arc::new(Settlements::new(SETTLEMENTS_REMEMBERED)),
         verifier: TokenVerifier::new(&settings.supabase),
@@ -101,8 +101,10 @@ pub fn engine(settings: &EngineSettings) -> Result<Engine, StartupError> {
         },
         limits: settings.limits.clone(),
     };
+    let worker_id = report::worker_id();
     let followups = Followups {
         store,
+        worker: worker_id.clone(),
         resend: settings.resend.clone().map(Resend::new),
         stripe: settings.stripe.as_ref().map(StripeClient::new),
         site_url: settings.site_url.clone(),
@@ -110,7 +112,7 @@ pub fn engine(settings: &EngineSettings) -> Result<Engine, StartupError> {
     };
     Ok(Engine {
         database,
-        worker_id: report::worker_id(),
+        worker_id,
         queue: settings.queue.clone(),
         runner: Arc::new(runner),
         followups: Arc::new(followups),

@@ -33,7 +33,6 @@ struct ApiError {
 /// A draft as the checkout needs it.
 #[derive(Debug, Clone, Deserialize)]
 pub struct Draft {
-    pub id: Uuid,
     pub status: String,
     pub selected_models: Vec<String>,
     pub image_count: i32,
@@ -126,7 +125,6 @@ impl Supabase {
     ) -> Result<Option<Draft>, SupabaseError> {
         #[derive(Deserialize)]
         struct Row {
-            id: Uuid,
             status: String,
             selected_models: Vec<String>,
             upload_data: serde_json::Value,
@@ -134,12 +132,11 @@ impl Supabase {
         }
         let rows: Vec<Row> = Self::send(
             self.as_user("benchmark_drafts", access_token)
-                .select("id,status,selected_models,upload_data,updated_at")
+                .select("status,selected_models,upload_data,updated_at")
                 .eq("id", draft_id.to_string()),
         )
         .await?;
         Ok(rows.into_iter().next().map(|row| Draft {
-            id: row.id,
             status: row.status,
             selected_models: row.selected_models,
             image_count: row.upload_data["images"]

@@ -10,7 +10,7 @@
 
 use std::fmt::Write as _;
 use std::io::Write as _;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use tracing::field::{Field, Visit};
 use tracing::{Event, Subscriber};
@@ -60,19 +60,6 @@ impl LineSink for Stdout {
         let mut out = std::io::stdout().lock();
         let _ = out.write_all(line.as_bytes());
         let _ = out.write_all(b"\n");
-    }
-}
-
-/// Lines kept in memory, for tests.
-#[derive(Default, Clone)]
-pub struct MemorySink(pub Arc<Mutex<Vec<String>>>);
-
-impl LineSink for MemorySink {
-    fn write_line(&self, line: &str) {
-        self.0
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .push(line.to_owned());
     }
 }
 
@@ -247,7 +234,21 @@ where
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::sync::Mutex;
     use tracing::Instrument;
+
+    /// Lines kept in memory.
+    #[derive(Default, Clone)]
+    struct MemorySink(Arc<Mutex<Vec<String>>>);
+
+    impl LineSink for MemorySink {
+        fn write_line(&self, line: &str) {
+            self.0
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .push(line.to_owned());
+        }
+    }
 
     fn capture(format: LogFormat) -> (MemorySink, tracing::subscriber::DefaultGuard) {
         let sink = MemorySink::default();

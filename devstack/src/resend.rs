@@ -16,6 +16,8 @@ use warp::Filter;
 struct Outbox {
     sent: Vec<Value>,
     by_key: HashMap<String, Value>,
+    /// Valid requests, repeats of a key included.
+    requests: usize,
 }
 
 pub struct RunningResend {
@@ -30,6 +32,12 @@ impl RunningResend {
 
     pub fn sent(&self) -> Vec<Value> {
         self.outbox.lock().unwrap().sent.clone()
+    }
+
+    /// How many times an email was asked to be sent, repeats of an
+    /// idempotency key included.
+    pub fn requests(&self) -> usize {
+        self.outbox.lock().unwrap().requests
     }
 
     pub async fn stop(self) {
@@ -74,6 +82,7 @@ fn send(
         );
     }
     let mut outbox = outbox.lock().unwrap();
+    outbox.requests += 1;
     if let Some(answer) = key.as_ref().and_then(|k| outbox.by_key.get(k)) {
         return warp::reply::json(answer).into_response();
     }

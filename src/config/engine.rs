@@ -6,7 +6,7 @@
 use std::time::Duration;
 
 use super::env::Env;
-use super::{ConfigError, ResendSettings, StripeSettings};
+use super::{ConfigError, ResendSettings, StripeApi};
 
 /// Provider calls of one report in flight at once, over all its models.
 pub const GLOBAL_CONCURRENCY: usize = 10;
@@ -36,7 +36,7 @@ pub struct EngineSettings {
     /// Completion emails; none when RESEND_API_KEY is not set.
     pub resend: Option<ResendSettings>,
     /// Refunds of failed reports; none when STRIPE_SECRET_KEY is not set.
-    pub stripe: Option<StripeSettings>,
+    pub stripe: Option<StripeApi>,
 }
 
 /// The model provider: OpenRouter, or any OpenAI-compatible server.
@@ -128,8 +128,11 @@ pub struct FollowupSettings {
     /// The wait after the first failure; it doubles with every failure.
     pub first_backoff: Duration,
     pub max_backoff: Duration,
-    /// After this many failures an operator is alerted (once).
+    /// After this many failed attempts an operator is alerted (once).
     pub alert_after: u32,
+    /// How long a claim holds a follow-up: an engine that dies doing it
+    /// leaves it to another after this.
+    pub lease: Duration,
 }
 
 impl Default for FollowupSettings {
@@ -138,6 +141,7 @@ impl Default for FollowupSettings {
             first_backoff: Duration::from_secs(30),
             max_backoff: Duration::from_secs(3600),
             alert_after: 5,
+            lease: Duration::from_secs(120),
         }
     }
 }
@@ -199,15 +203,12 @@ fn resend<F: Fn(&str) -> Option<String>>(
     }))
 }
 
-fn stripe<F: Fn(&str) -> Option<String>>(
-    env: &Env<F>,
-) -> Result<Option<StripeSettings>, ConfigError> {
+fn stripe<F: Fn(&str) -> Option<String>>(env: &Env<F>) -> Result<Option<StripeApi>, ConfigError> {
     let Some(secret_key) = env.optional("STRIPE_SECRET_KEY") else {
         return Ok(None);
     };
-    Ok(Some(StripeSettings {
+    Ok(Some(StripeApi {
         api_base: env.url("STRIPE_API_BASE", Some("https://api.stripe.com"))?,
         secret_key,
-        webhook_secret: String::new(),
     }))
 }

@@ -46,11 +46,19 @@ impl SupabaseSettings {
     }
 }
 
+/// Stripe's API, as the checkout (sidecar) and the refunds (engine) call it.
 #[derive(Debug, Clone)]
-pub struct StripeSettings {
+pub struct StripeApi {
     /// `https://api.stripe.com`, or the local stand-in.
     pub api_base: String,
     pub secret_key: String,
+}
+
+/// What the sidecar needs of Stripe: its API, and the secret its webhooks
+/// are signed with.
+#[derive(Debug, Clone)]
+pub struct StripeSettings {
+    pub api: StripeApi,
     pub webhook_secret: String,
 }
 
@@ -100,8 +108,10 @@ impl Settings {
             return Err(ConfigError::Missing("SUPABASE_JWT_SECRET"));
         }
         let stripe = StripeSettings {
-            api_base: env.url("STRIPE_API_BASE", Some("https://api.stripe.com"))?,
-            secret_key: env.required("STRIPE_SECRET_KEY")?,
+            api: StripeApi {
+                api_base: env.url("STRIPE_API_BASE", Some("https://api.stripe.com"))?,
+                secret_key: env.required("STRIPE_SECRET_KEY")?,
+            },
             webhook_secret: env.required("STRIPE_WEBHOOK_SECRET")?,
         };
         if !stripe.webhook_secret.starts_with("whsec_") {
@@ -150,7 +160,7 @@ mod tests {
         assert_eq!(s.sidecar_addr.to_string(), "127.0.0.1:8787");
         assert_eq!(s.supabase.url, "http://127.0.0.1:54321");
         assert_eq!(s.supabase.rest_url(), "http://127.0.0.1:54321/rest/v1");
-        assert_eq!(s.stripe.api_base, "https://api.stripe.com");
+        assert_eq!(s.stripe.api.api_base, "https://api.stripe.com");
         assert_eq!(s.site_url, "http://127.0.0.1:8787");
     }
 

@@ -2,12 +2,14 @@
 //! produced nothing, the refund; after a paid checkout session that could
 //! not become a report (its draft was already paid for, say), its refund
 //! and an email saying so. Each is a row of its own in the database
-//! (013_fair_followups.sql, 017_paid_twice.sql) with its own attempts and
-//! backoff, so the sweep
-//! does whatever is due, oldest first, a few at a time; one that keeps
-//! failing waits for its turn and never holds up the others, and the email
-//! does not wait for the refund. Resend and Stripe deduplicate by the
-//! idempotency keys, so an attempt repeated after a crash is harmless.
+//! (013_fair_followups.sql, 017_paid_twice.sql, 022_claimed_followups.sql)
+//! with its own attempts and backoff: the sweep claims whatever is due,
+//! oldest first, under a lease (no two engines do the same one), and does
+//! it a few at a time; one that keeps failing waits for its turn and never
+//! holds up the others, and the email does not wait for the refund. An
+//! engine that dies doing one leaves it to another when its lease expires;
+//! Resend and Stripe deduplicate by the idempotency keys, so that attempt
+//! repeated is harmless.
 
 use futures_util::StreamExt;
 use tracing::Instrument;
@@ -22,6 +24,8 @@ use crate::stripe::types::SessionId;
 /// Who to tell and how; either part may be absent (not configured).
 pub struct Followups {
     pub store: Store,
+    /// The engine's name on its claims.
+    pub worker: String,
     pub resend: Option<Resend>,
     pub stripe: Option<StripeClient>,
     /// Where report links point.
@@ -31,7 +35,7 @@ pub struct Followups {
 
 /// Follow-ups done at once, so one slow provider call delays only itself.
 const AT_ONCE: usize = 8;
-/// Due follow-ups read per round, and rounds per sweep at most (what is
+/// Follow-ups claimed per round, and rounds per sweep at most (what is
 /// left waits for the next sweep).
 const BATCH: i32 = 50;
 const ROUNDS: usize = 20;
@@ -134,10 +138,14 @@ fn completion_email<'a>(site_url: &str, due: &DueFollowup, to: &'a str) -> Email
 /// Does every follow-up that is due, a few at a time, until none is.
 pub async fn run_pending(followups: &Followups) {
     for _ in 0..ROUNDS {
-        let due = match followups.store.due_followups(BATCH).await {
+        let claimed = followups
+            .store
+            .claim_followups(&followups.worker, BATCH, followups.retry.lease)
+            .await;
+        let due = match claimed {
             Ok(due) => due,
             Err(e) => {
-                tracing::warn!(error = %e, "could not read the follow-ups due");
+                tracing::warn!(error = %e, "could not claim the follow-ups due");
                 return;
             }
         };
@@ -166,17 +174,21 @@ async fn follow_up(followups: &Followups, due: DueFollowup) {
     };
     let store = &followups.store;
     match outcome {
-        Ok(refund_id) => match store.complete_followup(due.id, refund_id.as_deref()).await {
-            Ok(()) => tracing::info!(stripe.refund_id = refund_id.as_deref(), "follow-up done"),
+        Ok(refund_id) => match store.complete_followup(&due, refund_id.as_deref()).await {
+            Ok(true) => tracing::info!(stripe.refund_id = refund_id.as_deref(), "follow-up done"),
+            Ok(false) => {
+                tracing::warn!("follow-up done after its lease ended; another engine repeats it (idempotently)")
+            }
             Err(e) => {
                 tracing::warn!(error = %e, "follow-up done but not recorded; it will be repeated (idempotently)")
             }
         },
-        Err(why) => match store.fail_followup(due.id, &why, &followups.retry).await {
-            Ok(true) => {
+        Err(why) => match store.fail_followup(&due, &why, &followups.retry).await {
+            Ok(Some(true)) => {
                 tracing::error!(error = %why, attempts = followups.retry.alert_after, "follow-up keeps failing; operator attention needed (private.stuck_followups)")
             }
-            Ok(false) => tracing::warn!(error = %why, "follow-up failed; will retry later"),
+            Ok(Some(false)) => tracing::warn!(error = %why, "follow-up failed; will retry later"),
+            Ok(None) => tracing::warn!(error = %why, "follow-up failed after its lease ended"),
             Err(e) => {
                 tracing::warn!(error = %why, record_error = %e, "follow-up failed and could not be rescheduled")
             }

@@ -155,10 +155,12 @@ pub enum Subject {
     Session(String),
 }
 
-/// A follow-up whose time has come, with what doing it needs.
+/// A follow-up this engine has claimed, with what doing it needs; its
+/// completion or failure is fenced by `lease_token`.
 #[derive(Debug, Clone)]
 pub struct DueFollowup {
     pub id: i64,
+    pub lease_token: Uuid,
     pub subject: Subject,
     pub kind: FollowupKind,
     /// The report, or for a session the report its draft did get.
@@ -181,6 +183,7 @@ impl DueFollowup {
         };
         Self {
             id: row.get("id"),
+            lease_token: row.get("lease_token"),
             subject,
             kind: match row.get::<_, &str>("kind") {
                 "refund" => FollowupKind::Refund,
@@ -505,47 +508,61 @@ impl Store {
         .await
     }
 
-    /// Follow-ups whose time has come, the longest-waiting first.
-    pub async fn due_followups(&self, limit: i32) -> Result<Vec<DueFollowup>, StoreError> {
+    /// Claims up to `limit` follow-ups whose time has come, the
+    /// longest-waiting first, for `lease`; concurrent callers never get the
+    /// same one, and the claim counts the attempt.
+    pub async fn claim_followups(
+        &self,
+        worker: &str,
+        limit: i32,
+        lease: Duration,
+    ) -> Result<Vec<DueFollowup>, StoreError> {
         let rows = self
             .client()
             .await?
-            .query("select * from public.due_followups($1)", &[&limit])
+            .query(
+                "select * from public.claim_followups($1, $2, $3)",
+                &[&worker, &limit, &seconds(lease)],
+            )
             .await?;
         Ok(rows.iter().map(DueFollowup::from_row).collect())
     }
 
-    /// A follow-up is done (a refund with its Stripe id).
+    /// A claimed follow-up is done (a refund with its Stripe id); false
+    /// when its lease is no longer held (nothing was written).
     pub async fn complete_followup(
         &self,
-        id: i64,
+        followup: &DueFollowup,
         refund_id: Option<&str>,
-    ) -> Result<(), StoreError> {
-        self.client()
-            .await?
-            .execute(
-                "select public.complete_followup($1, $2)",
-                &[&id, &refund_id],
-            )
-            .await?;
-        Ok(())
-    }
-
-    /// A follow-up failed and waits its backoff; true exactly once, when an
-    /// operator should be alerted.
-    pub async fn fail_followup(
-        &self,
-        id: i64,
-        error: &str,
-        retry: &FollowupSettings,
     ) -> Result<bool, StoreError> {
         let row = self
             .client()
             .await?
             .query_one(
-                "select public.fail_followup($1, $2, $3, $4, $5)",
+                "select public.complete_followup($1, $2, $3)",
+                &[&followup.id, &followup.lease_token, &refund_id],
+            )
+            .await?;
+        Ok(row.get(0))
+    }
+
+    /// A claimed follow-up failed and waits its backoff. `Ok(None)`: the
+    /// lease is no longer held (nothing was written); `Ok(Some(true))`
+    /// exactly once, when an operator should be alerted.
+    pub async fn fail_followup(
+        &self,
+        followup: &DueFollowup,
+        error: &str,
+        retry: &FollowupSettings,
+    ) -> Result<Option<bool>, StoreError> {
+        let row = self
+            .client()
+            .await?
+            .query_one(
+                "select held, alert from public.fail_followup($1, $2, $3, $4, $5, $6)",
                 &[
-                    &id,
+                    &followup.id,
+                    &followup.lease_token,
                     &error,
                     &seconds(retry.first_backoff),
                     &seconds(retry.max_backoff),
@@ -553,7 +570,7 @@ impl Store {
                 ],
             )
             .await?;
-        Ok(row.get(0))
+        Ok(row.get::<_, bool>(0).then(|| row.get(1)))
     }
 
     /// A last step of a report (its tally, finishing it, handing it back),

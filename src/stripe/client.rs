@@ -8,7 +8,7 @@ use uuid::Uuid;
 
 use super::types::{CheckoutSession, Refund, SessionId};
 use super::{CURRENCY, PRICE_CENTS, PRODUCT_NAME};
-use crate::config::StripeSettings;
+use crate::config::StripeApi;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StripeError {
@@ -120,7 +120,7 @@ pub struct StripeClient {
 }
 
 impl StripeClient {
-    pub fn new(settings: &StripeSettings) -> Self {
+    pub fn new(settings: &StripeApi) -> Self {
         let http = reqwest::Client::builder()
             .timeout(Duration::from_secs(20))
             .build()

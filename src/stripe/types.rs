@@ -10,8 +10,6 @@ pub struct CheckoutSession {
     pub id: String,
     #[serde(default)]
     pub url: Option<String>,
-    #[serde(default)]
-    pub status: Option<String>,
     pub payment_status: String,
     #[serde(default)]
     pub amount_total: Option<i64>,
@@ -21,8 +19,6 @@ pub struct CheckoutSession {
     pub client_reference_id: Option<String>,
     #[serde(default)]
     pub metadata: HashMap<String, String>,
-    #[serde(default)]
-    pub livemode: bool,
     #[serde(default)]
     pub payment_intent: Option<String>,
 }
@@ -77,8 +73,6 @@ impl Event {
 #[derive(Debug, Clone, Deserialize)]
 pub struct Refund {
     pub id: String,
-    #[serde(default)]
-    pub status: Option<String>,
 }
 
 /// A Checkout Session id as Stripe makes them (`cs_test_…`, `cs_live_…`).

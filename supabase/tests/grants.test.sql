@@ -41,9 +41,9 @@ insert into expected_grants values
   ('estimate_draft_cost(uuid)', '', 'service_role', 'EXECUTE'),
   ('record_run(uuid,uuid,jsonb)', '', 'service_role', 'EXECUTE'),
   ('record_report_figures(uuid,uuid,jsonb)', '', 'service_role', 'EXECUTE'),
-  ('due_followups(integer)', '', 'service_role', 'EXECUTE'),
-  ('complete_followup(bigint,text)', '', 'service_role', 'EXECUTE'),
-  ('fail_followup(bigint,text,integer,integer,integer)', '', 'service_role', 'EXECUTE'),
+  ('claim_followups(text,integer,integer)', '', 'service_role', 'EXECUTE'),
+  ('complete_followup(bigint,uuid,text)', '', 'service_role', 'EXECUTE'),
+  ('fail_followup(bigint,uuid,text,integer,integer,integer)', '', 'service_role', 'EXECUTE'),
   ('open_checkout_session(text,uuid)', '', 'service_role', 'EXECUTE'),
   ('checkout_sessions', '', 'none', '');
 insert into expected_grants

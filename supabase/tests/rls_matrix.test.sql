@@ -178,11 +178,11 @@ select pg_temp.cells('functions', 'record_report_figures', $q$select public.reco
                                                    'no privilege', 'no privilege', 'no privilege', 'allowed');
 select pg_temp.cells('functions', 'open_checkout_session', $q$select public.open_checkout_session('cs_open', 'd0000000-0000-4000-8000-0000000000d1')$q$,
                                                    'no privilege', 'no privilege', 'no privilege', 'allowed');
-select pg_temp.cells('functions', 'due_followups', $q$select * from public.due_followups(5)$q$,
+select pg_temp.cells('functions', 'claim_followups', $q$select 1 from public.claim_followups('w', 0, 60)$q$,
                                                    'no privilege', 'no privilege', 'no privilege', 'no rows');
-select pg_temp.cells('functions', 'complete_followup', $q$select public.complete_followup(0)$q$,
+select pg_temp.cells('functions', 'complete_followup', $q$select public.complete_followup(0, gen_random_uuid())$q$,
                                                    'no privilege', 'no privilege', 'no privilege', 'allowed');
-select pg_temp.cells('functions', 'fail_followup', $q$select public.fail_followup(0, 'x', 30, 3600, 5)$q$,
+select pg_temp.cells('functions', 'fail_followup', $q$select public.fail_followup(0, gen_random_uuid(), 'x', 30, 3600, 5)$q$,
                                                    'no privilege', 'no privilege', 'no privilege', 'allowed');
 select pg_temp.cells('functions', 'read_report, own', $q$select 1 where public.read_report('e0000000-0000-4000-8000-0000000000e2') is not null$q$,
                                                    'no rows',      'allowed',      'no rows',      'no privilege');

@@ -91,8 +91,8 @@ select throws_ok($$select public.fulfill_checkout('cs_test_flipflop', 'd0000000-
 select is((select count(*)::int from public.reports where stripe_session_id = 'cs_test_flipflop'), 0, 'no report was made');
 select is((select status from public.benchmark_drafts where id = 'd0000000-0000-4000-8000-0000000000d1'), 'ready',
           'and the draft stays ready, to be paid for properly');
-select public.complete_followup(f.id, 're_1') from private.followups f
- where f.stripe_session_id = 'cs_test_flipflop' and f.kind = 'refund';
+select public.complete_followup(c.id, c.lease_token, 're_1') from public.claim_followups('w', 50, 60) c
+ where c.stripe_session_id = 'cs_test_flipflop' and c.kind = 'refund';
 select throws_ok($$select public.fulfill_checkout('cs_test_flipflop', 'd0000000-0000-4000-8000-0000000000d1', 'a0000000-0000-4000-8000-00000000000a')$$,
                  'PT410', null, 'nor once it is refunded');
 

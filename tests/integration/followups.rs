@@ -110,3 +110,38 @@ async fn fifty_failing_refunds_never_hold_up_a_new_reports_email() {
         "a failed refund waits for its backoff, not the next sweep"
     );
 }
+
+#[tokio::test]
+async fn three_engines_send_each_followup_once() {
+    let world = TestWorld::new(1, |_| {}).await;
+    let db = world.supabase.db.client().await;
+    for _ in 0..40 {
+        paid_report(&db).await;
+    }
+    let finished = finish_all(&db, "complete").await;
+    assert_eq!(finished.len(), 40);
+    // Three engines, each with its own name, sweep at the same moment,
+    // twice.
+    let engines = [world.followups(), world.followups(), world.followups()];
+    for _ in 0..2 {
+        futures_util::future::join_all(engines.iter().map(|f| followup::run_pending(f))).await;
+    }
+    assert_eq!(
+        world.resend.requests(),
+        40,
+        "each email asked for once, by one engine"
+    );
+    assert_eq!(world.resend.sent().len(), 40);
+    let (done, attempts): (i64, i64) = {
+        let row = db
+            .query_one(
+                "select count(*) filter (where done_at is not null), coalesce(sum(attempts), 0)
+                   from private.followups where kind = 'email'",
+                &[],
+            )
+            .await
+            .unwrap();
+        (row.get(0), row.get(1))
+    };
+    assert_eq!((done, attempts), (40, 40), "each done once, in one attempt");
+}

@@ -822,6 +822,7 @@ async fn a_new_checkout_expires_the_older_one_and_a_second_payment_is_refunded_o
             .unwrap();
     let followups = modelpick::engine::followup::Followups {
         store: app.supabase.db.store(2),
+        worker: "pay-test".into(),
         resend: Some(modelpick::email::Resend::new(
             modelpick::config::ResendSettings {
                 base_url: resend.url(),
@@ -830,10 +831,9 @@ async fn a_new_checkout_expires_the_older_one_and_a_second_payment_is_refunded_o
             },
         )),
         stripe: Some(modelpick::stripe::client::StripeClient::new(
-            &modelpick::config::StripeSettings {
+            &modelpick::config::StripeApi {
                 api_base: app.stripe.url(),
                 secret_key: "sk_test_modelpick".into(),
-                webhook_secret: String::new(),
             },
         )),
         site_url: app.url.clone(),

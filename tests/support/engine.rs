@@ -9,7 +9,7 @@ use std::sync::Arc;
 
 use modelpick::config::{
     EngineSettings, FollowupSettings, ProviderSettings, QueueSettings, ResendSettings, RunLimits,
-    StripeSettings,
+    StripeApi,
 };
 use modelpick::engine::followup::Followups;
 use modelpick::startup;
@@ -251,10 +251,9 @@ impl TestWorld {
                 api_key: "re_test".into(),
                 from: "ModelPick <reports@modelpick.test>".into(),
             }),
-            stripe: Some(StripeSettings {
+            stripe: Some(StripeApi {
                 api_base: self.stripe.url(),
                 secret_key: "sk_test_engine".into(),
-                webhook_secret: String::new(),
             }),
         }
     }
