@@ -61,13 +61,26 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
 }
 
 /// The sidecar on SIDECAR_ADDR, with the engine beside it unless told not.
+/// The engine runs on a thread of its own, with its own runtime and its own
+/// database connections, so that a report's calls never queue behind
+/// webhooks or the reverse.
 async fn serve(no_engine: bool, stopped: watch::Receiver<bool>) -> anyhow::Result<()> {
     let settings = Settings::from_env()?;
     let engine = if no_engine {
         None
     } else {
         let engine = startup::engine(&EngineSettings::from_env()?)?;
-        Some(tokio::spawn(engine.run(stopped.clone())))
+        let stopped = stopped.clone();
+        Some(
+            std::thread::Builder::new()
+                .name("engine".into())
+                .spawn(move || {
+                    tokio::runtime::Builder::new_current_thread()
+                        .enable_all()
+                        .build()
+                        .map(|runtime| runtime.block_on(engine.run(stopped)))
+                })?,
+        )
     };
     let (listener, addr) = startup::bind(&settings).await?;
     tracing::info!(%addr, "sidecar listening");
@@ -78,7 +91,9 @@ async fn serve(no_engine: bool, stopped: watch::Receiver<bool>) -> anyhow::Resul
     })
     .await;
     if let Some(engine) = engine {
-        let _ = engine.await;
+        tokio::task::spawn_blocking(move || engine.join())
+            .await?
+            .map_err(|_| anyhow::anyhow!("the engine's thread panicked"))??;
     }
     Ok(())
 }

@@ -27,8 +27,11 @@ use crate::supabase::Supabase;
 /// for, and the sidecar remembers as settled.
 const SESSION_LOOKUPS_REMEMBERED: usize = 10_000;
 const SETTLEMENTS_REMEMBERED: usize = 100_000;
-/// Direct database connections of one engine.
-const ENGINE_CONNECTIONS: usize = 16;
+/// Direct database connections of one engine, its own: with reservations
+/// and results written in batches a running engine needs few, and a small
+/// pool bounds its share of Postgres, so that webhooks arriving while it
+/// runs flat out still get answered at once.
+const ENGINE_CONNECTIONS: usize = 4;
 /// How long an image download may take.
 const STORAGE_TIMEOUT: Duration = Duration::from_secs(60);
 

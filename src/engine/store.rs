@@ -110,15 +110,12 @@ pub struct RunRecord {
     pub error: Option<String>,
 }
 
-/// A report's runs, counted when it ends.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Tally {
-    /// Calls the provider answered (whether or not the answer was usable).
-    pub answered: i64,
-    /// Calls made.
-    pub done: i64,
-    /// The error most calls ended with, if any did.
-    pub common_error: Option<String>,
+/// One call to reserve the worst case of (its keys are `reserve_runs`').
+#[derive(Debug, Clone, Serialize)]
+pub struct CallToReserve<'a> {
+    pub model_id: &'a str,
+    pub image_index: i32,
+    pub image_pixels: i64,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -219,7 +216,7 @@ fn run_row(row: &Row) -> RunRow {
         fields_matched: count(4),
         cost_usd: row.get(5),
         latency_ms: count(6),
-        failed: row.get(7),
+        error: row.get(7),
         // Each difference on its own: one that cannot be read is left out,
         // never the run's others.
         diffs: match diffs {
@@ -364,36 +361,41 @@ impl Store {
         Ok(rows.iter().map(|row| (row.get(0), row.get(1))).collect())
     }
 
-    /// Reserves one call's worst case, which the database computes from
-    /// what the call sends (the report's prompt and schema, an image of
-    /// `image_pixels`, `max_tokens` of answer) at the report's price.
-    /// `None`: committed money would pass `soft_ceiling` or the hard
-    /// ceiling; do not send.
+    /// Reserves the worst case of each of `calls`, in order, which the
+    /// database computes from what each call sends (the report's prompt and
+    /// schema, an image of its pixels, `max_tokens` of answer) at the
+    /// report's price, in one round trip. The amounts reserved, in order;
+    /// fewer than asked when the next would take committed money past
+    /// `soft_ceiling` or the hard ceiling (then do not send it, nor the
+    /// rest).
     pub async fn reserve(
         &self,
         lease: &Lease,
-        model: &str,
-        image_index: i32,
-        image_pixels: u64,
+        calls: &[CallToReserve<'_>],
         max_tokens: u32,
         soft_ceiling: Decimal,
-    ) -> Result<Option<Decimal>, StoreError> {
-        let row = self
-            .hot_row(
-                lease,
-                "select public.reserve_run($1, $2, $3, $4, $5, $6, $7)",
+    ) -> Result<Vec<Decimal>, StoreError> {
+        let client = self.client().await?;
+        let statement = client
+            .prepare_cached("select amount from public.reserve_runs($1, $2, $3, $4, $5)")
+            .await?;
+        let rows = client
+            .query(
+                &statement,
                 &[
                     &lease.report_id,
                     &lease.token,
-                    &model,
-                    &image_index,
-                    &(image_pixels.min(i64::MAX as u64) as i64),
+                    &tokio_postgres::types::Json(calls),
                     &(max_tokens as i32),
                     &soft_ceiling,
                 ],
             )
-            .await?;
-        Ok(row.get(0))
+            .await
+            .map_err(|e| fenced(lease, e))?;
+        Ok(rows
+            .iter()
+            .map_while(|row| row.get::<_, Option<Decimal>>(0))
+            .collect())
     }
 
     /// Reserves another worst case for a call whose last attempt was (or
@@ -430,14 +432,14 @@ impl Store {
         Ok(())
     }
 
-    /// Records a call's result in place of its reservation. Idempotent per
-    /// cell; fenced by the lease.
-    pub async fn record_run(&self, lease: &Lease, run: &RunRecord) -> Result<(), StoreError> {
-        let run = tokio_postgres::types::Json(run);
+    /// Records calls' results, each in place of its reservation, in one
+    /// round trip. Idempotent per cell; fenced by the lease.
+    pub async fn record_runs(&self, lease: &Lease, runs: &[RunRecord]) -> Result<(), StoreError> {
+        let runs = tokio_postgres::types::Json(runs);
         self.hot_row(
             lease,
-            "select public.record_run($1, $2, $3)",
-            &[&lease.report_id, &lease.token, &run],
+            "select public.record_runs($1, $2, $3)",
+            &[&lease.report_id, &lease.token, &runs],
         )
         .await?;
         Ok(())
@@ -459,7 +461,7 @@ impl Store {
             let rows = client
                 .query(
                     "select model_id, image_index, passed, fields_total, fields_matched, cost,
-                            response_time_ms, error is not null,
+                            response_time_ms, error,
                             coalesce((select jsonb_agg(jsonb_build_object('kind', d -> 'kind', 'path', d -> 'path'))
                                         from jsonb_array_elements(field_diffs) d), '[]')
                        from public.benchmark_runs where report_id = $1",
@@ -483,27 +485,6 @@ impl Store {
                 )
                 .await?;
             held(lease, row.get(0))
-        })
-        .await
-    }
-
-    /// The report's runs, counted.
-    pub async fn tally(&self, report_id: Uuid) -> Result<Tally, StoreError> {
-        self.persistently(|client| async move {
-            let row = client
-                .query_one(
-                    "select count(*) filter (where error is null), count(*),
-                            (select error from public.benchmark_runs e where e.report_id = $1 and e.error is not null
-                              group by error order by count(*) desc limit 1)
-                       from public.benchmark_runs where report_id = $1",
-                    &[&report_id],
-                )
-                .await?;
-            Ok(Tally {
-                answered: row.get(0),
-                done: row.get(1),
-                common_error: row.get(2),
-            })
         })
         .await
     }

@@ -40,6 +40,8 @@ insert into expected_grants values
   ('estimate_draft_cost(uuid)', '', 'authenticated', 'EXECUTE'),
   ('estimate_draft_cost(uuid)', '', 'service_role', 'EXECUTE'),
   ('record_run(uuid,uuid,jsonb)', '', 'service_role', 'EXECUTE'),
+  ('record_runs(uuid,uuid,jsonb)', '', 'service_role', 'EXECUTE'),
+  ('reserve_runs(uuid,uuid,jsonb,integer,numeric)', '', 'service_role', 'EXECUTE'),
   ('record_report_figures(uuid,uuid,jsonb)', '', 'service_role', 'EXECUTE'),
   ('claim_followups(text,integer,integer)', '', 'service_role', 'EXECUTE'),
   ('complete_followup(bigint,uuid,text)', '', 'service_role', 'EXECUTE'),

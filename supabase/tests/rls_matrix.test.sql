@@ -174,6 +174,10 @@ select pg_temp.cells('functions', 'estimate_draft_cost, own', $q$select public.e
                                                    'no privilege', 'allowed',      'not found',    'allowed');
 select pg_temp.cells('functions', 'record_run', $q$select public.record_run(r.id, r.lease_token, '{"model_id": "openai/gpt-4o", "image_index": 1}') from public.claim_next_report('w', 30) r$q$,
                                                    'no privilege', 'no privilege', 'no privilege', 'allowed');
+select pg_temp.cells('functions', 'reserve_runs', $q$select public.reserve_runs(r.id, r.lease_token, '[{"model_id": "openai/gpt-4o", "image_index": 1, "image_pixels": 1000000}]', 1024, 6.50) from public.claim_next_report('w', 30) r$q$,
+                                                   'no privilege', 'no privilege', 'no privilege', 'allowed');
+select pg_temp.cells('functions', 'record_runs', $q$select public.record_runs(r.id, r.lease_token, '[{"model_id": "openai/gpt-4o", "image_index": 1}]') from public.claim_next_report('w', 30) r$q$,
+                                                   'no privilege', 'no privilege', 'no privilege', 'allowed');
 select pg_temp.cells('functions', 'record_report_figures', $q$select public.record_report_figures(r.id, r.lease_token, '{"version": 1}') from public.claim_next_report('w', 30) r$q$,
                                                    'no privilege', 'no privilege', 'no privilege', 'allowed');
 select pg_temp.cells('functions', 'open_checkout_session', $q$select public.open_checkout_session('cs_open', 'd0000000-0000-4000-8000-0000000000d1')$q$,

@@ -34,7 +34,7 @@ fn wrong_at(run: &RunRow) -> Option<Vec<&FieldPath>> {
         .filter(|d| d.kind.costs_a_field())
         .map(|d| &d.path)
         .collect();
-    let all = run.failed || wrong.iter().any(|p| **p == FieldPath::root());
+    let all = run.failed() || wrong.iter().any(|p| **p == FieldPath::root());
     (!all).then_some(wrong)
 }
 

@@ -40,10 +40,18 @@ pub struct RunRow {
     pub fields_matched: u32,
     pub cost_usd: Decimal,
     pub latency_ms: u32,
-    /// The call failed (no answer): every field wrong, no latency.
-    pub failed: bool,
+    /// Why the call failed (no answer: every field wrong, no latency);
+    /// none when it was answered.
+    pub error: Option<String>,
     /// The scorer's differences.
     pub diffs: Vec<StoredDiff>,
+}
+
+impl RunRow {
+    /// No answer came: every field is wrong, and there is no latency.
+    pub fn failed(&self) -> bool {
+        self.error.is_some()
+    }
 }
 
 /// A model of the report: its id and the name people know it by.
@@ -235,7 +243,7 @@ mod tests {
             fields_matched: matched,
             cost_usd: cost.parse().unwrap(),
             latency_ms: ms,
-            failed: false,
+            error: None,
             diffs: wrong.iter().map(|p| stored(p, "mismatch")).collect(),
         }
     }

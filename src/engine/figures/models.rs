@@ -22,7 +22,7 @@ pub(super) fn model_figures(model: &ModelRuns, documents: usize) -> ModelFigures
     let mut latencies: Vec<u32> = model
         .runs
         .iter()
-        .filter(|r| !r.failed)
+        .filter(|r| !r.failed())
         .map(|r| r.latency_ms)
         .collect();
     latencies.sort_unstable();

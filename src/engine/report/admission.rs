@@ -14,6 +14,7 @@ use tokio::task::JoinSet;
 use tracing::Instrument;
 
 use super::cell::{CellJob, Event, Inputs};
+use super::recorder::Recorder;
 use super::snapshot::Snapshot;
 use super::Runner;
 use crate::engine::call::envelope::Envelope;
@@ -22,12 +23,15 @@ use crate::engine::images::Image;
 use crate::engine::limits::ProductLimits;
 use crate::engine::queue::Heartbeat;
 use crate::engine::schedule::{Cell, Schedule};
-use crate::engine::store::{ClaimedReport, StoreError};
+use crate::engine::store::{CallToReserve, ClaimedReport, StoreError};
 
 /// Images downloaded at once while a report starts.
 const DOWNLOADS_AT_ONCE: usize = 4;
 /// Calls reserved ahead of a free slot, at most.
 const RESERVED_AHEAD: usize = 2;
+
+/// A call admitted, with the image it sends.
+type Admitted = (Cell, Image);
 
 /// How a report's calls end, the graver the later: when two apply (the
 /// money ran out, then a result could not be recorded) the graver wins.
@@ -70,8 +74,10 @@ pub(super) struct Admission {
     /// Calls whose HTTP exchange is under way (each holds a slot).
     in_flight: usize,
     /// Calls reserved ahead, to start when a slot frees.
-    ahead: VecDeque<(Cell, Image)>,
+    ahead: VecDeque<Admitted>,
     phase: Phase,
+    /// The writer of the report's runs, awaited when the calls are over.
+    recorder: tokio::task::JoinHandle<()>,
 }
 
 impl Admission {
@@ -93,8 +99,10 @@ impl Admission {
             runner.limits.per_model_concurrency,
         );
         let (events_tx, events) = mpsc::unbounded_channel();
+        let (recorder, recording) = Recorder::start(runner.store.clone(), claim.lease.clone());
         let mut inputs = Inputs {
             lease: claim.lease.clone(),
+            recorder,
             snapshot: snapshot.clone(),
             images: HashMap::new(),
             envelopes: envelopes(&snapshot, limits.max_answer_tokens),
@@ -127,6 +135,7 @@ impl Admission {
             in_flight: 0,
             ahead: VecDeque::new(),
             phase: Phase::Admitting,
+            recorder: recording,
         })
     }
 
@@ -174,6 +183,9 @@ impl Admission {
         if heartbeat.lost() {
             self.end(Ending::LeaseLost);
         }
+        // Every call has ended: the writer finishes what it holds and stops.
+        drop(self.inputs);
+        let _ = self.recorder.await;
         match self.phase {
             Phase::Draining(ending) => ending,
             Phase::Admitting => Ending::AllDone,
@@ -207,7 +219,8 @@ impl Admission {
 
     /// Starts calls while there is a free slot, a cell for it and money and
     /// time left; with every slot busy, reserves the next calls ahead (up
-    /// to [`RESERVED_AHEAD`]).
+    /// to [`RESERVED_AHEAD`]). The calls admitted together are reserved in
+    /// one round trip.
     async fn admit(&mut self, heartbeat: &Heartbeat, stop: &watch::Receiver<bool>) {
         loop {
             while let Ok(event) = self.events.try_recv() {
@@ -225,41 +238,68 @@ impl Admission {
             if Utc::now() >= self.deadline {
                 return self.end(Ending::Deadline);
             }
-            let slot_free = self.in_flight < self.runner.limits.global_concurrency;
-            if slot_free {
-                if let Some((cell, image)) = self.ahead.pop_front() {
-                    self.start(cell, image);
-                    continue;
-                }
-            } else if self.ahead.len() >= RESERVED_AHEAD {
+            let global = self.runner.limits.global_concurrency;
+            while self.in_flight < global {
+                let Some((cell, image)) = self.ahead.pop_front() else {
+                    break;
+                };
+                self.start(cell, image);
+            }
+            let wanted = global.saturating_sub(self.in_flight)
+                + RESERVED_AHEAD.saturating_sub(self.ahead.len());
+            let cells: Vec<Cell> = std::iter::from_fn(|| self.schedule.start_next(Instant::now()))
+                .take(wanted)
+                .collect();
+            if cells.is_empty() {
                 return;
             }
-            let Some(cell) = self.schedule.start_next(Instant::now()) else {
+            if !self.admit_all(cells).await {
                 return;
-            };
-            let image = self.inputs.images[&cell.image_index].clone();
-            let pixels = match &*image {
-                Ok(image) => image.pixels,
-                // Never sent: recorded with its reason, nothing to reserve.
-                Err(_) => {
-                    self.start(cell, image);
-                    continue;
-                }
-            };
-            match self.reserve(&cell, pixels).await {
-                Ok(true) if slot_free => self.start(cell, image),
-                Ok(true) => self.ahead.push_back((cell, image)),
-                Ok(false) => {
-                    self.schedule.finished(&cell.model);
-                    tracing::info!(model = %cell.model, "spending limit reached; no new calls");
-                    return self.end(Ending::Budget);
-                }
-                Err(e) => {
-                    self.schedule.finished(&cell.model);
-                    return self.refused_write(e);
-                }
             }
         }
+    }
+
+    /// Reserves `cells` in one round trip and starts them (or holds them
+    /// ahead while every slot is busy); false when admission must stop
+    /// (the money ran out, or the ledger could not be written).
+    async fn admit_all(&mut self, cells: Vec<Cell>) -> bool {
+        // A cell whose image could not be read is never sent: it is
+        // recorded with its reason, and has nothing to reserve.
+        let (sendable, unreadable): (Vec<Admitted>, Vec<Admitted>) = cells
+            .into_iter()
+            .map(|cell| {
+                let image = self.inputs.images[&cell.image_index].clone();
+                (cell, image)
+            })
+            .partition(|(_, image)| image.is_ok());
+        for (cell, image) in unreadable {
+            self.start(cell, image);
+        }
+        let reserved = match self.reserve(&sendable).await {
+            Ok(reserved) => reserved,
+            Err(e) => {
+                for (cell, _) in &sendable {
+                    self.schedule.finished(&cell.model);
+                }
+                self.refused_write(e);
+                return false;
+            }
+        };
+        let all = reserved == sendable.len();
+        for (i, (cell, image)) in sendable.into_iter().enumerate() {
+            if i >= reserved {
+                self.schedule.finished(&cell.model);
+            } else if self.in_flight < self.runner.limits.global_concurrency {
+                self.start(cell, image);
+            } else {
+                self.ahead.push_back((cell, image));
+            }
+        }
+        if !all {
+            tracing::info!("spending limit reached; no new calls");
+            self.end(Ending::Budget);
+        }
+        all
     }
 
     /// Gives back the reservations of calls reserved ahead and never sent.
@@ -279,28 +319,40 @@ impl Admission {
         }
     }
 
-    /// Reserves the cell's worst case; false when the money does not allow
-    /// the call.
-    async fn reserve(&self, cell: &Cell, pixels: u64) -> Result<bool, StoreError> {
+    /// Reserves the worst case of each call, in order: how many the money
+    /// allows (those after the first it does not allow are not reserved).
+    async fn reserve(&self, calls: &[Admitted]) -> Result<usize, StoreError> {
+        if calls.is_empty() {
+            return Ok(0);
+        }
         let limits = &self.inputs.limits;
         let ceiling = self
             .runner
             .limits
             .soft_ceiling_usd
             .unwrap_or(limits.soft_ceiling_usd);
+        let asked: Vec<CallToReserve> = calls
+            .iter()
+            .map(|(cell, image)| CallToReserve {
+                model_id: &cell.model,
+                image_index: cell.image_index as i32,
+                image_pixels: image
+                    .as_ref()
+                    .as_ref()
+                    .map_or(0, |i| i.pixels.min(i64::MAX as u64) as i64),
+            })
+            .collect();
         let reserved = self
             .runner
             .store
             .reserve(
                 &self.inputs.lease,
-                &cell.model,
-                cell.image_index as i32,
-                pixels,
+                &asked,
                 limits.max_answer_tokens,
                 ceiling,
             )
             .await?;
-        Ok(reserved.is_some())
+        Ok(reserved.len())
     }
 
     fn start(&mut self, cell: Cell, image: Image) {

@@ -13,6 +13,7 @@ use std::time::Duration;
 use serde_json::Value;
 use tokio::sync::mpsc;
 
+use super::recorder::Recorder;
 use super::snapshot::Snapshot;
 use super::Runner;
 use crate::engine::call::attempt::{Failure, Retry};
@@ -33,6 +34,7 @@ const SCORE_TIME_CAP: Duration = Duration::from_secs(20);
 /// report (the images' encodings with it).
 pub(super) struct Inputs {
     pub lease: Lease,
+    pub recorder: Recorder,
     pub snapshot: Arc<Snapshot>,
     pub images: HashMap<usize, Image>,
     pub envelopes: HashMap<String, Envelope>,
@@ -177,9 +179,9 @@ impl CellJob {
             Err(_) => score::failed(&expected),
         };
         let record = run_record(&self.cell, outcome, scored);
-        self.runner
-            .store
-            .record_run(&self.inputs.lease, &record)
+        self.inputs
+            .recorder
+            .record(record, &self.inputs.lease)
             .await
     }
 

@@ -2,14 +2,45 @@
 //! it) or failed when no call got an answer; its figures computed once, from
 //! every run it holds, and stored before it finishes.
 
+use std::collections::HashMap;
+
 use rust_decimal::Decimal;
 
 use super::admission::Ending;
 use super::snapshot::Snapshot;
 use super::{RunError, Runner};
 use crate::config::RunLimits;
-use crate::engine::figures::{self, ModelName};
-use crate::engine::store::{Lease, Outcome, Tally};
+use crate::engine::figures::{self, ModelName, RunRow};
+use crate::engine::store::{Lease, Outcome};
+
+/// A report's runs, counted when it ends.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(super) struct Tally {
+    /// Calls the provider answered (whether or not the answer was usable).
+    pub answered: usize,
+    /// Calls made.
+    pub done: usize,
+    /// The error most calls ended with, if any did.
+    pub common_error: Option<String>,
+}
+
+impl Tally {
+    pub(super) fn of(runs: &[RunRow]) -> Self {
+        let mut errors: HashMap<&str, usize> = HashMap::new();
+        for error in runs.iter().filter_map(|r| r.error.as_deref()) {
+            *errors.entry(error).or_default() += 1;
+        }
+        let common_error = errors
+            .into_iter()
+            .max_by(|(a, m), (b, n)| m.cmp(n).then(b.cmp(a)))
+            .map(|(error, _)| error.to_owned());
+        Self {
+            answered: runs.iter().filter(|r| !r.failed()).count(),
+            done: runs.len(),
+            common_error,
+        }
+    }
+}
 
 /// How a report whose calls ended for `ending` (not handed back, not lost)
 /// ends, from its runs. It fails (and is refunded) only when no call got an
@@ -48,16 +79,16 @@ pub(super) fn outcome(
     Outcome::Complete { cut_short }
 }
 
-/// Computes the report's figures from every run it holds and stores them
-/// before it finishes. A report is never held back for its figures: if
-/// they cannot be computed it finishes without them (the page then shows
-/// the plain summary).
+/// Computes the report's figures from `runs` (every run it holds) and
+/// stores them before it finishes. A report is never held back for its
+/// figures: if they cannot be computed it finishes without them (the page
+/// then shows the plain summary).
 pub(super) async fn record_figures(
     runner: &Runner,
     lease: &Lease,
     snapshot: &Snapshot,
+    runs: Vec<RunRow>,
 ) -> Result<(), RunError> {
-    let runs = runner.store.report_runs(lease.report_id).await?;
     let expected: Vec<_> = snapshot
         .documents
         .iter()
@@ -97,7 +128,7 @@ pub(super) async fn finish(
 mod tests {
     use super::*;
 
-    fn tally(answered: i64, done: i64) -> Tally {
+    fn tally(answered: usize, done: usize) -> Tally {
         Tally {
             answered,
             done,

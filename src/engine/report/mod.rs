@@ -5,7 +5,8 @@
 //! 2. `admission`: calls start within the limits (slots, money, time),
 //!    the lease renewed all along (`queue::Heartbeat`);
 //! 3. `cell`: each call sent (`call`), scored (`score`) and recorded in
-//!    place of its reservation (`store`);
+//!    place of its reservation, with the results of the calls that finish
+//!    together (`recorder`);
 //! 4. `finish`: the outcome from the runs, the figures stored, the report
 //!    finished; or handed back for another engine, or left to the engine
 //!    that holds it now.
@@ -13,6 +14,7 @@
 mod admission;
 mod cell;
 mod finish;
+mod recorder;
 pub mod snapshot;
 
 use std::sync::Arc;
@@ -87,14 +89,15 @@ async fn run_claimed(
             Ok(())
         }
         ending => {
-            let tally = runner.store.tally(lease.report_id).await?;
+            let runs = runner.store.report_runs(lease.report_id).await?;
+            let tally = finish::Tally::of(&runs);
             let ceiling = runner
                 .limits
                 .soft_ceiling_usd
                 .unwrap_or(limits.soft_ceiling_usd);
             let outcome =
                 finish::outcome(&tally, ending, &runner.limits, ceiling, claim.runs_planned);
-            finish::record_figures(&runner, &lease, &snapshot).await?;
+            finish::record_figures(&runner, &lease, &snapshot, runs).await?;
             finish::finish(&runner, &lease, outcome).await
         }
     }
