@@ -110,7 +110,9 @@ function describeRun(report, runs) {
   };
   const base = (report.name || 'report').replace(/[^\w-]+/g, '-').toLowerCase();
   App.$('#export-csv').addEventListener('click', () => download(`${base}-runs.csv`, 'text/csv', csv));
-  App.$('#export-json').addEventListener('click', () => download(`${base}.json`, 'application/json', JSON.stringify({ ...report, runs }, null, 2)));
+  // Runs name their document as the report does (by its number and name).
+  const named = runs.map(({ image_index: index, ...run }) => ({ document: index + 1, document_name: names[index], ...run }));
+  App.$('#export-json').addEventListener('click', () => download(`${base}.json`, 'application/json', JSON.stringify({ ...report, runs: named }, null, 2)));
 }
 
 const reportId = location.pathname.split('/')[2];

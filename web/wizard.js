@@ -24,68 +24,56 @@ const DraftRules = (() => {
     return { line: before.length, column: before[before.length - 1].length + 1 };
   }
 
-  // Where JSON text first goes wrong and why, in words (browsers' own
-  // messages differ and not all give a position).
+  // Where JSON text first goes wrong and why, in words. jsonc-parser
+  // (web/vendor/jsonc-parser.js, from npm) finds the first error and its
+  // place; the sentence says what to do about it. The database stays the
+  // authority: this only answers while the user types.
+  const JSON_OPTIONS = { disallowComments: true, allowTrailingComma: false };
+  const VALUE = 'expected a value (text in double quotes, a number, true, false, null, { or [)';
   function syntaxError(text) {
-    let i = 0;
-    const fail = (reason) => { throw { at: i, reason }; };
-    const space = () => { while (/\s/.test(text[i] || '')) i += 1; };
-    const literal = (word) => { if (text.startsWith(word, i)) i += word.length; else fail('expected a value (text in double quotes, a number, true, false, null, { or [)'); };
-    function string() {
-      i += 1;
-      while (i < text.length && text[i] !== '"') {
-        if (text[i] === '\\') i += 1;
-        else if (text[i] === '\n') fail('text in double quotes cannot span lines');
-        i += 1;
+    const open = [];
+    let first = null;
+    JsoncParser.visit(text, {
+      onObjectBegin: () => { if (!first) open.push('}'); },
+      onArrayBegin: () => { if (!first) open.push(']'); },
+      onObjectEnd: () => { if (!first) open.pop(); },
+      onArrayEnd: () => { if (!first) open.pop(); },
+      onError: (code, offset, length) => { first ||= { code, offset, length, closer: open[open.length - 1] }; },
+    }, JSON_OPTIONS);
+    if (!first) return { at: 0, reason: 'not valid JSON' };
+    const { code, offset, length, closer } = first;
+    const here = text[offset];
+    const before = text.slice(0, offset).trimEnd().slice(-1);
+    // Inside a token (a string or a number): the character at fault.
+    const inToken = (bad) => { const i = Array.prototype.findIndex.call(text.slice(offset, offset + length), bad); return i < 0 ? offset : offset + i; };
+    switch (code) {
+      case 1: // an invalid symbol
+        if (closer === undefined && text.slice(0, offset).trim()) return { at: offset, reason: 'extra text after the JSON' };
+        if (closer === '}' && (before === '{' || before === ',')) return { at: offset, reason: 'expected a key in double quotes' };
+        return { at: offset, reason: here === "'" ? 'use double quotes, not single quotes' : VALUE };
+      case 3: // a key expected
+        return { at: offset, reason: here === '}' ? 'remove the comma before }' : 'expected a key in double quotes' };
+      case 4: // a value expected
+        if (here === undefined) return { at: offset, reason: 'the JSON ends too early' };
+        if (before === ',' && (here === ']' || here === '}')) return { at: offset, reason: `remove the comma before ${here}` };
+        return { at: offset, reason: VALUE };
+      case 5: return { at: offset, reason: 'expected : after the key' };
+      case 6: case 7: case 8: { // a comma or a closing bracket expected
+        const close = code === 7 ? '}' : code === 8 ? ']' : closer;
+        return { at: offset, reason: here === undefined ? `the JSON ends before its ${close}` : `expected , or ${close} here` };
       }
-      if (i >= text.length) fail('this text is never closed with "');
-      i += 1;
-    }
-    function value() {
-      space();
-      const c = text[i];
-      if (c === '{') return object();
-      if (c === '[') return list();
-      if (c === '"') return string();
-      if (c === "'") fail('use double quotes, not single quotes');
-      const number = /^-?(0|[1-9]\d*)(\.\d+)?([eE][+-]?\d+)?/.exec(text.slice(i));
-      if (number && /[\d]/.test(c === '-' ? text[i + 1] : c)) { i += number[0].length; return; }
-      if (c === undefined) fail('the JSON ends too early');
-      literal(c === 't' ? 'true' : c === 'f' ? 'false' : 'null');
-    }
-    function object() {
-      i += 1; space();
-      if (text[i] === '}') { i += 1; return; }
-      for (;;) {
-        space();
-        if (text[i] !== '"') fail(text[i] === '}' ? 'remove the comma before }' : 'expected a key in double quotes');
-        string(); space();
-        if (text[i] !== ':') fail('expected : after the key');
-        i += 1; value(); space();
-        if (text[i] === ',') { i += 1; continue; }
-        if (text[i] === '}') { i += 1; return; }
-        fail(text[i] === undefined ? 'the JSON ends before its }' : 'expected , or } here');
+      case 9: return { at: offset, reason: 'extra text after the JSON' };
+      case 10: case 11: return { at: offset, reason: 'JSON has no comments' };
+      case 12: { // a string not closed
+        const end = offset + length;
+        return /[\r\n]/.test(text[end] || '')
+          ? { at: end, reason: 'text in double quotes cannot span lines' }
+          : { at: end, reason: 'this text is never closed with "' };
       }
-    }
-    function list() {
-      i += 1; space();
-      if (text[i] === ']') { i += 1; return; }
-      for (;;) {
-        space();
-        if (text[i] === ']') fail('remove the comma before ]');
-        value(); space();
-        if (text[i] === ',') { i += 1; continue; }
-        if (text[i] === ']') { i += 1; return; }
-        fail(text[i] === undefined ? 'the JSON ends before its ]' : 'expected , or ] here');
-      }
-    }
-    try {
-      value(); space();
-      if (i < text.length) fail('extra text after the JSON');
-      return { at: 0, reason: 'not valid JSON' };
-    } catch (e) {
-      if (e && typeof e.at === 'number') return e;
-      throw e;
+      case 14: return { at: inToken((c) => c === '\\'), reason: 'a \\u needs four hexadecimal digits' };
+      case 15: return { at: inToken((c) => c === '\\'), reason: 'this \\ starts no escape JSON knows (\\" \\\\ \\/ \\b \\f \\n \\r \\t \\u)' };
+      case 16: return { at: inToken((c) => c < ' '), reason: 'text in double quotes cannot hold a tab or another control character; write \\t' };
+      default: return { at: offset, reason: 'this number is not written the way JSON writes numbers' };
     }
   }
 

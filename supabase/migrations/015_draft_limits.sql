@@ -4,9 +4,9 @@
 -- byte of prompt and schema is sent, and paid for, on every call. Each
 -- limit is refused with a sentence its owner understands, on every save
 -- (not only when the draft is made ready), so that nothing oversized is
--- ever stored. The wizard reads the same numbers from draft_limits() and
--- the engine cuts model answers at them before scoring
--- (src/engine/score.rs; a test checks that both agree).
+-- ever stored. The wizard reads the same numbers from draft_limits(), and
+-- the engine reads them when it starts and holds model answers to them
+-- before scoring (src/engine/limits.rs, src/engine/score/answer.rs).
 
 create or replace function public.draft_limits() returns jsonb
 language sql immutable security definer

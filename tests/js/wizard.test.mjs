@@ -15,7 +15,7 @@ const options = { auth: { persistSession: false, autoRefreshToken: false }, real
 
 // The page's script, as the browser runs it (its DOM half is never called).
 const context = { TextEncoder };
-vm.runInNewContext(`${readFileSync(new URL('../../web/wizard.js', import.meta.url), 'utf8')}\nthis.DraftRules = DraftRules;`, context);
+vm.runInNewContext(`${readFileSync(new URL('../../web/vendor/jsonc-parser.js', import.meta.url), 'utf8')}\n${readFileSync(new URL('../../web/wizard.js', import.meta.url), 'utf8')}\nthis.DraftRules = DraftRules;`, context);
 const rules = context.DraftRules;
 // Values made in the page's realm, as plain values of this one.
 const plain = (value) => JSON.parse(JSON.stringify(value));
@@ -93,6 +93,10 @@ test('the page finds where JSON goes wrong, with line and column', () => {
     ["{'a': 1}", 'Line 1, column 2: expected a key in double quotes.'],
     ['{"a": "unclosed', 'Line 1, column 16: this text is never closed with ".'],
     ['[1, 2]', 'The expected JSON must be one object: { … }.'],
+    // What JSON.parse refuses inside text, found where it is.
+    ['{\n  "a": "x\ty"\n}', 'Line 2, column 10: text in double quotes cannot hold a tab or another control character; write \\t.'],
+    ['{"a": "\\x"}', 'Line 1, column 8: this \\ starts no escape JSON knows (\\" \\\\ \\/ \\b \\f \\n \\r \\t \\u).'],
+    ['{"a": 1} x', 'Line 1, column 10: extra text after the JSON.'],
   ];
   for (const [text, message] of cases) assert.equal(rules.readExpected(text, limits).error, message, text);
   const schema = plain(rules.infer([{ date: '2024-03-05', total: 12.5, lines: [{ qty: 1 }] }, { date: '2024-04-01', total: null, lines: [] }]));
