@@ -41,6 +41,11 @@ fn assets() -> Vec<(&'static str, Vec<u8>, &'static str)> {
         ("sign-in.js", file!("sign-in.js"), JS),
         ("sign-up.js", file!("sign-up.js"), JS),
         ("vendor/supabase.js", file!("vendor/supabase.js"), JS),
+        (
+            "vendor/jsonc-parser.js",
+            file!("vendor/jsonc-parser.js"),
+            JS,
+        ),
         ("icon.svg", file!("icon.svg"), "image/svg+xml"),
     ]
 }

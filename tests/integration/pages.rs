@@ -212,3 +212,32 @@ async fn the_pages_format_money_as_the_report_does() {
     assert_eq!(report[13], "$2.15");
     assert_eq!(report[5], "$0.1");
 }
+
+#[tokio::test]
+async fn every_script_style_and_icon_a_page_links_is_served() {
+    let app = TestApp::spawn().await;
+    let pages = [
+        "/",
+        "/sign-in",
+        "/sign-up",
+        "/benchmark/new",
+        "/benchmark/00000000-0000-4000-8000-000000000000/processing",
+        "/report/00000000-0000-4000-8000-000000000000",
+        "/scoring",
+    ];
+    let mut checked = 0;
+    for path in pages {
+        let (status, _, html) = page(&app, path).await;
+        assert_eq!(status, StatusCode::OK, "{path}");
+        for link in html.split('"').filter(|part| part.starts_with("/assets/")) {
+            let response = TestApp::http()
+                .get(format!("{}{link}", app.url))
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(response.status(), StatusCode::OK, "{path} links {link}");
+            checked += 1;
+        }
+    }
+    assert!(checked > 20, "only {checked} links found");
+}
