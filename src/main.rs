@@ -1,8 +1,9 @@
-//! `modelpick serve` (the sidecar with the engine inside) and
-//! `modelpick worker` (the engine alone).
+//! `modelpick serve` (the sidecar with the engine inside), `modelpick
+//! worker` (the engine alone) and `modelpick catalog sync` (the model
+//! catalog, once, as the provider lists it).
 
 use clap::{Parser, Subcommand};
-use modelpick::config::{EngineSettings, Settings};
+use modelpick::config::{CatalogCommandSettings, EngineSettings, Settings};
 use modelpick::sidecar::system_clock;
 use modelpick::startup;
 use tokio::sync::watch;
@@ -25,6 +26,18 @@ enum Command {
     },
     /// Run only the benchmark engine.
     Worker,
+    /// The model catalog.
+    Catalog {
+        #[command(subcommand)]
+        action: CatalogAction,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum CatalogAction {
+    /// Make the catalog what OPENROUTER_BASE_URL/models offers now: vision
+    /// models with known prices, at those prices; the rest inactive.
+    Sync,
 }
 
 fn main() -> anyhow::Result<()> {
@@ -34,7 +47,7 @@ fn main() -> anyhow::Result<()> {
     // runs it with no cross-thread wake-ups (scoring has its own blocking
     // threads). The sidecar serves requests on every core.
     let runtime = match cli.command {
-        Command::Worker => tokio::runtime::Builder::new_current_thread(),
+        Command::Worker | Command::Catalog { .. } => tokio::runtime::Builder::new_current_thread(),
         Command::Serve { .. } => tokio::runtime::Builder::new_multi_thread(),
     }
     .enable_all()
@@ -55,6 +68,9 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             let engine = startup::engine(&EngineSettings::from_env()?)?;
             engine.run(stopped).await;
         }
+        Command::Catalog {
+            action: CatalogAction::Sync,
+        } => return sync_catalog().await,
     }
     tracing::info!("stopped");
     Ok(())
@@ -95,6 +111,22 @@ async fn serve(no_engine: bool, stopped: watch::Receiver<bool>) -> anyhow::Resul
             .await?
             .map_err(|_| anyhow::anyhow!("the engine's thread panicked"))??;
     }
+    Ok(())
+}
+
+/// `modelpick catalog sync`: one sync, what it changed on stdout.
+async fn sync_catalog() -> anyhow::Result<()> {
+    let syncer = startup::catalog_sync(&CatalogCommandSettings::from_env()?)?;
+    let summary = syncer.sync().await?;
+    println!(
+        "catalog synced: {} models offered ({} added, {} repriced, {} offered again), {} withdrawn, {} listed but not offerable",
+        summary.offered,
+        summary.added,
+        summary.repriced,
+        summary.reactivated,
+        summary.deactivated,
+        summary.refused
+    );
     Ok(())
 }
 

@@ -9,10 +9,11 @@ use std::time::Duration;
 use tokio::net::TcpListener;
 
 use crate::auth::TokenVerifier;
-use crate::config::{EngineSettings, Settings};
+use crate::config::{CatalogCommandSettings, EngineSettings, Settings};
 use crate::database::{Database, DatabaseUrlError};
 use crate::email::Resend;
 use crate::engine::call::attempt::Provider;
+use crate::engine::catalog::CatalogSync;
 use crate::engine::followup::Followups;
 use crate::engine::images::ImageSource;
 use crate::engine::report::{self, Runner};
@@ -80,6 +81,13 @@ pub async fn serve(
         .await;
 }
 
+/// `modelpick catalog sync`'s syncer, from its settings (one connection).
+pub fn catalog_sync(settings: &CatalogCommandSettings) -> Result<CatalogSync, StartupError> {
+    let database = Database::from_url(&settings.database_url)?;
+    let store = Store::new(database.pool(1)?);
+    Ok(CatalogSync::new(store, settings.catalog.clone())?)
+}
+
 /// The engine, from its settings.
 pub fn engine(settings: &EngineSettings) -> Result<Engine, StartupError> {
     let database = Database::from_url(&settings.database_url)?;
@@ -105,6 +113,7 @@ pub fn engine(settings: &EngineSettings) -> Result<Engine, StartupError> {
         limits: settings.limits.clone(),
     };
     let worker_id = report::worker_id();
+    let followups_store = store.clone();
     let followups = Followups {
         store,
         worker: worker_id.clone(),
@@ -119,5 +128,6 @@ pub fn engine(settings: &EngineSettings) -> Result<Engine, StartupError> {
         queue: settings.queue.clone(),
         runner: Arc::new(runner),
         followups: Arc::new(followups),
+        catalog: Some(CatalogSync::new(followups_store, settings.catalog.clone())?),
     })
 }

@@ -3,6 +3,7 @@
 //! postgrest-rs, the Stripe and OpenAI-style HTTP APIs) work unchanged.
 //! A development tool: never linked into the product.
 
+pub mod models;
 pub mod png;
 pub mod provider;
 pub mod resend;

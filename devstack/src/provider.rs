@@ -9,7 +9,10 @@
 //! request is billed in full, a cut-off 200 too; every billed generation
 //! can be looked up (`GET /v1/generation?id=`) unless that is turned off; a
 //! model may take only so many requests at once and answers 429 past that.
+//! `GET /v1/models` lists the models as OpenRouter's models API does
+//! (`models`).
 
+use crate::models::{Admin, ModelsApi};
 use crate::server::Server;
 use std::collections::HashMap;
 use std::hash::{Hash, Hasher};
@@ -68,6 +71,8 @@ pub struct ProviderConfig {
     pub concurrency_limits: HashMap<String, usize>,
     /// Whether `GET /v1/generation` knows billed generations.
     pub generation_lookup: bool,
+    /// What `GET /v1/models` lists; none: `fixtures/models.json`.
+    pub models: Option<Vec<Value>>,
 }
 
 impl Default for ProviderConfig {
@@ -86,6 +91,7 @@ impl Default for ProviderConfig {
             prompt_tokens: 1200,
             concurrency_limits: HashMap::new(),
             generation_lookup: true,
+            models: None,
         }
     }
 }
@@ -131,6 +137,7 @@ impl Drop for Busy {
 pub struct RunningProvider {
     pub server: Server,
     calls: Arc<Mutex<Vec<CallLog>>>,
+    models: ModelsApi,
 }
 
 impl RunningProvider {
@@ -143,6 +150,11 @@ impl RunningProvider {
         self.calls.lock().unwrap().clone()
     }
 
+    /// The models API's listing, to change while it runs.
+    pub fn models(&self) -> &ModelsApi {
+        &self.models
+    }
+
     pub async fn stop(self) {
         self.server.stop().await;
     }
@@ -152,7 +164,11 @@ pub fn sha256_hex(bytes: &[u8]) -> String {
     hex::encode(Sha256::digest(bytes))
 }
 
-pub fn start(config: ProviderConfig, listener: TcpListener) -> std::io::Result<RunningProvider> {
+pub fn start(
+    mut config: ProviderConfig,
+    listener: TcpListener,
+) -> std::io::Result<RunningProvider> {
+    let models = ModelsApi::new(config.models.take());
     let provider = Provider {
         config: Arc::new(config),
         calls: Arc::default(),
@@ -189,12 +205,50 @@ pub fn start(config: ProviderConfig, listener: TcpListener) -> std::io::Result<R
         .unify()
         .or(log)
         .unify()
+        .or(models_routes(models.clone()))
+        .unify()
         .recover(|_| async {
             Ok::<_, std::convert::Infallible>(error(StatusCode::NOT_FOUND, "Not found"))
         })
         .unify();
     let server = Server::spawn(routes, listener)?;
-    Ok(RunningProvider { calls, server })
+    Ok(RunningProvider {
+        calls,
+        server,
+        models,
+    })
+}
+
+/// `GET /v1/models` and its knobs under `/_devstack/models`.
+fn models_routes(
+    models: ModelsApi,
+) -> impl Filter<Extract = (Response,), Error = warp::Rejection> + Clone {
+    let with = warp::any().map(move || models.clone());
+    let list = warp::path!("v1" / "models")
+        .and(warp::get())
+        .and(with.clone())
+        .and(warp::query::<HashMap<String, String>>())
+        .map(|models: ModelsApi, query: HashMap<String, String>| models.list(&query));
+    let upsert = warp::path!("_devstack" / "models")
+        .and(warp::post())
+        .and(with.clone())
+        .and(warp::body::json())
+        .map(|models: ModelsApi, model: Value| models.admin(Admin::Upsert(model)));
+    let remove = warp::path!("_devstack" / "models")
+        .and(warp::delete())
+        .and(with.clone())
+        .and(warp::query::<HashMap<String, String>>())
+        .map(|models: ModelsApi, query: HashMap<String, String>| {
+            models.admin(Admin::Remove(query.get("id").cloned().unwrap_or_default()))
+        });
+    let down = warp::path!("_devstack" / "models" / "down")
+        .and(warp::post())
+        .and(with)
+        .and(warp::query::<HashMap<String, String>>())
+        .map(|models: ModelsApi, query: HashMap<String, String>| {
+            models.admin(Admin::Down(query.get("on").is_some_and(|on| on == "true")))
+        });
+    list.or(upsert).unify().or(remove).unify().or(down).unify()
 }
 
 fn error(status: StatusCode, message: &str) -> Response {

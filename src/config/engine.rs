@@ -37,6 +37,66 @@ pub struct EngineSettings {
     pub resend: Option<ResendSettings>,
     /// Refunds of failed reports; none when STRIPE_SECRET_KEY is not set.
     pub stripe: Option<StripeApi>,
+    pub catalog: CatalogSettings,
+}
+
+/// Keeping the model catalog as the provider's models API lists it.
+#[derive(Debug, Clone)]
+pub struct CatalogSettings {
+    /// The models API is `GET {provider_base_url}/models`.
+    pub provider_base_url: String,
+    /// How often the engine syncs (and at start when that long has passed
+    /// since the last sync that worked, or the catalog offers nothing);
+    /// none: only `modelpick catalog sync` does.
+    pub every: Option<Duration>,
+    /// The wait after a failed sync; it doubles, up to an hour (and never
+    /// past `every`).
+    pub first_retry: Duration,
+    /// How long fetching the listing may take.
+    pub timeout: Duration,
+}
+
+impl CatalogSettings {
+    pub fn new(provider_base_url: impl Into<String>, every: Option<Duration>) -> Self {
+        Self {
+            provider_base_url: provider_base_url.into(),
+            every,
+            first_retry: Duration::from_secs(60),
+            timeout: Duration::from_secs(30),
+        }
+    }
+
+    fn from_env<F: Fn(&str) -> Option<String>>(env: &Env<F>) -> Result<Self, ConfigError> {
+        let every = match env.optional("CATALOG_SYNC_HOURS").as_deref() {
+            Some("off") => None,
+            _ => Some(Duration::from_secs(
+                env.number("CATALOG_SYNC_HOURS", 24)? * 3600,
+            )),
+        };
+        Ok(Self::new(
+            env.url("OPENROUTER_BASE_URL", Some("https://openrouter.ai/api/v1"))?,
+            every,
+        ))
+    }
+}
+
+/// What `modelpick catalog sync` needs: the database and the models API.
+#[derive(Debug, Clone)]
+pub struct CatalogCommandSettings {
+    pub database_url: String,
+    pub catalog: CatalogSettings,
+}
+
+impl CatalogCommandSettings {
+    /// From the process environment, after loading `.env` if there is one.
+    pub fn from_env() -> Result<Self, ConfigError> {
+        let _ = dotenvy::dotenv();
+        let env = Env(|name: &str| std::env::var(name).ok());
+        Ok(Self {
+            database_url: env.required("DATABASE_URL")?,
+            catalog: CatalogSettings::from_env(&env)?,
+        })
+    }
 }
 
 /// The model provider: OpenRouter, or any OpenAI-compatible server.
@@ -184,6 +244,7 @@ impl EngineSettings {
             followups: FollowupSettings::default(),
             resend: resend(&env)?,
             stripe: stripe(&env)?,
+            catalog: CatalogSettings::from_env(&env)?,
         })
     }
 }

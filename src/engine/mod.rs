@@ -11,9 +11,11 @@
 //! lease), `report` (one claimed report, from its snapshot to its end),
 //! `schedule` (which call next), `call` (a cell's attempts and what they
 //! cost), `score` and `figures` (what the answers are worth), `limits` (the
-//! database's), `images`, `followup` (emails, refunds).
+//! database's), `images`, `followup` (emails, refunds), `catalog` (the
+//! models offered, as the provider lists them).
 
 pub mod call;
+pub mod catalog;
 pub mod figures;
 pub mod followup;
 pub mod images;
@@ -32,6 +34,7 @@ use tokio::task::JoinSet;
 
 use crate::config::QueueSettings;
 use crate::database::Database;
+use catalog::CatalogSync;
 use followup::Followups;
 use limits::ProductLimits;
 use report::{RunError, Runner};
@@ -44,6 +47,8 @@ pub struct Engine {
     pub queue: QueueSettings,
     pub runner: Arc<Runner>,
     pub followups: Arc<Followups>,
+    /// Syncs the model catalog on its schedule; none: not this engine.
+    pub catalog: Option<CatalogSync>,
 }
 
 /// Why the loop around one LISTEN connection ended.
@@ -63,8 +68,12 @@ impl Engine {
     /// Runs until `shutdown` turns true; then stops claiming, lets running
     /// reports finish their calls in flight (up to the grace period) and
     /// hands their leases back.
-    pub async fn run(self, mut shutdown: watch::Receiver<bool>) {
+    pub async fn run(mut self, mut shutdown: watch::Receiver<bool>) {
         let mut work = Work::default();
+        let catalog = self
+            .catalog
+            .take()
+            .map(|catalog| tokio::spawn(catalog.keep_current(shutdown.clone())));
         let Some(limits) = self.load_limits(&mut shutdown).await else {
             return;
         };
@@ -92,6 +101,9 @@ impl Engine {
             }
         }
         self.drain(work).await;
+        if let Some(catalog) = catalog {
+            let _ = catalog.await;
+        }
     }
 
     /// The product's limits, as the database states them; asked again with

@@ -18,6 +18,8 @@ use tokio::sync::mpsc;
 use tokio_postgres::{AsyncMessage, Row};
 use uuid::Uuid;
 
+use super::catalog::listing::Listing;
+use super::catalog::SyncSummary;
 use super::figures::{Figures, RunRow};
 use super::limits::ProductLimits;
 use crate::config::FollowupSettings;
@@ -35,6 +37,9 @@ pub enum StoreError {
     Pool(#[from] deadpool_postgres::PoolError),
     #[error("report store: {0}")]
     Unexpected(String),
+    /// A rule of the database's said no, in its words.
+    #[error("{0}")]
+    Refused(String),
 }
 
 /// Proof that this engine holds a report: every write is fenced by `token`.
@@ -453,6 +458,52 @@ impl Store {
             .query_one("select public.draft_limits()", &[])
             .await?;
         ProductLimits::from_json(row.get(0)).map_err(StoreError::Unexpected)
+    }
+
+    /// Makes the catalog what the provider lists (`sync_model_catalog`):
+    /// what changed, as the database counts it.
+    pub async fn sync_catalog(&self, listing: &Listing) -> Result<SyncSummary, StoreError> {
+        let row = self
+            .client()
+            .await?
+            .query_one(
+                "select public.sync_model_catalog($1, $2)",
+                &[
+                    &tokio_postgres::types::Json(&listing.offered),
+                    &tokio_postgres::types::Json(&listing.refused),
+                ],
+            )
+            .await
+            .map_err(|e| match e.as_db_error() {
+                Some(db) if db.code().code().starts_with("PT") => {
+                    StoreError::Refused(db.message().to_owned())
+                }
+                _ => StoreError::Db(e),
+            })?;
+        serde_json::from_value(row.get(0)).map_err(|e| StoreError::Unexpected(e.to_string()))
+    }
+
+    /// Keeps a failed sync's reason for an operator.
+    pub async fn record_catalog_sync_failure(&self, error: &str) -> Result<(), StoreError> {
+        self.client()
+            .await?
+            .execute("select public.record_catalog_sync_failure($1)", &[&error])
+            .await?;
+        Ok(())
+    }
+
+    /// Whether the catalog should be synced now: it offers nothing, or its
+    /// last sync that worked is `every` old.
+    pub async fn catalog_sync_due(&self, every: Duration) -> Result<bool, StoreError> {
+        let row = self
+            .client()
+            .await?
+            .query_one(
+                "select public.catalog_sync_due(make_interval(secs => $1))",
+                &[&(every.as_secs_f64())],
+            )
+            .await?;
+        Ok(row.get(0))
     }
 
     /// Every recorded run of a report, for its figures.

@@ -47,6 +47,11 @@ insert into expected_grants values
   ('complete_followup(bigint,uuid,text)', '', 'service_role', 'EXECUTE'),
   ('fail_followup(bigint,uuid,text,integer,integer,integer)', '', 'service_role', 'EXECUTE'),
   ('open_checkout_session(text,uuid)', '', 'service_role', 'EXECUTE'),
+  ('model_price_history', '', 'authenticated', 'SELECT'),
+  ('model_price_history_id_seq', '', 'none', ''),
+  ('sync_model_catalog(jsonb,jsonb)', '', 'service_role', 'EXECUTE'),
+  ('record_catalog_sync_failure(text)', '', 'service_role', 'EXECUTE'),
+  ('catalog_sync_due(interval)', '', 'service_role', 'EXECUTE'),
   ('checkout_sessions', '', 'none', '');
 insert into expected_grants
 select 'benchmark_drafts', c, 'authenticated', p

@@ -122,6 +122,15 @@ select pg_temp.cells('model_catalog', 'update', $q$update public.model_catalog s
 select pg_temp.cells('model_catalog', 'delete', $q$delete from public.model_catalog where id = 'openai/gpt-4o'$q$,
                                                    'no privilege', 'no privilege', 'no privilege', 'no privilege');
 
+select pg_temp.cells('model_price_history', 'select', $q$select * from public.model_price_history where model_id = 'openai/gpt-4o'$q$,
+                                                   'no privilege', 'allowed',      'allowed',      'no privilege');
+select pg_temp.cells('model_price_history', 'insert', $q$insert into public.model_price_history (model_id, prompt_usd_per_mtok, completion_usd_per_mtok, image_usd, request_usd) values ('openai/gpt-4o', 0, 0, 0, 0)$q$,
+                                                   'no privilege', 'no privilege', 'no privilege', 'no privilege');
+select pg_temp.cells('model_price_history', 'update', $q$update public.model_price_history set prompt_usd_per_mtok = 0 where model_id = 'openai/gpt-4o'$q$,
+                                                   'no privilege', 'no privilege', 'no privilege', 'no privilege');
+select pg_temp.cells('model_price_history', 'delete', $q$delete from public.model_price_history where model_id = 'openai/gpt-4o'$q$,
+                                                   'no privilege', 'no privilege', 'no privilege', 'no privilege');
+
 select pg_temp.cells('checkout_sessions', 'select', $q$select stripe_session_id, status from public.checkout_sessions where stripe_session_id = 'cs_shared'$q$,
                                                    'no privilege', 'allowed',      'no rows',      'no privilege');
 select pg_temp.cells('checkout_sessions', 'insert', $q$insert into public.checkout_sessions (stripe_session_id, user_id, status) values ('cs_new', 'a0000000-0000-4000-8000-00000000000a', 'paid')$q$,
@@ -181,6 +190,12 @@ select pg_temp.cells('functions', 'record_runs', $q$select public.record_runs(r.
 select pg_temp.cells('functions', 'record_report_figures', $q$select public.record_report_figures(r.id, r.lease_token, '{"version": 1}') from public.claim_next_report('w', 30) r$q$,
                                                    'no privilege', 'no privilege', 'no privilege', 'allowed');
 select pg_temp.cells('functions', 'open_checkout_session', $q$select public.open_checkout_session('cs_open', 'd0000000-0000-4000-8000-0000000000d1')$q$,
+                                                   'no privilege', 'no privilege', 'no privilege', 'allowed');
+select pg_temp.cells('functions', 'sync_model_catalog', $q$select public.sync_model_catalog('[{"id": "openai/gpt-4o", "prompt_usd_per_mtok": "0", "completion_usd_per_mtok": "0"}]')$q$,
+                                                   'no privilege', 'no privilege', 'no privilege', 'allowed');
+select pg_temp.cells('functions', 'record_catalog_sync_failure', $q$select public.record_catalog_sync_failure('x')$q$,
+                                                   'no privilege', 'no privilege', 'no privilege', 'allowed');
+select pg_temp.cells('functions', 'catalog_sync_due', $q$select public.catalog_sync_due('1 day')$q$,
                                                    'no privilege', 'no privilege', 'no privilege', 'allowed');
 select pg_temp.cells('functions', 'claim_followups', $q$select 1 from public.claim_followups('w', 0, 60)$q$,
                                                    'no privilege', 'no privilege', 'no privilege', 'no rows');

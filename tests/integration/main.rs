@@ -4,6 +4,7 @@
 #[path = "../support/mod.rs"]
 mod support;
 
+mod catalog;
 mod database_tls;
 mod engine;
 mod followups;

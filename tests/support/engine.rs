@@ -8,8 +8,8 @@ use devstack::provider::{self, ProviderConfig, RunningProvider};
 use std::sync::Arc;
 
 use modelpick::config::{
-    EngineSettings, FollowupSettings, ProviderSettings, QueueSettings, ResendSettings, RunLimits,
-    StripeApi,
+    CatalogSettings, EngineSettings, FollowupSettings, ProviderSettings, QueueSettings,
+    ResendSettings, RunLimits, StripeApi,
 };
 use modelpick::engine::followup::Followups;
 use modelpick::startup;
@@ -255,6 +255,8 @@ impl TestWorld {
                 api_base: self.stripe.url(),
                 secret_key: "sk_test_engine".into(),
             }),
+            // The catalog stays as seeded unless a test syncs it.
+            catalog: CatalogSettings::new(self.provider.base_url(), None),
         }
     }
 
