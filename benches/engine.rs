@@ -325,7 +325,7 @@ fn time_scoring(
 /// The time to compute a finished report's figures: `documents` invoices
 /// of 10 fields, each model wrong somewhere on one document in three.
 fn time_figures(documents: usize, models: usize) -> (f64, f64) {
-    use modelpick::engine::figures::{compute, ModelName, RunRow};
+    use modelpick::figures::{compute, ModelName, RunRow};
     let (expected, _) = invoice_table(false);
     let rows = expected["lines"].as_array().unwrap();
     let expected: Vec<Value> = (0..documents)

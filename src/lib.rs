@@ -11,6 +11,7 @@ pub mod startup;
 pub mod auth;
 pub mod database;
 pub mod email;
+pub mod figures;
 pub mod html;
 pub mod money;
 pub mod once_map;

@@ -268,8 +268,8 @@ const Wizard = (() => {
     draftId = new URLSearchParams(location.search).get('draft');
     const [limitsAnswer, catalogAnswer] = await Promise.all([
       supabase.rpc('draft_limits'),
-      supabase.from('model_catalog').select('id, display_name, provider, prompt_usd_per_mtok, completion_usd_per_mtok, image_usd, supports_json_schema')
-        .eq('active', true).order('display_name'),
+      supabase.from('model_catalog').select('id, display_name, provider, prompt_usd_per_mtok, completion_usd_per_mtok, image_usd, supports_json_schema, provider_created_at')
+        .eq('active', true),
     ]);
     limits = limitsAnswer.data; catalog = catalogAnswer.data || [];
     price = (await App.price()).text;
@@ -296,6 +296,7 @@ const Wizard = (() => {
     updateSchema();
     renderModels();
     $('#wizard').hidden = false;
+    if (location.hash === '#step-3') { $('#step-3').scrollIntoView(); $('#model-search').focus(); }
     status(draftId ? 'All changes saved.' : 'Nothing saved yet: your draft is saved as soon as you start.');
     await refreshEstimate();
   }
@@ -377,9 +378,11 @@ const Wizard = (() => {
     $('#uploads').querySelectorAll('[data-remove]').forEach((button) => button.addEventListener('click', () => removeImage(Number(button.dataset.remove))));
   }
 
+  // Takes a document out of the draft; its file is deleted only if this
+  // draft uploaded it (a re-run's documents are its earlier report's).
   async function removeImage(index) {
     const [image] = images.splice(index, 1);
-    await supabase.storage.from(BUCKET).remove([image.path]);
+    if (image.path.startsWith(`${userId}/${draftId}/`)) await supabase.storage.from(BUCKET).remove([image.path]);
     await renderImages();
     renderExpected();
     updateSchema();
@@ -495,24 +498,32 @@ const Wizard = (() => {
 
   // Models, estimate, pay ----------------------------------------------------
 
+  // The models still offered; a pick the catalog no longer offers is taken
+  // out, and said. On a re-run, the earlier report's models are marked and
+  // those added since it highlighted.
   function renderModels() {
-    const legend = $('#models legend').outerHTML;
-    $('#models').innerHTML = legend + catalog.map((m) => `<label class="model">
-      <input type="checkbox" value="${App.text(m.id)}" ${selected.includes(m.id) ? 'checked' : ''}>
-      <span><strong>${App.text(m.display_name)}</strong> <span class="muted">${App.text(m.id)}</span><br>
-      <span class="muted">${App.money(m.prompt_usd_per_mtok)} / ${App.money(m.completion_usd_per_mtok)}${m.supports_json_schema ? ' · answers to a JSON Schema' : ''}</span></span></label>`).join('');
-    $('#models').querySelectorAll('input').forEach((box) => box.addEventListener('change', () => {
-      selected = [...$('#models').querySelectorAll('input:checked')].map((b) => b.value);
-      limitModels();
-      renderSummary();
-      save();
-    }));
-    limitModels();
-  }
-
-  function limitModels() {
-    const full = selected.length >= limits.max_models;
-    $('#models').querySelectorAll('input').forEach((box) => { box.disabled = full && !box.checked; });
+    const offered = new Set(catalog.map((m) => m.id));
+    const dropped = selected.filter((id) => !offered.has(id));
+    if (dropped.length) {
+      selected = selected.filter((id) => offered.has(id));
+      $('#models-dropped').hidden = false;
+      $('#models-dropped').textContent = `No longer offered, so taken out of your picks: ${dropped.join(', ')}.`;
+      saveSoon();
+    }
+    const source = draft?.config_data?.source_report;
+    const earlier = new Set(source?.models || []);
+    const since = new Set(source ? catalog.filter((m) => !earlier.has(m.id) && Date.parse(m.provider_created_at) > Date.parse(source.paid_at)).map((m) => m.id) : []);
+    if (source) {
+      $('#rerun-note').hidden = false;
+      $('#rerun-note').textContent = `The documents of “${source.name || 'your earlier report'}”, ready to run again. `
+        + `Its ${earlier.size} model${earlier.size === 1 ? ' is' : 's are'} marked; `
+        + (since.size ? `${since.size} model${since.size === 1 ? ' was' : 's were'} added since it ran, highlighted.` : 'no model was added since it ran.');
+    }
+    performance.mark('model-step-start');
+    ModelStep.mount({ list: $('#models'), search: $('#model-search'), jsonOnly: $('#model-json-only'), count: $('#model-count') },
+      catalog, { selected, max: limits.max_models, earlier, since, now: Date.now() },
+      (picked) => { selected = picked; renderSummary(); save(); });
+    performance.measure('model-step-render', 'model-step-start');
   }
 
   // The worst case the engine would reserve, and what to drop when over.

@@ -10,13 +10,13 @@
 //! The parts: `store` (every statement the engine runs), `queue` (holding a
 //! lease), `report` (one claimed report, from its snapshot to its end),
 //! `schedule` (which call next), `call` (a cell's attempts and what they
-//! cost), `score` and `figures` (what the answers are worth), `limits` (the
+//! cost), `score` (what each answer is worth; the report's figures are
+//! `crate::figures`), `limits` (the
 //! database's), `images`, `followup` (emails, refunds), `catalog` (the
 //! models offered, as the provider lists them).
 
 pub mod call;
 pub mod catalog;
-pub mod figures;
 pub mod followup;
 pub mod images;
 pub mod limits;

@@ -20,10 +20,10 @@ use uuid::Uuid;
 
 use super::catalog::listing::Listing;
 use super::catalog::SyncSummary;
-use super::figures::{Figures, RunRow};
 use super::limits::ProductLimits;
 use crate::config::FollowupSettings;
 use crate::database::Database;
+use crate::figures::{Figures, RunRow};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {

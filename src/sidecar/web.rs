@@ -34,6 +34,7 @@ fn assets() -> Vec<(&'static str, Vec<u8>, &'static str)> {
         ("money.js", file!("money.js"), JS),
         ("app.js", file!("app.js"), JS),
         ("wizard.js", file!("wizard.js"), JS),
+        ("model-step.js", file!("model-step.js"), JS),
         ("new.js", file!("new.js"), JS),
         ("dashboard.js", file!("dashboard.js"), JS),
         ("processing.js", file!("processing.js"), JS),

@@ -52,6 +52,7 @@ insert into expected_grants values
   ('sync_model_catalog(jsonb,jsonb)', '', 'service_role', 'EXECUTE'),
   ('record_catalog_sync_failure(text)', '', 'service_role', 'EXECUTE'),
   ('catalog_sync_due(interval)', '', 'service_role', 'EXECUTE'),
+  ('draft_from_report(uuid)', '', 'authenticated', 'EXECUTE'),
   ('checkout_sessions', '', 'none', '');
 insert into expected_grants
 select 'benchmark_drafts', c, 'authenticated', p

@@ -10,8 +10,8 @@ use super::admission::Ending;
 use super::snapshot::Snapshot;
 use super::{RunError, Runner};
 use crate::config::RunLimits;
-use crate::engine::figures::{self, ModelName, RunRow};
 use crate::engine::store::{Lease, Outcome};
+use crate::figures::{self, ModelName, RunRow};
 
 /// A report's runs, counted when it ends.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -25,7 +25,6 @@
 mod amount;
 mod answer;
 mod date;
-mod diff;
 mod leaf;
 mod matching;
 mod schema;
@@ -33,8 +32,8 @@ mod schema;
 use serde_json::{Map, Value};
 
 use super::limits::JsonLimits;
+pub use crate::figures::diff::{leaves, DiffKind, Field, FieldDiff, FieldPath, StoredDiff};
 pub use answer::OutputError;
-pub use diff::{DiffKind, Field, FieldDiff, FieldPath, StoredDiff};
 use leaf::Leaves;
 use matching::Pairs;
 use schema::Node;
@@ -64,15 +63,6 @@ pub struct Score {
     pub fields_total: usize,
     pub fields_matched: usize,
     pub diffs: Vec<FieldDiff>,
-}
-
-/// Counts the leaves (fields) of an expected value.
-pub fn leaves(value: &Value) -> usize {
-    match value {
-        Value::Object(map) if !map.is_empty() => map.values().map(leaves).sum(),
-        Value::Array(items) if !items.is_empty() => items.iter().map(leaves).sum(),
-        _ => 1,
-    }
 }
 
 struct Walk {

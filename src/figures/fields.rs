@@ -5,8 +5,8 @@ use std::collections::HashMap;
 
 use serde_json::Value;
 
+use super::diff::{Field, FieldPath};
 use super::{FieldRow, ModelRuns, RunRow, MAX_FIELD_ROWS};
-use crate::engine::score::{Field, FieldPath};
 
 /// Every leaf of an expected value with its path, as the scorer names it.
 fn leaf_paths(value: &Value, path: FieldPath, out: &mut Vec<FieldPath>) {

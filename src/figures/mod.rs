@@ -16,7 +16,9 @@ mod models;
 mod stats;
 mod wording;
 
-use super::score::{self, Field, StoredDiff};
+pub mod diff;
+
+use diff::{Field, StoredDiff};
 use fields::field_rows;
 use models::{best_first, compare, model_figures, model_runs, ModelRuns};
 pub use stats::wilson;
@@ -138,7 +140,7 @@ pub fn compute(expected: &[&Value], models: &[ModelName], runs: &[RunRow]) -> Fi
     let documents = expected.len();
     let fields: Vec<u32> = expected
         .iter()
-        .map(|&value| score::leaves(value) as u32)
+        .map(|&value| diff::leaves(value) as u32)
         .collect();
     let per_model: Vec<ModelRuns> = models
         .iter()

@@ -272,6 +272,15 @@ pub struct StoredDiff {
     pub path: FieldPath,
 }
 
+/// Counts the leaves (fields) of an expected value.
+pub fn leaves(value: &Value) -> usize {
+    match value {
+        Value::Object(map) if !map.is_empty() => map.values().map(leaves).sum(),
+        Value::Array(items) if !items.is_empty() => items.iter().map(leaves).sum(),
+        _ => 1,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
