@@ -19,7 +19,7 @@ use crate::engine::images::ImageSource;
 use crate::engine::report::{self, Runner};
 use crate::engine::store::Store;
 use crate::engine::Engine;
-use crate::sidecar::{AppState, BodyBudget, Clock, SecurityHeaders, Settlements};
+use crate::sidecar::{AppState, BodyBudget, Clock, ReadBudget, SecurityHeaders, Settlements};
 use crate::stripe::client::StripeClient;
 use crate::stripe::lookups::SessionLookups;
 use crate::supabase::Supabase;
@@ -56,6 +56,7 @@ pub fn sidecar(settings: Settings, clock: Clock) -> AppState {
         verifier: TokenVerifier::new(&settings.supabase),
         bodies: BodyBudget::default(),
         headers: SecurityHeaders::new(&settings.site_url, &settings.supabase.url),
+        reads: ReadBudget::default(),
         settings: Arc::new(settings),
         clock,
     }

@@ -60,6 +60,36 @@ pub struct Supabase {
     /// Sends the service-role key, which bypasses row-level security.
     service_rest: postgrest::Postgrest,
     service_role_key: String,
+    /// `<project>/storage/v1`, for signing image URLs as the service role.
+    storage_url: String,
+    http: reqwest::Client,
+}
+
+/// One recorded call of a report, as `read_report_runs` gives it to the
+/// report's readers (without the answer and its differences).
+#[derive(Debug, Clone, Deserialize)]
+pub struct ReportRun {
+    pub model_id: String,
+    pub image_index: i64,
+    pub passed: bool,
+    pub fields_total: i64,
+    pub fields_matched: i64,
+    #[serde(deserialize_with = "crate::money::exact_option", default)]
+    pub cost: Option<rust_decimal::Decimal>,
+    pub response_time_ms: Option<i64>,
+    pub error: Option<String>,
+}
+
+/// A model's price in the catalog today.
+#[derive(Debug, Clone, Deserialize)]
+pub struct CatalogPrice {
+    pub id: String,
+    #[serde(deserialize_with = "crate::money::exact")]
+    pub prompt_usd_per_mtok: rust_decimal::Decimal,
+    #[serde(deserialize_with = "crate::money::exact")]
+    pub completion_usd_per_mtok: rust_decimal::Decimal,
+    #[serde(deserialize_with = "crate::money::exact")]
+    pub image_usd: rust_decimal::Decimal,
 }
 
 impl Supabase {
@@ -70,7 +100,126 @@ impl Supabase {
             service_rest: postgrest::Postgrest::new(settings.rest_url())
                 .insert_header("apikey", settings.service_role_key.as_str()),
             service_role_key: settings.service_role_key.clone(),
+            storage_url: format!("{}/storage/v1", settings.url),
+            http: reqwest::Client::builder()
+                .timeout(std::time::Duration::from_secs(10))
+                .build()
+                .expect("an HTTP client with a timeout"),
         }
+    }
+
+    /// The report as its page reads it, for `caller` (an access token: the
+    /// owner) or, with none, for whoever holds `share_token`; `None` when
+    /// that reader may not read it.
+    pub async fn read_report(
+        &self,
+        caller: Option<&str>,
+        report_id: Uuid,
+        share_token: Option<&str>,
+    ) -> Result<Option<serde_json::Value>, SupabaseError> {
+        let value: serde_json::Value = Self::send(self.reader_rpc(
+            caller,
+            "read_report",
+            json!({"p_report_id": report_id, "p_share_token": share_token}),
+        ))
+        .await?;
+        Ok((!value.is_null()).then_some(value))
+    }
+
+    /// The report's calls, for the same readers as `read_report`.
+    pub async fn read_report_runs(
+        &self,
+        caller: Option<&str>,
+        report_id: Uuid,
+        share_token: Option<&str>,
+    ) -> Result<Vec<ReportRun>, SupabaseError> {
+        Self::send(
+            self.reader_rpc(
+                caller,
+                "read_report_runs",
+                json!({"p_report_id": report_id, "p_share_token": share_token}),
+            )
+            .select("model_id,image_index,passed,fields_total,fields_matched,cost,response_time_ms,error"),
+        )
+        .await
+    }
+
+    fn reader_rpc(
+        &self,
+        caller: Option<&str>,
+        function: &str,
+        args: serde_json::Value,
+    ) -> postgrest::Builder {
+        let call = self.user_rest.rpc(function, args.to_string());
+        match caller {
+            Some(token) => call.auth(token),
+            None => call,
+        }
+    }
+
+    /// Today's prices of those of `ids` the catalog offers.
+    pub async fn catalog_prices(&self, ids: &[String]) -> Result<Vec<CatalogPrice>, SupabaseError> {
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        Self::send(
+            self.user_rest
+                .from("model_catalog")
+                .select("id,prompt_usd_per_mtok,completion_usd_per_mtok,image_usd")
+                .eq("active", "true")
+                .in_("id", ids),
+        )
+        .await
+    }
+
+    /// The image paths of a report for its share link's holder, when the
+    /// owner shares its images; `None` otherwise.
+    pub async fn shared_report_images(
+        &self,
+        report_id: Uuid,
+        share_token: &str,
+    ) -> Result<Option<Vec<String>>, SupabaseError> {
+        Self::send(self.service_rpc(
+            "shared_report_images",
+            json!({"p_report_id": report_id, "p_share_token": share_token}),
+        ))
+        .await
+    }
+
+    /// Signed URLs of `paths` in `bucket`, valid for `seconds`, in order;
+    /// `None` for a path Storage would not sign (gone).
+    pub async fn sign_urls(
+        &self,
+        bucket: &str,
+        paths: &[String],
+        seconds: u32,
+    ) -> Result<Vec<Option<String>>, SupabaseError> {
+        #[derive(Deserialize)]
+        struct Signed {
+            #[serde(rename = "signedURL")]
+            signed_url: Option<String>,
+        }
+        let unavailable = |e: reqwest::Error| SupabaseError::Unavailable(e.to_string());
+        let response = self
+            .http
+            .post(format!("{}/object/sign/{bucket}", self.storage_url))
+            .bearer_auth(&self.service_role_key)
+            .header("apikey", &self.service_role_key)
+            .json(&json!({"expiresIn": seconds, "paths": paths}))
+            .send()
+            .await
+            .map_err(unavailable)?;
+        if !response.status().is_success() {
+            return Err(SupabaseError::Unavailable(format!(
+                "Storage answered {} to signing",
+                response.status()
+            )));
+        }
+        let signed: Vec<Signed> = response.json().await.map_err(unavailable)?;
+        Ok(signed
+            .into_iter()
+            .map(|s| s.signed_url.map(|url| format!("{}{url}", self.storage_url)))
+            .collect())
     }
 
     fn as_user(&self, table: &str, access_token: &str) -> postgrest::Builder {

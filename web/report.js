@@ -65,13 +65,67 @@ function costs(d, row) {
 
 // Each document: its image (for its owner), and every model, in the
 // ranking's order, with its differences in words and its full answer.
-async function showDocuments(report, runs, order, supabase) {
-  let images = [];
+// The documents' images: the owner's signed in the page under Storage's
+// rules; a link holder's signed by the server, only when the owner shares
+// them.
+async function documentImages(report, supabase) {
   if (report.owner) {
     const { data } = await supabase.from('reports').select('image_paths').eq('id', report.id).maybeSingle();
     const paths = data?.image_paths || [];
-    if (paths.length) images = (await supabase.storage.from('benchmark-images').createSignedUrls(paths, 3600)).data || [];
+    return paths.length ? (await supabase.storage.from('benchmark-images').createSignedUrls(paths, 3600)).data || [] : [];
   }
+  if (!report.share_images) return [];
+  const response = await fetch(`/api/reports/${encodeURIComponent(report.id)}/images?share=${encodeURIComponent(shareToken)}`).catch(() => null);
+  const body = response?.ok ? await response.json() : { images: [] };
+  const images = [];
+  for (const image of body.images) images[image.index] = { signedUrl: image.url };
+  return images;
+}
+
+// For the owner: run the documents again, compare with the reports that
+// share them, and choose whether link holders see the images.
+async function showAgain(report, supabase, price) {
+  if (!report.owner) return;
+  App.$('#again').hidden = false;
+  App.$('#again [data-price]').textContent = price;
+  App.$('#rerun').addEventListener('click', async () => {
+    App.$('#rerun').disabled = true;
+    App.$('#rerun-error').textContent = '';
+    const { data, error } = await supabase.rpc('draft_from_report', { p_report_id: report.id });
+    if (error) {
+      App.$('#rerun-error').textContent = error.message;
+      App.$('#rerun').disabled = false;
+      return;
+    }
+    location.href = `/benchmark/new?draft=${encodeURIComponent(data)}#step-3`;
+  });
+  const source = 'config_snapshot->config_data->source_report->>id';
+  const [{ data: self }, { data: reruns }] = await Promise.all([
+    supabase.from('reports').select(`source:${source}`).eq('id', report.id).maybeSingle(),
+    supabase.from('reports').select('id, paid_at, name:config_snapshot->config_data->>name').eq(source, report.id).order('paid_at'),
+  ]);
+  const compare = (a, b) => `/compare?a=${encodeURIComponent(a)}&b=${encodeURIComponent(b)}`;
+  App.$('#comparisons').innerHTML = [
+    self?.source ? `<li><a href="${App.text(compare(self.source, report.id))}">Compare with the report these documents came from</a></li>` : '',
+    ...(reruns || []).map((r) => `<li><a href="${App.text(compare(report.id, r.id))}">Compare with “${App.text(r.name || 'its re-run')}”, paid ${App.text(new Date(r.paid_at).toLocaleDateString())}</a></li>`),
+  ].join('');
+  const toggle = App.$('#share-images');
+  toggle.checked = Boolean(report.share_images);
+  const say = () => {
+    App.$('#share-images-note').textContent = toggle.checked
+      ? 'Anyone with the share link sees the document images too, through links that work for ten minutes.'
+      : 'The share link shows results only, never the document images.';
+  };
+  say();
+  toggle.addEventListener('change', async () => {
+    const { error } = await supabase.rpc('set_report_image_sharing', { p_report_id: report.id, p_on: toggle.checked });
+    if (error) { toggle.checked = !toggle.checked; App.$('#share-images-note').textContent = `Not changed: ${error.message}`; return; }
+    say();
+  });
+}
+
+async function showDocuments(report, runs, order, supabase) {
+  const images = await documentImages(report, supabase);
   const display = Object.fromEntries((report.models || []).map((m) => [m.id, m.display_name]));
   const answer = (text) => { try { return JSON.stringify(JSON.parse(text), null, 2); } catch { return text || ''; } };
   App.$('#diffs').innerHTML = report.documents.map(({ name, index }) => {
@@ -145,7 +199,7 @@ const shareToken = new URLSearchParams(location.search).get('share');
       : report.owner && report.status === 'failed' ? `<br><strong id="refund">Your ${App.text(price)} payment is being refunded.</strong>` : '')
     + (report.owner && report.share_token ? `<br>Share: <code id="share-link">${App.text(`${location.origin}/report/${report.id}?share=${report.share_token}`)}</code>
       <button type="button" class="secondary" id="copy-share">Copy link</button>
-      <br><small>Anyone with this link sees the results (models, scores, costs, documents' differences), not who paid.</small>` : '');
+      <br><small>Anyone with this link sees the results (models, scores, costs, documents' differences), not who paid${report.share_images ? ', and the document images' : ''}.</small>` : '');
   document.querySelectorAll('.loaded').forEach((panel) => { panel.hidden = false; });
   App.$('#copy-share')?.addEventListener('click', async () => {
     await navigator.clipboard.writeText(App.$('#share-link').textContent).catch(() => {});
@@ -191,5 +245,6 @@ const shareToken = new URLSearchParams(location.search).get('share');
   }
   drawChart(rows);
   describeRun(report, runs || []);
+  await showAgain(report, supabase, price);
   await showDocuments(report, runs || [], rows.map((m) => m.model_id), supabase);
 })();

@@ -16,6 +16,7 @@ mod models;
 mod stats;
 mod wording;
 
+pub mod compare;
 pub mod diff;
 
 use diff::{Field, StoredDiff};

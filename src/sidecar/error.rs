@@ -31,6 +31,10 @@ pub enum ApiError {
     /// Something we depend on is down; retrying later will work.
     #[error("unavailable: {0}")]
     Unavailable(String),
+    /// As much of this work is under way as we allow at once; the sentence
+    /// says what, and the answer says when to try again (Retry-After).
+    #[error("{0}")]
+    Busy(String),
     #[error("internal: {0}")]
     Internal(String),
 }
@@ -47,6 +51,7 @@ impl ApiError {
             Self::TooManyRequests(_) => (StatusCode::TOO_MANY_REQUESTS, "too_many_requests"),
             Self::PaymentProvider { .. } => (StatusCode::BAD_GATEWAY, "payment_provider_failed"),
             Self::Unavailable(_) => (StatusCode::SERVICE_UNAVAILABLE, "unavailable"),
+            Self::Busy(_) => (StatusCode::SERVICE_UNAVAILABLE, "busy"),
             Self::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
         }
     }
@@ -55,7 +60,7 @@ impl ApiError {
     fn retry_can_help(&self) -> bool {
         match self {
             Self::PaymentProvider { retry, .. } => *retry,
-            Self::Unavailable(_) => true,
+            Self::Unavailable(_) | Self::Busy(_) => true,
             _ => false,
         }
     }
@@ -76,7 +81,7 @@ impl ApiError {
                     .into()
             }
             Self::Internal(_) => "internal error".into(),
-            client_error => client_error.to_string(),
+            plain => plain.to_string(),
         }
     }
 
@@ -84,7 +89,7 @@ impl ApiError {
     /// here, once, with what happened.
     pub fn into_response_for(self, request_id: &str) -> Response {
         let (status, code) = self.status_and_code();
-        if status.is_server_error() {
+        if status.is_server_error() && !matches!(self, Self::Busy(_)) {
             tracing::error!(http.status = status.as_u16(), error = %self, "request failed");
         }
         let mut body = serde_json::json!({
@@ -95,7 +100,14 @@ impl ApiError {
         if status.is_server_error() {
             body["retry"] = self.retry_can_help().into();
         }
-        json_reply(status, &body)
+        let mut response = json_reply(status, &body);
+        if let Self::Busy(_) = self {
+            response.headers_mut().insert(
+                warp::http::header::RETRY_AFTER,
+                warp::http::HeaderValue::from_static("1"),
+            );
+        }
+        response
     }
 }
 

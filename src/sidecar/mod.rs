@@ -1,10 +1,12 @@
 //! The sidecar: the warp app that creates Stripe Checkout Sessions, takes
-//! Stripe's webhooks and serves the pages. It reaches the database only
+//! Stripe's webhooks, serves the pages, compares two reports and signs a
+//! shared report's images. It reaches the database only
 //! through Supabase's API (PostgREST), as the caller or with the
 //! service-role key, by calling the functions that carry the rules.
 
 mod body;
 mod checkout;
+mod compare;
 mod error;
 mod fulfill;
 mod headers;
@@ -12,6 +14,7 @@ mod pages;
 mod policy;
 mod request;
 mod routes;
+mod shared_images;
 mod state;
 mod web;
 mod webhook;
@@ -21,4 +24,4 @@ pub use error::ApiError;
 pub use fulfill::Settlements;
 pub use headers::SecurityHeaders;
 pub use routes::routes;
-pub use state::{system_clock, AppState, Clock};
+pub use state::{system_clock, AppState, Clock, ReadBudget};

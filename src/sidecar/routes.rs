@@ -10,10 +10,11 @@ use warp::reply::{Reply, Response};
 use warp::{Filter, Rejection};
 
 use super::body::{self, Body};
+use super::compare::{self, CompareQuery};
 use super::error::{json_reply, ApiError};
 use super::request::{request, Request};
 use super::state::AppState;
-use super::{checkout, pages, web, webhook};
+use super::{checkout, pages, shared_images, web, webhook};
 
 fn with_state(state: AppState) -> impl Filter<Extract = (AppState,), Error = Infallible> + Clone {
     warp::any().map(move || state.clone())
@@ -66,7 +67,44 @@ fn api(state: AppState) -> impl Filter<Extract = (Response,), Error = Rejection>
                     .await
             },
         );
-    checkout.or(webhook).unify()
+    let compare = warp::path!("api" / "compare")
+        .and(warp::get())
+        .and(request("compare"))
+        .and(with_state(state.clone()))
+        .and(warp::header::optional::<String>("authorization"))
+        .and(warp::query::<HashMap<String, String>>())
+        .then(
+            |request: Request, state, authorization, query: HashMap<String, String>| async move {
+                request
+                    .run(async move {
+                        compare::compare(state, authorization, CompareQuery::parse(&query)?).await
+                    })
+                    .await
+            },
+        );
+    let images = warp::path!("api" / "reports" / Uuid / "images")
+        .and(warp::get())
+        .and(request("shared_images"))
+        .and(with_state(state))
+        .and(warp::query::<HashMap<String, String>>())
+        .then(
+            |report: Uuid, request: Request, state, query: HashMap<String, String>| async move {
+                request
+                    .run(shared_images::images(
+                        state,
+                        report,
+                        query.get("share").cloned(),
+                    ))
+                    .await
+            },
+        );
+    checkout
+        .or(webhook)
+        .unify()
+        .or(compare)
+        .unify()
+        .or(images)
+        .unify()
 }
 
 /// Where Stripe sends the browser back, the static pages and their assets,
@@ -155,6 +193,10 @@ fn static_pages() -> impl Filter<Extract = (Response,), Error = Rejection> + Clo
         .and(warp::get())
         .and(fetch())
         .map(|_, fetch: web::Fetch| web::serve("report", &fetch));
+    let compare = warp::path!("compare")
+        .and(warp::get())
+        .and(fetch())
+        .map(page("compare"));
     asset
         .or(favicon)
         .unify()
@@ -171,6 +213,8 @@ fn static_pages() -> impl Filter<Extract = (Response,), Error = Rejection> + Clo
         .or(processing)
         .unify()
         .or(report)
+        .unify()
+        .or(compare)
         .unify()
 }
 

@@ -3,6 +3,7 @@
 use std::sync::Arc;
 
 use super::body::BodyBudget;
+use super::error::ApiError;
 use super::fulfill::Settlements;
 use super::headers::SecurityHeaders;
 use crate::auth::TokenVerifier;
@@ -32,5 +33,53 @@ pub struct AppState {
     pub bodies: BodyBudget,
     /// What every answer carries.
     pub headers: SecurityHeaders,
+    /// Reports read for comparisons and shared images at once.
+    pub reads: ReadBudget,
     pub clock: Clock,
+}
+
+/// Work done for a report's readers (a comparison, signing its images):
+/// at most `AT_ONCE` at a time in one sidecar, so that a share link's
+/// holder in a loop costs a bounded share of the database and Storage.
+#[derive(Clone)]
+pub struct ReadBudget(Arc<tokio::sync::Semaphore>);
+
+impl ReadBudget {
+    pub const AT_ONCE: usize = 4;
+
+    /// A place for one piece of such work, held until dropped; `Busy`
+    /// (503, Retry-After) when every place is taken.
+    pub fn enter(&self, what: &str) -> Result<tokio::sync::OwnedSemaphorePermit, ApiError> {
+        self.0.clone().try_acquire_owned().map_err(|_| {
+            ApiError::Busy(format!(
+                "many {what} are being made right now; try again in a second"
+            ))
+        })
+    }
+}
+
+impl Default for ReadBudget {
+    fn default() -> Self {
+        Self(Arc::new(tokio::sync::Semaphore::new(Self::AT_ONCE)))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_read_budget_holds_four_places_and_frees_them() {
+        let budget = ReadBudget::default();
+        let held: Vec<_> = (0..ReadBudget::AT_ONCE)
+            .map(|_| budget.enter("comparisons").unwrap())
+            .collect();
+        let refused = budget.enter("comparisons").unwrap_err();
+        assert_eq!(
+            refused.to_string(),
+            "many comparisons are being made right now; try again in a second"
+        );
+        drop(held);
+        assert!(budget.enter("comparisons").is_ok());
+    }
 }

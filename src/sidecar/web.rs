@@ -39,6 +39,7 @@ fn assets() -> Vec<(&'static str, Vec<u8>, &'static str)> {
         ("dashboard.js", file!("dashboard.js"), JS),
         ("processing.js", file!("processing.js"), JS),
         ("report.js", file!("report.js"), JS),
+        ("compare.js", file!("compare.js"), JS),
         ("sign-in.js", file!("sign-in.js"), JS),
         ("sign-up.js", file!("sign-up.js"), JS),
         ("vendor/supabase.js", file!("vendor/supabase.js"), JS),
@@ -60,6 +61,7 @@ fn pages() -> Vec<(&'static str, Vec<u8>)> {
         ("new", file!("new.html")),
         ("processing", file!("processing.html")),
         ("report", policy::report_page().into_bytes()),
+        ("compare", file!("compare.html")),
         ("scoring", policy::scoring_page().into_bytes()),
     ]
 }

@@ -1,4 +1,4 @@
--- The figures a finished report shows its buyer (src/engine/figures/):
+-- The figures a finished report shows its buyer (src/figures/):
 -- intervals, the verdict per priority, the per-field map. The engine
 -- computes them once, from every recorded run, just before it finishes the
 -- report, under its lease; the page reads them through read_report(), so

@@ -53,6 +53,8 @@ insert into expected_grants values
   ('record_catalog_sync_failure(text)', '', 'service_role', 'EXECUTE'),
   ('catalog_sync_due(interval)', '', 'service_role', 'EXECUTE'),
   ('draft_from_report(uuid)', '', 'authenticated', 'EXECUTE'),
+  ('set_report_image_sharing(uuid,boolean)', '', 'authenticated', 'EXECUTE'),
+  ('shared_report_images(uuid,text)', '', 'service_role', 'EXECUTE'),
   ('checkout_sessions', '', 'none', '');
 insert into expected_grants
 select 'benchmark_drafts', c, 'authenticated', p
@@ -63,7 +65,7 @@ select 'reports', c, 'authenticated', 'SELECT'
   from unnest(array['id', 'draft_id', 'status', 'config_snapshot', 'image_paths', 'extraction_prompt',
                     'json_schema', 'share_token', 'created_at', 'updated_at', 'paid_at', 'runs_planned',
                     'runs_done', 'cost_spent', 'started_at', 'finished_at', 'cut_short', 'status_reason',
-                    'refund_id', 'refunded_at']) c;
+                    'refund_id', 'refunded_at', 'share_images']) c;
 insert into expected_grants
 select 'checkout_sessions', c, 'authenticated', 'SELECT'
   from unnest(array['stripe_session_id', 'draft_id', 'status', 'amount_total', 'currency',

@@ -199,6 +199,10 @@ select pg_temp.cells('functions', 'catalog_sync_due', $q$select public.catalog_s
                                                    'no privilege', 'no privilege', 'no privilege', 'allowed');
 select pg_temp.cells('functions', 'draft_from_report', $q$select public.draft_from_report('e0000000-0000-4000-8000-0000000000e2')$q$,
                                                    'no privilege', 'allowed',      'not found',    'no privilege');
+select pg_temp.cells('functions', 'set_report_image_sharing', $q$select public.set_report_image_sharing('e0000000-0000-4000-8000-0000000000e2', true)$q$,
+                                                   'no privilege', 'allowed',      'not found',    'no privilege');
+select pg_temp.cells('functions', 'shared_report_images', $q$select 1 from public.shared_report_images('e0000000-0000-4000-8000-0000000000e2', 'token-of-cs_shared') i where i is not null$q$,
+                                                   'no privilege', 'no privilege', 'no privilege', 'no rows');
 select pg_temp.cells('functions', 'claim_followups', $q$select 1 from public.claim_followups('w', 0, 60)$q$,
                                                    'no privilege', 'no privilege', 'no privilege', 'no rows');
 select pg_temp.cells('functions', 'complete_followup', $q$select public.complete_followup(0, gen_random_uuid())$q$,

@@ -224,6 +224,7 @@ async fn every_script_style_and_icon_a_page_links_is_served() {
         "/benchmark/00000000-0000-4000-8000-000000000000/processing",
         "/report/00000000-0000-4000-8000-000000000000",
         "/scoring",
+        "/compare",
     ];
     let mut checked = 0;
     for path in pages {

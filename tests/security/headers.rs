@@ -19,6 +19,7 @@ async fn every_answer_carries_the_security_headers_and_no_page_has_inline_script
         processing,
         report,
         "/scoring",
+        "/compare?a=00000000-0000-4000-8000-000000000000&b=00000000-0000-4000-8000-000000000001",
         "/checkout/cancel",
         "/checkout/success",
         "/checkout/success?session_id=cs_test_nobody",
