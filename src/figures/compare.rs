@@ -369,6 +369,20 @@ fn verdict(
         c.interval[0] * 100.0,
         c.interval[1] * 100.0
     );
+    if c.difference.abs() < 1e-9 {
+        let other = if best.model_id == pick.model_id {
+            figures(&c.runner_up).unwrap_or(best)
+        } else {
+            best
+        };
+        return format!(
+            "{} ties with your earlier pick {} {same}: {} of fields right each{}.",
+            other.display_name,
+            pick.display_name,
+            percent(pick.field_accuracy),
+            cost(other, pick)
+        );
+    }
     if best.model_id == pick.model_id {
         let second = figures(&c.runner_up).unwrap_or(best);
         let confirmed = if c.separable {
@@ -382,15 +396,6 @@ fn verdict(
             percent(best.field_accuracy),
             second.display_name,
             points(c.difference)
-        );
-    }
-    if c.difference.abs() < 1e-9 {
-        return format!(
-            "{} ties with your earlier pick {} {same}: {} of fields right each{}.",
-            best.display_name,
-            pick.display_name,
-            percent(best.field_accuracy),
-            cost(best, pick)
         );
     }
     if c.separable {
@@ -529,6 +534,18 @@ mod tests {
             result.verdict.starts_with("Gemini 2.5 Flash (new) leads your earlier pick GPT-4o by 2.1 points of field accuracy on the same 12 documents, at about the same cost, a lead these documents cannot confirm (the difference could be anywhere from"),
             "{}",
             result.verdict
+        );
+    }
+
+    #[test]
+    fn a_tie_is_said_as_a_tie_whichever_ranks_first() {
+        let (mut march, mut april) = march_and_april();
+        march.runs = (0..12).map(|i| run("openai/gpt-4o", i, 4, "0.001")).collect();
+        april.runs = (0..12).map(|i| run("google/gemini-2.5-flash", i, 4, "0.002")).collect();
+        let result = compare(march, april, &HashMap::new());
+        assert_eq!(
+            result.verdict,
+            "Gemini 2.5 Flash (new) ties with your earlier pick GPT-4o on the same 12 documents: 100% of fields right each, at twice the cost."
         );
     }
 

@@ -6,7 +6,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdirSync } from 'node:fs';
-import { chromium } from 'playwright-core';
+import { launch, signIn } from './browser.mjs';
 import { accessible, fitsThePhone } from './axe.mjs';
 
 const site = process.env.SITE_URL || 'http://127.0.0.1:8787';
@@ -15,11 +15,6 @@ const shots = new URL('../../target/screenshots/', import.meta.url).pathname;
 const DEMO_DRAFT = 'd3e0a000-0000-4000-8000-0000000000d1';
 mkdirSync(shots, { recursive: true });
 
-const launch = () => chromium.launch({
-  executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
-  args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking',
-         '--disable-component-update', '--disable-sync'],
-});
 
 // The report's figures as the database has them, read as its owner.
 async function summaryOf(reportId) {
@@ -49,13 +44,6 @@ async function progressLag(reportId, shown) {
     + `p50 ${lags[Math.floor(lags.length / 2)] ?? '–'} ms, max ${lags[lags.length - 1] ?? '–'} ms (poll 1 s); longest wait between runs ${Math.max(0, ...gaps)} ms`;
 }
 
-async function signIn(page, email, password) {
-  await page.goto(`${site}/sign-in`);
-  await page.fill('#email', email);
-  await page.fill('#password', password);
-  await page.click('#submit');
-  await page.waitForURL(`${site}/`);
-}
 
 let reportUrl;
 

@@ -3,16 +3,11 @@
 // reads backslashes and tabs in URLs the way browsers do).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { chromium } from 'playwright-core';
+import { launch } from './browser.mjs';
 import { accessible, fitsThePhone } from './axe.mjs';
 
 const site = process.env.SITE_URL || 'http://127.0.0.1:8787';
 
-const launch = () => chromium.launch({
-  executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
-  args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking',
-         '--disable-component-update', '--disable-sync'],
-});
 
 async function landsOn(page, next) {
   await page.goto(`${site}/sign-in?next=${next}`);

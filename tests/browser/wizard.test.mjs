@@ -9,7 +9,7 @@ import assert from 'node:assert/strict';
 import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { chromium } from 'playwright-core';
+import { launch } from './browser.mjs';
 import { accessible } from './axe.mjs';
 
 const site = process.env.SITE_URL || 'http://127.0.0.1:8787';
@@ -17,11 +17,6 @@ const shots = new URL('../../target/screenshots/', import.meta.url).pathname;
 const demo = new URL('../../devstack/fixtures/demo/', import.meta.url).pathname;
 mkdirSync(shots, { recursive: true });
 
-const launch = () => chromium.launch({
-  executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
-  args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking',
-         '--disable-component-update', '--disable-sync'],
-});
 
 // What the demo invoices say (the provider stand-in's truth for them).
 const truths = Object.values(JSON.parse(readFileSync(demo + 'provider.json', 'utf8')).answers);

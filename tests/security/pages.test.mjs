@@ -6,14 +6,9 @@
 // browser journey (SITE_URL: the running product).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { chromium } from 'playwright-core';
+import { launch } from '../browser/browser.mjs';
 
 const site = process.env.SITE_URL || 'http://127.0.0.1:8787';
-const launch = () => chromium.launch({
-  executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
-  args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking',
-         '--disable-component-update', '--disable-sync'],
-});
 
 const X = '<img src=x onerror="window.__xss=(window.__xss||0)+1">';
 const REPORT = '00000000-0000-4000-8000-0000000000aa';

@@ -1,0 +1,204 @@
+// Staying current, in a real headless Chromium against the running
+// product: a buyer's finished report; a vision model arrives at the
+// provider and `modelpick catalog sync` offers it; the report runs its
+// documents again, the wizard opening at the model step with the earlier
+// models marked and the new one highlighted; pay, read the new report,
+// compare the two (signed in, then signed out with both share links, and
+// not at all as a stranger). Then the model step with 300 models, its
+// render and search times printed. Screenshots: target/screenshots/rerun-*.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { mkdirSync, readFileSync } from 'node:fs';
+import { promisify } from 'node:util';
+import { createClient } from '@supabase/supabase-js';
+import ws from 'ws';
+import { accessible } from './axe.mjs';
+import { launch, signIn, site } from './browser.mjs';
+
+const supabaseUrl = process.env.SUPABASE_URL || 'http://127.0.0.1:54321';
+const providerUrl = process.env.PROVIDER_URL || 'http://127.0.0.1:12112';
+const root = new URL('../../', import.meta.url).pathname;
+const shots = `${root}target/screenshots/`;
+const demo = `${root}devstack/fixtures/demo/`;
+mkdirSync(shots, { recursive: true });
+const shot = (page, name) => page.screenshot({ path: `${shots}rerun-${name}.png`, fullPage: true });
+const truths = Object.values(JSON.parse(readFileSync(demo + 'provider.json', 'utf8')).answers);
+const PASSWORD = 'rerun-password';
+
+// A vision model as OpenRouter lists it, added by the provider `created`.
+const visionModel = (id, name, created, prompt = '0.0000002', completion = '0.0000008') => ({
+  id, canonical_slug: id, name, created, context_length: 128000,
+  architecture: { input_modalities: ['text', 'image'], output_modalities: ['text'] },
+  pricing: { prompt, completion, image: '0.0002', request: '0' },
+  top_provider: { context_length: 128000, max_completion_tokens: 16384 },
+  supported_parameters: ['max_tokens', 'response_format', 'structured_outputs'],
+});
+
+async function addModel(model) {
+  const response = await fetch(`${providerUrl}/_devstack/models`, {
+    method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(model),
+  });
+  assert.equal(response.status, 200);
+}
+
+async function syncCatalog() {
+  const { stdout } = await promisify(execFile)(`${root}target/release/modelpick`, ['catalog', 'sync'], {
+    env: { ...process.env, OPENROUTER_BASE_URL: `${providerUrl}/v1` },
+  });
+  return stdout;
+}
+
+// A buyer with a ready draft of the two demo invoices and two models, made
+// through supabase-js as the wizard makes one.
+async function buyerWithDraft() {
+  const anon = (await (await fetch(`${site}/config.json`)).json()).supabaseAnonKey;
+  const client = createClient(supabaseUrl, anon, { auth: { persistSession: false }, realtime: { transport: ws } });
+  const email = `rerun-${Date.now()}-${Math.floor(Math.random() * 1e6)}@modelpick.local`;
+  const { data: signedUp, error } = await client.auth.signUp({ email, password: PASSWORD });
+  assert.equal(error, null);
+  const user = signedUp.user.id;
+  const images = [];
+  for (const [i, file] of ['invoice-1.png', 'invoice-2.png'].entries()) {
+    const path = `${user}/march/${file}`;
+    const upload = await client.storage.from('benchmark-images')
+      .upload(path, new Blob([readFileSync(demo + file)], { type: 'image/png' }), { contentType: 'image/png' });
+    assert.equal(upload.error, null);
+    images.push({ path, name: file, width: 1240, height: 1754, expected: truths[i] });
+  }
+  const { data: draft, error: insert } = await client.from('benchmark_drafts').insert({
+    config_data: { name: 'Supplier invoices, March' },
+    upload_data: { images },
+    schema_data: { prompt: 'Read this invoice and answer with its JSON.' },
+    selected_models: ['openai/gpt-4o-mini', 'mistralai/pixtral-12b'],
+    status: 'ready',
+  }).select('id').single();
+  assert.equal(insert, null);
+  return { email, draft: draft.id };
+}
+
+// Pays for the draft open in `page` on the Stripe stand-in and waits for
+// its report.
+async function payAndRead(page) {
+  await page.waitForSelector('#pay:not([disabled])');
+  await page.click('#pay');
+  await page.waitForSelector('#product');
+  await page.click('#pay');
+  await page.waitForURL(/\/report\//, { timeout: 150_000 });
+  await page.waitForSelector('#ranking tbody tr');
+  return page.url();
+}
+
+test('a report runs again on a model added since, and the two reports compare', { timeout: 360_000 }, async () => {
+  const { email, draft } = await buyerWithDraft();
+  const browser = await launch();
+  try {
+    const page = await (await browser.newContext({ viewport: { width: 1280, height: 900 } })).newPage();
+    await signIn(page, email, PASSWORD);
+    await page.goto(`${site}/benchmark/new?draft=${draft}`);
+    const march = await payAndRead(page);
+
+    // A model arrives at the provider after the report ran; the sync offers it.
+    await addModel(visionModel('acme/vision-pro', 'Acme: Vision Pro', Math.floor(Date.now() / 1000)));
+    assert.match(await syncCatalog(), /catalog synced: \d+ models offered \(\d+ added/);
+
+    await page.goto(march);
+    await page.waitForSelector('#again:not([hidden])');
+    await accessible(page, 'report with its re-run panel');
+    await page.locator('#again').screenshot({ path: `${shots}rerun-0-again.png` });
+    await page.click('#rerun');
+    await page.waitForURL(/\/benchmark\/new\?draft=[0-9a-f-]{36}#step-3$/);
+    await page.waitForSelector('#wizard:not([hidden])');
+    assert.equal(await page.evaluate(() => document.activeElement.id), 'model-search', 'the wizard opens at the model step');
+    assert.match(await page.textContent('#rerun-note'), /Its 2 models are marked; 1 model was added since it ran, highlighted\./);
+    assert.equal(await page.inputValue('#name'), 'Supplier invoices, March, again');
+    assert.deepEqual(JSON.parse(await page.inputValue('#expected-1')), truths[1], 'the same expected JSON');
+    const row = (id) => page.locator('label.model', { has: page.locator(`input[value="${id}"]`) });
+    assert.match(await row('acme/vision-pro').textContent(), /New since your report/);
+    assert.match(await row('openai/gpt-4o-mini').textContent(), /In your earlier report/);
+    assert.equal(await page.locator('#models input:checked').count(), 0, 'no model picked yet');
+    await row('acme/vision-pro').scrollIntoViewIfNeeded();
+    await page.locator('section[aria-labelledby="step-3"]').screenshot({ path: `${shots}rerun-1-models.png` });
+    await page.fill('#model-search', 'acme');
+    assert.match(await page.textContent('#model-count'), /^1 of \d+ models match\.$/);
+    await row('acme/vision-pro').locator('input').check();
+    await page.waitForFunction(() => /^4 model calls|^2 model calls/.test(document.querySelector('#estimate').textContent));
+    await accessible(page, 'model step of a re-run');
+    const again = await payAndRead(page);
+    assert.notEqual(again, march);
+
+    // The new report links its comparison with the earlier one.
+    await page.waitForSelector('#comparisons a');
+    await page.click('#comparisons a');
+    await page.waitForURL(/\/compare\?a=/);
+    await page.waitForSelector('#models-panel:not([hidden])');
+    assert.match(await page.textContent('#verdict-text'), /your earlier pick/i);
+    assert.match(await page.textContent('#summary'), /^2 documents in both reports/);
+    const labels = await page.locator('#models tbody tr td:first-child').allTextContents();
+    assert.equal(labels.length, 3);
+    assert.ok(labels.some((l) => l.startsWith('Vision Pro (new)')), labels.join(' | '));
+    await accessible(page, 'compare');
+    await shot(page, '2-compare');
+
+    // Signed out, both share links open the comparison; one alone does not.
+    const shareOf = async (url) => {
+      await page.goto(url);
+      await page.waitForSelector('#share-link');
+      return new URL(await page.textContent('#share-link')).searchParams.get('share');
+    };
+    const [shareMarch, shareAgain] = [await shareOf(march), await shareOf(again)];
+    const id = (url) => new URL(url).pathname.split('/')[2];
+    const visitor = await (await browser.newContext()).newPage();
+    await visitor.goto(`${site}/compare?a=${id(march)}&b=${id(again)}&share_a=${shareMarch}&share_b=${shareAgain}`);
+    await visitor.waitForSelector('#models-panel:not([hidden])');
+    await visitor.goto(`${site}/compare?a=${id(march)}&b=${id(again)}&share_a=${shareMarch}&share_b=wrong`);
+    await visitor.waitForFunction(() => /cannot be compared here/.test(document.querySelector('#summary').textContent));
+    // A stranger's session reads neither.
+    const stranger = await buyerWithDraft();
+    const strangerPage = await (await browser.newContext()).newPage();
+    await signIn(strangerPage, stranger.email, PASSWORD);
+    await strangerPage.goto(`${site}/compare?a=${id(march)}&b=${id(again)}`);
+    await strangerPage.waitForFunction(() => /cannot be compared here/.test(document.querySelector('#summary').textContent));
+    await strangerPage.goto(march);
+    await strangerPage.waitForFunction(() => /does not exist, or this link does not open it/.test(document.querySelector('#summary').textContent));
+  } finally {
+    await browser.close();
+  }
+});
+
+test('the model step stays quick with 300 models', { timeout: 120_000 }, async (t) => {
+  const makers = ['Acme', 'Bolt', 'Cobalt', 'Delta', 'Ember', 'Fjord', 'Gale', 'Harbor', 'Iris', 'Juno', 'Kite', 'Lumen'];
+  const now = Math.floor(Date.now() / 1000);
+  for (let i = 0; i < 280; i += 1) {
+    const maker = makers[i % makers.length];
+    await addModel(visionModel(`${maker.toLowerCase()}/vision-${i}`, `${maker}: Vision ${i}`, now - i * 86_400));
+  }
+  await syncCatalog();
+  const { email, draft } = await buyerWithDraft();
+  const browser = await launch();
+  try {
+    const page = await (await browser.newContext({ viewport: { width: 1280, height: 900 } })).newPage();
+    await signIn(page, email, PASSWORD);
+    await page.goto(`${site}/benchmark/new?draft=${draft}`);
+    await page.waitForSelector('#wizard:not([hidden])');
+    const entries = await page.locator('#models label.model').count();
+    assert.ok(entries >= 300, `${entries} models in the step`);
+    const render = await page.evaluate(() => performance.getEntriesByName('model-step-render')[0].duration);
+    const searches = await page.evaluate(() => {
+      const input = document.querySelector('#model-search');
+      return ['v', 'vi', 'vision 1', 'acme', 'gpt', ''].map((query) => {
+        const start = performance.now();
+        input.value = query;
+        input.dispatchEvent(new Event('input'));
+        return performance.now() - start;
+      });
+    });
+    const slowest = Math.max(...searches);
+    t.diagnostic(`model step: ${entries} models rendered in ${render.toFixed(1)} ms; a search keystroke filters them in ${slowest.toFixed(1)} ms at most (${searches.map((s) => s.toFixed(1)).join(', ')} ms)`);
+    await page.fill('#model-search', 'juno 1');
+    assert.match(await page.textContent('#model-count'), /^\d+ of \d+ models match\.$/);
+    await accessible(page, 'model step with 300 models');
+  } finally {
+    await browser.close();
+  }
+});
