@@ -540,8 +540,12 @@ mod tests {
     #[test]
     fn a_tie_is_said_as_a_tie_whichever_ranks_first() {
         let (mut march, mut april) = march_and_april();
-        march.runs = (0..12).map(|i| run("openai/gpt-4o", i, 4, "0.001")).collect();
-        april.runs = (0..12).map(|i| run("google/gemini-2.5-flash", i, 4, "0.002")).collect();
+        march.runs = (0..12)
+            .map(|i| run("openai/gpt-4o", i, 4, "0.001"))
+            .collect();
+        april.runs = (0..12)
+            .map(|i| run("google/gemini-2.5-flash", i, 4, "0.002"))
+            .collect();
         let result = compare(march, april, &HashMap::new());
         assert_eq!(
             result.verdict,
