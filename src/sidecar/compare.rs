@@ -16,6 +16,7 @@ use uuid::Uuid;
 use warp::reply::{Reply, Response};
 
 use super::error::ApiError;
+use super::shared_images::looks_like_share_token;
 use super::state::AppState;
 use crate::figures::compare::{self, Document, Price, Side, SideModel};
 use crate::figures::RunRow;
@@ -40,13 +41,7 @@ impl CompareQuery {
         };
         let token = |name: &str| match query.get(name).map(|t| t.trim()) {
             None | Some("") => Ok(None),
-            Some(t)
-                if t.len() <= 100
-                    && t.bytes()
-                        .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_') =>
-            {
-                Ok(Some(t.to_owned()))
-            }
+            Some(t) if looks_like_share_token(t) => Ok(Some(t.to_owned())),
             Some(_) => Err(ApiError::BadRequest(format!("{name} is not a share token"))),
         };
         let (a, b) = (id("a")?, id("b")?);

@@ -10,6 +10,17 @@ use warp::reply::{Reply, Response};
 use super::error::ApiError;
 use super::state::AppState;
 
+/// Whether `token` could be a share token (the database makes 64 hex
+/// digits; whether it opens anything is the database's to say): anything
+/// else is refused before a query is made.
+pub(super) fn looks_like_share_token(token: &str) -> bool {
+    !token.is_empty()
+        && token.len() <= 100
+        && token
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+}
+
 /// How long a shared image's URL works.
 pub const VALID_FOR_SECONDS: u32 = 600;
 const BUCKET: &str = "benchmark-images";
@@ -22,12 +33,7 @@ pub async fn images(
     let not_shared =
         || ApiError::NotFound("this link does not show this report's document images".into());
     let token = share_token
-        .filter(|t| {
-            !t.is_empty()
-                && t.len() <= 100
-                && t.bytes()
-                    .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
-        })
+        .filter(|t| looks_like_share_token(t))
         .ok_or_else(not_shared)?;
     let _place = state.reads.enter("image links")?;
     let paths = state
