@@ -245,6 +245,8 @@ const shareToken = new URLSearchParams(location.search).get('share');
   }
   drawChart(rows);
   describeRun(report, runs || []);
-  await showAgain(report, supabase, price);
-  await showDocuments(report, runs || [], rows.map((m) => m.model_id), supabase);
+  await Promise.all([
+    showAgain(report, supabase, price),
+    showDocuments(report, runs || [], rows.map((m) => m.model_id), supabase),
+  ]);
 })();
