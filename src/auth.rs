@@ -23,12 +23,34 @@ pub struct Caller {
     pub access_token: String,
 }
 
+/// Why a caller is not signed in. What the caller is told is the variant's
+/// sentence; `detail` (the library's words, a key id, a URL) is for the log.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum AuthError {
     #[error("sign in first: no bearer token")]
     Missing,
-    #[error("the access token is not valid: {0}")]
-    Invalid(String),
+    #[error("the access token is not valid; sign in again")]
+    Invalid { detail: String },
+    /// The keys that would verify the token could not be fetched: our
+    /// failure, not the caller's.
+    #[error("the keys that verify access tokens are unavailable")]
+    KeysUnavailable { detail: String },
+}
+
+impl AuthError {
+    fn invalid(detail: impl Into<String>) -> Self {
+        Self::Invalid {
+            detail: detail.into(),
+        }
+    }
+
+    /// What happened, for the log (never for the caller).
+    pub fn detail(&self) -> &str {
+        match self {
+            Self::Missing => "no bearer token",
+            Self::Invalid { detail } | Self::KeysUnavailable { detail } => detail,
+        }
+    }
 }
 
 #[derive(Deserialize)]
@@ -54,7 +76,7 @@ impl JwksCache {
             let (set, fetched) = &*self.keys.read().await;
             let fresh = fetched.is_some_and(|at| at.elapsed() < JWKS_TTL);
             if let (true, Some(jwk)) = (fresh, set.find(kid)) {
-                return DecodingKey::from_jwk(jwk).map_err(|e| AuthError::Invalid(e.to_string()));
+                return DecodingKey::from_jwk(jwk).map_err(|e| AuthError::invalid(e.to_string()));
             }
         }
         let mut guard = self.keys.write().await;
@@ -68,17 +90,21 @@ impl JwksCache {
                 .send()
                 .await
                 .and_then(|r| r.error_for_status())
-                .map_err(|e| AuthError::Invalid(format!("signing keys unavailable: {e}")))?
+                .map_err(|e| AuthError::KeysUnavailable {
+                    detail: format!("signing keys unavailable: {e}"),
+                })?
                 .json()
                 .await
-                .map_err(|e| AuthError::Invalid(format!("signing keys unreadable: {e}")))?;
+                .map_err(|e| AuthError::KeysUnavailable {
+                    detail: format!("signing keys unreadable: {e}"),
+                })?;
             *guard = (set, Some(Instant::now()));
         }
         let jwk = guard
             .0
             .find(kid)
-            .ok_or_else(|| AuthError::Invalid(format!("unknown signing key {kid}")))?;
-        DecodingKey::from_jwk(jwk).map_err(|e| AuthError::Invalid(e.to_string()))
+            .ok_or_else(|| AuthError::invalid(format!("unknown signing key {kid}")))?;
+        DecodingKey::from_jwk(jwk).map_err(|e| AuthError::invalid(e.to_string()))
     }
 }
 
@@ -119,43 +145,45 @@ impl TokenVerifier {
             .map(str::trim)
             .filter(|t| !t.is_empty())
             .ok_or(AuthError::Missing)?;
-        let header = decode_header(token).map_err(|e| AuthError::Invalid(e.to_string()))?;
-        let key =
-            match header.alg {
-                Algorithm::HS256 => self.secret.as_deref().cloned().ok_or_else(|| {
-                    AuthError::Invalid("HS256 tokens are not accepted here".into())
-                })?,
-                Algorithm::ES256 | Algorithm::RS256 => {
-                    let jwks = self.jwks.as_ref().ok_or_else(|| {
-                        AuthError::Invalid("asymmetric tokens are not accepted here".into())
-                    })?;
-                    let kid = header
-                        .kid
-                        .as_deref()
-                        .ok_or_else(|| AuthError::Invalid("token names no key".into()))?;
-                    jwks.key(kid).await?
-                }
-                other => {
-                    return Err(AuthError::Invalid(format!(
-                        "algorithm {other:?} is not accepted"
-                    )))
-                }
-            };
+        let header = decode_header(token).map_err(|e| AuthError::invalid(e.to_string()))?;
+        let key = match header.alg {
+            Algorithm::HS256 => self
+                .secret
+                .as_deref()
+                .cloned()
+                .ok_or_else(|| AuthError::invalid("HS256 tokens are not accepted here"))?,
+            Algorithm::ES256 | Algorithm::RS256 => {
+                let jwks = self
+                    .jwks
+                    .as_ref()
+                    .ok_or_else(|| AuthError::invalid("asymmetric tokens are not accepted here"))?;
+                let kid = header
+                    .kid
+                    .as_deref()
+                    .ok_or_else(|| AuthError::invalid("token names no key"))?;
+                jwks.key(kid).await?
+            }
+            other => {
+                return Err(AuthError::invalid(format!(
+                    "algorithm {other:?} is not accepted"
+                )))
+            }
+        };
         let mut validation = Validation::new(header.alg);
         validation.set_audience(&["authenticated"]);
         validation.set_required_spec_claims(&["exp", "sub", "aud"]);
         validation.leeway = 30;
         let claims = decode::<Claims>(token, &key, &validation)
-            .map_err(|e| AuthError::Invalid(e.to_string()))?
+            .map_err(|e| AuthError::invalid(e.to_string()))?
             .claims;
         if claims.role != "authenticated" {
-            return Err(AuthError::Invalid(format!(
+            return Err(AuthError::invalid(format!(
                 "role {} cannot do this",
                 claims.role
             )));
         }
-        let user_id = Uuid::parse_str(&claims.sub)
-            .map_err(|_| AuthError::Invalid("sub is not a user id".into()))?;
+        let user_id =
+            Uuid::parse_str(&claims.sub).map_err(|_| AuthError::invalid("sub is not a user id"))?;
         Ok(Caller {
             user_id,
             email: claims.email,

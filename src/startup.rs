@@ -75,11 +75,7 @@ pub async fn serve(
     listener: TcpListener,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) {
-    warp::serve(crate::sidecar::routes(state))
-        .incoming(listener)
-        .graceful(shutdown)
-        .run()
-        .await;
+    crate::sidecar::serve(crate::sidecar::routes(state), listener, shutdown).await;
 }
 
 /// `modelpick catalog sync`'s syncer, from its settings (one connection).

@@ -32,11 +32,15 @@ const App = (() => {
   // Where to go after signing in: a page of this site, whatever the link
   // says (`//evil.com`, `/\evil.com`, `/%09/evil.com`, `https:evil.com` and
   // the like all resolve to another origin and give `/`).
+  // The page to go to after signing in: `raw` resolved against this origin,
+  // returned whole (href) only when the URL as built is ours. Returning its
+  // path instead would let dot segments ("/.//evil.example") collapse into
+  // a protocol-relative URL that leaves the site.
   function nextPage(raw) {
     if (!raw) return '/';
     try {
       const url = new URL(raw, location.origin);
-      return url.origin === location.origin ? url.pathname + url.search + url.hash : '/';
+      return url.origin === location.origin && /^https?:$/.test(url.protocol) ? url.href : '/';
     } catch {
       return '/';
     }

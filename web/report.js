@@ -154,10 +154,8 @@ function describeRun(report, runs) {
   App.$('#run-prompt').textContent = report.prompt || '';
   App.$('#run-schema').textContent = report.json_schema ? JSON.stringify(report.json_schema, null, 2) : 'No JSON Schema.';
   const names = Object.fromEntries(report.documents.map((d) => [d.index, d.name]));
-  const quote = (v) => { const t = String(v ?? ''); return /[",\n]/.test(t) ? `"${t.replace(/"/g, '""')}"` : t; };
-  const csv = [['document', 'model', 'passed', 'fields_matched', 'fields_total', 'cost_usd', 'latency_ms', 'error', 'answer'].join(',')]
-    .concat(runs.map((r) => [names[r.image_index], r.model_id, r.passed, r.fields_matched, r.fields_total, r.cost, r.response_time_ms, r.error, r.output_json].map(quote).join(',')))
-    .join('\r\n');
+  const csv = csvTable([['document', 'model', 'passed', 'fields_matched', 'fields_total', 'cost_usd', 'latency_ms', 'error', 'answer']]
+    .concat(runs.map((r) => [names[r.image_index], r.model_id, r.passed, r.fields_matched, r.fields_total, r.cost, r.response_time_ms, r.error, r.output_json])));
   const download = (name, type, text) => {
     const link = Object.assign(document.createElement('a'), { href: URL.createObjectURL(new Blob([text], { type })), download: name });
     link.click(); setTimeout(() => URL.revokeObjectURL(link.href), 1000);

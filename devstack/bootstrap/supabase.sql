@@ -329,6 +329,14 @@ alter function storage.extension(text) owner to supabase_storage_admin;
 alter function storage.protect_delete() owner to supabase_storage_admin;
 grant all on storage.buckets, storage.objects to project_owner, anon, authenticated, service_role;
 grant execute on all functions in schema storage to project_owner, anon, authenticated, service_role;
+-- Supabase's own setup gives `postgres` these default privileges in
+-- `storage`; no project can change them, so the local platform has them too.
+alter default privileges for role project_owner in schema storage
+  grant all on tables to anon, authenticated, service_role;
+alter default privileges for role project_owner in schema storage
+  grant all on functions to anon, authenticated, service_role;
+alter default privileges for role project_owner in schema storage
+  grant all on sequences to anon, authenticated, service_role;
 
 -- supautils' policy_grants: on hosted Supabase `postgres` may create, alter
 -- and drop policies on the storage tables without owning them (supautils

@@ -1,11 +1,18 @@
-//! Request bodies, read within two bounds: each route's own cap, checked on
-//! the bytes actually read (a chunked body declares no length, and a
-//! declared one is refused before any byte is read), and one budget for the
-//! bytes of every body the process holds at once, so that a thousand slow
-//! uploads at the cap cannot add up to more memory than the budget either.
-//! Over the cap: 413; over the budget: 503, to be retried.
+//! Request bodies, read within three bounds: each route's own cap, checked
+//! on the bytes actually read (a chunked body declares no length, and a
+//! declared one is refused before any byte is read); a deadline for the
+//! whole body, so that a client who stops sending lets go of what it holds;
+//! and one budget for the bytes of every body the process holds at once,
+//! so that a thousand slow uploads at the cap cannot add up to more memory
+//! than the budget either. Part of the budget is kept for small bodies (a
+//! Stripe event, a checkout: a few KiB): a body that grows past
+//! `SMALL_BODY_BYTES` cannot hold any of it, so large bodies, however many,
+//! never starve the small ones that carry payments.
+//! Over the cap: 413; too slow: 408; over the budget: 503, to be retried.
 
-use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, LazyLock, Mutex};
+use std::time::{Duration, Instant};
 
 use bytes::{Buf, BufMut, Bytes, BytesMut};
 use futures_util::{Stream, StreamExt};
@@ -14,22 +21,94 @@ use warp::{Filter, Rejection};
 
 /// Body bytes all requests may hold at once.
 pub const BODY_BUDGET_BYTES: usize = 64 * 1024 * 1024;
+/// Of the budget, what only small bodies may hold.
+pub const SMALL_BODY_RESERVE_BYTES: usize = 8 * 1024 * 1024;
+/// A body this large or smaller may hold the reserve.
+pub const SMALL_BODY_BYTES: usize = 64 * 1024;
+/// How long a body may take to arrive, from when its reading starts.
+pub const BODY_DEADLINE: Duration = Duration::from_secs(10);
 /// The budget is counted in KiB.
 const UNIT: usize = 1024;
 
-/// The process's budget for request bodies.
+/// The process's budget for request bodies: the shared part and the part
+/// kept for small bodies.
 #[derive(Clone)]
-pub struct BodyBudget(Arc<Semaphore>);
+pub struct BodyBudget {
+    shared: Arc<Semaphore>,
+    small: Arc<Semaphore>,
+    deadline: Duration,
+}
 
 impl BodyBudget {
-    pub fn new(bytes: usize) -> Self {
-        Self(Arc::new(Semaphore::new(bytes.div_ceil(UNIT))))
+    /// `bytes` in all, `reserve` of them for small bodies only.
+    pub fn new(bytes: usize, reserve: usize, deadline: Duration) -> Self {
+        let reserve = reserve.min(bytes);
+        Self {
+            shared: Arc::new(Semaphore::new((bytes - reserve).div_ceil(UNIT))),
+            small: Arc::new(Semaphore::new(reserve.div_ceil(UNIT))),
+            deadline,
+        }
     }
 }
 
 impl Default for BodyBudget {
     fn default() -> Self {
-        Self::new(BODY_BUDGET_BYTES)
+        Self::new(BODY_BUDGET_BYTES, SMALL_BODY_RESERVE_BYTES, BODY_DEADLINE)
+    }
+}
+
+/// What one body holds of the budget, given back when dropped.
+#[derive(Debug, Default)]
+struct Held {
+    shared: Option<OwnedSemaphorePermit>,
+    small: Option<OwnedSemaphorePermit>,
+}
+
+impl Held {
+    fn units(&self) -> usize {
+        self.shared.as_ref().map_or(0, |p| p.num_permits())
+            + self.small.as_ref().map_or(0, |p| p.num_permits())
+    }
+
+    fn add(slot: &mut Option<OwnedSemaphorePermit>, more: OwnedSemaphorePermit) {
+        match slot.as_mut() {
+            Some(permit) => permit.merge(more),
+            None => *slot = Some(more),
+        }
+    }
+
+    /// Holds `bytes` in all: from the shared part first, from the reserve
+    /// only while the body is small; a body that outgrows the reserve moves
+    /// what it held there to the shared part.
+    fn grow(&mut self, budget: &BodyBudget, bytes: usize) -> Result<(), OverBudget> {
+        let units = bytes.div_ceil(UNIT);
+        let small_body = bytes <= SMALL_BODY_BYTES;
+        if !small_body {
+            if let Some(reserved) = self.small.take() {
+                let moved = budget
+                    .shared
+                    .clone()
+                    .try_acquire_many_owned(reserved.num_permits() as u32)
+                    .map_err(|_| OverBudget)?;
+                Self::add(&mut self.shared, moved);
+            }
+        }
+        let have = self.units();
+        if units <= have {
+            return Ok(());
+        }
+        let wanted = (units - have) as u32;
+        if let Ok(more) = budget.shared.clone().try_acquire_many_owned(wanted) {
+            Self::add(&mut self.shared, more);
+            return Ok(());
+        }
+        if small_body {
+            if let Ok(more) = budget.small.clone().try_acquire_many_owned(wanted) {
+                Self::add(&mut self.small, more);
+                return Ok(());
+            }
+        }
+        Err(OverBudget)
     }
 }
 
@@ -38,7 +117,7 @@ impl Default for BodyBudget {
 #[derive(Debug)]
 pub struct Body {
     pub bytes: Bytes,
-    _held: Option<OwnedSemaphorePermit>,
+    _held: Held,
 }
 
 #[derive(Debug)]
@@ -48,6 +127,11 @@ impl warp::reject::Reject for TooLarge {}
 #[derive(Debug)]
 pub struct OverBudget;
 impl warp::reject::Reject for OverBudget {}
+
+/// The body did not arrive within the deadline.
+#[derive(Debug)]
+pub struct TooSlow(pub Duration);
+impl warp::reject::Reject for TooSlow {}
 
 #[derive(Debug)]
 pub struct Unreadable;
@@ -62,42 +146,54 @@ pub fn limited(
         .and_then(move |length: Option<u64>| async move {
             match length {
                 Some(n) if n > limit => Err(warp::reject::custom(TooLarge(limit))),
-                _ => Ok(()),
+                _ => Ok(length),
             }
         })
-        .untuple_one()
         .and(warp::body::stream())
-        .and_then(move |stream| {
+        .and_then(move |declared: Option<u64>, stream| {
             let budget = budget.clone();
-            async move { read(Box::pin(stream), limit, &budget).await }
+            async move { read(Box::pin(stream), limit, declared, &budget).await }
         })
 }
 
-async fn read<S, B>(mut stream: S, limit: u64, budget: &BodyBudget) -> Result<Body, Rejection>
+/// Reads `stream` whole. With a declared length the buffer is that size,
+/// taken (and counted) when the first bytes arrive; without one it doubles
+/// as bytes arrive, up to the cap. Either way the budget counts the memory
+/// the buffer takes, spare room included.
+async fn read<S, B>(
+    mut stream: S,
+    limit: u64,
+    declared: Option<u64>,
+    budget: &BodyBudget,
+) -> Result<Body, Rejection>
 where
     S: Stream<Item = Result<B, warp::Error>> + Unpin,
     B: Buf,
 {
+    let deadline = tokio::time::Instant::now() + budget.deadline;
     let mut bytes = BytesMut::new();
-    let mut held: Option<OwnedSemaphorePermit> = None;
-    while let Some(chunk) = stream.next().await {
+    let mut held = Held::default();
+    loop {
+        let next = match tokio::time::timeout_at(deadline, stream.next()).await {
+            Ok(next) => next,
+            Err(_) => {
+                SLOW_BODIES.refused(bytes.len(), budget.deadline);
+                return Err(warp::reject::custom(TooSlow(budget.deadline)));
+            }
+        };
+        let Some(chunk) = next else { break };
         let mut chunk = chunk.map_err(|_| warp::reject::custom(Unreadable))?;
         let len = bytes.len() + chunk.remaining();
         if len as u64 > limit {
             return Err(warp::reject::custom(TooLarge(limit)));
         }
-        let units = len.div_ceil(UNIT) as u32;
-        let have = held.as_ref().map_or(0, |p| p.num_permits() as u32);
-        if units > have {
-            let more = budget
-                .0
-                .clone()
-                .try_acquire_many_owned(units - have)
-                .map_err(|_| warp::reject::custom(OverBudget))?;
-            match held.as_mut() {
-                Some(permit) => permit.merge(more),
-                None => held = Some(more),
-            }
+        if len > bytes.capacity() {
+            let capacity = match declared {
+                Some(declared) if declared as usize >= len => declared as usize,
+                _ => len.max(bytes.capacity() * 2).min(limit as usize),
+            };
+            held.grow(budget, capacity).map_err(warp::reject::custom)?;
+            bytes.reserve(capacity - bytes.len());
         }
         while chunk.has_remaining() {
             let piece = chunk.chunk();
@@ -110,6 +206,49 @@ where
         bytes: bytes.freeze(),
         _held: held,
     })
+}
+
+/// One log line per body refused for being slow, at most `PER_SECOND` a
+/// second; the lines held back are counted in the next one written.
+struct SlowBodyLog {
+    window: Mutex<(Instant, u32)>,
+    held_back: AtomicU64,
+}
+
+static SLOW_BODIES: LazyLock<SlowBodyLog> = LazyLock::new(SlowBodyLog::new);
+
+impl SlowBodyLog {
+    const PER_SECOND: u32 = 5;
+
+    fn new() -> Self {
+        Self {
+            window: Mutex::new((Instant::now(), 0)),
+            held_back: AtomicU64::new(0),
+        }
+    }
+
+    fn refused(&self, received_bytes: usize, deadline: Duration) {
+        let now = Instant::now();
+        let allowed = {
+            let mut window = self.window.lock().unwrap_or_else(|e| e.into_inner());
+            if now.duration_since(window.0) >= Duration::from_secs(1) {
+                *window = (now, 0);
+            }
+            window.1 += 1;
+            window.1 <= Self::PER_SECOND
+        };
+        if allowed {
+            let held_back = self.held_back.swap(0, Ordering::Relaxed);
+            tracing::warn!(
+                body.received_bytes = received_bytes,
+                body.deadline_s = deadline.as_secs(),
+                log.held_back = held_back,
+                "slow request refused: its body did not arrive in time"
+            );
+        } else {
+            self.held_back.fetch_add(1, Ordering::Relaxed);
+        }
+    }
 }
 
 #[cfg(test)]
@@ -125,37 +264,95 @@ mod tests {
         )
     }
 
+    async fn read_all<S>(stream: S, limit: u64, budget: &BodyBudget) -> Result<Body, Rejection>
+    where
+        S: Stream<Item = Result<Bytes, warp::Error>> + Unpin,
+    {
+        read(stream, limit, None, budget).await
+    }
+
+    fn budget(shared_units: usize, reserve_units: usize) -> BodyBudget {
+        BodyBudget::new(
+            (shared_units + reserve_units) * UNIT,
+            reserve_units * UNIT,
+            Duration::from_secs(5),
+        )
+    }
+
+    fn free(budget: &BodyBudget) -> (usize, usize) {
+        (
+            budget.shared.available_permits(),
+            budget.small.available_permits(),
+        )
+    }
+
     #[tokio::test]
     async fn a_body_is_read_whole_within_its_cap_and_the_budget() {
-        let budget = BodyBudget::new(8 * UNIT);
-        let body = read(chunks(&[1000, 2000, 96]), 4096, &budget)
+        let budget = budget(8, 0);
+        let body = read_all(chunks(&[1000, 2000, 96]), 4096, &budget)
             .await
             .unwrap();
         assert_eq!(body.bytes.len(), 3096);
-        assert_eq!(
-            budget.0.available_permits(),
-            4,
-            "4 KiB held while the body lives"
-        );
+        assert_eq!(free(&budget), (4, 0), "4 KiB held while the body lives");
         drop(body);
-        assert_eq!(budget.0.available_permits(), 8, "and given back after");
+        assert_eq!(free(&budget), (8, 0), "and given back after");
     }
 
     #[tokio::test]
     async fn a_body_past_its_cap_is_refused_as_soon_as_it_passes() {
-        let budget = BodyBudget::new(8 * UNIT);
-        let refused = read(chunks(&[4000, 200, 1_000_000]), 4096, &budget).await;
+        let budget = budget(8, 0);
+        let refused = read_all(chunks(&[4000, 200, 1_000_000]), 4096, &budget).await;
         assert!(refused.unwrap_err().find::<TooLarge>().is_some());
-        assert_eq!(budget.0.available_permits(), 8, "nothing stays held");
+        assert_eq!(free(&budget), (8, 0), "nothing stays held");
     }
 
     #[tokio::test]
     async fn bodies_past_the_budget_together_are_refused() {
-        let budget = BodyBudget::new(4 * UNIT);
-        let first = read(chunks(&[3 * UNIT]), 1 << 20, &budget).await.unwrap();
-        let second = read(chunks(&[2 * UNIT]), 1 << 20, &budget).await;
+        let budget = budget(4, 0);
+        let first = read_all(chunks(&[3 * UNIT]), 1 << 20, &budget)
+            .await
+            .unwrap();
+        let second = read_all(chunks(&[2 * UNIT]), 1 << 20, &budget).await;
         assert!(second.unwrap_err().find::<OverBudget>().is_some());
         drop(first);
-        assert!(read(chunks(&[2 * UNIT]), 1 << 20, &budget).await.is_ok());
+        assert!(read_all(chunks(&[2 * UNIT]), 1 << 20, &budget)
+            .await
+            .is_ok());
+    }
+
+    #[tokio::test]
+    async fn large_bodies_cannot_take_the_room_kept_for_small_ones() {
+        let budget = budget(100, 80);
+        // Large bodies take all of the shared part, and no more.
+        let large = read_all(chunks(&[100 * UNIT]), 1 << 20, &budget)
+            .await
+            .unwrap();
+        assert_eq!(free(&budget), (0, 80));
+        // One that starts small may use the reserve, until it grows past it.
+        let refused = read_all(chunks(&[4 * UNIT, SMALL_BODY_BYTES]), 1 << 20, &budget).await;
+        assert!(refused.unwrap_err().find::<OverBudget>().is_some());
+        assert_eq!(
+            free(&budget),
+            (0, 80),
+            "what it held of the reserve is back"
+        );
+        // A small one still fits.
+        let small = read_all(chunks(&[3 * UNIT]), 1 << 20, &budget)
+            .await
+            .unwrap();
+        assert_eq!(free(&budget), (0, 77));
+        drop((large, small));
+        assert_eq!(free(&budget), (100, 80));
+    }
+
+    #[tokio::test]
+    async fn a_body_that_stops_arriving_is_refused_at_its_deadline() {
+        tokio::time::pause();
+        let budget = budget(8, 8);
+        let stalled = futures_util::stream::iter(vec![Ok(Bytes::from(vec![b'x'; 2 * UNIT]))])
+            .chain(futures_util::stream::pending());
+        let refused = read(Box::pin(stalled), 1 << 20, Some(4 * UNIT as u64), &budget).await;
+        assert!(refused.unwrap_err().find::<TooSlow>().is_some());
+        assert_eq!(free(&budget), (8, 8), "what it held is given back");
     }
 }

@@ -22,9 +22,8 @@ struct CheckoutBody {
 
 fn parse_body(body: &[u8]) -> Result<Uuid, ApiError> {
     let body: CheckoutBody = serde_json::from_slice(body).map_err(|e| {
-        ApiError::BadRequest(format!(
-            "expected a JSON body {{\"draftId\": \"<uuid>\"}}: {e}"
-        ))
+        tracing::info!(error = %e, "checkout body refused");
+        ApiError::BadRequest("expected a JSON body {\"draftId\": \"<uuid>\"}".into())
     })?;
     Uuid::parse_str(body.draft_id.trim())
         .map_err(|_| ApiError::BadRequest(format!("draftId {:?} is not a draft id", body.draft_id)))

@@ -21,6 +21,9 @@ pub enum ApiError {
     Unprocessable(String),
     #[error("the request body is larger than {0} bytes")]
     PayloadTooLarge(u64),
+    /// The request did not arrive in time; the connection is closed.
+    #[error("{0}")]
+    TooSlow(String),
     /// A per-account limit; the sentence says when to try again.
     #[error("{0}")]
     TooManyRequests(String),
@@ -48,6 +51,7 @@ impl ApiError {
             Self::Conflict(_) => (StatusCode::CONFLICT, "conflict"),
             Self::Unprocessable(_) => (StatusCode::UNPROCESSABLE_ENTITY, "unprocessable"),
             Self::PayloadTooLarge(_) => (StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large"),
+            Self::TooSlow(_) => (StatusCode::REQUEST_TIMEOUT, "request_timeout"),
             Self::TooManyRequests(_) => (StatusCode::TOO_MANY_REQUESTS, "too_many_requests"),
             Self::PaymentProvider { .. } => (StatusCode::BAD_GATEWAY, "payment_provider_failed"),
             Self::Unavailable(_) => (StatusCode::SERVICE_UNAVAILABLE, "unavailable"),
@@ -113,7 +117,14 @@ impl ApiError {
 
 impl From<crate::auth::AuthError> for ApiError {
     fn from(e: crate::auth::AuthError) -> Self {
-        Self::Unauthorized(e.to_string())
+        use crate::auth::AuthError;
+        match e {
+            AuthError::KeysUnavailable { detail } => Self::Unavailable(detail),
+            refused => {
+                tracing::info!(auth.refused = refused.detail(), "access token refused");
+                Self::Unauthorized(refused.to_string())
+            }
+        }
     }
 }
 

@@ -222,6 +222,11 @@ fn rejection_reply(rejection: Rejection) -> Response {
     let id = super::request::RequestId::new();
     let error = if let Some(body::TooLarge(limit)) = rejection.find::<body::TooLarge>() {
         ApiError::PayloadTooLarge(*limit)
+    } else if let Some(body::TooSlow(deadline)) = rejection.find::<body::TooSlow>() {
+        ApiError::TooSlow(format!(
+            "the request body did not arrive within {} seconds",
+            deadline.as_secs()
+        ))
     } else if rejection.find::<body::OverBudget>().is_some() {
         ApiError::Unavailable("the request body budget is spent".into())
     } else if rejection.find::<body::Unreadable>().is_some() {
@@ -236,10 +241,10 @@ fn rejection_reply(rejection: Rejection) -> Response {
             StatusCode::METHOD_NOT_ALLOWED,
             &serde_json::json!({"error": "method not allowed here", "code": "method_not_allowed", "request_id": id.as_str()}),
         );
-    } else if let Some(e) = rejection.find::<warp::reject::InvalidQuery>() {
-        ApiError::BadRequest(e.to_string())
+    } else if rejection.find::<warp::reject::InvalidQuery>().is_some() {
+        ApiError::BadRequest("the query string could not be read".into())
     } else if let Some(e) = rejection.find::<warp::reject::InvalidHeader>() {
-        ApiError::BadRequest(e.to_string())
+        ApiError::BadRequest(format!("the {} header could not be read", e.name()))
     } else {
         tracing::warn!(request.id = id.as_str(), rejection = ?rejection, "request refused before any handler");
         ApiError::BadRequest("the request could not be read".into())

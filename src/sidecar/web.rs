@@ -39,6 +39,7 @@ fn assets() -> Vec<(&'static str, Vec<u8>, &'static str)> {
         ("dashboard.js", file!("dashboard.js"), JS),
         ("processing.js", file!("processing.js"), JS),
         ("report.js", file!("report.js"), JS),
+        ("csv.js", file!("csv.js"), JS),
         ("compare.js", file!("compare.js"), JS),
         ("sign-in.js", file!("sign-in.js"), JS),
         ("sign-up.js", file!("sign-up.js"), JS),

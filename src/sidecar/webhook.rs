@@ -43,8 +43,10 @@ pub async fn receive(
         tracing::warn!(error = %e, "webhook signature refused");
         ApiError::BadRequest(format!("webhook signature refused: {e}"))
     })?;
-    let event: Event = serde_json::from_slice(&body)
-        .map_err(|e| ApiError::BadRequest(format!("the signed body is not a Stripe event: {e}")))?;
+    let event: Event = serde_json::from_slice(&body).map_err(|e| {
+        tracing::warn!(error = %e, "signed webhook body is not a Stripe event");
+        ApiError::BadRequest("the signed body is not a Stripe event".into())
+    })?;
     let span = tracing::info_span!("stripe_event", stripe.event_id = %event.id, stripe.event_type = %event.kind);
     act_on(&state, &event).instrument(span).await
 }

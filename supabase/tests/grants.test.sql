@@ -54,6 +54,7 @@ insert into expected_grants values
   ('catalog_sync_due(interval)', '', 'service_role', 'EXECUTE'),
   ('draft_from_report(uuid)', '', 'authenticated', 'EXECUTE'),
   ('set_report_image_sharing(uuid,boolean)', '', 'authenticated', 'EXECUTE'),
+  ('delete_report_images(uuid)', '', 'authenticated', 'EXECUTE'),
   ('shared_report_images(uuid,text)', '', 'service_role', 'EXECUTE'),
   ('checkout_sessions', '', 'none', '');
 insert into expected_grants
@@ -123,7 +124,8 @@ select set_eq(
       from pg_proc p join pg_namespace n on n.oid = p.pronamespace
      cross join unnest(array['anon', 'authenticated', 'service_role']) r
      where n.nspname = 'private' and has_function_privilege(r, p.oid, 'execute')$$,
-  array['private.storage_name_is_safe(text) authenticated', 'private.check_storage_quota(uuid) authenticated'],
+  array['private.check_storage_quota(uuid) authenticated', 'private.report_keeps_image(text) authenticated',
+        'private.storage_name_is_safe(text) authenticated'],
   'in private, the API roles may execute only the storage policies'' helpers'
 );
 select ok(not has_schema_privilege('anon', 'private', 'usage')
@@ -155,13 +157,16 @@ select set_eq(
 );
 
 -- Whatever the project's setting was, objects the migration role makes
--- from now on are granted to no API role by default, in public or private.
+-- from now on are granted to no API role by default, in public or private
+-- (the schemas the project owns; Supabase sets `storage`'s defaults for
+-- `postgres` itself, and no project can or should change them).
 select is(
   (select array_agg(distinct format('%s:%s:%s', d.defaclnamespace::regnamespace, d.defaclobjtype, r.rolname))
      from pg_default_acl d
      cross join lateral aclexplode(d.defaclacl) a
      join pg_roles r on r.oid = a.grantee
     where d.defaclrole = current_user::regrole
+      and d.defaclnamespace in ('public'::regnamespace, 'private'::regnamespace)
       and r.rolname in ('anon', 'authenticated', 'service_role')),
   null,
   'the migration role''s default privileges grant the API roles nothing'

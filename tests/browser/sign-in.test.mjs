@@ -22,8 +22,17 @@ test('the next= link after sign-in stays on this site', { timeout: 120_000 }, as
   try {
     const page = await (await browser.newContext()).newPage();
     for (const next of ['%2F%5Cevil.com', '%2F%09%2Fevil.com', '%2F%2Fevil.com', 'https%3Aevil.com',
-                        'https%3A%2F%2Fevil.com%2F', 'javascript%3Aalert(1)', '%5C%5Cevil.com']) {
+                        'https%3A%2F%2Fevil.com%2F', 'javascript%3Aalert(1)', '%5C%5Cevil.com',
+                        '%09javascript%3Aalert(1)', 'java%09script%3Aalert(1)', '%2F%5C%09evil.com',
+                        '%5C%2Fevil.com', 'data%3Atext%2Fhtml%2C%3Cscript%3Ealert(1)%3C%2Fscript%3E']) {
       assert.equal(await landsOn(page, next), `${site}/`, `next=${next} lands on the dashboard`);
+    }
+    // Dot segments that collapse a same-origin path into "//host" once the
+    // URL is built: the browser must stay on this site whatever page it is.
+    for (const next of ['%2F.%2F%2Fevil.example%2Fphish', '%2F%252e%2F%2Fevil.example', '%2Fx%2F..%2F%2Fevil.example',
+                        '%2F.%2F%5Cevil.example', '%2F%252E%252E%2F%2Fevil.example', '%2F.%2F%09%2Fevil.example']) {
+      const landed = new URL(await landsOn(page, next));
+      assert.equal(landed.origin, new URL(site).origin, `next=${next} stays on this site (landed on ${landed.href})`);
     }
     assert.equal(await landsOn(page, encodeURIComponent('/benchmark/new?draft=abc#models')),
       `${site}/benchmark/new?draft=abc#models`, 'a page of this site is kept, with its query and fragment');

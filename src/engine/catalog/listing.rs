@@ -100,7 +100,12 @@ fn offer(id: &str, model: &Value) -> Result<Offered, &'static str> {
     }
     let pricing = &model["pricing"];
     let price = |name: &str| price(&pricing[name]).ok_or(NO_PRICE);
-    let million = Decimal::from(1_000_000);
+    let per_million = |usd_per_token: Decimal| {
+        usd_per_token
+            .checked_mul(Decimal::from(1_000_000))
+            .map(|usd| usd.normalize())
+            .ok_or(NO_PRICE)
+    };
     let parameters = |name: &str| {
         model["supported_parameters"]
             .as_array()
@@ -116,8 +121,8 @@ fn offer(id: &str, model: &Value) -> Result<Offered, &'static str> {
         context_length: tokens(&model["context_length"])
             .or_else(|| tokens(&model["top_provider"]["context_length"])),
         max_completion_tokens: tokens(&model["top_provider"]["max_completion_tokens"]),
-        prompt_usd_per_mtok: (price("prompt")? * million).normalize(),
-        completion_usd_per_mtok: (price("completion")? * million).normalize(),
+        prompt_usd_per_mtok: per_million(price("prompt")?)?,
+        completion_usd_per_mtok: per_million(price("completion")?)?,
         image_usd: price("image")?.normalize(),
         request_usd: price("request")?.normalize(),
         takes_response_format: parameters("response_format"),
@@ -126,10 +131,12 @@ fn offer(id: &str, model: &Value) -> Result<Offered, &'static str> {
 }
 
 /// A price as the provider states it, if it is known: a missing field,
-/// `null`, a negative price (`"-1"`: it varies), text that is not a number
-/// or an absurd amount is not.
+/// `null`, a negative price (`"-1"`: it varies) or text that is not a
+/// number is not. How large a price may be is the database's to say, per
+/// model (`private.catalog_price_problem`): one it refuses is kept out
+/// with its reason and the rest of the listing syncs.
 fn price(value: &Value) -> Option<Decimal> {
-    money::parse(value).filter(|amount| *amount >= Decimal::ZERO && *amount < Decimal::from(1_000))
+    money::parse(value).filter(|amount| *amount >= Decimal::ZERO)
 }
 
 /// Ids as OpenRouter spells them (`vendor/model:variant`), the same rule as
