@@ -57,6 +57,7 @@ pub fn sidecar(settings: Settings, clock: Clock) -> AppState {
         bodies: BodyBudget::default(),
         headers: SecurityHeaders::new(&settings.site_url, &settings.supabase.url),
         reads: ReadBudget::default(),
+        images: ReadBudget::new(ReadBudget::IMAGES_AT_ONCE),
         settings: Arc::new(settings),
         clock,
     }

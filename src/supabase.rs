@@ -186,40 +186,38 @@ impl Supabase {
         .await
     }
 
-    /// Signed URLs of `paths` in `bucket`, valid for `seconds`, in order;
-    /// `None` for a path Storage would not sign (gone).
-    pub async fn sign_urls(
+    /// The object `path` of `bucket`, read with the service role, as a
+    /// response whose body is still to be streamed; `None` when Storage has
+    /// no such object.
+    pub async fn download_object(
         &self,
         bucket: &str,
-        paths: &[String],
-        seconds: u32,
-    ) -> Result<Vec<Option<String>>, SupabaseError> {
-        #[derive(Deserialize)]
-        struct Signed {
-            #[serde(rename = "signedURL")]
-            signed_url: Option<String>,
-        }
-        let unavailable = |e: reqwest::Error| SupabaseError::Unavailable(e.to_string());
+        path: &str,
+    ) -> Result<Option<reqwest::Response>, SupabaseError> {
+        use percent_encoding::{utf8_percent_encode, NON_ALPHANUMERIC};
+        let encoded: Vec<String> = path
+            .split('/')
+            .map(|segment| utf8_percent_encode(segment, NON_ALPHANUMERIC).to_string())
+            .collect();
         let response = self
             .http
-            .post(format!("{}/object/sign/{bucket}", self.storage_url))
+            .get(format!(
+                "{}/object/{bucket}/{}",
+                self.storage_url,
+                encoded.join("/")
+            ))
             .bearer_auth(&self.service_role_key)
             .header("apikey", &self.service_role_key)
-            .json(&json!({"expiresIn": seconds, "paths": paths}))
             .send()
             .await
-            .map_err(unavailable)?;
-        if !response.status().is_success() {
-            return Err(SupabaseError::Unavailable(format!(
-                "Storage answered {} to signing",
-                response.status()
-            )));
+            .map_err(|e| SupabaseError::Unavailable(e.to_string()))?;
+        match response.status().as_u16() {
+            200 => Ok(Some(response)),
+            400 | 404 => Ok(None),
+            status => Err(SupabaseError::Unavailable(format!(
+                "Storage answered {status} to a download"
+            ))),
         }
-        let signed: Vec<Signed> = response.json().await.map_err(unavailable)?;
-        Ok(signed
-            .into_iter()
-            .map(|s| s.signed_url.map(|url| format!("{}{url}", self.storage_url)))
-            .collect())
     }
 
     fn as_user(&self, table: &str, access_token: &str) -> postgrest::Builder {

@@ -45,6 +45,13 @@ const App = (() => {
       return '/';
     }
   }
+  // Of a draft's image paths, the files uploaded into this draft: the only
+  // ones deleting the draft (or a document of it) may delete. A re-run's
+  // documents are its earlier report's files, and the database keeps any
+  // file a report uses until that report's images are deleted.
+  function filesOfDraft(paths, userId, draftId) {
+    return paths.filter((path) => path.startsWith(`${userId}/${draftId}/`));
+  }
   // Starts Stripe Checkout for a ready draft: the page to go to, or an
   // Error whose message the customer can act on.
   async function checkout(draftId) {
@@ -81,5 +88,5 @@ const App = (() => {
     const link = document.querySelector('#sign-out');
     if (link) link.hidden = !(await session().catch(() => null));
   });
-  return { client, session, requireSession, nextPage, checkout, price, money: (n) => money(n), percent, text, $ };
+  return { client, session, requireSession, nextPage, filesOfDraft, checkout, price, money: (n) => money(n), percent, text, $ };
 })();

@@ -4,10 +4,10 @@ const supabaseReady = (async () => { await App.requireSession(); return App.clie
 async function deleteDraft(draft) {
   if (!confirm(`Delete "${draft.config_data.name || 'Untitled draft'}" and its images?`)) return;
   const supabase = await supabaseReady;
-  const paths = (draft.upload_data.images || []).map((i) => i.path);
+  const { user } = await App.requireSession();
+  const paths = App.filesOfDraft((draft.upload_data.images || []).map((i) => i.path), user.id, draft.id);
   const { error } = await supabase.from('benchmark_drafts').delete().eq('id', draft.id);
   if (error) { App.$('#draft-error').textContent = `Not deleted: ${error.message}`; return; }
-  // Images a paid report still needs are kept by the storage policies.
   if (paths.length) await supabase.storage.from('benchmark-images').remove(paths);
   await load();
 }

@@ -69,6 +69,7 @@ function costs(d, row) {
 // rules; a link holder's signed by the server, only when the owner shares
 // them.
 async function documentImages(report, supabase) {
+  if (report.images_deleted_at) return [];
   if (report.owner) {
     const { data } = await supabase.from('reports').select('image_paths').eq('id', report.id).maybeSingle();
     const paths = data?.image_paths || [];
@@ -117,6 +118,27 @@ async function showAgain(report, supabase, price) {
       : 'The share link shows results only, never the document images.';
   };
   say();
+  const deleted = () => {
+    App.$('#delete-images').hidden = true;
+    App.$('#share-images').disabled = true;
+    App.$('#delete-images-note').textContent = `This report's document images were deleted on ${new Date(report.images_deleted_at).toLocaleDateString()}; its results stay.`;
+  };
+  if (report.images_deleted_at) deleted();
+  else if (report.status !== 'complete' && report.status !== 'failed') App.$('#delete-images').disabled = true;
+  App.$('#delete-images').addEventListener('click', async () => {
+    if (!confirm('Delete this report\'s document images for good? Its results stay; its images, on this page and through its share link, do not, and it can no longer be run again.')) return;
+    App.$('#delete-images').disabled = true;
+    const { data: paths, error } = await supabase.rpc('delete_report_images', { p_report_id: report.id });
+    const removed = error ? null : paths.length ? await supabase.storage.from('benchmark-images').remove(paths) : { error: null };
+    if (error || removed.error) {
+      App.$('#delete-images-error').textContent = `Not deleted: ${(error || removed.error).message}`;
+      App.$('#delete-images').disabled = false;
+      return;
+    }
+    report.images_deleted_at = new Date().toISOString();
+    deleted();
+    document.querySelectorAll('#diffs img').forEach((img) => img.remove());
+  });
   toggle.addEventListener('change', async () => {
     const { error } = await supabase.rpc('set_report_image_sharing', { p_report_id: report.id, p_on: toggle.checked });
     if (error) { toggle.checked = !toggle.checked; App.$('#share-images-note').textContent = `Not changed: ${error.message}`; return; }

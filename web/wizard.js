@@ -382,7 +382,8 @@ const Wizard = (() => {
   // draft uploaded it (a re-run's documents are its earlier report's).
   async function removeImage(index) {
     const [image] = images.splice(index, 1);
-    if (image.path.startsWith(`${userId}/${draftId}/`)) await supabase.storage.from(BUCKET).remove([image.path]);
+    const own = App.filesOfDraft([image.path], userId, draftId);
+    if (own.length) await supabase.storage.from(BUCKET).remove(own);
     await renderImages();
     renderExpected();
     updateSchema();

@@ -82,6 +82,27 @@ fn api(state: AppState) -> impl Filter<Extract = (Response,), Error = Rejection>
                     .await
             },
         );
+    let image = warp::path!("api" / "reports" / Uuid / "images" / usize)
+        .and(warp::get())
+        .and(request("shared_image"))
+        .and(with_state(state.clone()))
+        .and(warp::query::<HashMap<String, String>>())
+        .then(
+            |report: Uuid,
+             index: usize,
+             request: Request,
+             state,
+             query: HashMap<String, String>| async move {
+                request
+                    .run(shared_images::image(
+                        state,
+                        report,
+                        index,
+                        query.get("share").cloned(),
+                    ))
+                    .await
+            },
+        );
     let images = warp::path!("api" / "reports" / Uuid / "images")
         .and(warp::get())
         .and(request("shared_images"))
@@ -104,6 +125,8 @@ fn api(state: AppState) -> impl Filter<Extract = (Response,), Error = Rejection>
         .or(compare)
         .unify()
         .or(images)
+        .unify()
+        .or(image)
         .unify()
 }
 

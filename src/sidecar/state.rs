@@ -33,8 +33,10 @@ pub struct AppState {
     pub bodies: BodyBudget,
     /// What every answer carries.
     pub headers: SecurityHeaders,
-    /// Reports read for comparisons and shared images at once.
+    /// Reports read for comparisons and shared image lists at once.
     pub reads: ReadBudget,
+    /// Shared images streamed at once.
+    pub images: ReadBudget,
     pub clock: Clock,
 }
 
@@ -46,6 +48,12 @@ pub struct ReadBudget(Arc<tokio::sync::Semaphore>);
 
 impl ReadBudget {
     pub const AT_ONCE: usize = 4;
+    /// Images a page shows at once (a browser loads six at a time).
+    pub const IMAGES_AT_ONCE: usize = 16;
+
+    pub fn new(places: usize) -> Self {
+        Self(Arc::new(tokio::sync::Semaphore::new(places)))
+    }
 
     /// A place for one piece of such work, held until dropped; `Busy`
     /// (503, Retry-After) when every place is taken.

@@ -104,9 +104,9 @@ select throws_ok(
 );
 select throws_ok(
   $$select public.sync_model_catalog(jsonb_build_array(pg_temp.offer('bad id <script>', '1', '1')))$$,
-  'PT400',
-  'a model id is empty, too long or has characters we do not use',
-  'an id with spaces or markup is refused'
+  'PT422',
+  'the provider lists no model that reads images with a known price: the catalog is left as it was',
+  'an id with spaces or markup is refused, as a model (and an offer of only that is no offer)'
 );
 select set_eq(
   $$select id, active from public.model_catalog$$,

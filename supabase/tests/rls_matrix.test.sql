@@ -201,6 +201,9 @@ select pg_temp.cells('functions', 'draft_from_report', $q$select public.draft_fr
                                                    'no privilege', 'allowed',      'not found',    'no privilege');
 select pg_temp.cells('functions', 'set_report_image_sharing', $q$select public.set_report_image_sharing('e0000000-0000-4000-8000-0000000000e2', true)$q$,
                                                    'no privilege', 'allowed',      'not found',    'no privilege');
+select pg_temp.cells('functions', 'delete_report_images', $q$select public.delete_report_images('e0000000-0000-4000-8000-0000000000e2')$q$,
+                                                   'no privilege', 'error PT409: This report is still running and needs its images. Delete them once it has finished.',
+                                                   'not found',    'no privilege');
 select pg_temp.cells('functions', 'shared_report_images', $q$select 1 from public.shared_report_images('e0000000-0000-4000-8000-0000000000e2', 'token-of-cs_shared') i where i is not null$q$,
                                                    'no privilege', 'no privilege', 'no privilege', 'no rows');
 select pg_temp.cells('functions', 'claim_followups', $q$select 1 from public.claim_followups('w', 0, 60)$q$,

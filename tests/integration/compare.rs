@@ -313,13 +313,58 @@ async fn a_link_holder_sees_the_images_only_while_the_owner_shares_them() {
     assert_eq!(status, StatusCode::OK, "{body}");
     let list = body["images"].as_array().unwrap();
     assert_eq!(list.len(), 3);
-    let image = TestApp::http()
-        .get(list[0]["url"].as_str().unwrap())
-        .send()
+    // Nothing a link holder receives names the owner or the draft (a
+    // storage path would: `<user id>/<draft id>/…`).
+    let owned = t
+        .app
+        .supabase
+        .db
+        .client()
+        .await
+        .query_one(
+            "select user_id::text, draft_id::text from public.reports where id = $1",
+            &[&t.march],
+        )
         .await
         .unwrap();
-    assert_eq!(image.status(), StatusCode::OK);
-    assert_eq!(image.bytes().await.unwrap().as_ref(), PNG);
+    let (user_id, draft_id): (String, String) = (owned.get(0), owned.get(1));
+    let listed = body.to_string();
+    assert!(
+        !listed.contains(&user_id) && !listed.contains(&draft_id),
+        "{listed}"
+    );
+    for entry in list {
+        let url = entry["url"].as_str().unwrap();
+        assert!(url.starts_with("/api/reports/"), "a link of ours: {url}");
+        let image = TestApp::http()
+            .get(format!("{}{url}", t.app.url))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(image.status(), StatusCode::OK);
+        let headers = format!("{:?}", image.headers());
+        assert!(
+            !headers.contains(&user_id) && !headers.contains(&draft_id),
+            "{headers}"
+        );
+        assert_eq!(image.headers()["cache-control"], "private, no-store");
+        assert_eq!(image.headers()["content-type"], "image/png");
+        assert_eq!(image.bytes().await.unwrap().as_ref(), PNG);
+    }
+    let past_the_end = format!(
+        "{}/api/reports/{}/images/3?share={token}",
+        t.app.url, t.march
+    );
+    assert_eq!(
+        TestApp::http()
+            .get(past_the_end)
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        StatusCode::NOT_FOUND
+    );
+    let first_image = format!("{}{}", t.app.url, list[0]["url"].as_str().unwrap());
     assert_eq!(images("wrong-token".into()).await.0, StatusCode::NOT_FOUND);
     assert_eq!(
         images(share_token(&t.app, t.april).await).await.0,
@@ -353,5 +398,15 @@ async fn a_link_holder_sees_the_images_only_while_the_owner_shares_them() {
     assert_eq!(
         images(rotated.as_str().unwrap().to_owned()).await.0,
         StatusCode::NOT_FOUND
+    );
+    assert_eq!(
+        TestApp::http()
+            .get(first_image)
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        StatusCode::NOT_FOUND,
+        "an image link ends with the sharing"
     );
 }

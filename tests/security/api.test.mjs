@@ -166,6 +166,21 @@ test('a ./ segment is refused in Storage and in a ready draft', async () => {
   assert.equal(error.message, 'Every image must be stored under the owner\'s own folder.');
 });
 
+test('uploads sent at once cannot overshoot the 500 images of an account', async () => {
+  const user = await newUser('racer');
+  const tiny = new Blob([new Uint8Array([0x89, 0x50, 0x4e, 0x47])], { type: 'image/png' });
+  const upload = (name) => user.client.storage.from(BUCKET).upload(`${user.id}/race/${name}.png`, tiny, { contentType: 'image/png' });
+  for (let i = 0; i < 490; i += 35) {
+    const batch = await Promise.all(Array.from({ length: Math.min(35, 490 - i) }, (_, j) => upload(`a${i + j}`)));
+    assert.deepEqual(batch.filter((u) => u.error).map((u) => u.error.message), []);
+  }
+  // Forty at once with room for ten: exactly ten are stored.
+  const race = await Promise.all(Array.from({ length: 40 }, (_, j) => upload(`b${j}`)));
+  assert.equal(race.filter((u) => !u.error).length, 10, 'exactly the room left is taken');
+  const { data: stored } = await user.client.storage.from(BUCKET).list(`${user.id}/race`, { limit: 1000 });
+  assert.equal(stored.length, 500, 'and the account holds 500, not more');
+});
+
 test('one account keeps at most 50 unfinished drafts and 500 images', async () => {
   const user = await newUser('hoarder');
   const { error: fifty } = await user.client.from('benchmark_drafts').insert(Array.from({ length: 50 }, () => ({ config_data: {} })));

@@ -13,6 +13,7 @@ mod empty_answers;
 mod error_bodies;
 mod grants;
 mod headers;
+mod hosted_project;
 mod settlement;
 mod slow_requests;
 mod storage_names;
