@@ -15,6 +15,7 @@ pub mod figures;
 pub mod html;
 pub mod money;
 pub mod once_map;
+pub mod storage;
 pub mod stripe;
 pub mod supabase;
 pub mod telemetry;

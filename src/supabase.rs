@@ -188,24 +188,18 @@ impl Supabase {
 
     /// The object `path` of `bucket`, read with the service role, as a
     /// response whose body is still to be streamed; `None` when Storage has
-    /// no such object.
+    /// no such object, or the name is not one we read (`storage::name_is_safe`).
     pub async fn download_object(
         &self,
         bucket: &str,
         path: &str,
     ) -> Result<Option<reqwest::Response>, SupabaseError> {
-        use percent_encoding::{utf8_percent_encode, NON_ALPHANUMERIC};
-        let encoded: Vec<String> = path
-            .split('/')
-            .map(|segment| utf8_percent_encode(segment, NON_ALPHANUMERIC).to_string())
-            .collect();
+        let Some(url) = crate::storage::object_url(&self.storage_url, bucket, path) else {
+            return Ok(None);
+        };
         let response = self
             .http
-            .get(format!(
-                "{}/object/{bucket}/{}",
-                self.storage_url,
-                encoded.join("/")
-            ))
+            .get(url)
             .bearer_auth(&self.service_role_key)
             .header("apikey", &self.service_role_key)
             .send()

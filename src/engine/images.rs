@@ -15,6 +15,8 @@ use std::sync::Arc;
 use base64::Engine as _;
 use bytes::Bytes;
 
+use crate::storage;
+
 /// An image ready to send: its data URL as a JSON string literal (quotes
 /// included; base64 needs no escaping), and its size in pixels.
 #[derive(Debug)]
@@ -65,33 +67,7 @@ pub fn encode(path: &str, bytes: &[u8]) -> Result<EncodedImage, String> {
     })
 }
 
-/// Whether `name` is a storage object name the engine reads as it is
-/// written: 2 to 8 parts joined by `/`, each 1 to 128 letters, digits, `.`,
-/// `_` and `-`, not starting with a dot; at most 512 bytes. Nothing in such a
-/// name is rewritten on its way into a URL (no `.` or `..` part, no `%`, no
-/// `\`). The same rule as `private.storage_name_is_safe`, which the storage
-/// policies and `check_ready_draft` apply (a test holds the two together).
-pub fn storage_name_is_safe(name: &str) -> bool {
-    let parts: Vec<&str> = name.split('/').collect();
-    name.len() <= 512
-        && (2..=8).contains(&parts.len())
-        && parts.iter().all(|part| {
-            (1..=128).contains(&part.len())
-                && !part.starts_with('.')
-                && part
-                    .bytes()
-                    .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'))
-        })
-}
-
 impl ImageSource {
-    /// The object's URL; `None` for a name the rule refuses (a ready draft
-    /// cannot hold one, so this is a second line).
-    fn url(&self, path: &str) -> Option<String> {
-        storage_name_is_safe(path)
-            .then(|| format!("{}/object/benchmark-images/{path}", self.storage_url))
-    }
-
     /// The image at `path` in the `benchmark-images` bucket, encoded; one
     /// of more than `max_bytes` is refused.
     pub async fn download(&self, path: &str, max_bytes: usize) -> Image {
@@ -103,8 +79,7 @@ impl ImageSource {
     }
 
     async fn fetch(&self, path: &str, max_bytes: usize) -> Result<Vec<u8>, String> {
-        let url = self
-            .url(path)
+        let url = storage::object_url(&self.storage_url, storage::BENCHMARK_IMAGES, path)
             .ok_or_else(|| format!("the image path {path:?} is not a storage name we can read"))?;
         let mut response = self
             .http
@@ -165,42 +140,6 @@ mod tests {
         bytes.extend_from_slice(&height.to_be_bytes());
         bytes.extend_from_slice(&[8, 2, 0, 0, 0, 0, 0, 0, 0]);
         bytes
-    }
-
-    #[test]
-    fn only_names_nothing_rewrites_are_read() {
-        let uid = "a0000000-0000-4000-8000-00000000000a";
-        for safe in [
-            format!("{uid}/d1/3f2a.png"),
-            format!("{uid}/invoice_1-final.v2.jpeg"),
-        ] {
-            assert!(storage_name_is_safe(&safe), "{safe}");
-        }
-        for unsafe_name in [
-            format!("{uid}/./a.png"),
-            format!("{uid}/../b/a.png"),
-            format!("{uid}//a.png"),
-            format!("{uid}/.hidden.png"),
-            format!("{uid}/%2e/a.png"),
-            format!("{uid}/a\\b.png"),
-            format!("{uid}/a b.png"),
-            format!("{uid}/a\n.png"),
-            format!("{uid}/"),
-            "a.png".to_owned(),
-            format!("{uid}/{}", "x".repeat(129)),
-        ] {
-            assert!(!storage_name_is_safe(&unsafe_name), "{unsafe_name:?}");
-        }
-        let source = ImageSource {
-            http: reqwest::Client::new(),
-            storage_url: "http://s/storage/v1".into(),
-            service_role_key: String::new(),
-        };
-        assert_eq!(
-            source.url(&format!("{uid}/d/a.png")).as_deref(),
-            Some("http://s/storage/v1/object/benchmark-images/a0000000-0000-4000-8000-00000000000a/d/a.png")
-        );
-        assert_eq!(source.url(&format!("{uid}/./a.png")), None);
     }
 
     #[test]

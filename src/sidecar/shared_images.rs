@@ -26,7 +26,6 @@ pub(super) fn looks_like_share_token(token: &str) -> bool {
             .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
 }
 
-const BUCKET: &str = "benchmark-images";
 /// The bucket's own limit on one image; a longer answer from Storage is cut.
 pub const MAX_IMAGE_BYTES: usize = 10 * 1024 * 1024;
 /// What the bucket takes (migration 002); anything else is sent as bytes.
@@ -94,7 +93,7 @@ pub async fn image(
     let path = paths.get(index).ok_or_else(not_shared)?;
     let download = state
         .supabase
-        .download_object(BUCKET, path)
+        .download_object(crate::storage::BENCHMARK_IMAGES, path)
         .await?
         .ok_or_else(not_shared)?;
     let content_type = download

@@ -1,9 +1,9 @@
 //! The rule for a storage name is the database's (the storage policies and
-//! check_ready_draft apply `private.storage_name_is_safe`) and the engine's
-//! (`images::storage_name_is_safe`), and the two agree on every name an
-//! attacker would try.
+//! check_ready_draft apply `private.storage_name_is_safe`) and the one the
+//! engine and the sidecar read by (`storage::name_is_safe`), and the two
+//! agree on every name an attacker would try.
 
-use modelpick::engine::images::storage_name_is_safe;
+use modelpick::storage::name_is_safe as storage_name_is_safe;
 
 use crate::support::db::TestDb;
 
