@@ -10,7 +10,6 @@
 //! never starve the small ones that carry payments.
 //! Over the cap: 413; too slow: 408; over the budget: 503, to be retried.
 
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, LazyLock, Mutex};
 use std::time::{Duration, Instant};
 
@@ -210,44 +209,46 @@ where
 
 /// One log line per body refused for being slow, at most `PER_SECOND` a
 /// second; the lines held back are counted in the next one written.
-struct SlowBodyLog {
-    window: Mutex<(Instant, u32)>,
-    held_back: AtomicU64,
+struct SlowBodyLog(Mutex<LogWindow>);
+
+struct LogWindow {
+    started: Instant,
+    written: u32,
+    held_back: u64,
 }
 
-static SLOW_BODIES: LazyLock<SlowBodyLog> = LazyLock::new(SlowBodyLog::new);
+static SLOW_BODIES: LazyLock<SlowBodyLog> = LazyLock::new(|| {
+    SlowBodyLog(Mutex::new(LogWindow {
+        started: Instant::now(),
+        written: 0,
+        held_back: 0,
+    }))
+});
 
 impl SlowBodyLog {
     const PER_SECOND: u32 = 5;
 
-    fn new() -> Self {
-        Self {
-            window: Mutex::new((Instant::now(), 0)),
-            held_back: AtomicU64::new(0),
-        }
-    }
-
     fn refused(&self, received_bytes: usize, deadline: Duration) {
-        let now = Instant::now();
-        let allowed = {
-            let mut window = self.window.lock().unwrap_or_else(|e| e.into_inner());
-            if now.duration_since(window.0) >= Duration::from_secs(1) {
-                *window = (now, 0);
+        let held_back = {
+            let mut window = self.0.lock().unwrap_or_else(|e| e.into_inner());
+            let now = Instant::now();
+            if now.duration_since(window.started) >= Duration::from_secs(1) {
+                window.started = now;
+                window.written = 0;
             }
-            window.1 += 1;
-            window.1 <= Self::PER_SECOND
+            if window.written >= Self::PER_SECOND {
+                window.held_back += 1;
+                return;
+            }
+            window.written += 1;
+            std::mem::take(&mut window.held_back)
         };
-        if allowed {
-            let held_back = self.held_back.swap(0, Ordering::Relaxed);
-            tracing::warn!(
-                body.received_bytes = received_bytes,
-                body.deadline_s = deadline.as_secs(),
-                log.held_back = held_back,
-                "slow request refused: its body did not arrive in time"
-            );
-        } else {
-            self.held_back.fetch_add(1, Ordering::Relaxed);
-        }
+        tracing::warn!(
+            body.received_bytes = received_bytes,
+            body.deadline_s = deadline.as_secs(),
+            log.held_back = held_back,
+            "slow request refused: its body did not arrive in time"
+        );
     }
 }
 

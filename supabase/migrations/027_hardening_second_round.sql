@@ -327,11 +327,16 @@ begin
      or jsonb_typeof(p_refused) is distinct from 'array' or jsonb_array_length(p_refused) > 5000 then
     raise exception 'the offered and refused models are lists of at most 5,000' using errcode = 'PT400';
   end if;
-  select coalesce(jsonb_agg(m) filter (where private.catalog_entry_problem(m) is null), '[]'::jsonb),
-         p_refused || coalesce(jsonb_agg(jsonb_build_object('id', m ->> 'id', 'reason', private.catalog_entry_problem(m)))
-                                 filter (where private.catalog_entry_problem(m) is not null), '[]'::jsonb)
+  -- Each entry judged once (materialized: not re-evaluated per use).
+  with entries as materialized (
+    select m as model, private.catalog_entry_problem(m) as problem
+      from jsonb_array_elements(p_offered) m
+  )
+  select coalesce(jsonb_agg(e.model) filter (where e.problem is null), '[]'::jsonb),
+         p_refused || coalesce(jsonb_agg(jsonb_build_object('id', e.model ->> 'id', 'reason', e.problem))
+                                 filter (where e.problem is not null), '[]'::jsonb)
     into _offered, _refused
-    from jsonb_array_elements(p_offered) m;
+    from entries e;
   if jsonb_array_length(_offered) = 0 then
     raise exception 'the provider lists no model that reads images with a known price: the catalog is left as it was'
       using errcode = 'PT422';

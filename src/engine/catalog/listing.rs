@@ -140,7 +140,7 @@ fn price(value: &Value) -> Option<Decimal> {
 }
 
 /// Ids as OpenRouter spells them (`vendor/model:variant`), the same rule as
-/// `sync_model_catalog`'s.
+/// the database's (`private.catalog_entry_problem`).
 fn usable_id(id: &str) -> bool {
     let bytes = id.as_bytes();
     !bytes.is_empty()
