@@ -4,8 +4,10 @@
 // documents again, the wizard opening at the model step with the earlier
 // models marked and the new one highlighted; pay, read the new report,
 // compare the two (signed in, then signed out with both share links, and
-// not at all as a stranger). Then the model step with 300 models, its
-// render and search times printed. Screenshots: target/screenshots/rerun-*.
+// not at all as a stranger). A report's images outlive its deleted re-run
+// draft and go only when the owner deletes them on the report page. Then
+// the model step with 300 models, its render and search times printed.
+// Screenshots: target/screenshots/rerun-*.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
@@ -74,7 +76,7 @@ async function buyerWithDraft() {
     status: 'ready',
   }).select('id').single();
   assert.equal(insert, null);
-  return { email, draft: draft.id };
+  return { email, draft: draft.id, client, user };
 }
 
 // Pays for the draft open in `page` on the Stripe stand-in and waits for
@@ -161,6 +163,48 @@ test('a report runs again on a model added since, and the two reports compare', 
     await strangerPage.waitForFunction(() => /cannot be compared here/.test(document.querySelector('#summary').textContent));
     await strangerPage.goto(march);
     await strangerPage.waitForFunction(() => /does not exist, or this link does not open it/.test(document.querySelector('#summary').textContent));
+  } finally {
+    await browser.close();
+  }
+});
+
+test('a report keeps its images when its re-run draft is deleted, and loses them only when its owner deletes them', { timeout: 300_000 }, async () => {
+  const { email, draft, client, user } = await buyerWithDraft();
+  const stored = async () => ((await client.storage.from('benchmark-images').list(`${user}/march`)).data || []).length;
+  const browser = await launch();
+  try {
+    const page = await (await browser.newContext({ viewport: { width: 1280, height: 900 } })).newPage();
+    const dialogs = [];
+    page.on('dialog', (dialog) => { dialogs.push(dialog.message()); dialog.accept(); });
+    await signIn(page, email, PASSWORD);
+    await page.goto(`${site}/benchmark/new?draft=${draft}`);
+    const report = await payAndRead(page);
+
+    // Tidying up: the re-run draft is deleted from the dashboard.
+    await page.waitForSelector('#again:not([hidden])');
+    await page.click('#rerun');
+    await page.waitForURL(/\/benchmark\/new\?draft=/);
+    await page.goto(`${site}/`);
+    await page.locator('#drafts [data-delete]').first().click();
+    await page.waitForFunction(() => !document.querySelector('#drafts [data-delete]'));
+    assert.equal(await stored(), 2, 'the report\'s files are still there');
+    await page.goto(report);
+    await page.waitForSelector('#diffs img.document-image', { state: 'attached' });
+    assert.equal(await page.locator('#diffs img.document-image').count(), 2, 'and the report shows them');
+
+    // The owner deletes the report's images, saying so.
+    await page.click('#delete-images');
+    await page.waitForFunction(() => /were deleted on/.test(document.querySelector('#delete-images-note').textContent));
+    assert.match(dialogs.at(-1), /document images for good/);
+    assert.equal(await stored(), 0, 'the files are gone from Storage');
+    assert.equal(await page.locator('#diffs img').count(), 0);
+    await page.reload();
+    await page.waitForSelector('#ranking tbody tr');
+    await page.waitForFunction(() => /were deleted on/.test(document.querySelector('#delete-images-note').textContent));
+    assert.equal(await page.isHidden('#delete-images'), true);
+    assert.equal(await page.locator('#diffs img').count(), 0, 'the report reads without them');
+    const { error } = await client.rpc('draft_from_report', { p_report_id: new URL(report).pathname.split('/')[2] });
+    assert.match(error?.message || '', /images were deleted, so it cannot be run again/);
   } finally {
     await browser.close();
   }
