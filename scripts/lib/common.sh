@@ -242,3 +242,10 @@ wait_for_http() {
     sleep 0.2
   done
 }
+
+# The schema files, in the order config.toml's [db.migrations] schema_paths
+# lists them, relative to supabase/.
+schema_paths() {
+  sed -n '/^schema_paths = \[/,/^\]/p' "$ROOT/supabase/config.toml" |
+    sed -n 's/^ *"\.\/\(.*\)",\{0,1\}$/\1/p'
+}

@@ -14,7 +14,9 @@
 use futures_util::StreamExt;
 use tracing::Instrument;
 
-use super::store::{DueFollowup, FollowupKind, RefundState, Store, Subject};
+use super::store::{
+    AfterFailure, DueFollowup, FollowupKind, RefundState, Store, StoreError, Subject,
+};
 use crate::config::FollowupSettings;
 use crate::email::{Email, Resend};
 use crate::html::escape;
@@ -175,8 +177,8 @@ async fn follow_up(followups: &Followups, due: DueFollowup) {
     let store = &followups.store;
     match outcome {
         Ok(refund_id) => match store.complete_followup(&due, refund_id.as_deref()).await {
-            Ok(true) => tracing::info!(stripe.refund_id = refund_id.as_deref(), "follow-up done"),
-            Ok(false) => {
+            Ok(()) => tracing::info!(stripe.refund_id = refund_id.as_deref(), "follow-up done"),
+            Err(StoreError::FollowupLeaseLost(_)) => {
                 tracing::warn!("follow-up done after its lease ended; another engine repeats it (idempotently)")
             }
             Err(e) => {
@@ -184,11 +186,15 @@ async fn follow_up(followups: &Followups, due: DueFollowup) {
             }
         },
         Err(why) => match store.fail_followup(&due, &why, &followups.retry).await {
-            Ok(Some(true)) => {
+            Ok(AfterFailure::AlertOperator) => {
                 tracing::error!(error = %why, attempts = followups.retry.alert_after, "follow-up keeps failing; operator attention needed (private.stuck_followups)")
             }
-            Ok(Some(false)) => tracing::warn!(error = %why, "follow-up failed; will retry later"),
-            Ok(None) => tracing::warn!(error = %why, "follow-up failed after its lease ended"),
+            Ok(AfterFailure::Retrying) => {
+                tracing::warn!(error = %why, "follow-up failed; will retry later")
+            }
+            Err(StoreError::FollowupLeaseLost(_)) => {
+                tracing::warn!(error = %why, "follow-up failed after its lease ended")
+            }
             Err(e) => {
                 tracing::warn!(error = %why, record_error = %e, "follow-up failed and could not be rescheduled")
             }

@@ -51,14 +51,15 @@ select is((select refund_state from first_claim d, ids where d.report_id = ids.f
 select is((select min(attempts) from first_claim), 1, 'the claim counts the attempt');
 
 -- The refund fails: it waits, and the others stay due.
-select is((public.fail_followup(ids.failed_refund, first_claim.lease_token, 'Stripe said no', 30, 3600, 3)).alert, false,
+select is(public.fail_followup(ids.failed_refund, first_claim.lease_token, 'Stripe said no', 30, 3600, 3), false,
           'a first failure alerts nobody')
   from ids join first_claim on first_claim.id = ids.failed_refund;
 select ok((select next_attempt_at > now() + interval '20 seconds' from private.followups, ids
             where report_id = ids.failed and kind = 'refund'),
           'a failed follow-up waits about its first backoff');
-select is((public.fail_followup(ids.failed_refund, first_claim.lease_token, 'again', 30, 3600, 3)).held, false,
-          'a lease given back fences that engine out')
+select throws_ok(format($$select public.fail_followup(%s, %L, 'again', 30, 3600, 3)$$, ids.failed_refund, first_claim.lease_token),
+                 'PT410', format('the lease on follow-up %s is no longer held', ids.failed_refund),
+                 'a lease given back fences that engine out, as report writes are fenced')
   from ids join first_claim on first_claim.id = ids.failed_refund;
 -- Engine 1 dies holding the emails: once their lease expires, they are due again.
 update private.followups set lease_expires_at = now() - interval '1 second' where kind = 'email';
@@ -67,8 +68,9 @@ select set_eq($$select kind from second_claim$$, $$values ('email'), ('email')$$
               'what failed is not due; both emails, whose engine died, are again');
 select is((select refund_state from second_claim d, ids where d.report_id = ids.failed),
           'pending', 'a refund that failed once is still on its way');
-select is((public.complete_followup(ids.done_email, first_claim.lease_token)), false,
-          'the dead engine''s lease completes nothing')
+select throws_ok(format($$select public.complete_followup(%s, %L)$$, ids.done_email, first_claim.lease_token),
+                 'PT410', format('the lease on follow-up %s is no longer held', ids.done_email),
+                 'the dead engine''s lease completes nothing')
   from ids join first_claim on first_claim.id = ids.done_email;
 
 -- Failing again: the backoff doubles, and the third failure alerts, once.
@@ -78,7 +80,7 @@ declare
 begin
   update private.followups set next_attempt_at = now() where kind = 'refund';
   select * into _claimed from public.claim_followups('engine-3', 50, 60) c where c.kind = 'refund';
-  return (public.fail_followup(_claimed.id, _claimed.lease_token, 'Stripe said no', 30, 3600, 3)).alert;
+  return public.fail_followup(_claimed.id, _claimed.lease_token, 'Stripe said no', 30, 3600, 3);
 end
 $f$;
 select is(pg_temp.fail_refund_again(), false, 'second failure');
@@ -89,9 +91,11 @@ select is(pg_temp.fail_refund_again(), false, 'and the fourth does not alert aga
 select is((select count(*)::int from private.stuck_followups), 1, 'the operator finds it in stuck_followups');
 
 -- Done is recorded on the report and never done twice.
-select is(public.complete_followup(ids.done_email, second_claim.lease_token), true, 'an email sent is recorded')
+select lives_ok(format($$select public.complete_followup(%s, %L)$$, ids.done_email, second_claim.lease_token),
+                'an email sent is recorded')
   from ids join second_claim on second_claim.id = ids.done_email;
-select is(public.complete_followup(ids.done_email, second_claim.lease_token), false, 'and only once')
+select throws_ok(format($$select public.complete_followup(%s, %L)$$, ids.done_email, second_claim.lease_token),
+                 'PT410', format('the lease on follow-up %s is no longer held', ids.done_email), 'and only once')
   from ids join second_claim on second_claim.id = ids.done_email;
 select ok((select email_sent_at is not null from public.reports, ids where id = ids.done), 'on its report');
 
@@ -106,7 +110,8 @@ select is((select subject || '/' || report_id::text || '/' || status || '/' || r
           'session/' || (select done from ids) || '/refund_owed/pending/owner@example.test',
           'the email goes to the payer and links the report they did get');
 select is(public.record_checkout_session('cs_again', 'expired'), 'refund_owed', 'nothing downgrades a refund owed');
-select is(public.complete_followup(c.id, c.lease_token, 're_again'), true, 'the refund is recorded')
+select lives_ok(format($$select public.complete_followup(%s, %L, 're_again')$$, c.id, c.lease_token),
+                'the refund is recorded')
   from third_claim c where c.stripe_session_id = 'cs_again' and c.kind = 'refund';
 select is((select status || '/' || refund_id from public.checkout_sessions where stripe_session_id = 'cs_again'),
           'refunded/re_again', 'on the session, with its Stripe id');

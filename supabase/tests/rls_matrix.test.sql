@@ -209,9 +209,9 @@ select pg_temp.cells('functions', 'shared_report_images', $q$select 1 from publi
 select pg_temp.cells('functions', 'claim_followups', $q$select 1 from public.claim_followups('w', 0, 60)$q$,
                                                    'no privilege', 'no privilege', 'no privilege', 'no rows');
 select pg_temp.cells('functions', 'complete_followup', $q$select public.complete_followup(0, gen_random_uuid())$q$,
-                                                   'no privilege', 'no privilege', 'no privilege', 'allowed');
+                                                   'no privilege', 'no privilege', 'no privilege', 'error PT410: the lease on follow-up 0 is no longer held');
 select pg_temp.cells('functions', 'fail_followup', $q$select public.fail_followup(0, gen_random_uuid(), 'x', 30, 3600, 5)$q$,
-                                                   'no privilege', 'no privilege', 'no privilege', 'allowed');
+                                                   'no privilege', 'no privilege', 'no privilege', 'error PT410: the lease on follow-up 0 is no longer held');
 select pg_temp.cells('functions', 'read_report, own', $q$select 1 where public.read_report('e0000000-0000-4000-8000-0000000000e2') is not null$q$,
                                                    'no rows',      'allowed',      'no rows',      'no privilege');
 select pg_temp.cells('functions', 'read_report_runs, own', $q$select * from public.read_report_runs('e0000000-0000-4000-8000-0000000000e2')$q$,

@@ -145,3 +145,74 @@ async fn three_engines_send_each_followup_once() {
     };
     assert_eq!((done, attempts), (40, 40), "each done once, in one attempt");
 }
+
+/// An engine whose lease on a follow-up ran out writes nothing when it
+/// finishes late: it is told its lease is lost (PT410), as with reports,
+/// and the engine that took the follow-up over records it once.
+#[tokio::test]
+async fn a_followup_done_after_its_lease_ended_is_fenced_out() {
+    use modelpick::config::FollowupSettings;
+    use modelpick::engine::store::{FollowupKind, StoreError};
+    use std::time::Duration;
+
+    let world = TestWorld::new(1, |_| {}).await;
+    let db = world.supabase.db.client().await;
+    let store = world.supabase.db.store(2);
+    paid_report(&db).await;
+    let finished = finish_all(&db, "complete").await;
+    assert_eq!(finished.len(), 1);
+
+    let first = store
+        .claim_followups("engine-1", 10, Duration::from_secs(60))
+        .await
+        .unwrap();
+    assert_eq!(first.len(), 1);
+    assert_eq!(first[0].kind, FollowupKind::Email);
+    // Engine 1 stalls past its lease; engine 2 takes the email over.
+    db.execute(
+        "update private.followups set lease_expires_at = now() - interval '1 second'",
+        &[],
+    )
+    .await
+    .unwrap();
+    let second = store
+        .claim_followups("engine-2", 10, Duration::from_secs(60))
+        .await
+        .unwrap();
+    assert_eq!(second.len(), 1);
+
+    let late = store.complete_followup(&first[0], None).await;
+    assert!(
+        matches!(late, Err(StoreError::FollowupLeaseLost(id)) if id == first[0].id),
+        "{late:?}"
+    );
+    let late = store
+        .fail_followup(&first[0], "timed out", &FollowupSettings::default())
+        .await;
+    assert!(
+        matches!(late, Err(StoreError::FollowupLeaseLost(_))),
+        "{late:?}"
+    );
+    let sent_at: Option<chrono::DateTime<chrono::Utc>> = db
+        .query_one("select email_sent_at from public.reports", &[])
+        .await
+        .unwrap()
+        .get("email_sent_at");
+    assert!(sent_at.is_none(), "the late engine recorded nothing");
+
+    store.complete_followup(&second[0], None).await.unwrap();
+    let again = store.complete_followup(&second[0], None).await;
+    assert!(
+        matches!(again, Err(StoreError::FollowupLeaseLost(_))),
+        "done once: {again:?}"
+    );
+    let sent: i64 = db
+        .query_one(
+            "select count(*) from public.reports where email_sent_at is not null",
+            &[],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(sent, 1);
+}

@@ -1,7 +1,7 @@
 //! The model catalog, kept as the provider's models API lists it: fetched
 //! (`GET {base}/models`, at most 16 MiB in 30 s), read (`listing`: which
 //! models can be offered, at exact prices) and written in one transaction
-//! (`sync_model_catalog`, migration 024), which keeps inactive what is no
+//! (`sync_model_catalog`, supabase/schemas/catalog.sql), which keeps inactive what is no
 //! longer offered and every price a model has had. `modelpick catalog
 //! sync` runs it once; the engine runs it every `CATALOG_SYNC_HOURS`. A
 //! sync that fails changes nothing, is logged and kept for an operator,
@@ -11,9 +11,9 @@ pub mod listing;
 
 use std::time::Duration;
 
-use serde::{Deserialize, Serialize};
 use tokio::sync::watch;
 
+pub use super::store::SyncSummary;
 use super::store::{Store, StoreError};
 use crate::config::CatalogSettings;
 use listing::ListingError;
@@ -22,19 +22,6 @@ use listing::ListingError;
 const MAX_LISTING_BYTES: usize = 16 << 20;
 /// Failed syncs are retried at most this far apart.
 const MAX_RETRY: Duration = Duration::from_secs(3600);
-
-/// What a sync changed, as the database counted it.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct SyncSummary {
-    /// Models offered now.
-    pub offered: u32,
-    pub added: u32,
-    pub repriced: u32,
-    pub reactivated: u32,
-    pub deactivated: u32,
-    /// Models listed that cannot be offered (text only, no fixed price).
-    pub refused: u32,
-}
 
 #[derive(Debug, thiserror::Error)]
 pub enum SyncError {
@@ -86,7 +73,10 @@ impl CatalogSync {
     async fn try_sync(&self) -> Result<SyncSummary, SyncError> {
         let body = self.fetch().await?;
         let listing = listing::read(&serde_json::from_slice(&body)?)?;
-        Ok(self.store.sync_catalog(&listing).await?)
+        Ok(self
+            .store
+            .sync_catalog(&listing.offered, &listing.refused)
+            .await?)
     }
 
     async fn fetch(&self) -> Result<Vec<u8>, SyncError> {

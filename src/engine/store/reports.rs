@@ -1,0 +1,206 @@
+//! Claiming, fencing and finishing reports: `claim_next_report`,
+//! `renew_report_lease`, `release_report`, `finish_report`,
+//! `record_report_figures` (supabase/schemas/reports_queue.sql), and the
+//! runs a report has recorded.
+
+use std::collections::HashSet;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use tokio_postgres::Row;
+use uuid::Uuid;
+
+use super::{held, seconds, Lease, Store, StoreError};
+use crate::figures::{Figures, RunRow};
+
+/// A report this engine has claimed, with what it needs to run it (its
+/// snapshot as stored: `report::snapshot` reads it).
+#[derive(Debug, Clone)]
+pub struct ClaimedReport {
+    pub lease: Lease,
+    /// How many times the report has been claimed, this claim included.
+    pub attempts: i32,
+    pub extraction_prompt: String,
+    pub json_schema: Option<serde_json::Value>,
+    pub config_snapshot: serde_json::Value,
+    pub runs_planned: i32,
+    pub started_at: DateTime<Utc>,
+}
+
+impl ClaimedReport {
+    fn from_row(row: &Row) -> Result<Self, tokio_postgres::Error> {
+        Ok(Self {
+            lease: Lease {
+                report_id: row.try_get("id")?,
+                token: row.try_get("lease_token")?,
+            },
+            attempts: row.try_get("attempts")?,
+            extraction_prompt: row.try_get("extraction_prompt")?,
+            json_schema: row.try_get("json_schema")?,
+            config_snapshot: row.try_get("config_snapshot")?,
+            runs_planned: row.try_get("runs_planned")?,
+            started_at: row.try_get("started_at")?,
+        })
+    }
+}
+
+/// How a report ends.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    /// Finished with results; `cut_short` says why not every run was made.
+    Complete { cut_short: Option<String> },
+    /// No usable result; the reason is shown to the person who paid.
+    Failed { reason: String },
+}
+
+impl Store {
+    /// Claims the report that waited longest (one whose engine died first),
+    /// with a lease of `lease`. `None` when there is nothing to run.
+    /// Concurrent callers never get the same report.
+    /// A report claimed `max_attempts` times already is ended by the claim
+    /// instead (the database says why, and refunds it if nothing was
+    /// delivered).
+    pub async fn claim(
+        &self,
+        worker: &str,
+        lease: Duration,
+        max_attempts: i32,
+    ) -> Result<Option<ClaimedReport>, StoreError> {
+        let row = self
+            .client()
+            .await?
+            .query_opt(
+                "select * from public.claim_next_report($1, $2, $3)",
+                &[&worker, &seconds(lease), &max_attempts],
+            )
+            .await?;
+        Ok(row.as_ref().map(ClaimedReport::from_row).transpose()?)
+    }
+
+    /// Extends the lease; `LeaseLost` means another engine owns the report.
+    pub async fn renew(&self, lease: &Lease, duration: Duration) -> Result<(), StoreError> {
+        let row = self
+            .hot_row(
+                lease,
+                "select public.renew_report_lease($1, $2, $3) as held",
+                &[&lease.report_id, &lease.token, &seconds(duration)],
+            )
+            .await?;
+        held(lease, row.try_get("held")?)
+    }
+
+    /// Hands the report back untouched, for another engine to take at once.
+    pub async fn release(&self, lease: &Lease) -> Result<(), StoreError> {
+        self.persistently(|client| async move {
+            let row = client
+                .query_one(
+                    "select public.release_report($1, $2) as held",
+                    &[&lease.report_id, &lease.token],
+                )
+                .await?;
+            held(lease, row.try_get("held")?)
+        })
+        .await
+    }
+
+    /// Ends the report. Fenced: a lost lease writes nothing.
+    pub async fn finish(&self, lease: &Lease, outcome: &Outcome) -> Result<(), StoreError> {
+        let (status, reason, cut_short) = match outcome {
+            Outcome::Complete { cut_short: None } => ("complete", None, false),
+            Outcome::Complete {
+                cut_short: Some(why),
+            } => ("complete", Some(why.as_str()), true),
+            Outcome::Failed { reason } => ("failed", Some(reason.as_str()), false),
+        };
+        self.persistently(|client| async move {
+            let row = client
+                .query_one(
+                    "select public.finish_report($1, $2, $3, $4, $5) as held",
+                    &[&lease.report_id, &lease.token, &status, &reason, &cut_short],
+                )
+                .await?;
+            held(lease, row.try_get("held")?)
+        })
+        .await
+    }
+
+    /// The (model, image index) cells that already have a result.
+    pub async fn done_cells(&self, report_id: Uuid) -> Result<HashSet<(String, i32)>, StoreError> {
+        let rows = self
+            .client()
+            .await?
+            .query(
+                "select model_id, image_index from public.benchmark_runs where report_id = $1",
+                &[&report_id],
+            )
+            .await?;
+        rows.iter()
+            .map(|row| Ok((row.try_get("model_id")?, row.try_get("image_index")?)))
+            .collect()
+    }
+
+    /// Every recorded run of a report, for its figures.
+    pub async fn report_runs(&self, report_id: Uuid) -> Result<Vec<RunRow>, StoreError> {
+        self.persistently(|client| async move {
+            let rows = client
+                .query(
+                    "select model_id, image_index, passed, fields_total, fields_matched, cost,
+                            response_time_ms, error,
+                            coalesce((select jsonb_agg(jsonb_build_object('kind', d -> 'kind', 'path', d -> 'path'))
+                                        from jsonb_array_elements(field_diffs) d), '[]') as diffs
+                       from public.benchmark_runs where report_id = $1",
+                    &[&report_id],
+                )
+                .await?;
+            rows.iter().map(run_row).collect()
+        })
+        .await
+    }
+
+    /// Stores a report's figures while it is still ours to finish.
+    pub async fn record_figures(&self, lease: &Lease, figures: &Figures) -> Result<(), StoreError> {
+        let figures = serde_json::to_value(figures).unwrap_or_default();
+        let figures = &figures;
+        self.persistently(|client| async move {
+            let row = client
+                .query_one(
+                    "select public.record_report_figures($1, $2, $3) as held",
+                    &[&lease.report_id, &lease.token, figures],
+                )
+                .await?;
+            held(lease, row.try_get("held")?)
+        })
+        .await
+    }
+}
+
+fn run_row(row: &Row) -> Result<RunRow, StoreError> {
+    let count = |column: &str| -> Result<u32, StoreError> {
+        let value: i32 = row.try_get(column)?;
+        u32::try_from(value)
+            .map_err(|_| StoreError::Unexpected(format!("benchmark_runs.{column} is {value}")))
+    };
+    let image_index: i32 = row.try_get("image_index")?;
+    let diffs: serde_json::Value = row.try_get("diffs")?;
+    Ok(RunRow {
+        model_id: row.try_get("model_id")?,
+        image_index: usize::try_from(image_index).map_err(|_| {
+            StoreError::Unexpected(format!("benchmark_runs.image_index is {image_index}"))
+        })?,
+        passed: row.try_get("passed")?,
+        fields_total: count("fields_total")?,
+        fields_matched: count("fields_matched")?,
+        cost_usd: row.try_get("cost")?,
+        latency_ms: count("response_time_ms")?,
+        error: row.try_get("error")?,
+        // Each difference on its own: one that cannot be read is left out,
+        // never the run's others.
+        diffs: match diffs {
+            serde_json::Value::Array(diffs) => diffs
+                .into_iter()
+                .filter_map(|d| serde_json::from_value(d).ok())
+                .collect(),
+            _ => Vec::new(),
+        },
+    })
+}

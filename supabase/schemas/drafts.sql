@@ -1,0 +1,460 @@
+-- drafts.sql: the current definition of this part of the schema; edit it here,
+-- then `scripts/db-diff` writes the migration that ships the change.
+-- Benchmark drafts: what a buyer prepares before paying, the limits every
+-- draft is held to (draft_limits), and the worst-case estimate of what running
+-- it may cost.
+
+set check_function_bodies = off;
+
+CREATE FUNCTION private.call_worst_case(p_price jsonb, p_text_tokens integer, p_image_tokens integer, p_max_tokens integer) RETURNS numeric
+    LANGUAGE sql IMMUTABLE
+    SET search_path TO ''
+    AS $$
+  select round(
+    ((p_text_tokens + p_image_tokens)::numeric * (p_price ->> 'prompt_usd_per_mtok')::numeric
+      + p_max_tokens::numeric * (p_price ->> 'completion_usd_per_mtok')::numeric) / 1000000
+    + coalesce((p_price ->> 'image_usd')::numeric, 0)
+    + coalesce((p_price ->> 'request_usd')::numeric, 0),
+    6)
+$$;
+
+COMMENT ON FUNCTION private.call_worst_case(jsonb, integer, integer, integer) IS 'The most one HTTP attempt can cost at `p_price` (a snapshotted price: US dollars per million prompt and completion tokens, per image, per request).';
+
+CREATE TABLE public.benchmark_drafts (
+    id uuid DEFAULT gen_random_uuid() NOT NULL,
+    user_id uuid DEFAULT auth.uid() NOT NULL,
+    status text DEFAULT 'draft'::text NOT NULL,
+    config_data jsonb DEFAULT '{}'::jsonb NOT NULL,
+    upload_data jsonb DEFAULT '{"images": []}'::jsonb NOT NULL,
+    schema_data jsonb DEFAULT '{}'::jsonb NOT NULL,
+    selected_models text[] DEFAULT '{}'::text[] NOT NULL,
+    created_at timestamp with time zone DEFAULT now() NOT NULL,
+    updated_at timestamp with time zone DEFAULT now() NOT NULL,
+    CONSTRAINT benchmark_drafts_config_data_size CHECK ((octet_length((config_data)::text) <= (16 * 1024))),
+    CONSTRAINT benchmark_drafts_schema_data_size CHECK ((octet_length((schema_data)::text) <= (128 * 1024))),
+    CONSTRAINT benchmark_drafts_selected_models_count CHECK ((cardinality(selected_models) <= 10)),
+    CONSTRAINT benchmark_drafts_status_check CHECK ((status = ANY (ARRAY['draft'::text, 'ready'::text, 'paid'::text]))),
+    CONSTRAINT benchmark_drafts_upload_data_size CHECK ((octet_length((upload_data)::text) <= ((4 * 1024) * 1024)))
+);
+
+CREATE FUNCTION private.check_draft_limits(p_draft public.benchmark_drafts) RETURNS void
+    LANGUAGE plpgsql
+    SET search_path TO ''
+    AS $$
+declare
+  _limits jsonb := public.draft_limits();
+  _images jsonb := p_draft.upload_data -> 'images';
+  _image jsonb;
+  _n integer := 0;
+  _what text;
+  _problem text;
+  _schema text;
+  _bytes integer;
+begin
+  if jsonb_typeof(_images) = 'array' then
+    if jsonb_array_length(_images) > (_limits ->> 'max_images')::integer then
+      raise exception 'A benchmark holds at most % images; this one has %.',
+        (_limits ->> 'max_images')::integer, jsonb_array_length(_images)
+        using errcode = 'check_violation';
+    end if;
+    for _image in select * from jsonb_array_elements(_images) loop
+      _n := _n + 1;
+      _what := format('image %s (%s)', _n,
+        coalesce(_image ->> 'name', regexp_replace(coalesce(_image ->> 'path', '?'), '^.*/', '')));
+      _problem := private.image_size_problem(_image);
+      if _problem is not null then
+        raise exception 'The width and height of % %.', _what, _problem using errcode = 'check_violation';
+      end if;
+      if _image ? 'expected' then
+        perform private.check_expected_json(_image -> 'expected', 'expected JSON of ' || _what);
+      end if;
+    end loop;
+  end if;
+  _bytes := octet_length(coalesce(p_draft.schema_data ->> 'prompt', ''));
+  if _bytes > (_limits ->> 'max_prompt_bytes')::integer then
+    raise exception 'The prompt is %; the limit is %.', private.human_bytes(_bytes),
+      private.human_bytes((_limits ->> 'max_prompt_bytes')::integer)
+      using errcode = 'check_violation';
+  end if;
+  foreach _schema in array array['userSchema', 'inferredSchema'] loop
+    _bytes := octet_length(coalesce(p_draft.schema_data -> _schema, 'null'::jsonb)::text);
+    if _bytes > (_limits ->> 'max_schema_bytes')::integer then
+      raise exception 'The JSON schema is %; the limit is %.', private.human_bytes(_bytes),
+        private.human_bytes((_limits ->> 'max_schema_bytes')::integer)
+        using errcode = 'check_violation';
+    end if;
+  end loop;
+  if cardinality(p_draft.selected_models) > (_limits ->> 'max_models')::integer then
+    raise exception 'A benchmark compares at most % models; this one has %.',
+      (_limits ->> 'max_models')::integer, cardinality(p_draft.selected_models)
+      using errcode = 'check_violation';
+  end if;
+end
+$$;
+
+CREATE FUNCTION private.check_draft_size() RETURNS trigger
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO ''
+    AS $$
+begin
+  if octet_length(new.upload_data::text) > 4 * 1024 * 1024 then
+    raise exception 'The images'' expected JSON together is %; the limit is 4 MB.',
+      private.human_bytes(octet_length(new.upload_data::text))
+      using errcode = 'check_violation';
+  end if;
+  if octet_length(new.schema_data::text) > 128 * 1024 or octet_length(new.config_data::text) > 16 * 1024 then
+    raise exception 'The draft''s settings are too large.' using errcode = 'check_violation';
+  end if;
+  return new;
+end
+$$;
+
+COMMENT ON FUNCTION private.check_draft_size() IS 'A draft''s whole upload is measured before any image is walked: the walk must never be the expensive part.';
+
+CREATE FUNCTION private.check_expected_json(p_expected jsonb, p_what text) RETURNS void
+    LANGUAGE plpgsql IMMUTABLE
+    SET search_path TO ''
+    AS $$
+declare
+  _limits jsonb := public.draft_limits();
+  _bytes integer := octet_length(p_expected::text);
+  _shape record;
+begin
+  if _bytes > (_limits ->> 'max_expected_bytes')::integer then
+    raise exception 'The % is %; the limit is %.', p_what, private.human_bytes(_bytes),
+      private.human_bytes((_limits ->> 'max_expected_bytes')::integer)
+      using errcode = 'check_violation';
+  end if;
+  _shape := private.json_shape(p_expected);
+  if _shape.depth > (_limits ->> 'max_depth')::integer then
+    raise exception 'The % nests more than % levels deep; the limit is %.', p_what,
+      (_limits ->> 'max_depth')::integer, (_limits ->> 'max_depth')::integer
+      using errcode = 'check_violation';
+  end if;
+  if _shape.longest_array > (_limits ->> 'max_array_items')::integer then
+    raise exception 'A list in the % has % items; the limit is %.', p_what, _shape.longest_array,
+      (_limits ->> 'max_array_items')::integer
+      using errcode = 'check_violation';
+  end if;
+  if _shape.fields > (_limits ->> 'max_fields')::integer then
+    raise exception 'The % has % fields; the limit is %.', p_what, _shape.fields,
+      to_char((_limits ->> 'max_fields')::integer, 'FM9,999')
+      using errcode = 'check_violation';
+  end if;
+end
+$$;
+
+COMMENT ON FUNCTION private.check_expected_json(jsonb, text) IS 'Refuses expected JSON the scorer could not bound; `p_what` names it in the message ("the expected JSON of image 3 (invoice.png)").';
+
+CREATE FUNCTION private.check_open_drafts() RETURNS trigger
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO ''
+    AS $$
+begin
+  if auth.role() is distinct from 'authenticated' then
+    return new;
+  end if;
+  perform pg_advisory_xact_lock(hashtextextended('open-drafts:' || new.user_id::text, 0));
+  if (select count(*) from public.benchmark_drafts d
+       where d.user_id = new.user_id and d.status <> 'paid') >= 50 then
+    raise exception 'You have 50 unfinished benchmarks, the most one account may keep. Delete one you no longer need to start another.'
+      using errcode = 'check_violation';
+  end if;
+  return new;
+end
+$$;
+
+COMMENT ON FUNCTION private.check_open_drafts() IS 'Unfinished drafts: at most 50 per account, for what a user''s own session inserts (operators and the service role are not counted). Serialised per account, so that parallel inserts cannot slip past the count.';
+
+CREATE FUNCTION private.check_ready_draft() RETURNS trigger
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO ''
+    AS $$
+declare
+  _images jsonb := new.upload_data -> 'images';
+  _image jsonb;
+  _unknown text;
+begin
+  perform private.check_draft_limits(new);
+  if new.status <> 'ready' then
+    return new;
+  end if;
+  if jsonb_typeof(_images) is distinct from 'array' or jsonb_array_length(_images) = 0 then
+    raise exception 'A ready draft needs at least one image.'
+      using errcode = 'check_violation', hint = 'upload_data.images is empty';
+  end if;
+  for _image in select * from jsonb_array_elements(_images) loop
+    if jsonb_typeof(_image -> 'path') is distinct from 'string'
+       or (storage.foldername(_image ->> 'path'))[1] is distinct from new.user_id::text
+       or not private.storage_name_is_safe(_image ->> 'path') then
+      raise exception 'Every image must be stored under the owner''s own folder.'
+        using errcode = 'check_violation', detail = left(coalesce(_image ->> 'path', 'missing path'), 200),
+              hint = 'each part of the path is letters, digits, ".", "_" or "-", and is neither empty nor starts with a dot';
+    end if;
+    if jsonb_typeof(_image -> 'expected') is distinct from 'object' then
+      raise exception 'Every image needs the JSON object expected from it.'
+        using errcode = 'check_violation', detail = _image ->> 'path';
+    end if;
+  end loop;
+  if cardinality(new.selected_models) = 0 then
+    raise exception 'A ready draft needs at least one model.' using errcode = 'check_violation';
+  end if;
+  if cardinality(new.selected_models) <> (select count(distinct m) from unnest(new.selected_models) m) then
+    raise exception 'A model is selected twice.' using errcode = 'check_violation';
+  end if;
+  select m into _unknown
+    from unnest(new.selected_models) m
+   where not exists (select 1 from public.model_catalog c where c.id = m and c.active)
+   limit 1;
+  if _unknown is not null then
+    raise exception 'Unknown model: %', _unknown using errcode = 'check_violation';
+  end if;
+  if coalesce(btrim(new.schema_data ->> 'prompt'), '') = '' then
+    raise exception 'A ready draft needs an extraction prompt.' using errcode = 'check_violation';
+  end if;
+  return new;
+end
+$$;
+
+COMMENT ON FUNCTION private.check_ready_draft() IS 'A ready draft''s images are under its owner''s folder, by a safe name.';
+
+CREATE FUNCTION private.effective_schema(p_schema_data jsonb) RETURNS jsonb
+    LANGUAGE sql IMMUTABLE
+    SET search_path TO ''
+    AS $$
+  select coalesce(nullif(p_schema_data -> 'userSchema', 'null'::jsonb),
+                  nullif(p_schema_data -> 'inferredSchema', 'null'::jsonb))
+$$;
+
+COMMENT ON FUNCTION private.effective_schema(jsonb) IS 'The schema answers are held to: the user''s own, else the inferred one (`schema_data` is {"prompt", "userSchema", "inferredSchema"}).';
+
+CREATE FUNCTION private.hard_ceiling_usd() RETURNS numeric
+    LANGUAGE sql IMMUTABLE
+    SET search_path TO ''
+    AS $$ select (public.draft_limits() ->> 'hard_ceiling_usd')::numeric $$;
+
+CREATE FUNCTION private.image_pixels(p_image jsonb) RETURNS bigint
+    LANGUAGE sql IMMUTABLE
+    SET search_path TO ''
+    AS $$
+  select case when private.image_size_problem(p_image) is null
+                   and jsonb_typeof(p_image -> 'width') = 'number'
+              then (p_image ->> 'width')::bigint * (p_image ->> 'height')::bigint
+              else 2480 * 3508 end
+$$;
+
+COMMENT ON FUNCTION private.image_pixels(jsonb) IS 'Pixels of an image as the estimate counts them.';
+
+CREATE FUNCTION private.image_size_problem(p_image jsonb) RETURNS text
+    LANGUAGE sql IMMUTABLE
+    SET search_path TO ''
+    AS $_$
+  -- A CASE's branches are tried in order, so nothing is cast before its
+  -- text is known to be a short whole number.
+  select case
+    when coalesce(p_image -> 'width', 'null'::jsonb) = 'null'::jsonb
+         and coalesce(p_image -> 'height', 'null'::jsonb) = 'null'::jsonb then null
+    when jsonb_typeof(p_image -> 'width') is distinct from 'number'
+         or jsonb_typeof(p_image -> 'height') is distinct from 'number'
+      then 'must be whole numbers of pixels from 1 to 20,000'
+    when (p_image ->> 'width') !~ '^[0-9]{1,5}$' or (p_image ->> 'height') !~ '^[0-9]{1,5}$'
+      then 'must be whole numbers of pixels from 1 to 20,000'
+    when (p_image ->> 'width')::integer not between 1 and 20000
+         or (p_image ->> 'height')::integer not between 1 and 20000
+      then 'must be whole numbers of pixels from 1 to 20,000'
+  end
+$_$;
+
+COMMENT ON FUNCTION private.image_size_problem(jsonb) IS 'Why an image''s stated size cannot be used, or null: absent is fine (the estimate then assumes an A4 page at 300 dpi), present must be whole pixels from 1 to 20,000.';
+
+CREATE FUNCTION private.image_token_bound(p_pixels bigint, p_max_image_tokens integer) RETURNS integer
+    LANGUAGE sql IMMUTABLE
+    SET search_path TO ''
+    AS $$
+  select coalesce(p_max_image_tokens, least(ceil(greatest(p_pixels, 0) / 196.0) + 64, 2000000000)::integer)
+$$;
+
+COMMENT ON FUNCTION private.image_token_bound(bigint, integer) IS 'Tokens of an image with no published maximum: no vision model in use spends fewer than 196 pixels (14 x 14) on a token, plus separators.';
+
+CREATE FUNCTION private.json_shape(p_value jsonb, OUT depth integer, OUT longest_array integer, OUT fields integer) RETURNS record
+    LANGUAGE sql IMMUTABLE
+    SET search_path TO ''
+    AS $$
+  with recursive walk (v, level) as (
+    select p_value, 0
+    union all
+    select child.v, w.level + 1
+      from walk w
+      cross join lateral (
+        select e.value from jsonb_each(case when jsonb_typeof(w.v) = 'object' then w.v else '{}'::jsonb end) e
+        union all
+        select a.value from jsonb_array_elements(case when jsonb_typeof(w.v) = 'array' then w.v else '[]'::jsonb end) a
+      ) as child (v)
+     where w.level <= 16
+  )
+  select coalesce(max(level + case when v in ('{}'::jsonb, '[]'::jsonb) or jsonb_typeof(v) not in ('object', 'array')
+                                   then 0 else 1 end), 0)::integer,
+         coalesce(max(case when jsonb_typeof(v) = 'array' then jsonb_array_length(v) end), 0)::integer,
+         (count(*) filter (where v in ('{}'::jsonb, '[]'::jsonb) or jsonb_typeof(v) not in ('object', 'array')))::integer
+    from walk
+$$;
+
+COMMENT ON FUNCTION private.json_shape(jsonb) IS 'The shape of a JSON value, as the scorer sees it: how deep containers nest (a scalar is 0, {"a": 1} is 1), the longest array, and the fields (scalars and empty containers). The walk stops one level past the deepest allowed, so a value nested a million deep costs no more than one nested 17 deep.';
+
+CREATE FUNCTION private.text_token_bound(p_prompt text, p_schema jsonb) RETURNS integer
+    LANGUAGE sql IMMUTABLE
+    SET search_path TO ''
+    AS $$
+  select octet_length(coalesce(p_prompt, '')) + octet_length(coalesce(p_schema::text, '')) + 512
+$$;
+
+COMMENT ON FUNCTION private.text_token_bound(text, jsonb) IS 'Tokens of the text a call sends: a token is never shorter than one byte, so the bytes of the prompt and the schema, and of the instructions and message framing around them, bound it.';
+
+CREATE FUNCTION public.draft_limits() RETURNS jsonb
+    LANGUAGE sql IMMUTABLE SECURITY DEFINER
+    SET search_path TO ''
+    AS $$
+  select jsonb_build_object(
+    'max_images', 50,
+    'max_image_bytes', 10485760,
+    'max_models', 10,
+    'max_expected_bytes', 65536,
+    'max_depth', 16,
+    'max_array_items', 200,
+    'max_fields', 2000,
+    'max_prompt_bytes', 8192,
+    'max_schema_bytes', 32768,
+    'max_answer_tokens', 1024,
+    'soft_ceiling_usd', 6.50,
+    'hard_ceiling_usd', 7.00
+  )
+$$;
+
+COMMENT ON FUNCTION public.draft_limits() IS 'The limits every draft is held to, and what the product promises beside them (the ceilings, the longest answer a call asks for): the wizard and the engine read them here.';
+
+CREATE FUNCTION public.estimate_draft_cost(p_draft_id uuid) RETURNS jsonb
+    LANGUAGE plpgsql STABLE SECURITY DEFINER
+    SET search_path TO ''
+    AS $$
+declare
+  _draft public.benchmark_drafts;
+  _limits jsonb := public.draft_limits();
+  _text_tokens integer;
+  _models jsonb;
+  _total numeric;
+begin
+  select * into _draft from public.benchmark_drafts d
+   where d.id = p_draft_id and (d.user_id = auth.uid() or auth.role() = 'service_role');
+  if not found then
+    raise exception 'no draft % among yours', p_draft_id using errcode = 'PT404';
+  end if;
+  _text_tokens := private.text_token_bound(
+    _draft.schema_data ->> 'prompt', private.effective_schema(_draft.schema_data));
+  -- Each image is measured once, each model's price read once: the sum
+  -- below is a plain product of the two lists.
+  with images as materialized (
+    select private.image_pixels(i) as pixels
+      from jsonb_array_elements(coalesce(_draft.upload_data -> 'images', '[]'::jsonb)) i
+  ), models as materialized (
+    select c.id, to_jsonb(c) as price, c.max_image_tokens
+      from public.model_catalog c
+     where c.id = any (_draft.selected_models)
+  ), per_model as (
+    select m.id,
+           coalesce(sum(private.call_worst_case(
+             m.price,
+             _text_tokens,
+             private.image_token_bound(i.pixels, m.max_image_tokens),
+             (_limits ->> 'max_answer_tokens')::integer)), 0) as worst
+      from models m
+      left join images i on true
+     group by m.id
+  )
+  select coalesce(jsonb_object_agg(p.id, round(p.worst, 6)), '{}'::jsonb), coalesce(sum(p.worst), 0)
+    into _models, _total
+    from per_model p;
+  return jsonb_build_object(
+    'calls', jsonb_array_length(coalesce(_draft.upload_data -> 'images', '[]'::jsonb)) * cardinality(_draft.selected_models),
+    'worst_case_usd', round(_total, 6),
+    'worst_case_by_model_usd', _models,
+    'soft_ceiling_usd', (_limits ->> 'soft_ceiling_usd')::numeric,
+    'hard_ceiling_usd', (_limits ->> 'hard_ceiling_usd')::numeric,
+    'may_stop_at_ceiling', _total > (_limits ->> 'soft_ceiling_usd')::numeric
+  );
+end
+$$;
+
+COMMENT ON FUNCTION public.estimate_draft_cost(uuid) IS 'The owner''s draft''s worst case (every call at its worst, by reserve_run''s formula), and the ceilings it is held to.';
+
+ALTER TABLE ONLY public.benchmark_drafts
+    ADD CONSTRAINT benchmark_drafts_pkey PRIMARY KEY (id);
+
+CREATE INDEX benchmark_drafts_user_id_idx ON public.benchmark_drafts USING btree (user_id);
+
+CREATE TRIGGER benchmark_drafts_a_size BEFORE INSERT OR UPDATE ON public.benchmark_drafts FOR EACH ROW EXECUTE FUNCTION private.check_draft_size();
+
+CREATE TRIGGER benchmark_drafts_b_open_drafts BEFORE INSERT ON public.benchmark_drafts FOR EACH ROW EXECUTE FUNCTION private.check_open_drafts();
+
+CREATE TRIGGER benchmark_drafts_check_ready BEFORE INSERT OR UPDATE ON public.benchmark_drafts FOR EACH ROW EXECUTE FUNCTION private.check_ready_draft();
+
+CREATE TRIGGER benchmark_drafts_updated_at BEFORE UPDATE ON public.benchmark_drafts FOR EACH ROW EXECUTE FUNCTION private.set_updated_at();
+
+ALTER TABLE ONLY public.benchmark_drafts
+    ADD CONSTRAINT benchmark_drafts_user_id_fkey FOREIGN KEY (user_id) REFERENCES auth.users(id) ON DELETE CASCADE;
+
+CREATE POLICY "Owners change their drafts until paid" ON public.benchmark_drafts FOR UPDATE TO authenticated USING (((user_id = ( SELECT auth.uid() AS uid)) AND (status <> 'paid'::text))) WITH CHECK (((user_id = ( SELECT auth.uid() AS uid)) AND (status = ANY (ARRAY['draft'::text, 'ready'::text]))));
+
+CREATE POLICY "Owners create unpaid drafts" ON public.benchmark_drafts FOR INSERT TO authenticated WITH CHECK (((user_id = ( SELECT auth.uid() AS uid)) AND (status = ANY (ARRAY['draft'::text, 'ready'::text]))));
+
+CREATE POLICY "Owners delete their drafts until paid" ON public.benchmark_drafts FOR DELETE TO authenticated USING (((user_id = ( SELECT auth.uid() AS uid)) AND (status <> 'paid'::text)));
+
+CREATE POLICY "Owners read their drafts" ON public.benchmark_drafts FOR SELECT TO authenticated USING ((user_id = ( SELECT auth.uid() AS uid)));
+
+ALTER TABLE public.benchmark_drafts ENABLE ROW LEVEL SECURITY;
+
+REVOKE ALL ON FUNCTION private.call_worst_case(p_price jsonb, p_text_tokens integer, p_image_tokens integer, p_max_tokens integer) FROM PUBLIC, anon, authenticated, service_role;
+
+REVOKE ALL ON TABLE public.benchmark_drafts FROM PUBLIC, anon, authenticated, service_role;
+GRANT SELECT,DELETE ON TABLE public.benchmark_drafts TO authenticated;
+
+GRANT INSERT(status),UPDATE(status) ON TABLE public.benchmark_drafts TO authenticated;
+
+GRANT INSERT(config_data),UPDATE(config_data) ON TABLE public.benchmark_drafts TO authenticated;
+
+GRANT INSERT(upload_data),UPDATE(upload_data) ON TABLE public.benchmark_drafts TO authenticated;
+
+GRANT INSERT(schema_data),UPDATE(schema_data) ON TABLE public.benchmark_drafts TO authenticated;
+
+GRANT INSERT(selected_models),UPDATE(selected_models) ON TABLE public.benchmark_drafts TO authenticated;
+
+REVOKE ALL ON FUNCTION private.check_draft_limits(p_draft public.benchmark_drafts) FROM PUBLIC, anon, authenticated, service_role;
+
+REVOKE ALL ON FUNCTION private.check_draft_size() FROM PUBLIC, anon, authenticated, service_role;
+
+REVOKE ALL ON FUNCTION private.check_expected_json(p_expected jsonb, p_what text) FROM PUBLIC, anon, authenticated, service_role;
+
+REVOKE ALL ON FUNCTION private.check_open_drafts() FROM PUBLIC, anon, authenticated, service_role;
+
+REVOKE ALL ON FUNCTION private.check_ready_draft() FROM PUBLIC, anon, authenticated, service_role;
+
+REVOKE ALL ON FUNCTION private.effective_schema(p_schema_data jsonb) FROM PUBLIC, anon, authenticated, service_role;
+
+REVOKE ALL ON FUNCTION private.hard_ceiling_usd() FROM PUBLIC, anon, authenticated, service_role;
+
+REVOKE ALL ON FUNCTION private.image_pixels(p_image jsonb) FROM PUBLIC, anon, authenticated, service_role;
+
+REVOKE ALL ON FUNCTION private.image_size_problem(p_image jsonb) FROM PUBLIC, anon, authenticated, service_role;
+
+REVOKE ALL ON FUNCTION private.image_token_bound(p_pixels bigint, p_max_image_tokens integer) FROM PUBLIC, anon, authenticated, service_role;
+
+REVOKE ALL ON FUNCTION private.json_shape(p_value jsonb, OUT depth integer, OUT longest_array integer, OUT fields integer) FROM PUBLIC, anon, authenticated, service_role;
+
+REVOKE ALL ON FUNCTION private.text_token_bound(p_prompt text, p_schema jsonb) FROM PUBLIC, anon, authenticated, service_role;
+
+REVOKE ALL ON FUNCTION public.draft_limits() FROM PUBLIC, anon, authenticated, service_role;
+GRANT ALL ON FUNCTION public.draft_limits() TO authenticated;
+GRANT ALL ON FUNCTION public.draft_limits() TO service_role;
+
+REVOKE ALL ON FUNCTION public.estimate_draft_cost(p_draft_id uuid) FROM PUBLIC, anon, authenticated, service_role;
+GRANT ALL ON FUNCTION public.estimate_draft_cost(p_draft_id uuid) TO authenticated;
+GRANT ALL ON FUNCTION public.estimate_draft_cost(p_draft_id uuid) TO service_role;
