@@ -2,7 +2,7 @@
 // below it three significant digits with trailing zeros dropped ($0.000418,
 // $0.1); halves round away from zero. Amounts arrive as exact decimal
 // strings ("0.000418") and are formatted without floating point, by the
-// same rule as the report's figures (Rust `figures::dollars`; a test holds
+// same rule as the report's figures (Rust `money::dollars`; a test holds
 // the two together).
 function money(value) {
   let text = String(value ?? 0).trim();

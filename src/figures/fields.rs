@@ -25,25 +25,42 @@ fn leaf_paths(value: &Value, path: FieldPath, out: &mut Vec<FieldPath>) {
     }
 }
 
-/// Where a run got expected fields wrong; `None` when every field is
-/// (a failed call, or an answer with no object to score).
-fn wrong_at(run: &RunRow) -> Option<Vec<&FieldPath>> {
-    let wrong: Vec<&FieldPath> = run
-        .diffs
-        .iter()
-        .filter(|d| d.kind.costs_a_field())
-        .map(|d| &d.path)
-        .collect();
-    let all = run.failed() || wrong.iter().any(|p| **p == FieldPath::root());
-    (!all).then_some(wrong)
+/// What a model's run of one document says of its fields.
+enum Reading<'a> {
+    /// No run of the document: nothing of it is right.
+    NotRun,
+    /// Every field is wrong (a failed call, or an answer with no object to
+    /// score).
+    AllWrong,
+    /// The fields at or under these paths are wrong; the rest are right.
+    WrongAt(Vec<&'a FieldPath>),
 }
 
-/// Whether a leaf is right in a run: a run exists, and no difference is at
-/// the leaf or at a value holding it.
-fn leaf_right(leaf: &FieldPath, wrong: Option<&Option<Vec<&FieldPath>>>) -> bool {
-    match wrong {
-        Some(Some(wrong)) => !wrong.iter().any(|at| at.holds(leaf)),
-        _ => false,
+impl<'a> Reading<'a> {
+    fn of(run: Option<&'a RunRow>) -> Self {
+        let Some(run) = run else {
+            return Self::NotRun;
+        };
+        let wrong: Vec<&FieldPath> = run
+            .diffs
+            .iter()
+            .filter(|d| d.kind.costs_a_field())
+            .map(|d| &d.path)
+            .collect();
+        if run.failed() || wrong.iter().any(|p| **p == FieldPath::root()) {
+            Self::AllWrong
+        } else {
+            Self::WrongAt(wrong)
+        }
+    }
+
+    /// Whether a leaf is right: no difference is at the leaf or at a value
+    /// holding it.
+    fn right(&self, leaf: &FieldPath) -> bool {
+        match self {
+            Self::WrongAt(wrong) => !wrong.iter().any(|at| at.holds(leaf)),
+            Self::NotRun | Self::AllWrong => false,
+        }
     }
 }
 
@@ -58,14 +75,16 @@ pub(super) fn field_rows(expected: &[&Value], models: &[&ModelRuns]) -> Vec<Fiel
             fields.entry(leaf.field()).or_default().push(leaf);
         }
         // Each model's run of this document, read once for all its fields.
-        let wrong: Vec<Option<Option<Vec<&FieldPath>>>> = models
+        let readings: Vec<Reading> = models
             .iter()
             .map(|model| {
-                model
-                    .runs
-                    .iter()
-                    .find(|r| r.image_index == document)
-                    .map(|run| wrong_at(run))
+                Reading::of(
+                    model
+                        .runs
+                        .iter()
+                        .copied()
+                        .find(|r| r.image_index == document),
+                )
             })
             .collect();
         for (field, instances) in fields {
@@ -76,11 +95,8 @@ pub(super) fn field_rows(expected: &[&Value], models: &[&ModelRuns]) -> Vec<Fiel
                 of: 0,
             });
             row.of += 1;
-            for (m, wrong) in wrong.iter().enumerate() {
-                if instances
-                    .iter()
-                    .all(|leaf| leaf_right(leaf, wrong.as_ref()))
-                {
+            for (m, reading) in readings.iter().enumerate() {
+                if instances.iter().all(|leaf| reading.right(leaf)) {
                     row.right[m] += 1;
                 }
             }

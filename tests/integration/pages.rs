@@ -147,7 +147,7 @@ async fn assets_are_versioned_compressed_and_revalidated() {
 }
 
 /// The pages format amounts with `web/money.js`; the report's sentences
-/// with `figures::dollars`. One rule: the two agree on every amount.
+/// with `money::dollars`. One rule: the two agree on every amount.
 #[tokio::test]
 async fn the_pages_format_money_as_the_report_does() {
     use modelpick::money::dollars;

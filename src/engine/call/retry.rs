@@ -110,7 +110,7 @@ impl<'a> Attempts<'a> {
                         generation_id: Some(id),
                     } => Step::LookUp(id),
                     billed => {
-                        self.count(&billed, None);
+                        self.count(self.cost_of(&billed));
                         self.done()
                     }
                 }
@@ -127,7 +127,7 @@ impl<'a> Attempts<'a> {
                 match lookup {
                     Some(id) => Step::LookUp(id),
                     None => {
-                        self.reservation_used = self.count(&billed, None);
+                        self.reservation_used = self.count(self.cost_of(&billed));
                         self.decide()
                     }
                 }
@@ -137,10 +137,7 @@ impl<'a> Attempts<'a> {
 
     /// What the provider said the last attempt cost, if it said.
     pub fn looked_up(&mut self, cost: Option<Decimal>) -> Step {
-        let billed = Billed::Unknown {
-            generation_id: None,
-        };
-        let used = self.count(&billed, Some(cost));
+        let used = self.count(cost.map_or(AttemptCost::Unknown, AttemptCost::Known));
         if self.failed.is_some() {
             self.reservation_used = used;
             self.decide()
@@ -211,27 +208,39 @@ impl<'a> Attempts<'a> {
         }
     }
 
-    /// Counts an attempt's cost (`looked_up`: what the provider's record
-    /// said, when it was asked); true when it was, or may have been,
+    /// What an attempt that said `billed` cost, as far as it says.
+    fn cost_of(&self, billed: &Billed) -> AttemptCost {
+        match billed {
+            Billed::Nothing => AttemptCost::Nothing,
+            Billed::Usage(usage) => AttemptCost::Known(self.price.cost_of(usage)),
+            Billed::Unknown { .. } => AttemptCost::Unknown,
+        }
+    }
+
+    /// Counts an attempt's cost; true when it was, or may have been,
     /// billed, which uses the reservation.
-    fn count(&mut self, billed: &Billed, looked_up: Option<Option<Decimal>>) -> bool {
-        match (billed, looked_up) {
-            (Billed::Nothing, _) => false,
-            (Billed::Usage(usage), _) => {
-                let cost = self.price.cost_of(usage);
+    fn count(&mut self, cost: AttemptCost) -> bool {
+        match cost {
+            AttemptCost::Nothing => false,
+            AttemptCost::Known(cost) => {
                 self.outcome.known_cost += cost;
                 cost > Decimal::ZERO
             }
-            (Billed::Unknown { .. }, Some(Some(cost))) => {
-                self.outcome.known_cost += cost;
-                cost > Decimal::ZERO
-            }
-            (Billed::Unknown { .. }, _) => {
+            AttemptCost::Unknown => {
                 self.outcome.attempts_at_worst_case += 1;
                 true
             }
         }
     }
+}
+
+/// What one attempt cost, as far as we know: the provider's usage or its
+/// record of the generation, or nothing known (counted at its worst case).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum AttemptCost {
+    Nothing,
+    Known(Decimal),
+    Unknown,
 }
 
 /// The wait before attempt `attempt + 1`: doubling from `base`, jittered.
