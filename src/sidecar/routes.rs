@@ -36,8 +36,13 @@ pub fn routes(state: AppState) -> impl Filter<Extract = (Response,), Error = Inf
         .map(move |response| headers.apply(response))
 }
 
-/// `POST /api/checkout` and Stripe's webhook.
+/// Everything under `/api/`.
 fn api(state: AppState) -> impl Filter<Extract = (Response,), Error = Rejection> + Clone {
+    payments(state.clone()).or(report_api(state)).unify()
+}
+
+/// `POST /api/checkout` and Stripe's webhook.
+fn payments(state: AppState) -> impl Filter<Extract = (Response,), Error = Rejection> + Clone {
     let checkout = warp::path!("api" / "checkout")
         .and(warp::post())
         .and(request("checkout"))
@@ -67,6 +72,11 @@ fn api(state: AppState) -> impl Filter<Extract = (Response,), Error = Rejection>
                     .await
             },
         );
+    checkout.or(webhook).unify()
+}
+
+/// Comparing two reports, and a shared report's images.
+fn report_api(state: AppState) -> impl Filter<Extract = (Response,), Error = Rejection> + Clone {
     let compare = warp::path!("api" / "compare")
         .and(warp::get())
         .and(request("compare"))
@@ -119,15 +129,7 @@ fn api(state: AppState) -> impl Filter<Extract = (Response,), Error = Rejection>
                     .await
             },
         );
-    checkout
-        .or(webhook)
-        .unify()
-        .or(compare)
-        .unify()
-        .or(images)
-        .unify()
-        .or(image)
-        .unify()
+    compare.or(images).unify().or(image).unify()
 }
 
 /// Where Stripe sends the browser back, the static pages and their assets,
@@ -178,67 +180,52 @@ fn fetch() -> impl Filter<Extract = (web::Fetch,), Error = Infallible> + Clone {
 
 /// The pages in `web/` and their assets.
 fn static_pages() -> impl Filter<Extract = (Response,), Error = Rejection> + Clone {
-    let page = |name: &'static str| move |fetch: web::Fetch| web::serve(name, &fetch);
     let asset = warp::path("assets")
         .and(warp::get())
         .and(warp::path::tail())
         .and(fetch())
         .map(|tail: warp::path::Tail, fetch: web::Fetch| web::serve(tail.as_str(), &fetch));
-    let favicon = warp::path!("favicon.ico")
-        .and(warp::get())
-        .and(fetch())
-        .map(page("icon.svg"));
-    let dashboard = warp::path::end()
-        .and(warp::get())
-        .and(fetch())
-        .map(page("dashboard"));
-    let sign_in = warp::path!("sign-in")
-        .and(warp::get())
-        .and(fetch())
-        .map(page("sign-in"));
-    let sign_up = warp::path!("sign-up")
-        .and(warp::get())
-        .and(fetch())
-        .map(page("sign-up"));
-    let scoring = warp::path!("scoring")
-        .and(warp::get())
-        .and(fetch())
-        .map(page("scoring"));
-    let new = warp::path!("benchmark" / "new")
-        .and(warp::get())
-        .and(fetch())
-        .map(page("new"));
-    let processing = warp::path!("benchmark" / Uuid / "processing")
-        .and(warp::get())
-        .and(fetch())
-        .map(|_, fetch: web::Fetch| web::serve("processing", &fetch));
-    let report = warp::path!("report" / Uuid)
-        .and(warp::get())
-        .and(fetch())
-        .map(|_, fetch: web::Fetch| web::serve("report", &fetch));
-    let compare = warp::path!("compare")
-        .and(warp::get())
-        .and(fetch())
-        .map(page("compare"));
+    let any_id = |_: Uuid| ();
     asset
-        .or(favicon)
+        .or(page(warp::path!("favicon.ico"), "icon.svg"))
         .unify()
-        .or(dashboard)
+        .or(page(warp::path::end(), "dashboard"))
         .unify()
-        .or(sign_in)
+        .or(page(warp::path!("sign-in"), "sign-in"))
         .unify()
-        .or(sign_up)
+        .or(page(warp::path!("sign-up"), "sign-up"))
         .unify()
-        .or(scoring)
+        .or(page(warp::path!("scoring"), "scoring"))
         .unify()
-        .or(new)
+        .or(page(warp::path!("benchmark" / "new"), "new"))
         .unify()
-        .or(processing)
+        .or(page(
+            warp::path!("benchmark" / Uuid / "processing")
+                .map(any_id)
+                .untuple_one(),
+            "processing",
+        ))
         .unify()
-        .or(report)
+        .or(page(
+            warp::path!("report" / Uuid).map(any_id).untuple_one(),
+            "report",
+        ))
         .unify()
-        .or(compare)
+        .or(page(warp::path!("compare"), "compare"))
         .unify()
+}
+
+/// `GET` of the page `name` at `path`.
+fn page<P>(
+    path: P,
+    name: &'static str,
+) -> impl Filter<Extract = (Response,), Error = Rejection> + Clone
+where
+    P: Filter<Extract = (), Error = Rejection> + Clone,
+{
+    path.and(warp::get())
+        .and(fetch())
+        .map(move |fetch: web::Fetch| web::serve(name, &fetch))
 }
 
 fn rejection_reply(rejection: Rejection) -> Response {
