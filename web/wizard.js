@@ -198,8 +198,6 @@ const DraftRules = (() => {
 const Wizard = (() => {
   const R = DraftRules;
   const BUCKET = 'benchmark-images';
-  // The database refuses an image's size past this (021_trust_boundary).
-  const MAX_SIDE_PX = 20000;
   let supabase, userId, limits, catalog = [], draftId, draft, price = '';
   let images = [];            // { path, name, width, height, expected?, expectedText, fields, url }
   let userSchema = null, inferredSchema = {}, prompt = '', promptEdited = false;
@@ -346,8 +344,10 @@ const Wizard = (() => {
     try {
       const size = await dimensions(file);
       if (!size) throw new Error('this file is not a readable image');
-      if (size.width > MAX_SIDE_PX || size.height > MAX_SIDE_PX) {
-        throw new Error(`${size.width} × ${size.height} pixels; an image may be at most 20,000 pixels wide and tall`);
+      // The database refuses an image's size past draft_limits().
+      const side = limits.max_image_side_px;
+      if (size.width > side || size.height > side) {
+        throw new Error(`${size.width} × ${size.height} pixels; an image may be at most ${side.toLocaleString('en-US')} pixels wide and tall`);
       }
       await ensureDraft();
       // Object names are letters, digits, '.', '_' and '-' (the storage rule).

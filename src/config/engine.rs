@@ -131,10 +131,6 @@ pub struct RunLimits {
     pub global_concurrency: usize,
     pub per_model_concurrency: usize,
     pub max_duration: Duration,
-    /// No call starts that could take a report past this, counting what
-    /// calls in flight may still cost; none: the database's soft ceiling
-    /// (`draft_limits()`), which is what runs in production. Tests lower it.
-    pub soft_ceiling_usd: Option<rust_decimal::Decimal>,
     /// How long a claim holds a report without a heartbeat.
     pub lease: Duration,
     /// Claims of one report at most: the claim that would pass it ends the
@@ -149,7 +145,6 @@ impl Default for RunLimits {
             global_concurrency: GLOBAL_CONCURRENCY,
             per_model_concurrency: PER_MODEL_CONCURRENCY,
             max_duration: MAX_BENCHMARK_DURATION,
-            soft_ceiling_usd: None,
             lease: Duration::from_secs(60),
             max_attempts: MAX_REPORT_ATTEMPTS,
         }

@@ -42,7 +42,7 @@ CREATE FUNCTION public.admit_checkout(p_user_id uuid) RETURNS boolean
     AS $$
 declare
   _window constant interval := interval '1 hour';
-  _limit constant integer := 20;
+  _limit constant integer := (public.draft_limits() ->> 'max_checkouts_per_hour')::integer;
   _oldest timestamptz;
 begin
   if p_user_id is null then
@@ -220,7 +220,7 @@ CREATE TABLE private.checkout_admissions (
     id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY
 );
 
-COMMENT ON TABLE private.checkout_admissions IS 'Checkouts: at most 20 started an hour per account, counted before Stripe is asked (each one is a Stripe request).';
+COMMENT ON TABLE private.checkout_admissions IS 'Checkouts: at most draft_limits().max_checkouts_per_hour started an hour per account, counted before Stripe is asked (each one is a Stripe request).';
 
 CREATE TABLE public.checkout_sessions (
     stripe_session_id text NOT NULL,

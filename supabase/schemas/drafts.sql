@@ -150,21 +150,24 @@ CREATE FUNCTION private.check_open_drafts() RETURNS trigger
     LANGUAGE plpgsql SECURITY DEFINER
     SET search_path TO ''
     AS $$
+declare
+  _limit integer;
 begin
   if auth.role() is distinct from 'authenticated' then
     return new;
   end if;
   perform pg_advisory_xact_lock(hashtextextended('open-drafts:' || new.user_id::text, 0));
+  _limit := (public.draft_limits() ->> 'max_open_drafts')::integer;
   if (select count(*) from public.benchmark_drafts d
-       where d.user_id = new.user_id and d.status <> 'paid') >= 50 then
-    raise exception 'You have 50 unfinished benchmarks, the most one account may keep. Delete one you no longer need to start another.'
-      using errcode = 'check_violation';
+       where d.user_id = new.user_id and d.status <> 'paid') >= _limit then
+    raise exception 'You have % unfinished benchmarks, the most one account may keep. Delete one you no longer need to start another.',
+      _limit using errcode = 'check_violation';
   end if;
   return new;
 end
 $$;
 
-COMMENT ON FUNCTION private.check_open_drafts() IS 'Unfinished drafts: at most 50 per account, for what a user''s own session inserts (operators and the service role are not counted). Serialised per account, so that parallel inserts cannot slip past the count.';
+COMMENT ON FUNCTION private.check_open_drafts() IS 'Unfinished drafts: at most draft_limits().max_open_drafts per account, for what a user''s own session inserts (operators and the service role are not counted). Serialised per account, so that parallel inserts cannot slip past the count.';
 
 CREATE FUNCTION private.check_ready_draft() RETURNS trigger
     LANGUAGE plpgsql SECURITY DEFINER
@@ -251,21 +254,25 @@ CREATE FUNCTION private.image_size_problem(p_image jsonb) RETURNS text
     AS $_$
   -- A CASE's branches are tried in order, so nothing is cast before its
   -- text is known to be a short whole number.
+  -- The side's limit (draft_limits().max_image_side_px) has at most 5
+  -- digits, so a longer number is refused before it is cast.
   select case
     when coalesce(p_image -> 'width', 'null'::jsonb) = 'null'::jsonb
          and coalesce(p_image -> 'height', 'null'::jsonb) = 'null'::jsonb then null
     when jsonb_typeof(p_image -> 'width') is distinct from 'number'
          or jsonb_typeof(p_image -> 'height') is distinct from 'number'
-      then 'must be whole numbers of pixels from 1 to 20,000'
+      then l.rule
     when (p_image ->> 'width') !~ '^[0-9]{1,5}$' or (p_image ->> 'height') !~ '^[0-9]{1,5}$'
-      then 'must be whole numbers of pixels from 1 to 20,000'
-    when (p_image ->> 'width')::integer not between 1 and 20000
-         or (p_image ->> 'height')::integer not between 1 and 20000
-      then 'must be whole numbers of pixels from 1 to 20,000'
+      then l.rule
+    when (p_image ->> 'width')::integer not between 1 and l.side
+         or (p_image ->> 'height')::integer not between 1 and l.side
+      then l.rule
   end
+  from (select side, 'must be whole numbers of pixels from 1 to ' || to_char(side, 'FM999,999') as rule
+          from (select (public.draft_limits() ->> 'max_image_side_px')::integer as side) s) l
 $_$;
 
-COMMENT ON FUNCTION private.image_size_problem(jsonb) IS 'Why an image''s stated size cannot be used, or null: absent is fine (the estimate then assumes an A4 page at 300 dpi), present must be whole pixels from 1 to 20,000.';
+COMMENT ON FUNCTION private.image_size_problem(jsonb) IS 'Why an image''s stated size cannot be used, or null: absent is fine (the estimate then assumes an A4 page at 300 dpi), present must be whole pixels from 1 to draft_limits().max_image_side_px.';
 
 CREATE FUNCTION private.image_token_bound(p_pixels bigint, p_max_image_tokens integer) RETURNS integer
     LANGUAGE sql IMMUTABLE
@@ -326,11 +333,15 @@ CREATE FUNCTION public.draft_limits() RETURNS jsonb
     'max_schema_bytes', 32768,
     'max_answer_tokens', 1024,
     'soft_ceiling_usd', 6.50,
-    'hard_ceiling_usd', 7.00
+    'hard_ceiling_usd', 7.00,
+    'max_image_side_px', 20000,
+    'max_open_drafts', 50,
+    'max_stored_images', 500,
+    'max_checkouts_per_hour', 20
   )
 $$;
 
-COMMENT ON FUNCTION public.draft_limits() IS 'The limits every draft is held to, and what the product promises beside them (the ceilings, the longest answer a call asks for): the wizard and the engine read them here.';
+COMMENT ON FUNCTION public.draft_limits() IS 'The limits every draft is held to, each account''s (unfinished drafts, stored images, checkouts an hour), and what the product promises beside them (the ceilings, the longest answer a call asks for): the database enforces them from here, and the wizard and the engine read them here.';
 
 CREATE FUNCTION public.estimate_draft_cost(p_draft_id uuid) RETURNS jsonb
     LANGUAGE plpgsql STABLE SECURITY DEFINER

@@ -152,18 +152,18 @@ $$;
 
 COMMENT ON FUNCTION public.reserve_retry(uuid, uuid, text, integer) IS 'Another worst case for a retry after a possibly billed attempt, within the hard ceiling only: false means do not send it. Fenced by the lease (PT410).';
 
-CREATE FUNCTION public.reserve_run(p_report_id uuid, p_lease_token uuid, p_model_id text, p_image_index integer, p_image_pixels bigint, p_max_tokens integer, p_soft_ceiling numeric) RETURNS numeric
+CREATE FUNCTION public.reserve_run(p_report_id uuid, p_lease_token uuid, p_model_id text, p_image_index integer, p_image_pixels bigint) RETURNS numeric
     LANGUAGE plpgsql SECURITY DEFINER
     SET search_path TO ''
     AS $$
 declare
   _report public.reports := private.lock_leased_report(p_report_id, p_lease_token);
   _price jsonb := _report.config_snapshot -> 'model_prices' -> p_model_id;
+  _limits constant jsonb := public.draft_limits();
   _amount numeric;
 begin
-  if p_image_pixels is null or p_image_pixels < 0 or p_max_tokens is null or p_max_tokens not between 1 and 100000
-     or p_soft_ceiling is null then
-    raise exception 'image pixels, max tokens and a ceiling are required' using errcode = 'PT400';
+  if p_image_pixels is null or p_image_pixels < 0 then
+    raise exception 'an image''s pixels are required' using errcode = 'PT400';
   end if;
   if jsonb_typeof(_price -> 'prompt_usd_per_mtok') is distinct from 'number'
      or jsonb_typeof(_price -> 'completion_usd_per_mtok') is distinct from 'number' then
@@ -181,9 +181,9 @@ begin
     private.text_token_bound(_report.extraction_prompt, _report.json_schema),
     private.image_token_bound(p_image_pixels,
       (select c.max_image_tokens from public.model_catalog c where c.id = p_model_id)),
-    p_max_tokens);
+    (_limits ->> 'max_answer_tokens')::integer);
   if _report.cost_spent + _report.cost_reserved + _report.cost_unsettled + _amount
-       > least(p_soft_ceiling, private.hard_ceiling_usd()) then
+       > least((_limits ->> 'soft_ceiling_usd')::numeric, (_limits ->> 'hard_ceiling_usd')::numeric) then
     return null;
   end if;
   insert into private.run_reservations (report_id, model_id, image_index, lease_token, amount, per_attempt)
@@ -193,9 +193,9 @@ begin
 end
 $$;
 
-COMMENT ON FUNCTION public.reserve_run(uuid, uuid, text, integer, bigint, integer, numeric) IS 'Computes one call''s worst case from the report''s prompt, schema and snapshotted price and the image''s pixels (or the model''s max_image_tokens), reserves it and returns it; null when committed money (spent + reserved + unsettled) would pass `p_soft_ceiling` or the hard ceiling. PT422 for a model without a price, PT409 for a cell with a result or a reservation. Fenced by the lease (PT410).';
+COMMENT ON FUNCTION public.reserve_run(uuid, uuid, text, integer, bigint) IS 'Computes one call''s worst case from the report''s prompt, schema and snapshotted price, the image''s pixels (or the model''s max_image_tokens) and an answer of draft_limits().max_answer_tokens, reserves it and returns it; null when committed money (spent + reserved + unsettled) would pass draft_limits().soft_ceiling_usd (or the hard ceiling, were it lower): the engine names no limit of its own. PT422 for a model without a price, PT409 for a cell with a result or a reservation. Fenced by the lease (PT410).';
 
-CREATE FUNCTION public.reserve_runs(p_report_id uuid, p_lease_token uuid, p_cells jsonb, p_max_tokens integer, p_soft_ceiling numeric) RETURNS TABLE(model_id text, image_index integer, amount numeric)
+CREATE FUNCTION public.reserve_runs(p_report_id uuid, p_lease_token uuid, p_cells jsonb) RETURNS TABLE(model_id text, image_index integer, amount numeric)
     LANGUAGE plpgsql SECURITY DEFINER
     SET search_path TO ''
     AS $$
@@ -209,14 +209,14 @@ begin
     model_id := _cell ->> 'model_id';
     image_index := (_cell ->> 'image_index')::integer;
     amount := public.reserve_run(p_report_id, p_lease_token, model_id, image_index,
-                                 (_cell ->> 'image_pixels')::bigint, p_max_tokens, p_soft_ceiling);
+                                 (_cell ->> 'image_pixels')::bigint);
     return next;
     exit when amount is null;
   end loop;
 end
 $$;
 
-COMMENT ON FUNCTION public.reserve_runs(uuid, uuid, jsonb, integer, numeric) IS 'Reserves the cells of `p_cells` ([{model_id, image_index, image_pixels}], at most 20) in order, each as reserve_run would, and stops at the first the money does not allow: that one comes back with a null amount and nothing after it is reserved.';
+COMMENT ON FUNCTION public.reserve_runs(uuid, uuid, jsonb) IS 'Reserves the cells of `p_cells` ([{model_id, image_index, image_pixels}], at most 20) in order, each as reserve_run would, and stops at the first the money does not allow: that one comes back with a null amount and nothing after it is reserved.';
 
 CREATE TABLE private.run_reservations (
     report_id uuid NOT NULL,
@@ -323,11 +323,11 @@ GRANT ALL ON FUNCTION public.release_reservation(p_report_id uuid, p_lease_token
 REVOKE ALL ON FUNCTION public.reserve_retry(p_report_id uuid, p_lease_token uuid, p_model_id text, p_image_index integer) FROM PUBLIC, anon, authenticated, service_role;
 GRANT ALL ON FUNCTION public.reserve_retry(p_report_id uuid, p_lease_token uuid, p_model_id text, p_image_index integer) TO service_role;
 
-REVOKE ALL ON FUNCTION public.reserve_run(p_report_id uuid, p_lease_token uuid, p_model_id text, p_image_index integer, p_image_pixels bigint, p_max_tokens integer, p_soft_ceiling numeric) FROM PUBLIC, anon, authenticated, service_role;
-GRANT ALL ON FUNCTION public.reserve_run(p_report_id uuid, p_lease_token uuid, p_model_id text, p_image_index integer, p_image_pixels bigint, p_max_tokens integer, p_soft_ceiling numeric) TO service_role;
+REVOKE ALL ON FUNCTION public.reserve_run(p_report_id uuid, p_lease_token uuid, p_model_id text, p_image_index integer, p_image_pixels bigint) FROM PUBLIC, anon, authenticated, service_role;
+GRANT ALL ON FUNCTION public.reserve_run(p_report_id uuid, p_lease_token uuid, p_model_id text, p_image_index integer, p_image_pixels bigint) TO service_role;
 
-REVOKE ALL ON FUNCTION public.reserve_runs(p_report_id uuid, p_lease_token uuid, p_cells jsonb, p_max_tokens integer, p_soft_ceiling numeric) FROM PUBLIC, anon, authenticated, service_role;
-GRANT ALL ON FUNCTION public.reserve_runs(p_report_id uuid, p_lease_token uuid, p_cells jsonb, p_max_tokens integer, p_soft_ceiling numeric) TO service_role;
+REVOKE ALL ON FUNCTION public.reserve_runs(p_report_id uuid, p_lease_token uuid, p_cells jsonb) FROM PUBLIC, anon, authenticated, service_role;
+GRANT ALL ON FUNCTION public.reserve_runs(p_report_id uuid, p_lease_token uuid, p_cells jsonb) TO service_role;
 
 REVOKE ALL ON TABLE public.benchmark_runs FROM PUBLIC, anon, authenticated, service_role;
 GRANT SELECT ON TABLE public.benchmark_runs TO authenticated;

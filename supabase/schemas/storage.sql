@@ -9,20 +9,22 @@ CREATE FUNCTION private.check_storage_quota(p_user_id uuid) RETURNS boolean
     LANGUAGE plpgsql SECURITY DEFINER
     SET search_path TO ''
     AS $$
+declare
+  _limit constant integer := (public.draft_limits() ->> 'max_stored_images')::integer;
 begin
   perform pg_advisory_xact_lock(hashtextextended('stored-objects:' || p_user_id::text, 0));
   if (select count(*) from storage.objects o
        where o.bucket_id = 'benchmark-images'
          -- The user's folder as a range name_prefix_search can walk.
-         and o.name ~>=~ (p_user_id::text || '/') and o.name ~<~ (p_user_id::text || '0')) >= 500 then
-    raise exception 'You have stored 500 document images, the most one account may keep. Delete drafts you no longer need to upload more.'
-      using errcode = 'insufficient_privilege';
+         and o.name ~>=~ (p_user_id::text || '/') and o.name ~<~ (p_user_id::text || '0')) >= _limit then
+    raise exception 'You have stored % document images, the most one account may keep. Delete drafts you no longer need to upload more.',
+      _limit using errcode = 'insufficient_privilege';
   end if;
   return true;
 end
 $$;
 
-COMMENT ON FUNCTION private.check_storage_quota(uuid) IS 'Stored files: at most 500 per account, raised as Storage''s own refusal (42501), whose message Storage passes on to the client. Volatile and serialised per account: a second upload waits until the first one''s transaction ends, then counts it.';
+COMMENT ON FUNCTION private.check_storage_quota(uuid) IS 'Stored files: at most draft_limits().max_stored_images per account, raised as Storage''s own refusal (42501), whose message Storage passes on to the client. Volatile and serialised per account: a second upload waits until the first one''s transaction ends, then counts it.';
 
 REVOKE ALL ON FUNCTION private.check_storage_quota(p_user_id uuid) FROM PUBLIC, anon, authenticated, service_role;
 GRANT ALL ON FUNCTION private.check_storage_quota(p_user_id uuid) TO authenticated;

@@ -28,8 +28,9 @@ select is(public.draft_limits(),
   '{"max_images": 50, "max_image_bytes": 10485760, "max_models": 10, "max_expected_bytes": 65536,
     "max_depth": 16, "max_array_items": 200, "max_fields": 2000, "max_prompt_bytes": 8192,
     "max_schema_bytes": 32768, "max_answer_tokens": 1024, "soft_ceiling_usd": 6.50,
-    "hard_ceiling_usd": 7.00}'::jsonb,
-  'the limits, as the wizard and the engine read them');
+    "hard_ceiling_usd": 7.00, "max_image_side_px": 20000, "max_open_drafts": 50,
+    "max_stored_images": 500, "max_checkouts_per_hour": 20}'::jsonb,
+  'the limits, as the database enforces them and the wizard and the engine read them');
 
 select is((select row(depth, longest_array, fields)::text from private.json_shape('{"a": [1, 2, {"b": []}], "c": {}}')),
   '(3,3,4)', 'shape: depth, longest list and fields (empty containers are fields)');

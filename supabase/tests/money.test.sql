@@ -3,7 +3,7 @@
 -- unknown outcomes settled at their worst case, retries reserved, attempts
 -- that end, and the estimate before payment by the same formula.
 begin;
-select plan(28);
+select plan(30);
 
 insert into auth.users (id, email) values ('a0000000-0000-4000-8000-00000000000a', 'owner@example.test');
 -- An expensive model (the stand-in's "premium"): $40 / $160 per million.
@@ -49,33 +49,39 @@ create temporary table claim as select * from public.claim_next_report('w', 60);
 select is((select stripe_session_id from claim), 'cs_1', 'the oldest paid report is claimed');
 
 -- Each premium call: (1018 + 1000) * 40 + 1024 * 160 = 0.244560.
-select is(public.reserve_run((select id from claim), (select lease_token from claim), 'test/premium', 0, 1000000, 1024, 6.50),
+select is(public.reserve_run((select id from claim), (select lease_token from claim), 'test/premium', 0, 1000000),
           0.244560, 'the worst case is computed by the database, from the report''s own prompt, schema and price');
-select is(public.reserve_run((select id from claim), (select lease_token from claim), 'test/unbounded', 0, 4000000, 1024, 6.50),
+select is(public.reserve_run((select id from claim), (select lease_token from claim), 'test/unbounded', 0, 4000000),
           round((1018 + 20473 + 1024) / 1e6, 6), 'by pixels for a model without a published maximum');
-select throws_ok($$select public.reserve_run((select id from claim), (select lease_token from claim), 'test/premium', 0, 1000000, 1024, 6.50)$$,
+select throws_ok($$select public.reserve_run((select id from claim), (select lease_token from claim), 'test/premium', 0, 1000000)$$,
           'PT409', null, 'a cell with a call in flight is not reserved twice');
-select throws_ok($$select public.reserve_run((select id from claim), (select lease_token from claim), 'openai/gpt-4o', 1, 1000000, 1024, 6.50)$$,
+select throws_ok($$select public.reserve_run((select id from claim), (select lease_token from claim), 'openai/gpt-4o', 1, 1000000)$$,
           'PT422', 'no price is known for model openai/gpt-4o', 'a model the report has no price for is never called');
 
--- An engine asking for a $100 ceiling still stops at $7.00.
+-- The engine names no ceiling: reservations stop at the database's soft
+-- ceiling (draft_limits(), $6.50).
 do $$
 declare
   _i integer;
 begin
   for _i in 1..49 loop
-    perform public.reserve_run((select id from claim), (select lease_token from claim), 'test/premium', _i, 1000000, 1024, 100);
+    perform public.reserve_run((select id from claim), (select lease_token from claim), 'test/premium', _i, 1000000);
   end loop;
 end
 $$;
-select ok((select cost_spent + cost_reserved + cost_unsettled <= 7.00 from public.reports where id = (select id from claim)),
-          'no reservation takes committed money past $7.00, whatever ceiling the engine asks for');
-select is((select count(*)::int from private.run_reservations where report_id = (select id from claim)), 1 + 28,
-          'the unbounded call and 27 premium calls fit under $7.00 (28 * 0.244560 > 7 - 0.022)');
+select ok((select cost_spent + cost_reserved + cost_unsettled <= 6.50 from public.reports where id = (select id from claim)),
+          'no new call takes committed money past the soft ceiling');
+select is((select count(*)::int from private.run_reservations where report_id = (select id from claim)), 1 + 26,
+          'the unbounded call and 26 premium calls fit under $6.50 (27 * 0.244560 > 6.50 - 0.022)');
 select is((select round(cost_reserved, 6) from public.reports where id = (select id from claim)),
-          round(0.022515 + 28 * 0.244560, 6), 'the reservations are what is committed');
+          round(0.022515 + 26 * 0.244560, 6), 'the reservations are what is committed');
 
--- A retry after an unknown outcome reserves another worst case, within $7.00 only.
+-- A retry after an unknown outcome reserves another worst case, past the
+-- soft ceiling (the call is already under way) but within $7.00 only.
+select is(public.reserve_retry((select id from claim), (select lease_token from claim), 'test/premium', 0), true,
+          'a retry may pass the soft ceiling');
+select is(public.reserve_retry((select id from claim), (select lease_token from claim), 'test/premium', 0), true,
+          'and again, while $7.00 holds it (0.022515 + 28 * 0.244560)');
 select is(public.reserve_retry((select id from claim), (select lease_token from claim), 'test/premium', 0), false,
           'no retry past the hard ceiling');
 select ok(public.record_run((select id from claim), (select lease_token from claim),

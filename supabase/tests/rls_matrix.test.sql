@@ -173,7 +173,7 @@ select pg_temp.cells('functions', 'release_report', $q$select public.release_rep
                                                    'no privilege', 'no privilege', 'no privilege', 'allowed');
 select pg_temp.cells('functions', 'finish_report', $q$select public.finish_report(gen_random_uuid(), gen_random_uuid(), 'complete')$q$,
                                                    'no privilege', 'no privilege', 'no privilege', 'allowed');
-select pg_temp.cells('functions', 'reserve_run', $q$select public.reserve_run(r.id, r.lease_token, 'openai/gpt-4o', 1, 1000000, 1024, 6.50) from public.claim_next_report('w', 30) r$q$,
+select pg_temp.cells('functions', 'reserve_run', $q$select public.reserve_run(r.id, r.lease_token, 'openai/gpt-4o', 1, 1000000) from public.claim_next_report('w', 30) r$q$,
                                                    'no privilege', 'no privilege', 'no privilege', 'allowed');
 select pg_temp.cells('functions', 'reserve_retry', $q$select public.reserve_retry(r.id, r.lease_token, 'openai/gpt-4o', 1) from public.claim_next_report('w', 30) r$q$,
                                                    'no privilege', 'no privilege', 'no privilege', 'not found');
@@ -183,7 +183,7 @@ select pg_temp.cells('functions', 'estimate_draft_cost, own', $q$select public.e
                                                    'no privilege', 'allowed',      'not found',    'allowed');
 select pg_temp.cells('functions', 'record_run', $q$select public.record_run(r.id, r.lease_token, '{"model_id": "openai/gpt-4o", "image_index": 1}') from public.claim_next_report('w', 30) r$q$,
                                                    'no privilege', 'no privilege', 'no privilege', 'allowed');
-select pg_temp.cells('functions', 'reserve_runs', $q$select public.reserve_runs(r.id, r.lease_token, '[{"model_id": "openai/gpt-4o", "image_index": 1, "image_pixels": 1000000}]', 1024, 6.50) from public.claim_next_report('w', 30) r$q$,
+select pg_temp.cells('functions', 'reserve_runs', $q$select public.reserve_runs(r.id, r.lease_token, '[{"model_id": "openai/gpt-4o", "image_index": 1, "image_pixels": 1000000}]') from public.claim_next_report('w', 30) r$q$,
                                                    'no privilege', 'no privilege', 'no privilege', 'allowed');
 select pg_temp.cells('functions', 'record_runs', $q$select public.record_runs(r.id, r.lease_token, '[{"model_id": "openai/gpt-4o", "image_index": 1}]') from public.claim_next_report('w', 30) r$q$,
                                                    'no privilege', 'no privilege', 'no privilege', 'allowed');

@@ -325,12 +325,6 @@ impl Admission {
         if calls.is_empty() {
             return Ok(0);
         }
-        let limits = &self.inputs.limits;
-        let ceiling = self
-            .runner
-            .limits
-            .soft_ceiling_usd
-            .unwrap_or(limits.soft_ceiling_usd);
         let asked: Vec<CallToReserve> = calls
             .iter()
             .map(|(cell, image)| CallToReserve {
@@ -345,12 +339,7 @@ impl Admission {
         let reserved = self
             .runner
             .store
-            .reserve(
-                &self.inputs.lease,
-                &asked,
-                limits.max_answer_tokens,
-                ceiling,
-            )
+            .reserve(&self.inputs.lease, &asked)
             .await?;
         Ok(reserved.len())
     }

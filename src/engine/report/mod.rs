@@ -91,12 +91,13 @@ async fn run_claimed(
         ending => {
             let runs = runner.store.report_runs(lease.report_id).await?;
             let tally = finish::Tally::of(&runs);
-            let ceiling = runner
-                .limits
-                .soft_ceiling_usd
-                .unwrap_or(limits.soft_ceiling_usd);
-            let outcome =
-                finish::outcome(&tally, ending, &runner.limits, ceiling, claim.runs_planned);
+            let outcome = finish::outcome(
+                &tally,
+                ending,
+                &runner.limits,
+                limits.soft_ceiling_usd,
+                claim.runs_planned,
+            );
             finish::record_figures(&runner, &lease, &snapshot, runs).await?;
             finish::finish(&runner, &lease, outcome).await
         }

@@ -46,21 +46,19 @@ pub struct CallToReserve<'a> {
 impl Store {
     /// Reserves the worst case of each of `calls`, in order, which the
     /// database computes from what each call sends (the report's prompt and
-    /// schema, an image of its pixels, `max_tokens` of answer) at the
-    /// report's price, in one round trip. The amounts reserved, in order;
-    /// fewer than asked when the next would take committed money past
-    /// `soft_ceiling` or the hard ceiling (then do not send it, nor the
-    /// rest).
+    /// schema, an image of its pixels, the longest answer its limits allow)
+    /// at the report's price, in one round trip. The amounts reserved, in
+    /// order; fewer than asked when the next would take committed money
+    /// past the soft ceiling (then do not send it, nor the rest). The
+    /// limits are the database's alone: the engine passes none.
     pub async fn reserve(
         &self,
         lease: &Lease,
         calls: &[CallToReserve<'_>],
-        max_tokens: u32,
-        soft_ceiling: Decimal,
     ) -> Result<Vec<Decimal>, StoreError> {
         let client = self.client().await?;
         let statement = client
-            .prepare_cached("select amount from public.reserve_runs($1, $2, $3, $4, $5)")
+            .prepare_cached("select amount from public.reserve_runs($1, $2, $3)")
             .await?;
         let rows = client
             .query(
@@ -69,8 +67,6 @@ impl Store {
                     &lease.report_id,
                     &lease.token,
                     &tokio_postgres::types::Json(calls),
-                    &(max_tokens as i32),
-                    &soft_ceiling,
                 ],
             )
             .await
