@@ -18,9 +18,9 @@
 pub mod call;
 pub mod catalog;
 pub mod followup;
+pub mod heartbeat;
 pub mod images;
 pub mod limits;
-pub mod queue;
 pub mod report;
 pub mod schedule;
 pub mod score;

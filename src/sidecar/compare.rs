@@ -18,7 +18,7 @@ use warp::reply::{Reply, Response};
 use super::error::ApiError;
 use super::shared_images::looks_like_share_token;
 use super::state::AppState;
-use crate::figures::compare::{self, Document, Price, Side, SideModel};
+use crate::figures::compare::{self, Document, ListedPrice, Side, SideModel};
 use crate::figures::RunRow;
 use crate::money;
 use crate::supabase::ReportRun;
@@ -88,7 +88,7 @@ pub async fn compare(
         .collect();
     ids.sort();
     ids.dedup();
-    let now: HashMap<String, Price> = state
+    let now: HashMap<String, ListedPrice> = state
         .supabase
         .catalog_prices(&ids)
         .await?
@@ -96,7 +96,7 @@ pub async fn compare(
         .map(|p| {
             (
                 p.id,
-                Price {
+                ListedPrice {
                     prompt_usd_per_mtok: p.prompt_usd_per_mtok,
                     completion_usd_per_mtok: p.completion_usd_per_mtok,
                     image_usd: p.image_usd,
@@ -131,7 +131,7 @@ fn side(report: &Value, runs: &[ReportRun]) -> Side {
     let text = |v: &Value| v.as_str().unwrap_or_default().to_owned();
     let time = |v: &Value| v.as_str().and_then(|t| t.parse::<DateTime<Utc>>().ok());
     let price = |p: &Value| {
-        Some(Price {
+        Some(ListedPrice {
             prompt_usd_per_mtok: money::parse(&p["prompt_usd_per_mtok"])?,
             completion_usd_per_mtok: money::parse(&p["completion_usd_per_mtok"])?,
             image_usd: money::parse(&p["image_usd"]).unwrap_or_default(),

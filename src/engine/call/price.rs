@@ -12,7 +12,7 @@ use crate::money::exact;
 /// A model's prices as snapshotted into the report at payment: US dollars
 /// per million prompt and completion tokens, per image and per request.
 #[derive(Debug, Clone, Deserialize, PartialEq)]
-pub struct Price {
+pub struct SnapshotPrice {
     #[serde(deserialize_with = "exact")]
     pub prompt_usd_per_mtok: Decimal,
     #[serde(deserialize_with = "exact")]
@@ -27,7 +27,7 @@ pub struct Price {
 
 const MILLION: Decimal = Decimal::from_parts(1_000_000, 0, 0, false, 0);
 
-impl Price {
+impl SnapshotPrice {
     /// What a billed attempt cost: the provider's own figure when it gives
     /// one, else its tokens, image and request at our prices. An attempt
     /// with no usage at all cost nothing.
@@ -57,7 +57,7 @@ mod tests {
 
     #[test]
     fn the_providers_cost_wins_over_our_arithmetic_and_both_are_exact() {
-        let price: Price = serde_json::from_value(json!({
+        let price: SnapshotPrice = serde_json::from_value(json!({
             "prompt_usd_per_mtok": 2.5, "completion_usd_per_mtok": 10, "supports_json_schema": true
         }))
         .unwrap();

@@ -18,7 +18,7 @@ use rand::Rng;
 use rust_decimal::Decimal;
 
 use super::attempt::{Attempt, Billed, Failure, Retry, Usage};
-use super::price::Price;
+use super::price::SnapshotPrice;
 use crate::config::ProviderSettings;
 
 /// What one cell's call came to.
@@ -75,7 +75,7 @@ const MAX_WAIT: Duration = Duration::from_secs(30);
 
 /// One cell's attempts so far.
 pub struct Attempts<'a> {
-    price: &'a Price,
+    price: &'a SnapshotPrice,
     settings: &'a ProviderSettings,
     outcome: CallOutcome,
     /// The last failure, until it is settled and a retry is decided.
@@ -86,7 +86,7 @@ pub struct Attempts<'a> {
 
 impl<'a> Attempts<'a> {
     /// The first step is always to send.
-    pub fn new(price: &'a Price, settings: &'a ProviderSettings) -> (Self, Step) {
+    pub fn new(price: &'a SnapshotPrice, settings: &'a ProviderSettings) -> (Self, Step) {
         let attempts = Self {
             price,
             settings,
@@ -254,7 +254,7 @@ mod tests {
     use super::super::attempt::Answer;
     use super::*;
 
-    fn price() -> Price {
+    fn price() -> SnapshotPrice {
         serde_json::from_value(serde_json::json!({
             "prompt_usd_per_mtok": 1, "completion_usd_per_mtok": 4
         }))

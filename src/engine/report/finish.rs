@@ -6,7 +6,7 @@ use std::collections::HashMap;
 
 use rust_decimal::Decimal;
 
-use super::admission::Ending;
+use super::run_loop::Ending;
 use super::snapshot::Snapshot;
 use super::{RunError, Runner};
 use crate::config::RunLimits;

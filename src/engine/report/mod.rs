@@ -3,7 +3,7 @@
 //! 1. `snapshot`: the report's paid-for draft, read once (documents,
 //!    models and their prices, prompt, schema), or why it cannot run;
 //! 2. `admission`: calls start within the limits (slots, money, time),
-//!    the lease renewed all along (`queue::Heartbeat`);
+//!    the lease renewed all along (`heartbeat::Heartbeat`);
 //! 3. `cell`: each call sent (`call`), scored (`score`) and recorded in
 //!    place of its reservation, with the results of the calls that finish
 //!    together (`recorder`);
@@ -11,10 +11,10 @@
 //!    finished; or handed back for another engine, or left to the engine
 //!    that holds it now.
 
-mod admission;
 mod cell;
 mod finish;
 mod recorder;
+mod run_loop;
 pub mod snapshot;
 
 use std::sync::Arc;
@@ -23,12 +23,12 @@ use tokio::sync::watch;
 use tracing::Instrument;
 
 use super::call::attempt::Provider;
+use super::heartbeat::Heartbeat;
 use super::images::ImageSource;
 use super::limits::ProductLimits;
-use super::queue::Heartbeat;
 use super::store::{ClaimedReport, Outcome, Store, StoreError};
 use crate::config::RunLimits;
-use admission::{Admission, Ending};
+use run_loop::{Admission, Ending};
 use snapshot::Snapshot;
 
 /// What every report run shares.

@@ -9,7 +9,7 @@ use std::sync::Arc;
 use serde::Deserialize;
 use serde_json::Value;
 
-use crate::engine::call::price::Price;
+use crate::engine::call::price::SnapshotPrice;
 use crate::engine::limits::JsonLimits;
 
 /// One document: its image in Storage and the JSON it should give.
@@ -27,7 +27,7 @@ pub struct Model {
     pub display_name: String,
     /// The prices it was paid at; none when the report has none for it
     /// (such a model is never called).
-    pub price: Option<Price>,
+    pub price: Option<SnapshotPrice>,
 }
 
 #[derive(Debug, Clone)]

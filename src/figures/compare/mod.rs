@@ -22,9 +22,11 @@ mod documents;
 mod tests;
 mod verdict;
 
-/// What a model cost per million tokens in and out, and per image.
+/// A model's listed price as the comparison shows it (then: the report's
+/// snapshot; now: the catalog's): per million tokens in and out, and per
+/// image.
 #[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct Price {
+pub struct ListedPrice {
     #[serde(with = "rust_decimal::serde::str")]
     pub prompt_usd_per_mtok: Decimal,
     #[serde(with = "rust_decimal::serde::str")]
@@ -46,7 +48,7 @@ pub struct SideModel {
     pub id: String,
     pub display_name: String,
     /// The price the report was run at.
-    pub price: Option<Price>,
+    pub price: Option<ListedPrice>,
 }
 
 /// One report, as its readers see it.
@@ -88,9 +90,9 @@ pub struct ComparedModel {
     pub new: bool,
     /// On the shared documents; `model_id` and `display_name` as labelled.
     pub figures: ModelFigures,
-    pub price_then: Option<Price>,
+    pub price_then: Option<ListedPrice>,
     /// None: no longer offered.
-    pub price_now: Option<Price>,
+    pub price_now: Option<ListedPrice>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -119,7 +121,7 @@ fn tagged(which: Which, id: &str) -> String {
 
 /// `a` and `b` compared, the earlier paid first whatever their order;
 /// `now`: the catalog's prices of the models offered today.
-pub fn compare(a: Side, b: Side, now: &HashMap<String, Price>) -> ReportComparison {
+pub fn compare(a: Side, b: Side, now: &HashMap<String, ListedPrice>) -> ReportComparison {
     let (earlier, later) = if b.paid_at < a.paid_at {
         (b, a)
     } else {
@@ -247,7 +249,7 @@ impl<'a> Pool<'a> {
     fn compared(
         &self,
         ranked: Vec<(ModelFigures, usize)>,
-        now: &HashMap<String, Price>,
+        now: &HashMap<String, ListedPrice>,
     ) -> Vec<ComparedModel> {
         ranked
             .into_iter()

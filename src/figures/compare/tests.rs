@@ -171,7 +171,7 @@ fn reports_without_a_shared_document_say_so() {
 #[test]
 fn price_then_and_now() {
     let (mut march, april) = march_and_april();
-    let price = |p: &str| Price {
+    let price = |p: &str| ListedPrice {
         prompt_usd_per_mtok: p.parse().unwrap(),
         completion_usd_per_mtok: "10".parse().unwrap(),
         image_usd: Decimal::ZERO,

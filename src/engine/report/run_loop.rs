@@ -1,5 +1,5 @@
-//! Admitting a report's calls: each one starts when a slot is free (10 at
-//! once, 3 per model: `schedule`), its worst case is reserved, and there is
+//! The run loop of one report. Its calls are admitted as a slot frees (10
+//! at once, 3 per model: `schedule`), each with its worst case reserved and
 //! money and time left; while every slot is busy the next calls are
 //! reserved ahead, so that a slot that frees starts one at once. Then the
 //! calls in flight end and are recorded, and the report knows how it ends.
@@ -19,9 +19,9 @@ use super::snapshot::Snapshot;
 use super::Runner;
 use crate::engine::call::envelope::Envelope;
 use crate::engine::call::retry::CallOutcome;
+use crate::engine::heartbeat::Heartbeat;
 use crate::engine::images::Image;
 use crate::engine::limits::ProductLimits;
-use crate::engine::queue::Heartbeat;
 use crate::engine::schedule::{Cell, Schedule};
 use crate::engine::store::{CallToReserve, ClaimedReport, StoreError};
 
