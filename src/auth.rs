@@ -12,6 +12,7 @@ use serde::Deserialize;
 use tokio::sync::RwLock;
 use uuid::Uuid;
 
+use crate::config::ExposeSecret;
 use crate::config::SupabaseSettings;
 
 /// A signed-in user, as their token says.
@@ -120,7 +121,7 @@ impl TokenVerifier {
             secret: settings
                 .jwt_secret
                 .as_ref()
-                .map(|s| Arc::new(DecodingKey::from_secret(s.as_bytes()))),
+                .map(|s| Arc::new(DecodingKey::from_secret(s.expose_secret().as_bytes()))),
             jwks: settings.use_jwks.then(|| {
                 Arc::new(JwksCache {
                     url: settings.jwks_url(),

@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use serde_json::json;
 
+use crate::config::ExposeSecret;
 use crate::config::ResendSettings;
 
 #[derive(Debug, thiserror::Error)]
@@ -43,7 +44,7 @@ impl Resend {
         let response = self
             .http
             .post(format!("{}/emails", self.settings.base_url))
-            .bearer_auth(&self.settings.api_key)
+            .bearer_auth(self.settings.api_key.expose_secret())
             .header("Idempotency-Key", &email.idempotency_key)
             .json(&json!({
                 "from": self.settings.from,

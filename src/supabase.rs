@@ -7,6 +7,7 @@ use serde_json::json;
 use uuid::Uuid;
 
 use crate::config::SupabaseSettings;
+use crate::config::{ExposeSecret, SecretString};
 
 #[derive(Debug, thiserror::Error)]
 pub enum SupabaseError {
@@ -59,7 +60,7 @@ pub struct Supabase {
     user_rest: postgrest::Postgrest,
     /// Sends the service-role key, which bypasses row-level security.
     service_rest: postgrest::Postgrest,
-    service_role_key: String,
+    service_role_key: SecretString,
     /// `<project>/storage/v1`, for signing image URLs as the service role.
     storage_url: String,
     http: reqwest::Client,
@@ -98,7 +99,7 @@ impl Supabase {
             user_rest: postgrest::Postgrest::new(settings.rest_url())
                 .insert_header("apikey", settings.anon_key.as_str()),
             service_rest: postgrest::Postgrest::new(settings.rest_url())
-                .insert_header("apikey", settings.service_role_key.as_str()),
+                .insert_header("apikey", settings.service_role_key.expose_secret()),
             service_role_key: settings.service_role_key.clone(),
             storage_url: format!("{}/storage/v1", settings.url),
             http: reqwest::Client::builder()
@@ -200,8 +201,8 @@ impl Supabase {
         let response = self
             .http
             .get(url)
-            .bearer_auth(&self.service_role_key)
-            .header("apikey", &self.service_role_key)
+            .bearer_auth(self.service_role_key.expose_secret())
+            .header("apikey", self.service_role_key.expose_secret())
             .send()
             .await
             .map_err(|e| SupabaseError::Unavailable(e.to_string()))?;
@@ -221,7 +222,7 @@ impl Supabase {
     fn service_rpc(&self, function: &str, args: serde_json::Value) -> postgrest::Builder {
         self.service_rest
             .rpc(function, args.to_string())
-            .auth(&self.service_role_key)
+            .auth(self.service_role_key.expose_secret())
     }
 
     async fn send<T: serde::de::DeserializeOwned>(

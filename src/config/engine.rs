@@ -6,7 +6,7 @@
 use std::time::Duration;
 
 use super::env::Env;
-use super::{ConfigError, ResendSettings, StripeApi};
+use super::{ConfigError, ResendSettings, SecretString, StripeApi};
 
 /// Provider calls of one report in flight at once, over all its models.
 pub const GLOBAL_CONCURRENCY: usize = 10;
@@ -103,7 +103,7 @@ impl CatalogCommandSettings {
 #[derive(Debug, Clone)]
 pub struct ProviderSettings {
     pub base_url: String,
-    pub api_key: String,
+    pub api_key: SecretString,
     /// How long one attempt may take.
     pub call_timeout: Duration,
     /// HTTP attempts of one call at most (each one that may be billed is
@@ -117,7 +117,7 @@ impl ProviderSettings {
     pub fn new(base_url: impl Into<String>, api_key: impl Into<String>) -> Self {
         Self {
             base_url: base_url.into(),
-            api_key: api_key.into(),
+            api_key: SecretString::from(api_key.into()),
             call_timeout: Duration::from_secs(120),
             max_attempts: 4,
             backoff_base: Duration::from_millis(500),
@@ -252,7 +252,7 @@ fn resend<F: Fn(&str) -> Option<String>>(
     };
     Ok(Some(ResendSettings {
         base_url: env.url("RESEND_BASE_URL", Some("https://api.resend.com"))?,
-        api_key,
+        api_key: api_key.into(),
         from: env
             .optional("EMAIL_FROM")
             .unwrap_or_else(|| "ModelPick <reports@modelpick.app>".into()),
@@ -265,6 +265,6 @@ fn stripe<F: Fn(&str) -> Option<String>>(env: &Env<F>) -> Result<Option<StripeAp
     };
     Ok(Some(StripeApi {
         api_base: env.url("STRIPE_API_BASE", Some("https://api.stripe.com"))?,
-        secret_key,
+        secret_key: secret_key.into(),
     }))
 }

@@ -8,6 +8,7 @@ use std::net::SocketAddr;
 
 pub use engine::*;
 use env::Env;
+pub use secrecy::{ExposeSecret, SecretString};
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum ConfigError {
@@ -27,10 +28,12 @@ pub struct SupabaseSettings {
     /// The project URL; `/rest/v1`, `/auth/v1`, `/storage/v1` live under it.
     pub url: String,
     pub anon_key: String,
-    pub service_role_key: String,
+    /// Keys and secrets are `SecretString`s: their `Debug` says
+    /// `[REDACTED]`, so no log or panic message ever prints one.
+    pub service_role_key: SecretString,
     /// The legacy HS256 secret that signs access tokens, when the project
     /// still uses one.
-    pub jwt_secret: Option<String>,
+    pub jwt_secret: Option<SecretString>,
     /// Also accept tokens signed by the project's asymmetric keys, fetched
     /// from `<url>/auth/v1/.well-known/jwks.json`.
     pub use_jwks: bool,
@@ -51,7 +54,7 @@ impl SupabaseSettings {
 pub struct StripeApi {
     /// `https://api.stripe.com`, or the local stand-in.
     pub api_base: String,
-    pub secret_key: String,
+    pub secret_key: SecretString,
 }
 
 /// What the sidecar needs of Stripe: its API, and the secret its webhooks
@@ -59,7 +62,7 @@ pub struct StripeApi {
 #[derive(Debug, Clone)]
 pub struct StripeSettings {
     pub api: StripeApi,
-    pub webhook_secret: String,
+    pub webhook_secret: SecretString,
 }
 
 /// Email through Resend.
@@ -67,7 +70,7 @@ pub struct StripeSettings {
 pub struct ResendSettings {
     /// `https://api.resend.com`, or the local stand-in.
     pub base_url: String,
-    pub api_key: String,
+    pub api_key: SecretString,
     pub from: String,
 }
 
@@ -100,8 +103,8 @@ impl Settings {
         let supabase = SupabaseSettings {
             url: env.url("SUPABASE_URL", None)?,
             anon_key: env.required("SUPABASE_ANON_KEY")?,
-            service_role_key: env.required("SUPABASE_SERVICE_ROLE_KEY")?,
-            jwt_secret: env.optional("SUPABASE_JWT_SECRET"),
+            service_role_key: env.required("SUPABASE_SERVICE_ROLE_KEY")?.into(),
+            jwt_secret: env.optional("SUPABASE_JWT_SECRET").map(SecretString::from),
             use_jwks: env.flag("SUPABASE_USE_JWKS")?,
         };
         if supabase.jwt_secret.is_none() && !supabase.use_jwks {
@@ -110,11 +113,11 @@ impl Settings {
         let stripe = StripeSettings {
             api: StripeApi {
                 api_base: env.url("STRIPE_API_BASE", Some("https://api.stripe.com"))?,
-                secret_key: env.required("STRIPE_SECRET_KEY")?,
+                secret_key: env.required("STRIPE_SECRET_KEY")?.into(),
             },
-            webhook_secret: env.required("STRIPE_WEBHOOK_SECRET")?,
+            webhook_secret: env.required("STRIPE_WEBHOOK_SECRET")?.into(),
         };
-        if !stripe.webhook_secret.starts_with("whsec_") {
+        if !stripe.webhook_secret.expose_secret().starts_with("whsec_") {
             return Err(ConfigError::Invalid {
                 name: "STRIPE_WEBHOOK_SECRET",
                 reason: "a webhook signing secret starts with whsec_".into(),
@@ -162,6 +165,34 @@ mod tests {
         assert_eq!(s.supabase.rest_url(), "http://127.0.0.1:54321/rest/v1");
         assert_eq!(s.stripe.api.api_base, "https://api.stripe.com");
         assert_eq!(s.site_url, "http://127.0.0.1:8787");
+    }
+
+    #[test]
+    fn no_key_or_secret_is_ever_printed() {
+        let secrets = [
+            (
+                "SUPABASE_SERVICE_ROLE_KEY",
+                "eyJ-service-private".to_owned(),
+            ),
+            ("SUPABASE_JWT_SECRET", "jwt-private".to_owned()),
+            ("STRIPE_SECRET_KEY", "sk_test_private".to_owned()),
+            ("STRIPE_WEBHOOK_SECRET", "whsec_private".to_owned()),
+        ];
+        let vars = with(COMPLETE, &secrets);
+        let s = Settings::from_lookup(|name| {
+            vars.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone())
+        })
+        .unwrap();
+        let printed = format!("{s:?}");
+        for (name, secret) in &secrets {
+            assert!(
+                !printed.contains(secret.as_str()),
+                "{name} printed in {printed}"
+            );
+        }
+        assert!(printed.contains("REDACTED"));
+        let provider = ProviderSettings::new("https://openrouter.ai/api/v1", "sk-or-v1-private");
+        assert!(!format!("{provider:?}").contains("sk-or-v1-private"));
     }
 
     #[test]

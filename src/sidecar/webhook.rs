@@ -12,6 +12,7 @@ use warp::reply::{Reply, Response};
 use super::error::ApiError;
 use super::fulfill::{self, Settlement};
 use super::state::AppState;
+use crate::config::ExposeSecret;
 use crate::stripe::signature;
 use crate::stripe::types::{CheckoutEvent, Event};
 
@@ -36,7 +37,7 @@ pub async fn receive(
     signature::verify(
         signature_header.as_deref(),
         &body,
-        &state.settings.stripe.webhook_secret,
+        state.settings.stripe.webhook_secret.expose_secret(),
         (state.clock)(),
     )
     .map_err(|e| {

@@ -9,6 +9,7 @@ use uuid::Uuid;
 use super::types::{CheckoutSession, Refund, SessionId};
 use super::{CURRENCY, PRICE_CENTS, PRODUCT_NAME};
 use crate::config::StripeApi;
+use crate::config::{ExposeSecret, SecretString};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StripeError {
@@ -116,7 +117,7 @@ impl CheckoutRequest<'_> {
 pub struct StripeClient {
     http: reqwest::Client,
     base: String,
-    secret_key: String,
+    secret_key: SecretString,
 }
 
 impl StripeClient {
@@ -159,7 +160,7 @@ impl StripeClient {
         let response = self
             .http
             .post(format!("{}/v1/checkout/sessions", self.base))
-            .bearer_auth(&self.secret_key)
+            .bearer_auth(self.secret_key.expose_secret())
             .header("Idempotency-Key", &request.idempotency_key)
             .form(&request.form())
             .send()
@@ -178,7 +179,7 @@ impl StripeClient {
                 self.base,
                 id.as_str()
             ))
-            .bearer_auth(&self.secret_key)
+            .bearer_auth(self.secret_key.expose_secret())
             .send()
             .await?;
         Self::parse(response).await
@@ -214,7 +215,7 @@ impl StripeClient {
         let response = self
             .http
             .post(format!("{}/v1/refunds", self.base))
-            .bearer_auth(&self.secret_key)
+            .bearer_auth(self.secret_key.expose_secret())
             .header("Idempotency-Key", key)
             .form(&[
                 ("payment_intent", payment_intent.as_str()),
@@ -239,7 +240,7 @@ impl StripeClient {
                 self.base,
                 session_id.as_str()
             ))
-            .bearer_auth(&self.secret_key)
+            .bearer_auth(self.secret_key.expose_secret())
             .header("Idempotency-Key", format!("expire:{}", session_id.as_str()))
             .send()
             .await?;

@@ -10,6 +10,7 @@ use serde::Deserialize;
 use serde_json::Value;
 
 use super::envelope::CallBody;
+use crate::config::ExposeSecret;
 use crate::config::ProviderSettings;
 use crate::money;
 
@@ -154,7 +155,7 @@ impl Provider {
         let response = self
             .http
             .post(self.completions_url.clone())
-            .bearer_auth(&self.settings.api_key)
+            .bearer_auth(self.settings.api_key.expose_secret())
             .header("HTTP-Referer", "https://modelpick.app")
             .header("X-Title", "ModelPick")
             .header("content-type", "application/json")
@@ -196,7 +197,7 @@ impl Provider {
                 .http
                 .get(format!("{}/generation", self.settings.base_url))
                 .query(&[("id", id)])
-                .bearer_auth(&self.settings.api_key)
+                .bearer_auth(self.settings.api_key.expose_secret())
                 .timeout(Duration::from_secs(10))
                 .send()
                 .await
