@@ -136,9 +136,9 @@ impl DueFollowup {
     }
 }
 
-/// A follow-up write that found its lease gone says so with PT410.
+/// A follow-up write that found its lease gone is `FollowupLeaseLost`.
 fn fenced(followup: &DueFollowup, error: tokio_postgres::Error) -> StoreError {
-    if error.code().map(|c| c.code()) == Some("PT410") {
+    if super::lease_gone(&error) {
         StoreError::FollowupLeaseLost(followup.id)
     } else {
         StoreError::Db(error)

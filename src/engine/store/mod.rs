@@ -66,9 +66,15 @@ fn held(lease: &Lease, updated: bool) -> Result<(), StoreError> {
     }
 }
 
-/// A fenced write that found the lease gone says so with PT410.
+/// Whether a fenced write (a report's or a follow-up's) found its lease
+/// gone: the database says so with PT410.
+fn lease_gone(error: &tokio_postgres::Error) -> bool {
+    error.code().map(|c| c.code()) == Some("PT410")
+}
+
+/// A report write that found the lease gone is `LeaseLost`.
 fn fenced(lease: &Lease, error: tokio_postgres::Error) -> StoreError {
-    if error.code().map(|c| c.code()) == Some("PT410") {
+    if lease_gone(&error) {
         StoreError::LeaseLost(lease.report_id)
     } else {
         StoreError::Db(error)
