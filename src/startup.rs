@@ -101,13 +101,13 @@ pub fn engine(settings: &EngineSettings) -> Result<Engine, StartupError> {
         provider: Provider::new(settings.provider.clone()).map_err(|e| {
             StartupError::ProviderUrl(format!("{}: {e}", settings.provider.base_url))
         })?,
-        images: ImageSource {
+        images: Arc::new(ImageSource {
             http: reqwest::Client::builder()
                 .timeout(STORAGE_TIMEOUT)
                 .build()?,
             storage_url: format!("{}/storage/v1", settings.supabase_url),
             service_role_key: settings.service_role_key.clone(),
-        },
+        }),
         limits: settings.limits.clone(),
     };
     let worker_id = report::worker_id();

@@ -172,7 +172,9 @@ async function showDocuments(report, runs, order, supabase) {
 function describeRun(report, runs) {
   const models = (report.models || []).map((m) => `${m.display_name} ($${Number(m.prices?.prompt_usd_per_mtok ?? 0)} / $${Number(m.prices?.completion_usd_per_mtok ?? 0)} per million tokens in / out)`);
   App.$('#run-meta').textContent = `Run on ${new Date(report.started_at || report.created_at).toLocaleString()} · ${report.documents.length} documents · `
-    + `models at the prices of that day: ${models.join('; ')}. Scored by the policy below (How we score).`;
+    + `models at the prices of that day: ${models.join('; ')}. Scored by the policy below (How we score).`
+    + (report.how_sent ? ` Every model was sent the same image of each document, upright, at most ${Number(report.how_sent.max_side_px).toLocaleString('en-US')} px on its long edge and ${Number(report.how_sent.max_image_bytes) / 1048576} MiB,`
+      + ` and only to provider endpoints that neither keep nor train on what they receive.` : '');
   App.$('#run-prompt').textContent = report.prompt || '';
   App.$('#run-schema').textContent = report.json_schema ? JSON.stringify(report.json_schema, null, 2) : 'No JSON Schema.';
   const names = Object.fromEntries(report.documents.map((d) => [d.index, d.name]));

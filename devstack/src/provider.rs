@@ -96,15 +96,33 @@ impl Default for ProviderConfig {
     }
 }
 
+/// One image of a request, as the stand-in received it.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct SentImage {
+    pub sha256: String,
+    /// From the image's header; 0 when it has none that can be read.
+    pub width: u32,
+    pub height: u32,
+    pub bytes: usize,
+    /// As the data URL names it.
+    pub media_type: String,
+}
+
 /// One request as the stand-in saw it.
 #[derive(Debug, Clone, Serialize)]
 pub struct CallLog {
     pub model: String,
+    /// The pages' SHA-256s in order, joined by `+` (a page's own for a
+    /// one-page document): the key its answer is found by.
     pub image_sha256: String,
+    /// Every image of the message, in order.
+    pub images: Vec<SentImage>,
     pub status: u16,
     pub fault: Option<&'static str>,
     pub max_tokens: Option<u64>,
     pub response_format: Option<String>,
+    /// The request's OpenRouter provider preferences, as sent.
+    pub provider: Value,
     pub cost: f64,
     /// When the request arrived, in Unix milliseconds.
     pub received_at_ms: f64,
@@ -259,20 +277,32 @@ fn error(status: StatusCode, message: &str) -> Response {
     .into_response()
 }
 
-/// The image of the first `image_url` part, decoded from its data URL.
-fn image_of(request: &Value) -> Option<Vec<u8>> {
+/// Every `image_url` part of the request, in order, decoded from its data
+/// URL; none when one of them is not a base64 data URL.
+fn images_of(request: &Value) -> Option<Vec<SentImage>> {
     let parts = request["messages"]
         .as_array()?
         .iter()
         .filter_map(|m| m["content"].as_array())
         .flatten();
+    let mut images = Vec::new();
     for part in parts {
         if let Some(url) = part["image_url"]["url"].as_str() {
-            let (_, data) = url.split_once(";base64,")?;
-            return base64::engine::general_purpose::STANDARD.decode(data).ok();
+            let (head, data) = url.split_once(";base64,")?;
+            let bytes = base64::engine::general_purpose::STANDARD
+                .decode(data)
+                .ok()?;
+            let size = imagesize::blob_size(&bytes).ok();
+            images.push(SentImage {
+                sha256: sha256_hex(&bytes),
+                width: size.map_or(0, |s| s.width as u32),
+                height: size.map_or(0, |s| s.height as u32),
+                bytes: bytes.len(),
+                media_type: head.strip_prefix("data:").unwrap_or(head).to_owned(),
+            });
         }
     }
-    None
+    (!images.is_empty()).then_some(images)
 }
 
 fn fraction(parts: &[&str]) -> f64 {
@@ -410,10 +440,12 @@ impl Provider {
         self.calls.lock().unwrap().push(CallLog {
             model: call.model.clone(),
             image_sha256: call.image_sha256.clone(),
+            images: call.images.clone(),
             status,
             fault,
             max_tokens: call.max_tokens,
             response_format: call.response_format.clone(),
+            provider: call.provider.clone(),
             cost,
             received_at_ms: call.received_at_ms,
         });
@@ -538,8 +570,10 @@ fn prose(value: &Value) -> String {
 struct Call {
     model: String,
     image_sha256: String,
+    images: Vec<SentImage>,
     max_tokens: Option<u64>,
     response_format: Option<String>,
+    provider: Value,
     received_at_ms: f64,
 }
 
@@ -555,15 +589,21 @@ impl Call {
         }
         let request: Value = serde_json::from_slice(body)
             .map_err(|_| (StatusCode::BAD_REQUEST, "Invalid JSON body"))?;
-        let image =
-            image_of(&request).ok_or((StatusCode::BAD_REQUEST, "No image in the request"))?;
+        let images =
+            images_of(&request).ok_or((StatusCode::BAD_REQUEST, "No image in the request"))?;
         Ok(Self {
             model: request["model"].as_str().unwrap_or_default().to_owned(),
-            image_sha256: sha256_hex(&image),
+            image_sha256: images
+                .iter()
+                .map(|i| i.sha256.as_str())
+                .collect::<Vec<_>>()
+                .join("+"),
+            images,
             max_tokens: request["max_tokens"].as_u64(),
             response_format: request["response_format"]["type"]
                 .as_str()
                 .map(str::to_owned),
+            provider: request["provider"].clone(),
             received_at_ms,
         })
     }

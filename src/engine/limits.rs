@@ -10,6 +10,7 @@ use rust_decimal::Decimal;
 use serde::Deserialize;
 use serde_json::Value;
 
+use crate::engine::images::SendPolicy;
 use crate::money;
 
 /// How large a JSON value may be, to be scored field by field.
@@ -32,6 +33,10 @@ pub struct ProductLimits {
     #[serde(flatten)]
     pub json: JsonLimits,
     pub max_image_bytes: usize,
+    /// The largest page a provider is sent: its long edge in pixels.
+    pub send_max_side_px: u32,
+    /// ... and its bytes, encoded.
+    pub send_max_image_bytes: usize,
     /// The longest answer a call asks for (`max_tokens`).
     pub max_answer_tokens: u32,
     /// No call starts that could take a report past this.
@@ -44,6 +49,14 @@ pub struct ProductLimits {
 }
 
 impl ProductLimits {
+    /// What every page sent to a provider must be.
+    pub fn send_policy(&self) -> SendPolicy {
+        SendPolicy {
+            max_side_px: self.send_max_side_px,
+            max_bytes: self.send_max_image_bytes,
+        }
+    }
+
     /// From `draft_limits()`'s answer.
     pub fn from_json(value: Value) -> Result<Self, String> {
         serde_json::from_value(value).map_err(|e| format!("draft_limits() is not as expected: {e}"))
@@ -116,7 +129,7 @@ pub(crate) mod tests {
     /// tests read the database's own).
     pub(crate) fn limits() -> ProductLimits {
         ProductLimits::from_json(json!({
-            "max_images": 50, "max_image_bytes": 10485760, "max_models": 10,
+            "max_images": 50, "max_image_bytes": 10485760, "send_max_side_px": 2000, "send_max_image_bytes": 4194304, "max_models": 10,
             "max_expected_bytes": 65536, "max_depth": 16, "max_array_items": 200,
             "max_fields": 2000, "max_prompt_bytes": 8192, "max_schema_bytes": 32768,
             "max_answer_tokens": 1024, "soft_ceiling_usd": 6.50, "hard_ceiling_usd": 7.00

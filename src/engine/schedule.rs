@@ -10,7 +10,7 @@
 //! limit. A rate-limited model so waits instead of spending the report's
 //! time on retries that are refused.
 
-use std::collections::{HashMap, HashSet, VecDeque};
+use std::collections::{BTreeSet, HashMap, HashSet, VecDeque};
 use std::time::{Duration, Instant};
 
 /// A model's slots are halved at most once in this long: the 429s of calls
@@ -125,7 +125,8 @@ impl Schedule {
     }
 
     /// The images some pending cell needs.
-    pub fn images_needed(&self) -> HashSet<usize> {
+    /// The pages some pending cell needs, in the order calls take them.
+    pub fn images_needed(&self) -> BTreeSet<usize> {
         self.pending
             .values()
             .flatten()

@@ -124,7 +124,11 @@ begin
                    'request_usd', c.request_usd,
                    'supports_json_schema', c.supports_json_schema)), '{}'::jsonb)
             from public.model_catalog c
-           where c.id = any (_draft.selected_models))
+           where c.id = any (_draft.selected_models)),
+        'how_sent', jsonb_build_object(
+          'max_side_px', (public.draft_limits() ->> 'send_max_side_px')::integer,
+          'max_image_bytes', (public.draft_limits() ->> 'send_max_image_bytes')::integer,
+          'data_collection', 'deny')
       ),
       array(select i ->> 'path'
               from jsonb_array_elements(_draft.upload_data -> 'images') with ordinality as e (i, n)
@@ -163,7 +167,7 @@ begin
 end
 $$;
 
-COMMENT ON FUNCTION public.fulfill_checkout(text, uuid, uuid) IS 'Creates the report from a snapshot of a ready draft (prompt, effective schema, images, expected JSON, model prices) and marks the draft paid, in one transaction. Idempotent by the unique stripe_session_id (ON CONFLICT, never check-then-insert): any number of concurrent calls for one session yield one report, `created` true exactly once. Errors: PT404 no draft, PT403 owner mismatch, PT409 draft already paid through another session, PT422 draft not ready, PT400 bad input, PT410 the session is owed a refund; a refusal writes nothing.';
+COMMENT ON FUNCTION public.fulfill_checkout(text, uuid, uuid) IS 'Creates the report from a snapshot of a ready draft (prompt, effective schema, images, expected JSON, model prices, and how its images are sent: their largest size and the providers'' data policy asked) and marks the draft paid, in one transaction. Idempotent by the unique stripe_session_id (ON CONFLICT, never check-then-insert): any number of concurrent calls for one session yield one report, `created` true exactly once. Errors: PT404 no draft, PT403 owner mismatch, PT409 draft already paid through another session, PT422 draft not ready, PT400 bad input, PT410 the session is owed a refund; a refusal writes nothing.';
 
 CREATE FUNCTION public.open_checkout_session(p_stripe_session_id text, p_draft_id uuid) RETURNS text[]
     LANGUAGE plpgsql SECURITY DEFINER

@@ -236,17 +236,22 @@ CREATE FUNCTION private.hard_ceiling_usd() RETURNS numeric
     SET search_path TO ''
     AS $$ select (public.draft_limits() ->> 'hard_ceiling_usd')::numeric $$;
 
-CREATE FUNCTION private.image_pixels(p_image jsonb) RETURNS bigint
+CREATE FUNCTION private.image_pixels(p_image jsonb, p_max_side bigint) RETURNS bigint
     LANGUAGE sql IMMUTABLE
     SET search_path TO ''
     AS $$
-  select case when private.image_size_problem(p_image) is null
-                   and jsonb_typeof(p_image -> 'width') = 'number'
-              then (p_image ->> 'width')::bigint * (p_image ->> 'height')::bigint
-              else 2480 * 3508 end
+  select case when greatest(width, height) <= p_max_side then width * height
+              else ceil(width::numeric * p_max_side / greatest(width, height))::bigint
+                 * ceil(height::numeric * p_max_side / greatest(width, height))::bigint end
+    from (select case when stated then (p_image ->> 'width')::bigint else 2480 end as width,
+                 case when stated then (p_image ->> 'height')::bigint else 3508 end as height
+            -- A saved draft's sizes passed image_size_problem; this only
+            -- keeps a cast from failing on anything else.
+            from (select coalesce((p_image ->> 'width') ~ '^[0-9]{1,5}$'
+                                  and (p_image ->> 'height') ~ '^[0-9]{1,5}$', false) as stated) s) d
 $$;
 
-COMMENT ON FUNCTION private.image_pixels(jsonb) IS 'Pixels of an image as the estimate counts them.';
+COMMENT ON FUNCTION private.image_pixels(jsonb, bigint) IS 'Pixels of an image as the engine sends it, scaled so its long edge is at most p_max_side (draft_limits().send_max_side_px), from its stated size or, without one, an A4 page at 300 dpi.';
 
 CREATE FUNCTION private.image_size_problem(p_image jsonb) RETURNS text
     LANGUAGE sql IMMUTABLE
@@ -337,11 +342,13 @@ CREATE FUNCTION public.draft_limits() RETURNS jsonb
     'max_image_side_px', 20000,
     'max_open_drafts', 50,
     'max_stored_images', 500,
-    'max_checkouts_per_hour', 20
+    'max_checkouts_per_hour', 20,
+    'send_max_side_px', 2000,
+    'send_max_image_bytes', 4194304
   )
 $$;
 
-COMMENT ON FUNCTION public.draft_limits() IS 'The limits every draft is held to, each account''s (unfinished drafts, stored images, checkouts an hour), and what the product promises beside them (the ceilings, the longest answer a call asks for): the database enforces them from here, and the wizard and the engine read them here.';
+COMMENT ON FUNCTION public.draft_limits() IS 'The limits every draft is held to, each account''s (unfinished drafts, stored images, checkouts an hour), and what the product promises beside them (the ceilings, the longest answer a call asks for, the largest image a provider is sent: send_max_side_px on its long edge, send_max_image_bytes encoded): the database enforces them from here, and the wizard and the engine read them here.';
 
 CREATE FUNCTION public.estimate_draft_cost(p_draft_id uuid) RETURNS jsonb
     LANGUAGE plpgsql STABLE SECURITY DEFINER
@@ -364,7 +371,7 @@ begin
   -- Each image is measured once, each model's price read once: the sum
   -- below is a plain product of the two lists.
   with images as materialized (
-    select private.image_pixels(i) as pixels
+    select private.image_pixels(i, (_limits ->> 'send_max_side_px')::bigint) as pixels
       from jsonb_array_elements(coalesce(_draft.upload_data -> 'images', '[]'::jsonb)) i
   ), models as materialized (
     select c.id, to_jsonb(c) as price, c.max_image_tokens
@@ -452,7 +459,7 @@ REVOKE ALL ON FUNCTION private.effective_schema(p_schema_data jsonb) FROM PUBLIC
 
 REVOKE ALL ON FUNCTION private.hard_ceiling_usd() FROM PUBLIC, anon, authenticated, service_role;
 
-REVOKE ALL ON FUNCTION private.image_pixels(p_image jsonb) FROM PUBLIC, anon, authenticated, service_role;
+REVOKE ALL ON FUNCTION private.image_pixels(p_image jsonb, p_max_side bigint) FROM PUBLIC, anon, authenticated, service_role;
 
 REVOKE ALL ON FUNCTION private.image_size_problem(p_image jsonb) FROM PUBLIC, anon, authenticated, service_role;
 

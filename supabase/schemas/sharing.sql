@@ -120,6 +120,7 @@ CREATE FUNCTION public.read_report(p_report_id uuid, p_share_token text DEFAULT 
     'figures', r.figures,
     'prompt', r.extraction_prompt,
     'json_schema', r.json_schema,
+    'how_sent', r.config_snapshot -> 'how_sent',
     'models', (
       select coalesce(jsonb_agg(jsonb_build_object(
                'id', m.id,
@@ -152,7 +153,7 @@ CREATE FUNCTION public.read_report(p_report_id uuid, p_share_token text DEFAULT 
     and private.readable_report(p_report_id, p_share_token)
 $$;
 
-COMMENT ON FUNCTION public.read_report(uuid, text) IS 'A report as its reader may see it: the owner signed in, or anyone with its share token. Its status, models (with the prices it was paid at), documents, figures and per-model summary, whether link holders see its images and when they were deleted (images_deleted_at); only the owner learns the share token and the refund. Null for anyone else.';
+COMMENT ON FUNCTION public.read_report(uuid, text) IS 'A report as its reader may see it: the owner signed in, or anyone with its share token. Its status, models (with the prices it was paid at), how its images were sent (how_sent; null for reports paid before it was recorded), documents, figures and per-model summary, whether link holders see its images and when they were deleted (images_deleted_at); only the owner learns the share token and the refund. Null for anyone else.';
 
 CREATE FUNCTION public.read_report_runs(p_report_id uuid, p_share_token text DEFAULT NULL::text) RETURNS TABLE(model_id text, image_index integer, output_json text, response_time_ms integer, prompt_tokens integer, completion_tokens integer, total_tokens integer, cost numeric, passed boolean, field_diffs jsonb, fields_total integer, fields_matched integer, error text)
     LANGUAGE sql STABLE SECURITY DEFINER

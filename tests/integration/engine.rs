@@ -38,6 +38,11 @@ async fn a_paid_report_runs_every_model_on_every_image_once_and_completes() {
         log.iter().all(|c| c.max_tokens == Some(1024)),
         "max_tokens on every call"
     );
+    assert!(
+        log.iter()
+            .all(|c| c.provider == serde_json::json!({"data_collection": "deny"})),
+        "every call asks for endpoints that neither keep nor train on the document"
+    );
 
     let db = world.supabase.db.client().await;
     let rows = db

@@ -16,6 +16,7 @@ mod load;
 mod money;
 mod pages;
 mod pay;
+mod prepared_images;
 mod report_queue;
 mod supabase_api;
 

@@ -92,6 +92,15 @@ impl TestWorld {
         configure: impl FnOnce(&mut ProviderConfig),
     ) -> Self {
         let images: Vec<Vec<u8>> = (0..images).map(|i| image_bytes(i, size)).collect();
+        Self::with_files(supabase, images, configure).await
+    }
+
+    /// A world whose documents are these files, as uploaded.
+    pub async fn with_files(
+        supabase: TestSupabase,
+        images: Vec<Vec<u8>>,
+        configure: impl FnOnce(&mut ProviderConfig),
+    ) -> Self {
         let truths: Vec<Value> = (0..images.len()).map(truth).collect();
         let mut config = ProviderConfig {
             latency_ms: 20,

@@ -15,6 +15,12 @@ use serde_json::{json, Value};
 use crate::engine::images::EncodedImage;
 
 const JSON_ONLY: &str = "Answer with one JSON object and nothing else: no prose, no code fence.";
+/// OpenRouter's provider preferences on every call: only endpoints that
+/// neither store nor train on what they receive see a customer's document
+/// (`data_collection: "deny"`; docs/reference/openrouter-privacy.md).
+fn provider_preferences() -> Value {
+    json!({"data_collection": "deny"})
+}
 /// Stands for the image in the serialised envelope; never in real input
 /// (JSON escapes control characters).
 const IMAGE_MARK: &str = "\u{1}image\u{1}";
@@ -41,6 +47,7 @@ impl Envelope {
             "model": model,
             "max_tokens": max_tokens,
             "temperature": 0,
+            "provider": provider_preferences(),
             "messages": [{
                 "role": "user",
                 "content": [
@@ -146,6 +153,10 @@ mod tests {
         let image = EncodedImage {
             url_json: Bytes::from_static(b"\"data:image/png;base64,AAAA\""),
             pixels: 1,
+            width: 1,
+            height: 1,
+            bytes: 3,
+            media_type: "image/png",
         };
         let body = envelope.body(&image);
         let sent: Value = serde_json::from_slice(&body.to_vec()).unwrap();
@@ -157,6 +168,7 @@ mod tests {
             "data:image/png;base64,AAAA"
         );
         assert_eq!(sent["response_format"]["json_schema"]["schema"], schema);
+        assert_eq!(sent["provider"], json!({"data_collection": "deny"}));
         let without = Envelope::new("m/2", "Read it.", Some(&schema), false, 1024);
         let sent: Value = serde_json::from_slice(&without.body(&image).to_vec()).unwrap();
         assert_eq!(sent["response_format"], json!({"type": "json_object"}));

@@ -19,7 +19,7 @@ use super::Runner;
 use crate::engine::call::attempt::{Failure, Retry};
 use crate::engine::call::envelope::Envelope;
 use crate::engine::call::retry::{Attempts, CallOutcome, Step};
-use crate::engine::images::Image;
+use crate::engine::images::{Image, PagesAhead};
 use crate::engine::limits::{JsonLimits, ProductLimits};
 use crate::engine::schedule::Cell;
 use crate::engine::score::{self, Score};
@@ -36,7 +36,7 @@ pub(super) struct Inputs {
     pub lease: Lease,
     pub recorder: Recorder,
     pub snapshot: Arc<Snapshot>,
-    pub images: HashMap<usize, Image>,
+    pub pages: PagesAhead,
     pub envelopes: HashMap<String, Envelope>,
     pub limits: Arc<ProductLimits>,
 }

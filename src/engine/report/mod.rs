@@ -35,7 +35,7 @@ use snapshot::Snapshot;
 pub struct Runner {
     pub store: Store,
     pub provider: Provider,
-    pub images: ImageSource,
+    pub images: Arc<ImageSource>,
     pub limits: RunLimits,
 }
 

@@ -20,13 +20,11 @@ use super::Runner;
 use crate::engine::call::envelope::Envelope;
 use crate::engine::call::retry::CallOutcome;
 use crate::engine::heartbeat::Heartbeat;
-use crate::engine::images::Image;
+use crate::engine::images::{Image, PagesAhead};
 use crate::engine::limits::ProductLimits;
 use crate::engine::schedule::{Cell, Schedule};
 use crate::engine::store::{CallToReserve, ClaimedReport, StoreError};
 
-/// Images downloaded at once while a report starts.
-const DOWNLOADS_AT_ONCE: usize = 4;
 /// Calls reserved ahead of a free slot, at most.
 const RESERVED_AHEAD: usize = 2;
 
@@ -81,8 +79,9 @@ pub(super) struct Admission {
 }
 
 impl Admission {
-    /// The cells still to run, and what they need: each image downloaded
-    /// once, each model's request envelope built once. A model the report
+    /// The cells still to run, and what they need: each page prepared
+    /// once (ahead of the calls, in their order), each model's request
+    /// envelope built once. A model the report
     /// has no price for is never called: its cells are recorded as errors.
     pub(super) async fn prepare(
         runner: &Arc<Runner>,
@@ -100,11 +99,20 @@ impl Admission {
         );
         let (events_tx, events) = mpsc::unbounded_channel();
         let (recorder, recording) = Recorder::start(runner.store.clone(), claim.lease.clone());
-        let mut inputs = Inputs {
+        let inputs = Inputs {
             lease: claim.lease.clone(),
             recorder,
             snapshot: snapshot.clone(),
-            images: HashMap::new(),
+            pages: PagesAhead::start(
+                runner.images.clone(),
+                schedule
+                    .images_needed()
+                    .into_iter()
+                    .map(|i| (i, snapshot.documents[i].path.clone()))
+                    .collect(),
+                limits.max_image_bytes,
+                limits.send_policy(),
+            ),
             envelopes: envelopes(&snapshot, limits.max_answer_tokens),
             limits,
         };
@@ -114,7 +122,6 @@ impl Admission {
             .filter(|m| m.price.is_none())
             .flat_map(|m| schedule.remove_model(&m.id))
             .collect();
-        inputs.images = download(runner, &schedule, &inputs).await;
         let inputs = Arc::new(inputs);
         for cell in unpriced {
             let why = format!("no price is known for {}, so it was not called", cell.model);
@@ -265,13 +272,13 @@ impl Admission {
     async fn admit_all(&mut self, cells: Vec<Cell>) -> bool {
         // A cell whose image could not be read is never sent: it is
         // recorded with its reason, and has nothing to reserve.
-        let (sendable, unreadable): (Vec<Admitted>, Vec<Admitted>) = cells
-            .into_iter()
-            .map(|cell| {
-                let image = self.inputs.images[&cell.image_index].clone();
-                (cell, image)
-            })
-            .partition(|(_, image)| image.is_ok());
+        let mut admitted = Vec::with_capacity(cells.len());
+        for cell in cells {
+            let image = self.inputs.pages.get(cell.image_index).await;
+            admitted.push((cell, image));
+        }
+        let (sendable, unreadable): (Vec<Admitted>, Vec<Admitted>) =
+            admitted.into_iter().partition(|(_, image)| image.is_ok());
         for (cell, image) in unreadable {
             self.start(cell, image);
         }
@@ -402,22 +409,4 @@ fn envelopes(snapshot: &Snapshot, max_tokens: u32) -> HashMap<String, Envelope> 
             Some((model.id.clone(), envelope))
         })
         .collect()
-}
-
-/// Downloads the images some pending cell needs, a few at a time.
-async fn download(
-    runner: &Arc<Runner>,
-    schedule: &Schedule,
-    inputs: &Inputs,
-) -> HashMap<usize, Image> {
-    use futures_util::StreamExt;
-    let max_bytes = inputs.limits.max_image_bytes;
-    futures_util::stream::iter(schedule.images_needed())
-        .map(|index| {
-            let path = &inputs.snapshot.documents[index].path;
-            async move { (index, runner.images.download(path, max_bytes).await) }
-        })
-        .buffer_unordered(DOWNLOADS_AT_ONCE)
-        .collect()
-        .await
 }
