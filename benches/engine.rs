@@ -350,6 +350,7 @@ fn time_figures(documents: usize, models: usize) -> (f64, f64) {
                 cost_usd: rust_decimal::Decimal::new(4 * (model as i64 + 1), 4),
                 latency_ms: 800 + (i as u32 * 37) % 900,
                 error: None,
+                unavailable: false,
                 diffs: if wrong {
                     vec![serde_json::from_value(
                         json!({"kind": "mismatch", "path": ["lines", 1, "unit_price"]}),

@@ -79,6 +79,8 @@ pub struct ReportRun {
     pub cost: Option<rust_decimal::Decimal>,
     pub response_time_ms: Option<i64>,
     pub error: Option<String>,
+    #[serde(default)]
+    pub unavailable: bool,
 }
 
 /// A model's price in the catalog today.

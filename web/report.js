@@ -159,7 +159,8 @@ async function showDocuments(report, runs, order, supabase) {
       ${mine.map((r) => {
         const notes = r.field_diffs.filter((d) => d.kind === 'note');
         const differences = r.field_diffs.filter((d) => d.kind !== 'note');
-        const verdict = r.passed ? 'every field right' : r.error ? `the call failed: ${r.error}` : `${differences.length} difference${differences.length === 1 ? '' : 's'}`;
+        const verdict = r.passed ? 'every field right' : r.unavailable ? 'not run: no endpoint of this model meets the privacy policy'
+          : r.error ? `the call failed: ${r.error}` : `${differences.length} difference${differences.length === 1 ? '' : 's'}`;
         return `<h3>${App.text(display[r.model_id] || r.model_id)} <span class="${r.passed ? 'pass' : 'fail'}">${App.text(verdict)}</span>
           ${notes.map((d) => `<span class="muted">(${App.text(d.note)})</span>`).join(' ')}</h3>
           ${!r.error && differences.length ? `<ul class="differences">${differences.map((d) => `<li>${App.text(Explain.sentence(d))}</li>`).join('')}</ul>` : ''}
@@ -222,6 +223,10 @@ const shareToken = new URLSearchParams(location.search).get('share');
     + (report.owner && report.share_token ? `<br>Share: <code id="share-link">${App.text(`${location.origin}/report/${report.id}?share=${report.share_token}`)}</code>
       <button type="button" class="secondary" id="copy-share">Copy link</button>
       <br><small>Anyone with this link sees the results (models, scores, costs, documents' differences), not who paid${report.share_images ? ', and the document images' : ''}.</small>` : '');
+  if (figures?.unavailable?.length) {
+    App.$('#summary').innerHTML += `<br><span id="unavailable">Not ranked: ${figures.unavailable.map((m) => App.text(m.display_name)).join(', ')}.`
+      + ` No endpoint of ${figures.unavailable.length === 1 ? 'this model' : 'these models'} would read your documents without keeping or training on them, so ${figures.unavailable.length === 1 ? 'it was' : 'they were'} not run and cost nothing.</span>`;
+  }
   document.querySelectorAll('.loaded').forEach((panel) => { panel.hidden = false; });
   App.$('#copy-share')?.addEventListener('click', async () => {
     await navigator.clipboard.writeText(App.$('#share-link').textContent).catch(() => {});

@@ -73,6 +73,10 @@ pub struct ProviderConfig {
     pub generation_lookup: bool,
     /// What `GET /v1/models` lists; none: `fixtures/models.json`.
     pub models: Option<Vec<Value>>,
+    /// Models every endpoint of which keeps or trains on what it receives:
+    /// a request asking `provider.data_collection: "deny"` finds none and
+    /// is refused as OpenRouter refuses it (404).
+    pub retaining_models: Vec<String>,
 }
 
 impl Default for ProviderConfig {
@@ -92,6 +96,7 @@ impl Default for ProviderConfig {
             concurrency_limits: HashMap::new(),
             generation_lookup: true,
             models: None,
+            retaining_models: Vec::new(),
         }
     }
 }
@@ -348,6 +353,9 @@ impl Provider {
             Ok(call) => call,
             Err((status, message)) => return error(status, message),
         };
+        if let Some(refusal) = self.refused_by_policy(&call) {
+            return refusal;
+        }
         let Some(_busy) = self.admit(&call.model) else {
             self.log(&call, 429, Some("concurrency"), 0.0);
             return self.rate_limited();
@@ -358,6 +366,20 @@ impl Provider {
         }
         tokio::time::sleep(Duration::from_millis(self.config.latency_ms + jitter)).await;
         self.answer(&call, fault)
+    }
+
+    /// OpenRouter's answer when no endpoint of the model meets the
+    /// request's data policy: it fails closed, never falling back.
+    fn refused_by_policy(&self, call: &Call) -> Option<Response> {
+        let denies_collection = call.provider["data_collection"] == "deny";
+        if !(denies_collection && self.config.retaining_models.contains(&call.model)) {
+            return None;
+        }
+        self.log(call, 404, Some("data_policy"), 0.0);
+        Some(error(
+            StatusCode::NOT_FOUND,
+            "No endpoints found matching your data policy (Paid model training). Configure: https://openrouter.ai/settings/privacy",
+        ))
     }
 
     /// Counts the request in, unless its model is at its limit.

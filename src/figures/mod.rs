@@ -46,6 +46,9 @@ pub struct RunRow {
     /// Why the call failed (no answer: every field wrong, no latency);
     /// none when it was answered.
     pub error: Option<String>,
+    /// No endpoint of the model met the report's data policy (its reason
+    /// in `error`).
+    pub unavailable: bool,
     /// The scorer's differences.
     pub diffs: Vec<StoredDiff>,
 }
@@ -121,6 +124,16 @@ pub struct Verdicts {
     pub speed: String,
 }
 
+/// A model no endpoint would run under the report's data policy: not
+/// ranked, and said why.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct UnavailableModel {
+    pub model_id: String,
+    pub display_name: String,
+    /// The provider's refusal.
+    pub reason: String,
+}
+
 #[derive(Debug, Clone, Serialize, PartialEq)]
 pub struct Figures {
     pub version: u32,
@@ -133,11 +146,46 @@ pub struct Figures {
     pub comparison: Option<Comparison>,
     pub sample_warning: Option<String>,
     pub fields: Vec<FieldRow>,
+    /// Models the data policy left without an endpoint, in the report's
+    /// order.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub unavailable: Vec<UnavailableModel>,
+}
+
+/// Splits the models into those ranked and those the data policy left
+/// without an endpoint (every run of theirs refused as unavailable).
+fn available(models: &[ModelName], runs: &[RunRow]) -> (Vec<ModelName>, Vec<UnavailableModel>) {
+    let mut ranked = Vec::new();
+    let mut unavailable = Vec::new();
+    for model in models {
+        let mut theirs = runs.iter().filter(|r| r.model_id == model.id).peekable();
+        let first_refusal = theirs.peek().and_then(|r| r.error.clone());
+        if theirs.peek().is_some() && theirs.all(|r| r.unavailable) {
+            unavailable.push(UnavailableModel {
+                model_id: model.id.clone(),
+                display_name: model.display_name.clone(),
+                reason: first_refusal.unwrap_or_default(),
+            });
+        } else {
+            ranked.push(model.clone());
+        }
+    }
+    (ranked, unavailable)
 }
 
 /// The report's figures from its recorded runs, the expected JSON of each
 /// document (by index) and its models in the order the buyer chose them.
+/// A model the data policy left without an endpoint is listed apart, not
+/// ranked.
 pub fn compute(expected: &[&Value], models: &[ModelName], runs: &[RunRow]) -> Figures {
+    let (ranked, unavailable) = available(models, runs);
+    Figures {
+        unavailable,
+        ..rank(expected, &ranked, runs)
+    }
+}
+
+fn rank(expected: &[&Value], models: &[ModelName], runs: &[RunRow]) -> Figures {
     let documents = expected.len();
     let fields: Vec<u32> = expected
         .iter()
@@ -186,6 +234,7 @@ pub fn compute(expected: &[&Value], models: &[ModelName], runs: &[RunRow]) -> Fi
         comparison,
         fields,
         models,
+        unavailable: Vec::new(),
     }
 }
 
@@ -247,6 +296,7 @@ mod tests {
             cost_usd: cost.parse().unwrap(),
             latency_ms: ms,
             error: None,
+            unavailable: false,
             diffs: wrong.iter().map(|p| stored(p, "mismatch")).collect(),
         }
     }
@@ -445,5 +495,54 @@ mod tests {
             with_extra.fields.iter().all(|f| f.right[0] == 1),
             "an invented row costs no expected field"
         );
+    }
+
+    #[test]
+    fn a_model_the_data_policy_left_without_an_endpoint_is_named_not_ranked() {
+        let expected = vec![json!({"total": 1}), json!({"total": 2})];
+        let refused = |doc| RunRow {
+            error: Some("no endpoint of this model meets the privacy policy asked for".into()),
+            unavailable: true,
+            passed: false,
+            fields_matched: 0,
+            ..run("keeps/data", doc, 0, 1, &[], "0", 0)
+        };
+        let figures = figures_of(
+            &expected,
+            &[name("keeps/data", "Keeps Data"), name("m", "M")],
+            &[
+                refused(0),
+                refused(1),
+                run("m", 0, 1, 1, &[], "0.001", 500),
+                run("m", 1, 1, 1, &[], "0.001", 500),
+            ],
+        );
+        assert_eq!(figures.models.len(), 1, "only the model that ran is ranked");
+        assert_eq!(figures.models[0].model_id, "m");
+        assert!(figures.comparison.is_none());
+        assert_eq!(
+            figures.fields[0].right,
+            vec![2],
+            "the field map has one column"
+        );
+        assert_eq!(
+            figures.unavailable,
+            vec![UnavailableModel {
+                model_id: "keeps/data".into(),
+                display_name: "Keeps Data".into(),
+                reason: "no endpoint of this model meets the privacy policy asked for".into(),
+            }]
+        );
+        let shown = serde_json::to_value(&figures).unwrap();
+        assert_eq!(shown["unavailable"][0]["model_id"], "keeps/data");
+        let plain = figures_of(
+            &expected,
+            &[name("m", "M")],
+            &[run("m", 0, 1, 1, &[], "0", 1)],
+        );
+        assert!(serde_json::to_value(&plain)
+            .unwrap()
+            .get("unavailable")
+            .is_none());
     }
 }

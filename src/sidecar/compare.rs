@@ -181,6 +181,7 @@ fn run_row(run: &ReportRun) -> RunRow {
         cost_usd: run.cost.unwrap_or(Decimal::ZERO),
         latency_ms: count(run.response_time_ms.unwrap_or(0)),
         error: run.error.clone(),
+        unavailable: run.unavailable,
         diffs: Vec::new(),
     }
 }

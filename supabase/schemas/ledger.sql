@@ -51,7 +51,7 @@ begin
   insert into public.benchmark_runs (
     report_id, model_id, image_index, output_json, response_time_ms, prompt_tokens,
     completion_tokens, total_tokens, cost, passed, field_diffs, fields_total, fields_matched, error,
-    attempts, attempts_at_worst_case
+    attempts, attempts_at_worst_case, unavailable
   ) values (
     p_report_id, _model, _image, p_run ->> 'output_json',
     coalesce((p_run ->> 'response_time_ms')::integer, 0),
@@ -65,7 +65,8 @@ begin
     coalesce((p_run ->> 'fields_matched')::integer, 0),
     p_run ->> 'error',
     coalesce((p_run ->> 'attempts')::integer, 1),
-    _at_worst
+    _at_worst,
+    coalesce((p_run ->> 'unavailable')::boolean, false)
   )
   on conflict (report_id, model_id, image_index) do nothing
   returning true into _inserted;
@@ -251,6 +252,8 @@ CREATE TABLE public.benchmark_runs (
     created_at timestamp with time zone DEFAULT now() NOT NULL,
     attempts integer DEFAULT 1 NOT NULL,
     attempts_at_worst_case integer DEFAULT 0 NOT NULL,
+    unavailable boolean DEFAULT false NOT NULL,
+    CONSTRAINT benchmark_runs_unavailable_has_its_reason CHECK (((NOT unavailable) OR (error IS NOT NULL))),
     CONSTRAINT benchmark_runs_attempts_check CHECK ((attempts >= 0)),
     CONSTRAINT benchmark_runs_check CHECK (((fields_matched >= 0) AND (fields_matched <= fields_total))),
     CONSTRAINT benchmark_runs_check1 CHECK (((attempts_at_worst_case >= 0) AND (attempts_at_worst_case <= attempts))),

@@ -14,7 +14,7 @@ select has_index('public', 'benchmark_runs', 'idx_benchmark_runs_report_model', 
 select columns_are('public', 'benchmark_runs', array[
   'id', 'report_id', 'model_id', 'image_index', 'output_json', 'response_time_ms', 'prompt_tokens',
   'completion_tokens', 'total_tokens', 'cost', 'passed', 'field_diffs', 'fields_total', 'fields_matched',
-  'error', 'created_at', 'attempts', 'attempts_at_worst_case'], 'benchmark_runs has the seed''s columns plus field counts and how its cost is known');
+  'error', 'created_at', 'attempts', 'attempts_at_worst_case', 'unavailable'], 'benchmark_runs has the seed''s columns plus field counts, how its cost is known and whether the data policy left the model unavailable');
 select has_trigger('public', 'reports', 'reports_notify_paid', 'paid reports notify the engines');
 select has_trigger('public', 'reports', 'reports_updated_at', 'reports keep updated_at');
 select has_trigger('public', 'benchmark_drafts', 'benchmark_drafts_updated_at', 'drafts keep updated_at');

@@ -17,6 +17,7 @@ mod money;
 mod pages;
 mod pay;
 mod prepared_images;
+mod privacy;
 mod report_queue;
 mod supabase_api;
 

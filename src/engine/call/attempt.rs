@@ -46,6 +46,10 @@ pub enum Billed {
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum Retry {
     Never,
+    /// No endpoint of the model meets the request's data policy
+    /// (OpenRouter answers 404 and never falls back): no attempt can pass,
+    /// and the model is unavailable under the policy rather than wrong.
+    Unavailable,
     /// After the usual backoff.
     Backoff,
     /// A 429: after `Retry-After` when sent, and the model slows down.
@@ -80,11 +84,23 @@ pub struct Attempt {
     pub elapsed: Duration,
 }
 
-fn error_message(status: u16, body: &str) -> String {
-    let detail = serde_json::from_str::<Value>(body)
+/// The provider's own words of an error body, or its first characters.
+fn error_detail(body: &str) -> String {
+    serde_json::from_str::<Value>(body)
         .ok()
         .and_then(|v| v["error"]["message"].as_str().map(str::to_owned))
-        .unwrap_or_else(|| body.chars().take(200).collect());
+        .unwrap_or_else(|| body.chars().take(200).collect())
+}
+
+/// Whether a refusal says no endpoint meets the request's data policy
+/// (OpenRouter: 404, "No endpoints found matching your data policy …";
+/// docs/reference/openrouter-privacy.md).
+fn refused_by_data_policy(status: u16, detail: &str) -> bool {
+    status == 404 && detail.to_ascii_lowercase().contains("data policy")
+}
+
+fn error_message(status: u16, body: &str) -> String {
+    let detail = error_detail(body);
     let what = match status {
         400 => "the provider refused the request",
         401 | 403 => "the provider refused our credentials",
@@ -337,6 +353,14 @@ fn read_reply(reply: Reply) -> Result<Answer, Failure> {
             why: error_message(reply.status, &reply.text),
             billed: Billed::Nothing,
             retry: Retry::Backoff,
+        }),
+        status if refused_by_data_policy(status, &error_detail(&reply.text)) => Err(Failure {
+            why: format!(
+                "no endpoint of this model meets the privacy policy asked for: {}",
+                error_detail(&reply.text)
+            ),
+            billed: Billed::Nothing,
+            retry: Retry::Unavailable,
         }),
         status => Err(Failure {
             why: error_message(status, &reply.text),

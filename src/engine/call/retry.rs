@@ -21,11 +21,31 @@ use super::attempt::{Attempt, Billed, Failure, Retry, Usage};
 use super::price::SnapshotPrice;
 use crate::config::ProviderSettings;
 
+/// Why a call has no answer.
+#[derive(Debug, Clone, PartialEq)]
+pub enum NoAnswer {
+    /// The provider failed, refused or timed out, or the call was never
+    /// sent: the model gets every field wrong.
+    Failed(String),
+    /// No endpoint of the model meets the data policy the report asked
+    /// for: the model is unavailable for this report, not wrong, and is
+    /// not ranked.
+    Unavailable(String),
+}
+
+impl NoAnswer {
+    pub fn why(&self) -> &str {
+        match self {
+            Self::Failed(why) | Self::Unavailable(why) => why,
+        }
+    }
+}
+
 /// What one cell's call came to.
 #[derive(Debug, Clone, PartialEq)]
 pub struct CallOutcome {
     /// The model's text, or why there is none.
-    pub text: Result<String, String>,
+    pub text: Result<String, NoAnswer>,
     /// The answering (or last) attempt's time.
     pub response_time_ms: u64,
     /// The answering attempt's usage.
@@ -42,7 +62,7 @@ impl CallOutcome {
     /// A call never sent, and why.
     pub fn not_sent(why: String) -> Self {
         Self {
-            text: Err(why),
+            text: Err(NoAnswer::Failed(why)),
             response_time_ms: 0,
             usage: Usage::default(),
             known_cost: Decimal::ZERO,
@@ -163,10 +183,11 @@ impl<'a> Attempts<'a> {
         }
         let last = std::mem::replace(&mut self.outcome.text, Ok(String::new()))
             .err()
+            .map(|last| last.why().to_owned())
             .unwrap_or_default();
-        self.outcome.text = Err(format!(
+        self.outcome.text = Err(NoAnswer::Failed(format!(
             "{last} (not tried again: another attempt could pass the report's spending limit)"
-        ));
+        )));
         self.done()
     }
 
@@ -182,6 +203,10 @@ impl<'a> Attempts<'a> {
     fn decide(&mut self) -> Step {
         let Failure { why, retry, .. } = self.failed.take().expect("a failure to decide on");
         let wait = match retry {
+            Retry::Unavailable => {
+                self.outcome.text = Err(NoAnswer::Unavailable(why));
+                return self.done();
+            }
             Retry::Never => None,
             Retry::Backoff => Some(backoff(self.settings.backoff_base, self.outcome.attempts)),
             Retry::RateLimited(after) => Some(
@@ -191,18 +216,18 @@ impl<'a> Attempts<'a> {
         match wait {
             Some(wait) if self.outcome.attempts < self.settings.max_attempts => {
                 tracing::debug!(attempt = self.outcome.attempts, wait_ms = wait.as_millis() as u64, %why, "trying again");
-                self.outcome.text = Err(why);
+                self.outcome.text = Err(NoAnswer::Failed(why));
                 Step::Wait(wait.min(MAX_WAIT))
             }
             Some(_) => {
-                self.outcome.text = Err(format!(
+                self.outcome.text = Err(NoAnswer::Failed(format!(
                     "{why} (gave up after {} attempts)",
                     self.outcome.attempts
-                ));
+                )));
                 self.done()
             }
             None => {
-                self.outcome.text = Err(why);
+                self.outcome.text = Err(NoAnswer::Failed(why));
                 self.done()
             }
         }
@@ -343,7 +368,22 @@ mod tests {
         let Step::Done(refused) = attempts.sent(failure(Retry::Never, Billed::Nothing)) else {
             panic!("a refusal is final")
         };
-        assert_eq!(refused.text, Err("the provider failed (HTTP 500)".into()));
+        assert_eq!(
+            refused.text,
+            Err(NoAnswer::Failed("the provider failed (HTTP 500)".into()))
+        );
+        let (mut attempts, _) = Attempts::new(&price, &settings);
+        let Step::Done(unavailable) = attempts.sent(failure(Retry::Unavailable, Billed::Nothing))
+        else {
+            panic!("no endpoint under the policy is final")
+        };
+        assert_eq!(
+            unavailable.text,
+            Err(NoAnswer::Unavailable(
+                "the provider failed (HTTP 500)".into()
+            ))
+        );
+        assert_eq!(unavailable.attempts, 1);
 
         let (mut attempts, _) = Attempts::new(&price, &settings);
         for _ in 1..settings.max_attempts {
@@ -358,7 +398,9 @@ mod tests {
         };
         assert_eq!(
             gave_up.text,
-            Err("the provider failed (HTTP 500) (gave up after 4 attempts)".into())
+            Err(NoAnswer::Failed(
+                "the provider failed (HTTP 500) (gave up after 4 attempts)".into()
+            ))
         );
 
         let (mut attempts, _) = Attempts::new(&price, &settings);
@@ -376,7 +418,7 @@ mod tests {
         };
         assert_eq!(
             ceiling.text,
-            Err("the provider failed (HTTP 500) (not tried again: another attempt could pass the report's spending limit)".into())
+            Err(NoAnswer::Failed("the provider failed (HTTP 500) (not tried again: another attempt could pass the report's spending limit)".into()))
         );
         assert_eq!(ceiling.known_cost, usd("0.5"));
     }

@@ -18,7 +18,7 @@ use super::snapshot::Snapshot;
 use super::Runner;
 use crate::engine::call::attempt::{Failure, Retry};
 use crate::engine::call::envelope::Envelope;
-use crate::engine::call::retry::{Attempts, CallOutcome, Step};
+use crate::engine::call::retry::{Attempts, CallOutcome, NoAnswer, Step};
 use crate::engine::images::{Image, PagesAhead};
 use crate::engine::limits::{JsonLimits, ProductLimits};
 use crate::engine::schedule::Cell;
@@ -221,9 +221,10 @@ async fn score_off_thread(
 
 /// A call's result as stored.
 fn run_record(cell: &Cell, outcome: CallOutcome, scored: Score) -> RunRecord {
-    let (output, error) = match outcome.text {
-        Ok(text) => (Some(text), None),
-        Err(why) => (None, Some(why)),
+    let (output, error, unavailable) = match outcome.text {
+        Ok(text) => (Some(text), None, false),
+        Err(NoAnswer::Failed(why)) => (None, Some(why), false),
+        Err(NoAnswer::Unavailable(why)) => (None, Some(why), true),
     };
     RunRecord {
         model_id: cell.model.clone(),
@@ -241,5 +242,6 @@ fn run_record(cell: &Cell, outcome: CallOutcome, scored: Score) -> RunRecord {
         fields_total: scored.fields_total as u32,
         fields_matched: scored.fields_matched as u32,
         error,
+        unavailable,
     }
 }

@@ -33,6 +33,9 @@ pub struct RunRecord {
     /// Why the provider gave no answer; none when it answered (whatever
     /// the answer said).
     pub error: Option<String>,
+    /// No endpoint of the model met the report's data policy: the model
+    /// is unavailable for this report, not wrong.
+    pub unavailable: bool,
 }
 
 /// One call to reserve the worst case of (its keys are `reserve_runs`').

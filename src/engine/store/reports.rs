@@ -145,7 +145,7 @@ impl Store {
             let rows = client
                 .query(
                     "select model_id, image_index, passed, fields_total, fields_matched, cost,
-                            response_time_ms, error,
+                            response_time_ms, error, unavailable,
                             coalesce((select jsonb_agg(jsonb_build_object('kind', d -> 'kind', 'path', d -> 'path'))
                                         from jsonb_array_elements(field_diffs) d), '[]') as diffs
                        from public.benchmark_runs where report_id = $1",
@@ -193,6 +193,7 @@ fn run_row(row: &Row) -> Result<RunRow, StoreError> {
         cost_usd: row.try_get("cost")?,
         latency_ms: count("response_time_ms")?,
         error: row.try_get("error")?,
+        unavailable: row.try_get("unavailable")?,
         // Each difference on its own: one that cannot be read is left out,
         // never the run's others.
         diffs: match diffs {

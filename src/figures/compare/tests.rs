@@ -19,6 +19,7 @@ fn run(model: &str, index: usize, matched: u32, cost: &str) -> RunRow {
         cost_usd: cost.parse().unwrap(),
         latency_ms: 900,
         error: None,
+        unavailable: false,
         diffs: Vec::new(),
     }
 }
