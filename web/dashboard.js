@@ -5,7 +5,10 @@ async function deleteDraft(draft) {
   if (!confirm(`Delete "${draft.config_data.name || 'Untitled draft'}" and its images?`)) return;
   const supabase = await supabaseReady;
   const { user } = await App.requireSession();
-  const paths = App.filesOfDraft((draft.upload_data.images || []).map((i) => i.path), user.id, draft.id);
+  // Every page of every document (a document saved before pages existed
+  // is its own one page).
+  const pages = (draft.upload_data.images || []).flatMap((i) => (i.pages || [i]).map((p) => p.path));
+  const paths = App.filesOfDraft(pages, user.id, draft.id);
   const { error } = await supabase.from('benchmark_drafts').delete().eq('id', draft.id);
   if (error) { App.$('#draft-error').textContent = `Not deleted: ${error.message}`; return; }
   if (paths.length) await supabase.storage.from('benchmark-images').remove(paths);

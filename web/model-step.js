@@ -1,6 +1,7 @@
 // The wizard's model step for a catalog of hundreds: models grouped by
 // maker (makers A to Z, each maker's newest first), found by name, id or
-// maker as you type, narrowed to models that answer to a JSON Schema; a
+// maker as you type, narrowed to models that answer to a JSON Schema or
+// to those with an endpoint that keeps nothing (zero data retention); a
 // "New" mark for models the provider added in the last 30 days; on a
 // re-run, the models of the earlier report marked and those added since
 // it highlighted. Rendered once; a search only hides and shows, so typing
@@ -27,8 +28,9 @@ const ModelStep = (() => {
   }
 
   // Whether `model` is found by every word of `query`.
-  function matches(model, query, jsonOnly) {
+  function matches(model, query, jsonOnly, keepsNothing = false) {
     if (jsonOnly && !model.supports_json_schema) return false;
+    if (keepsNothing && !model.zero_retention) return false;
     const haystack = words(`${model.display_name} ${model.id} ${model.provider}`);
     return words(query).split(/\s+/).every((word) => haystack.includes(word));
   }
@@ -47,7 +49,8 @@ const ModelStep = (() => {
       <input type="checkbox" value="${App.text(model.id)}" ${context.selected.includes(model.id) ? 'checked' : ''}>
       <span><strong>${App.text(model.display_name)}</strong> ${marks}<span class="muted"> ${App.text(model.id)}</span><br>
       <span class="muted">${App.money(model.prompt_usd_per_mtok)} / ${App.money(model.completion_usd_per_mtok)}${perImage(model)}`
-      + `${model.supports_json_schema ? ' · answers to a JSON Schema' : ''}</span></span></label>`;
+      + `${model.supports_json_schema ? ' · answers to a JSON Schema' : ''}`
+      + `${model.zero_retention ? ' · can keep nothing (zero data retention)' : ''}</span></span></label>`;
   }
 
   // Renders `catalog` into `elements.list` and wires the search. `context`:
@@ -78,29 +81,42 @@ const ModelStep = (() => {
     function filter() {
       const query = elements.search.value.trim();
       const jsonOnly = elements.jsonOnly.checked;
+      const keepsNothing = elements.keepsNothing.checked;
       let shown = 0;
       for (const label of labels) {
-        const visible = !query && !jsonOnly ? true : matches(order[label.dataset.index], query, jsonOnly);
+        const visible = !query && !jsonOnly && !keepsNothing ? true : matches(order[label.dataset.index], query, jsonOnly, keepsNothing);
         label.hidden = !visible;
         shown += visible;
       }
       for (const maker of makers) maker.hidden = !maker.querySelector('label.model:not([hidden])');
-      elements.count.textContent = query || jsonOnly
+      elements.count.textContent = query || jsonOnly || keepsNothing
         ? `${shown} of ${labels.length} models match.`
         : `${labels.length} models from ${makers.length} makers.`;
     }
 
-    elements.list.addEventListener('change', (event) => {
-      if (!event.target.matches('input[type="checkbox"]')) return;
+    function picked() {
       selected = labels.filter((label) => label.firstElementChild.checked).map((label) => order[label.dataset.index].id);
       limit();
       onChange(selected);
+    }
+
+    // Unpicks the models `keep` refuses; returns their names.
+    function unpick(keep) {
+      const dropped = labels.filter((label) => label.firstElementChild.checked && !keep(order[label.dataset.index]));
+      dropped.forEach((label) => { label.firstElementChild.checked = false; });
+      if (dropped.length) picked();
+      return dropped.map((label) => order[label.dataset.index].display_name);
+    }
+
+    elements.list.addEventListener('change', (event) => {
+      if (event.target.matches('input[type="checkbox"]')) picked();
     });
     elements.search.addEventListener('input', filter);
     elements.jsonOnly.addEventListener('change', filter);
+    elements.keepsNothing.addEventListener('change', filter);
     limit();
     filter();
-    return { filter };
+    return { filter, unpick };
   }
 
   return { mount, arrange, matches, isNew };

@@ -150,12 +150,13 @@ async function showDocuments(report, runs, order, supabase) {
   const images = await documentImages(report, supabase);
   const display = Object.fromEntries((report.models || []).map((m) => [m.id, m.display_name]));
   const answer = (text) => { try { return JSON.stringify(JSON.parse(text), null, 2); } catch { return text || ''; } };
-  App.$('#diffs').innerHTML = report.documents.map(({ name, index }) => {
+  App.$('#diffs').innerHTML = report.documents.map(({ name, index, pages = 1, first_page: first = index }) => {
     const mine = runs.filter((r) => r.image_index === index).sort((a, b) => order.indexOf(a.model_id) - order.indexOf(b.model_id));
     const right = mine.filter((r) => r.passed).length;
     const number = App.text(Number(index) + 1);
-    return `<details class="document"><summary>Document ${number}: ${App.text(name)} <span class="muted">· ${right} of ${mine.length} models entirely right</span></summary>
-      ${images[index]?.signedUrl ? `<img class="document-image" loading="lazy" alt="Document ${number}, ${App.text(name)}" src="${App.text(images[index].signedUrl)}">` : ''}
+    return `<details class="document"><summary>Document ${number}: ${App.text(name)}${pages > 1 ? ` (${pages} pages)` : ''} <span class="muted">· ${right} of ${mine.length} models entirely right</span></summary>
+      ${images.slice(first, first + pages).map((image, page) => image?.signedUrl
+        ? `<img class="document-image" loading="lazy" alt="Document ${number}, ${App.text(name)}${pages > 1 ? `, page ${page + 1} of ${pages}` : ''}" src="${App.text(image.signedUrl)}">` : '').join('')}
       ${mine.map((r) => {
         const notes = r.field_diffs.filter((d) => d.kind === 'note');
         const differences = r.field_diffs.filter((d) => d.kind !== 'note');
@@ -175,7 +176,8 @@ function describeRun(report, runs) {
   App.$('#run-meta').textContent = `Run on ${new Date(report.started_at || report.created_at).toLocaleString()} · ${report.documents.length} documents · `
     + `models at the prices of that day: ${models.join('; ')}. Scored by the policy below (How we score).`
     + (report.how_sent ? ` Every model was sent the same image of each document, upright, at most ${Number(report.how_sent.max_side_px).toLocaleString('en-US')} px on its long edge and ${Number(report.how_sent.max_image_bytes) / 1048576} MiB,`
-      + ` and only to provider endpoints that neither keep nor train on what they receive.` : '');
+      + (report.how_sent.zero_retention ? ' and only to provider endpoints that keep nothing at all (zero data retention, as asked).'
+        : ' and only to provider endpoints that neither keep nor train on what they receive.') : '');
   App.$('#run-prompt').textContent = report.prompt || '';
   App.$('#run-schema').textContent = report.json_schema ? JSON.stringify(report.json_schema, null, 2) : 'No JSON Schema.';
   const names = Object.fromEntries(report.documents.map((d) => [d.index, d.name]));

@@ -225,9 +225,9 @@ const Wizard = (() => {
 
   function content() {
     return {
-      config_data: { ...(draft?.config_data || {}), name: $('#name').value.trim() },
-      upload_data: { images: images.map(({ path, name, width, height, expected, expectedText }) =>
-        (expected ? { path, name, width, height, expected } : { path, name, width, height, expected_text: expectedText || '' })) },
+      config_data: { ...(draft?.config_data || {}), name: $('#name').value.trim(), zero_retention: $('#zero-retention').checked },
+      upload_data: { images: images.map(({ path, name, width, height, pages, expected, expectedText }) =>
+        ({ path, name, width, height, ...(pages ? { pages } : {}), ...(expected ? { expected } : { expected_text: expectedText || '' }) })) },
       schema_data: { prompt, userSchema, inferredSchema, promptEdited },
       selected_models: selected,
       status: 'draft',
@@ -266,7 +266,7 @@ const Wizard = (() => {
     draftId = new URLSearchParams(location.search).get('draft');
     const [limitsAnswer, catalogAnswer] = await Promise.all([
       supabase.rpc('draft_limits'),
-      supabase.from('model_catalog').select('id, display_name, provider, prompt_usd_per_mtok, completion_usd_per_mtok, image_usd, supports_json_schema, provider_created_at')
+      supabase.from('model_catalog').select('id, display_name, provider, prompt_usd_per_mtok, completion_usd_per_mtok, image_usd, supports_json_schema, zero_retention, provider_created_at')
         .eq('active', true),
     ]);
     limits = limitsAnswer.data; catalog = catalogAnswer.data || [];
@@ -284,6 +284,7 @@ const Wizard = (() => {
       promptEdited = data.schema_data?.promptEdited ?? Boolean(prompt.trim());
       selected = data.selected_models || [];
       $('#name').value = data.config_data.name || '';
+      $('#zero-retention').checked = data.config_data.zero_retention === true;
       $('#title').textContent = data.config_data.name || 'New benchmark';
     }
     $('#image-limits').textContent = `PNG, JPEG, WebP or GIF; up to ${R.mib(limits.max_image_bytes)} each, ${limits.max_images} per benchmark.`;
@@ -382,7 +383,7 @@ const Wizard = (() => {
   // draft uploaded it (a re-run's documents are its earlier report's).
   async function removeImage(index) {
     const [image] = images.splice(index, 1);
-    const own = App.filesOfDraft([image.path], userId, draftId);
+    const own = App.filesOfDraft((image.pages || [image]).map((p) => p.path), userId, draftId);
     if (own.length) await supabase.storage.from(BUCKET).remove(own);
     await renderImages();
     renderExpected();
@@ -521,9 +522,18 @@ const Wizard = (() => {
         + (since.size ? `${since.size} model${since.size === 1 ? ' was' : 's were'} added since it ran, highlighted.` : 'no model was added since it ran.');
     }
     performance.mark('model-step-start');
-    ModelStep.mount({ list: $('#models'), search: $('#model-search'), jsonOnly: $('#model-json-only'), count: $('#model-count') },
+    const step = ModelStep.mount({ list: $('#models'), search: $('#model-search'), jsonOnly: $('#model-json-only'),
+      keepsNothing: $('#zero-retention'), count: $('#model-count') },
       catalog, { selected, max: limits.max_models, earlier, since, now: Date.now() },
       (picked) => { selected = picked; renderSummary(); save(); });
+    // Asking for zero retention unpicks the models that cannot keep to it.
+    $('#zero-retention').addEventListener('change', () => {
+      const dropped = $('#zero-retention').checked ? step.unpick((model) => model.zero_retention) : [];
+      $('#models-dropped').hidden = !dropped.length;
+      $('#models-dropped').textContent = dropped.length
+        ? `No endpoint of ${dropped.join(', ')} keeps nothing, so ${dropped.length === 1 ? 'it was' : 'they were'} taken out of your picks.` : '';
+      saveSoon();
+    });
     performance.measure('model-step-render', 'model-step-start');
   }
 

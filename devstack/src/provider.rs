@@ -10,7 +10,11 @@
 //! can be looked up (`GET /v1/generation?id=`) unless that is turned off; a
 //! model may take only so many requests at once and answers 429 past that.
 //! `GET /v1/models` lists the models as OpenRouter's models API does
-//! (`models`).
+//! (`models`), and `GET /v1/endpoints/zdr` the zero-data-retention
+//! endpoints; a request whose `provider` preferences no endpoint of its
+//! model meets (`data_collection: "deny"` for a model that keeps data,
+//! `zdr: true` for one without such an endpoint) is refused as OpenRouter
+//! refuses it.
 
 use crate::models::{Admin, ModelsApi};
 use crate::server::Server;
@@ -77,6 +81,28 @@ pub struct ProviderConfig {
     /// a request asking `provider.data_collection: "deny"` finds none and
     /// is refused as OpenRouter refuses it (404).
     pub retaining_models: Vec<String>,
+    /// Models with an endpoint that keeps nothing (`GET /v1/endpoints/zdr`);
+    /// a request asking `provider.zdr: true` of any other is refused.
+    /// None: `fixtures/zero_retention.json`.
+    pub zero_retention_models: Option<Vec<String>>,
+}
+
+const ZERO_RETENTION_FIXTURE: &str = include_str!("../fixtures/zero_retention.json");
+
+impl ProviderConfig {
+    /// The models with a zero-data-retention endpoint.
+    pub fn zero_retention(&self) -> Vec<String> {
+        self.zero_retention_models.clone().unwrap_or_else(|| {
+            let fixture: Value =
+                serde_json::from_str(ZERO_RETENTION_FIXTURE).expect("fixtures/zero_retention.json");
+            fixture["models"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(|m| m.as_str().map(str::to_owned))
+                .collect()
+        })
+    }
 }
 
 impl Default for ProviderConfig {
@@ -97,6 +123,7 @@ impl Default for ProviderConfig {
             generation_lookup: true,
             models: None,
             retaining_models: Vec::new(),
+            zero_retention_models: None,
         }
     }
 }
@@ -136,6 +163,8 @@ pub struct CallLog {
 #[derive(Clone)]
 struct Provider {
     config: Arc<ProviderConfig>,
+    /// [`ProviderConfig::zero_retention`], read once.
+    zero_retention: Arc<Vec<String>>,
     calls: Arc<Mutex<Vec<CallLog>>>,
     /// Billed generations: id to cost.
     generations: Arc<Mutex<HashMap<String, f64>>>,
@@ -193,6 +222,7 @@ pub fn start(
 ) -> std::io::Result<RunningProvider> {
     let models = ModelsApi::new(config.models.take());
     let provider = Provider {
+        zero_retention: Arc::new(config.zero_retention()),
         config: Arc::new(config),
         calls: Arc::default(),
         generations: Arc::default(),
@@ -219,12 +249,18 @@ pub fn start(
         });
     let log = warp::path!("_devstack" / "calls")
         .and(warp::get())
-        .and(with)
+        .and(with.clone())
         .map(|provider: Provider| {
             warp::reply::json(&*provider.calls.lock().unwrap()).into_response()
         });
+    let zero_retention = warp::path!("v1" / "endpoints" / "zdr")
+        .and(warp::get())
+        .and(with)
+        .map(|provider: Provider| provider.zero_retention_endpoints());
     let routes = completions
         .or(generation)
+        .unify()
+        .or(zero_retention)
         .unify()
         .or(log)
         .unify()
@@ -372,14 +408,43 @@ impl Provider {
     /// request's data policy: it fails closed, never falling back.
     fn refused_by_policy(&self, call: &Call) -> Option<Response> {
         let denies_collection = call.provider["data_collection"] == "deny";
-        if !(denies_collection && self.config.retaining_models.contains(&call.model)) {
+        let asks_zero_retention = call.provider["zdr"] == true;
+        let policy = if denies_collection && self.config.retaining_models.contains(&call.model) {
+            "Paid model training"
+        } else if asks_zero_retention && !self.zero_retention.contains(&call.model) {
+            "Zero data retention"
+        } else {
             return None;
-        }
+        };
         self.log(call, 404, Some("data_policy"), 0.0);
         Some(error(
             StatusCode::NOT_FOUND,
-            "No endpoints found matching your data policy (Paid model training). Configure: https://openrouter.ai/settings/privacy",
+            &format!("No endpoints found matching your data policy ({policy}). Configure: https://openrouter.ai/settings/privacy"),
         ))
+    }
+
+    /// `GET /v1/endpoints/zdr`: one zero-retention endpoint per model that
+    /// has one, as OpenRouter lists them.
+    fn zero_retention_endpoints(&self) -> Response {
+        let data: Vec<Value> = self
+            .zero_retention
+            .iter()
+            .map(|id| {
+                let maker = id.split('/').next().unwrap_or_default();
+                json!({
+                    "name": format!("{maker}: {id}"),
+                    "model_id": id,
+                    "model_name": id,
+                    "provider_name": maker,
+                    "tag": maker,
+                    "context_length": 128000,
+                    "pricing": {"prompt": "0.000001", "completion": "0.000004"},
+                    "quantization": "unknown",
+                    "supported_parameters": ["max_tokens", "temperature", "response_format"],
+                })
+            })
+            .collect();
+        warp::reply::json(&json!({ "data": data })).into_response()
     }
 
     /// Counts the request in, unless its model is at its limit.

@@ -98,7 +98,7 @@ $$;
 
 COMMENT ON FUNCTION public.record_catalog_sync_failure(text) IS 'Keeps a sync that failed for an operator (the catalog was left as it was).';
 
-CREATE FUNCTION public.sync_model_catalog(p_offered jsonb, p_refused jsonb DEFAULT '[]'::jsonb) RETURNS jsonb
+CREATE FUNCTION public.sync_model_catalog(p_offered jsonb, p_refused jsonb DEFAULT '[]'::jsonb, p_zero_retention text[] DEFAULT NULL::text[]) RETURNS jsonb
     LANGUAGE plpgsql SECURITY DEFINER
     SET search_path TO ''
     AS $$
@@ -109,8 +109,10 @@ declare
   _refused jsonb;
 begin
   if jsonb_typeof(p_offered) is distinct from 'array' or jsonb_array_length(p_offered) > 5000
-     or jsonb_typeof(p_refused) is distinct from 'array' or jsonb_array_length(p_refused) > 5000 then
-    raise exception 'the offered and refused models are lists of at most 5,000' using errcode = 'PT400';
+     or jsonb_typeof(p_refused) is distinct from 'array' or jsonb_array_length(p_refused) > 5000
+     or coalesce(cardinality(p_zero_retention), 0) > 50000 then
+    raise exception 'the offered and refused models are lists of at most 5,000, the zero-retention endpoints of at most 50,000'
+      using errcode = 'PT400';
   end if;
   -- Each entry judged once (materialized: not re-evaluated per use).
   with entries as materialized (
@@ -205,6 +207,15 @@ begin
   )
   select count(*) into _deactivated from gone;
 
+  -- Which models have an endpoint that keeps nothing, when the provider
+  -- said (a listing that could not be read leaves the last answer).
+  if p_zero_retention is not null then
+    update public.model_catalog c
+       set zero_retention = not c.zero_retention
+     where c.zero_retention <> (c.id = any (p_zero_retention)
+                                or coalesce(c.canonical_slug = any (p_zero_retention), false));
+  end if;
+
   _summary := _summary || jsonb_build_object('deactivated', _deactivated,
                                              'refused', jsonb_array_length(_refused));
   insert into private.catalog_syncs (ok, summary) values (true, _summary);
@@ -213,7 +224,7 @@ begin
 end
 $$;
 
-COMMENT ON FUNCTION public.sync_model_catalog(jsonb, jsonb) IS 'Makes the catalog what the provider lists. `p_offered`: the models to offer, each {id, canonical_slug, display_name, provider, created (Unix seconds), context_length, max_completion_tokens, prompt_usd_per_mtok, completion_usd_per_mtok, image_usd, request_usd (decimal strings), takes_response_format, takes_structured_outputs}. `p_refused`: models the provider lists that cannot be offered, each {id, reason}. An offered model is added, repriced or made active again; one outside the catalog''s bounds (private.catalog_entry_problem) is refused with its reason while the rest syncs; an active model not offered becomes inactive with its reason (or "no longer listed"). An empty offer changes nothing: a provider listing no vision model with a price is broken, not a reason to withdraw every model. Returns what changed: {offered, added, repriced, reactivated, deactivated, refused}.';
+COMMENT ON FUNCTION public.sync_model_catalog(jsonb, jsonb, text[]) IS 'Makes the catalog what the provider lists. `p_offered`: the models to offer, each {id, canonical_slug, display_name, provider, created (Unix seconds), context_length, max_completion_tokens, prompt_usd_per_mtok, completion_usd_per_mtok, image_usd, request_usd (decimal strings), takes_response_format, takes_structured_outputs}. `p_refused`: models the provider lists that cannot be offered, each {id, reason}. An offered model is added, repriced or made active again; one outside the catalog''s bounds (private.catalog_entry_problem) is refused with its reason while the rest syncs; an active model not offered becomes inactive with its reason (or "no longer listed"). An empty offer changes nothing: a provider listing no vision model with a price is broken, not a reason to withdraw every model. `p_zero_retention`: the model ids (or canonical slugs) of the provider''s zero-data-retention endpoints (OpenRouter''s GET /endpoints/zdr), which set each model''s zero_retention; null when that listing could not be read, which leaves them as they were. Returns what changed: {offered, added, repriced, reactivated, deactivated, refused}.';
 
 CREATE TABLE private.catalog_syncs (
     id bigint NOT NULL,
@@ -256,6 +267,7 @@ CREATE TABLE public.model_catalog (
     takes_structured_outputs boolean DEFAULT false NOT NULL,
     synced_at timestamp with time zone,
     inactive_reason text,
+    zero_retention boolean DEFAULT false NOT NULL,
     CONSTRAINT model_catalog_canonical_slug_check CHECK ((length(canonical_slug) <= 200)),
     CONSTRAINT model_catalog_completion_usd_per_mtok_check CHECK ((completion_usd_per_mtok >= (0)::numeric)),
     CONSTRAINT model_catalog_context_length_check CHECK ((context_length > 0)),
@@ -329,8 +341,8 @@ GRANT ALL ON FUNCTION public.catalog_sync_due(p_every interval) TO service_role;
 REVOKE ALL ON FUNCTION public.record_catalog_sync_failure(p_error text) FROM PUBLIC, anon, authenticated, service_role;
 GRANT ALL ON FUNCTION public.record_catalog_sync_failure(p_error text) TO service_role;
 
-REVOKE ALL ON FUNCTION public.sync_model_catalog(p_offered jsonb, p_refused jsonb) FROM PUBLIC, anon, authenticated, service_role;
-GRANT ALL ON FUNCTION public.sync_model_catalog(p_offered jsonb, p_refused jsonb) TO service_role;
+REVOKE ALL ON FUNCTION public.sync_model_catalog(p_offered jsonb, p_refused jsonb, p_zero_retention text[]) FROM PUBLIC, anon, authenticated, service_role;
+GRANT ALL ON FUNCTION public.sync_model_catalog(p_offered jsonb, p_refused jsonb, p_zero_retention text[]) TO service_role;
 
 REVOKE ALL ON TABLE public.model_catalog FROM PUBLIC, anon, authenticated, service_role;
 GRANT SELECT ON TABLE public.model_catalog TO anon;

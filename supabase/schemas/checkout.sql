@@ -128,11 +128,13 @@ begin
         'how_sent', jsonb_build_object(
           'max_side_px', (public.draft_limits() ->> 'send_max_side_px')::integer,
           'max_image_bytes', (public.draft_limits() ->> 'send_max_image_bytes')::integer,
-          'data_collection', 'deny')
+          'data_collection', 'deny',
+          'zero_retention', coalesce((_draft.config_data ->> 'zero_retention')::boolean, false))
       ),
-      array(select i ->> 'path'
+      array(select p ->> 'path'
               from jsonb_array_elements(_draft.upload_data -> 'images') with ordinality as e (i, n)
-             order by n),
+              cross join lateral jsonb_array_elements(private.document_pages(e.i)) with ordinality as q (p, m)
+             order by n, m),
       _draft.schema_data ->> 'prompt',
       private.effective_schema(_draft.schema_data),
       jsonb_array_length(_draft.upload_data -> 'images') * cardinality(_draft.selected_models)

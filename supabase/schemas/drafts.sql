@@ -6,19 +6,19 @@
 
 set check_function_bodies = off;
 
-CREATE FUNCTION private.call_worst_case(p_price jsonb, p_text_tokens integer, p_image_tokens integer, p_max_tokens integer) RETURNS numeric
+CREATE FUNCTION private.call_worst_case(p_price jsonb, p_text_tokens integer, p_image_tokens integer, p_max_tokens integer, p_pages integer DEFAULT 1) RETURNS numeric
     LANGUAGE sql IMMUTABLE
     SET search_path TO ''
     AS $$
   select round(
     ((p_text_tokens + p_image_tokens)::numeric * (p_price ->> 'prompt_usd_per_mtok')::numeric
       + p_max_tokens::numeric * (p_price ->> 'completion_usd_per_mtok')::numeric) / 1000000
-    + coalesce((p_price ->> 'image_usd')::numeric, 0)
+    + coalesce((p_price ->> 'image_usd')::numeric, 0) * p_pages
     + coalesce((p_price ->> 'request_usd')::numeric, 0),
     6)
 $$;
 
-COMMENT ON FUNCTION private.call_worst_case(jsonb, integer, integer, integer) IS 'The most one HTTP attempt can cost at `p_price` (a snapshotted price: US dollars per million prompt and completion tokens, per image, per request).';
+COMMENT ON FUNCTION private.call_worst_case(jsonb, integer, integer, integer, integer) IS 'The most one HTTP attempt can cost at `p_price` (a snapshotted price: US dollars per million prompt and completion tokens, per image, per request), for a document of `p_pages` images whose image tokens are `p_image_tokens` in all.';
 
 CREATE TABLE public.benchmark_drafts (
     id uuid DEFAULT gen_random_uuid() NOT NULL,
@@ -37,6 +37,19 @@ CREATE TABLE public.benchmark_drafts (
     CONSTRAINT benchmark_drafts_upload_data_size CHECK ((octet_length((upload_data)::text) <= ((4 * 1024) * 1024)))
 );
 
+CREATE FUNCTION private.document_pages(p_document jsonb) RETURNS jsonb
+    LANGUAGE sql IMMUTABLE
+    SET search_path TO ''
+    AS $$
+  select case when jsonb_typeof(p_document -> 'pages') = 'array' then p_document -> 'pages'
+              else jsonb_build_array(jsonb_strip_nulls(jsonb_build_object(
+                     'path', p_document -> 'path', 'width', p_document -> 'width',
+                     'height', p_document -> 'height')))
+         end
+$$;
+
+COMMENT ON FUNCTION private.document_pages(jsonb) IS 'A document''s pages in order, each {path, width, height}: its `pages` when it has them (a PDF, or images added as pages), else the document''s own image as its one page (every document saved before pages existed).';
+
 CREATE FUNCTION private.check_draft_limits(p_draft public.benchmark_drafts) RETURNS void
     LANGUAGE plpgsql
     SET search_path TO ''
@@ -45,7 +58,9 @@ declare
   _limits jsonb := public.draft_limits();
   _images jsonb := p_draft.upload_data -> 'images';
   _image jsonb;
+  _page record;
   _n integer := 0;
+  _pages integer := 0;
   _what text;
   _problem text;
   _schema text;
@@ -65,10 +80,36 @@ begin
       if _problem is not null then
         raise exception 'The width and height of % %.', _what, _problem using errcode = 'check_violation';
       end if;
+      if _image ? 'pages' then
+        if jsonb_typeof(_image -> 'pages') is distinct from 'array' or jsonb_array_length(_image -> 'pages') = 0 then
+          raise exception 'The pages of % are a list of at least one page.', _what using errcode = 'check_violation';
+        end if;
+        if jsonb_array_length(_image -> 'pages') > (_limits ->> 'max_pages_per_document')::integer then
+          raise exception 'A document holds at most % pages; % has %.',
+            (_limits ->> 'max_pages_per_document')::integer, _what, jsonb_array_length(_image -> 'pages')
+            using errcode = 'check_violation';
+        end if;
+        for _page in select e.page, e.n from jsonb_array_elements(_image -> 'pages') with ordinality as e (page, n) loop
+          _problem := private.image_size_problem(_page.page);
+          if jsonb_typeof(_page.page) is distinct from 'object' then
+            _problem := 'must each be an object';
+          end if;
+          if _problem is not null then
+            raise exception 'The width and height of page % of % %.', _page.n, _what, _problem
+              using errcode = 'check_violation';
+          end if;
+        end loop;
+      end if;
+      _pages := _pages + jsonb_array_length(private.document_pages(_image));
       if _image ? 'expected' then
         perform private.check_expected_json(_image -> 'expected', 'expected JSON of ' || _what);
       end if;
     end loop;
+    if _pages > (_limits ->> 'max_pages_per_benchmark')::integer then
+      raise exception 'A benchmark holds at most % pages in all; this one has %.',
+        (_limits ->> 'max_pages_per_benchmark')::integer, _pages
+        using errcode = 'check_violation';
+    end if;
   end if;
   _bytes := octet_length(coalesce(p_draft.schema_data ->> 'prompt', ''));
   if _bytes > (_limits ->> 'max_prompt_bytes')::integer then
@@ -176,6 +217,7 @@ CREATE FUNCTION private.check_ready_draft() RETURNS trigger
 declare
   _images jsonb := new.upload_data -> 'images';
   _image jsonb;
+  _page jsonb;
   _unknown text;
 begin
   perform private.check_draft_limits(new);
@@ -187,12 +229,18 @@ begin
       using errcode = 'check_violation', hint = 'upload_data.images is empty';
   end if;
   for _image in select * from jsonb_array_elements(_images) loop
-    if jsonb_typeof(_image -> 'path') is distinct from 'string'
-       or (storage.foldername(_image ->> 'path'))[1] is distinct from new.user_id::text
-       or not private.storage_name_is_safe(_image ->> 'path') then
-      raise exception 'Every image must be stored under the owner''s own folder.'
-        using errcode = 'check_violation', detail = left(coalesce(_image ->> 'path', 'missing path'), 200),
-              hint = 'each part of the path is letters, digits, ".", "_" or "-", and is neither empty nor starts with a dot';
+    for _page in select * from jsonb_array_elements(private.document_pages(_image)) loop
+      if jsonb_typeof(_page -> 'path') is distinct from 'string'
+         or (storage.foldername(_page ->> 'path'))[1] is distinct from new.user_id::text
+         or not private.storage_name_is_safe(_page ->> 'path') then
+        raise exception 'Every image must be stored under the owner''s own folder.'
+          using errcode = 'check_violation', detail = left(coalesce(_page ->> 'path', 'missing path'), 200),
+                hint = 'each part of the path is letters, digits, ".", "_" or "-", and is neither empty nor starts with a dot';
+      end if;
+    end loop;
+    if _image -> 'path' is distinct from private.document_pages(_image) -> 0 -> 'path' then
+      raise exception 'A document''s path is its first page''s.' using errcode = 'check_violation',
+        detail = left(coalesce(_image ->> 'path', 'missing path'), 200);
     end if;
     if jsonb_typeof(_image -> 'expected') is distinct from 'object' then
       raise exception 'Every image needs the JSON object expected from it.'
@@ -212,6 +260,20 @@ begin
   if _unknown is not null then
     raise exception 'Unknown model: %', _unknown using errcode = 'check_violation';
   end if;
+  if jsonb_typeof(new.config_data -> 'zero_retention') not in ('boolean', 'null') then
+    raise exception 'config_data.zero_retention is true or false.' using errcode = 'check_violation';
+  end if;
+  if coalesce((new.config_data ->> 'zero_retention')::boolean, false) then
+    select c.display_name into _unknown
+      from unnest(new.selected_models) m
+      join public.model_catalog c on c.id = m
+     where not c.zero_retention
+     limit 1;
+    if _unknown is not null then
+      raise exception '% has no endpoint with zero data retention; choose models marked as keeping nothing, or do not ask for it.', _unknown
+        using errcode = 'check_violation';
+    end if;
+  end if;
   if coalesce(btrim(new.schema_data ->> 'prompt'), '') = '' then
     raise exception 'A ready draft needs an extraction prompt.' using errcode = 'check_violation';
   end if;
@@ -219,7 +281,7 @@ begin
 end
 $$;
 
-COMMENT ON FUNCTION private.check_ready_draft() IS 'A ready draft''s images are under its owner''s folder, by a safe name.';
+COMMENT ON FUNCTION private.check_ready_draft() IS 'A ready draft''s images are under its owner''s folder, by a safe name, each with its expected JSON; its models are known, active and each chosen once, and, when it asks for zero data retention (config_data.zero_retention), each has such an endpoint.';
 
 CREATE FUNCTION private.effective_schema(p_schema_data jsonb) RETURNS jsonb
     LANGUAGE sql IMMUTABLE
@@ -279,14 +341,15 @@ $_$;
 
 COMMENT ON FUNCTION private.image_size_problem(jsonb) IS 'Why an image''s stated size cannot be used, or null: absent is fine (the estimate then assumes an A4 page at 300 dpi), present must be whole pixels from 1 to draft_limits().max_image_side_px.';
 
-CREATE FUNCTION private.image_token_bound(p_pixels bigint, p_max_image_tokens integer) RETURNS integer
+CREATE FUNCTION private.image_token_bound(p_pixels bigint, p_max_image_tokens integer, p_pages integer DEFAULT 1) RETURNS integer
     LANGUAGE sql IMMUTABLE
     SET search_path TO ''
     AS $$
-  select coalesce(p_max_image_tokens, least(ceil(greatest(p_pixels, 0) / 196.0) + 64, 2000000000)::integer)
+  select coalesce(p_max_image_tokens * p_pages,
+                  least(ceil(greatest(p_pixels, 0) / 196.0) + 65 * p_pages - 1, 2000000000)::integer)
 $$;
 
-COMMENT ON FUNCTION private.image_token_bound(bigint, integer) IS 'Tokens of an image with no published maximum: no vision model in use spends fewer than 196 pixels (14 x 14) on a token, plus separators.';
+COMMENT ON FUNCTION private.image_token_bound(bigint, integer, integer) IS 'Tokens of `p_pages` images of `p_pixels` in all: the model''s published maximum per image, else no vision model in use spends fewer than 196 pixels (14 x 14) on a token, plus 64 for separators per image (and 1 per image past the first for rounding each up).';
 
 CREATE FUNCTION private.json_shape(p_value jsonb, OUT depth integer, OUT longest_array integer, OUT fields integer) RETURNS record
     LANGUAGE sql IMMUTABLE
@@ -344,7 +407,9 @@ CREATE FUNCTION public.draft_limits() RETURNS jsonb
     'max_stored_images', 500,
     'max_checkouts_per_hour', 20,
     'send_max_side_px', 2000,
-    'send_max_image_bytes', 4194304
+    'send_max_image_bytes', 4194304,
+    'max_pages_per_document', 20,
+    'max_pages_per_benchmark', 200
   )
 $$;
 
@@ -368,11 +433,15 @@ begin
   end if;
   _text_tokens := private.text_token_bound(
     _draft.schema_data ->> 'prompt', private.effective_schema(_draft.schema_data));
-  -- Each image is measured once, each model's price read once: the sum
+  -- Each document is measured once (all its pages), each model's price
+  -- read once: the sum
   -- below is a plain product of the two lists.
   with images as materialized (
-    select private.image_pixels(i, (_limits ->> 'send_max_side_px')::bigint) as pixels
-      from jsonb_array_elements(coalesce(_draft.upload_data -> 'images', '[]'::jsonb)) i
+    select sum(private.image_pixels(p, (_limits ->> 'send_max_side_px')::bigint))::bigint as pixels,
+           count(*)::integer as pages
+      from jsonb_array_elements(coalesce(_draft.upload_data -> 'images', '[]'::jsonb)) with ordinality as d (document, n)
+      cross join lateral jsonb_array_elements(private.document_pages(d.document)) p
+     group by d.n
   ), models as materialized (
     select c.id, to_jsonb(c) as price, c.max_image_tokens
       from public.model_catalog c
@@ -382,8 +451,8 @@ begin
            coalesce(sum(private.call_worst_case(
              m.price,
              _text_tokens,
-             private.image_token_bound(i.pixels, m.max_image_tokens),
-             (_limits ->> 'max_answer_tokens')::integer)), 0) as worst
+             private.image_token_bound(i.pixels, m.max_image_tokens, i.pages),
+             (_limits ->> 'max_answer_tokens')::integer, i.pages)), 0) as worst
       from models m
       left join images i on true
      group by m.id
@@ -430,7 +499,7 @@ CREATE POLICY "Owners read their drafts" ON public.benchmark_drafts FOR SELECT T
 
 ALTER TABLE public.benchmark_drafts ENABLE ROW LEVEL SECURITY;
 
-REVOKE ALL ON FUNCTION private.call_worst_case(p_price jsonb, p_text_tokens integer, p_image_tokens integer, p_max_tokens integer) FROM PUBLIC, anon, authenticated, service_role;
+REVOKE ALL ON FUNCTION private.call_worst_case(p_price jsonb, p_text_tokens integer, p_image_tokens integer, p_max_tokens integer, p_pages integer) FROM PUBLIC, anon, authenticated, service_role;
 
 REVOKE ALL ON TABLE public.benchmark_drafts FROM PUBLIC, anon, authenticated, service_role;
 GRANT SELECT,DELETE ON TABLE public.benchmark_drafts TO authenticated;
@@ -463,7 +532,7 @@ REVOKE ALL ON FUNCTION private.image_pixels(p_image jsonb, p_max_side bigint) FR
 
 REVOKE ALL ON FUNCTION private.image_size_problem(p_image jsonb) FROM PUBLIC, anon, authenticated, service_role;
 
-REVOKE ALL ON FUNCTION private.image_token_bound(p_pixels bigint, p_max_image_tokens integer) FROM PUBLIC, anon, authenticated, service_role;
+REVOKE ALL ON FUNCTION private.image_token_bound(p_pixels bigint, p_max_image_tokens integer, p_pages integer) FROM PUBLIC, anon, authenticated, service_role;
 
 REVOKE ALL ON FUNCTION private.json_shape(p_value jsonb, OUT depth integer, OUT longest_array integer, OUT fields integer) FROM PUBLIC, anon, authenticated, service_role;
 

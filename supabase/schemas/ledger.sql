@@ -161,6 +161,10 @@ declare
   _report public.reports := private.lock_leased_report(p_report_id, p_lease_token);
   _price jsonb := _report.config_snapshot -> 'model_prices' -> p_model_id;
   _limits constant jsonb := public.draft_limits();
+  -- The document's pages, as paid for: the engine states their pixels as
+  -- sent, never how many there are.
+  _pages constant integer := jsonb_array_length(private.document_pages(
+    coalesce(_report.config_snapshot -> 'upload_data' -> 'images' -> p_image_index, '{}'::jsonb)));
   _amount numeric;
 begin
   if p_image_pixels is null or p_image_pixels < 0 then
@@ -181,8 +185,9 @@ begin
     _price,
     private.text_token_bound(_report.extraction_prompt, _report.json_schema),
     private.image_token_bound(p_image_pixels,
-      (select c.max_image_tokens from public.model_catalog c where c.id = p_model_id)),
-    (_limits ->> 'max_answer_tokens')::integer);
+      (select c.max_image_tokens from public.model_catalog c where c.id = p_model_id), _pages),
+    (_limits ->> 'max_answer_tokens')::integer,
+    _pages);
   if _report.cost_spent + _report.cost_reserved + _report.cost_unsettled + _amount
        > least((_limits ->> 'soft_ceiling_usd')::numeric, (_limits ->> 'hard_ceiling_usd')::numeric) then
     return null;
@@ -194,7 +199,7 @@ begin
 end
 $$;
 
-COMMENT ON FUNCTION public.reserve_run(uuid, uuid, text, integer, bigint) IS 'Computes one call''s worst case from the report''s prompt, schema and snapshotted price, the image''s pixels (or the model''s max_image_tokens) and an answer of draft_limits().max_answer_tokens, reserves it and returns it; null when committed money (spent + reserved + unsettled) would pass draft_limits().soft_ceiling_usd (or the hard ceiling, were it lower): the engine names no limit of its own. PT422 for a model without a price, PT409 for a cell with a result or a reservation. Fenced by the lease (PT410).';
+COMMENT ON FUNCTION public.reserve_run(uuid, uuid, text, integer, bigint) IS 'Computes one call''s worst case from the report''s prompt, schema and snapshotted price, the document''s pages (how many, from the snapshot; their pixels as sent, `p_image_pixels` in all, or the model''s max_image_tokens per page; the image price per page) and an answer of draft_limits().max_answer_tokens, reserves it and returns it; null when committed money (spent + reserved + unsettled) would pass draft_limits().soft_ceiling_usd (or the hard ceiling, were it lower): the engine names no limit of its own. PT422 for a model without a price, PT409 for a cell with a result or a reservation. Fenced by the lease (PT410).';
 
 CREATE FUNCTION public.reserve_runs(p_report_id uuid, p_lease_token uuid, p_cells jsonb) RETURNS TABLE(model_id text, image_index integer, amount numeric)
     LANGUAGE plpgsql SECURITY DEFINER

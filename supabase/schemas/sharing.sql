@@ -133,9 +133,14 @@ CREATE FUNCTION public.read_report(p_report_id uuid, p_share_token text DEFAULT 
                'index', d.n - 1,
                'name', coalesce(d.image ->> 'name', storage.filename(d.image ->> 'path')),
                'key', encode(sha256(convert_to(coalesce(d.image ->> 'path', ''), 'UTF8')), 'hex'),
-               'expected', d.image -> 'expected'
+               'expected', d.image -> 'expected',
+               'pages', d.pages,
+               'first_page', d.first_page
              ) order by d.n), '[]'::jsonb)
-        from jsonb_array_elements(r.config_snapshot -> 'upload_data' -> 'images') with ordinality as d (image, n)),
+        from (select e.image, e.n, jsonb_array_length(private.document_pages(e.image)) as pages,
+                     coalesce(sum(jsonb_array_length(private.document_pages(e.image)))
+                                over (order by e.n rows between unbounded preceding and 1 preceding), 0) as first_page
+                from jsonb_array_elements(r.config_snapshot -> 'upload_data' -> 'images') with ordinality as e (image, n)) d),
     'summary', (
       select coalesce(jsonb_agg(to_jsonb(s) - 'report_id' order by s.model_id), '[]'::jsonb)
         from public.report_model_summary s
@@ -153,7 +158,7 @@ CREATE FUNCTION public.read_report(p_report_id uuid, p_share_token text DEFAULT 
     and private.readable_report(p_report_id, p_share_token)
 $$;
 
-COMMENT ON FUNCTION public.read_report(uuid, text) IS 'A report as its reader may see it: the owner signed in, or anyone with its share token. Its status, models (with the prices it was paid at), how its images were sent (how_sent; null for reports paid before it was recorded), documents, figures and per-model summary, whether link holders see its images and when they were deleted (images_deleted_at); only the owner learns the share token and the refund. Null for anyone else.';
+COMMENT ON FUNCTION public.read_report(uuid, text) IS 'A report as its reader may see it: the owner signed in, or anyone with its share token. Its status, models (with the prices it was paid at), how its images were sent (how_sent; null for reports paid before it was recorded), documents (each with its pages: how many, and where its first is in the report''s image_paths), figures and per-model summary, whether link holders see its images and when they were deleted (images_deleted_at); only the owner learns the share token and the refund. Null for anyone else.';
 
 CREATE FUNCTION public.read_report_runs(p_report_id uuid, p_share_token text DEFAULT NULL::text) RETURNS TABLE(model_id text, image_index integer, output_json text, response_time_ms integer, prompt_tokens integer, completion_tokens integer, total_tokens integer, cost numeric, passed boolean, field_diffs jsonb, fields_total integer, fields_matched integer, error text, unavailable boolean)
     LANGUAGE sql STABLE SECURITY DEFINER

@@ -1,7 +1,7 @@
 -- sync_model_catalog (024): the catalog becomes what the provider offers,
 -- nothing is deleted, prices are exact and every change of price is kept.
 begin;
-select plan(17);
+select plan(21);
 
 create function pg_temp.offer(p_id text, p_prompt text, p_completion text, p_image text default '0')
 returns jsonb
@@ -114,10 +114,39 @@ select set_eq(
   'and nothing changed'
 );
 
+-- Which models keep nothing: from the provider's zero-retention endpoints,
+-- named by a model's id or its canonical slug; a listing that could not be
+-- read (null) leaves the last answer.
+create function pg_temp.offer_active(p_zero_retention text[]) returns jsonb
+language sql
+as $$
+  select public.sync_model_catalog(
+    (select jsonb_agg(pg_temp.offer(c.id, c.prompt_usd_per_mtok::text, c.completion_usd_per_mtok::text)
+                      || case when c.id = 'openai/gpt-4o'
+                              then '{"canonical_slug": "openai/gpt-4o-2024-08-06"}'::jsonb else '{}' end)
+       from public.model_catalog c where c.active),
+    '[]', p_zero_retention)
+$$;
+select pg_temp.offer_active(array['openai/gpt-4o-2024-08-06', 'acme/vision-1', 'unknown/model']);
+select set_eq($$select id from public.model_catalog where zero_retention$$,
+              array['openai/gpt-4o', 'acme/vision-1'],
+              'a model has a zero-retention endpoint when the provider lists one by its id or canonical slug');
+select pg_temp.offer_active(null);
+select set_eq($$select id from public.model_catalog where zero_retention$$,
+              array['openai/gpt-4o', 'acme/vision-1'],
+              'an unread zero-retention listing changes nothing');
+select pg_temp.offer_active(array['acme/vision-1']);
+select set_eq($$select id from public.model_catalog where zero_retention$$,
+              array['acme/vision-1'],
+              'a model whose zero-retention endpoint is gone loses the mark');
+select throws_ok(
+  $$select public.sync_model_catalog('[]', '[]', array_fill('x'::text, array[50001]))$$,
+  'PT400', null, 'a zero-retention listing longer than 50,000 is refused');
+
 -- Nobody reaches the sync through the API but the service role.
 select ok(
-  not has_function_privilege('authenticated', 'public.sync_model_catalog(jsonb, jsonb)', 'execute')
-  and not has_function_privilege('anon', 'public.sync_model_catalog(jsonb, jsonb)', 'execute'),
+  not has_function_privilege('authenticated', 'public.sync_model_catalog(jsonb, jsonb, text[])', 'execute')
+  and not has_function_privilege('anon', 'public.sync_model_catalog(jsonb, jsonb, text[])', 'execute'),
   'anon and signed-in users cannot sync the catalog'
 );
 

@@ -49,7 +49,7 @@ insert into expected_grants values
   ('open_checkout_session(text,uuid)', '', 'service_role', 'EXECUTE'),
   ('model_price_history', '', 'authenticated', 'SELECT'),
   ('model_price_history_id_seq', '', 'none', ''),
-  ('sync_model_catalog(jsonb,jsonb)', '', 'service_role', 'EXECUTE'),
+  ('sync_model_catalog(jsonb,jsonb,text[])', '', 'service_role', 'EXECUTE'),
   ('record_catalog_sync_failure(text)', '', 'service_role', 'EXECUTE'),
   ('catalog_sync_due(interval)', '', 'service_role', 'EXECUTE'),
   ('draft_from_report(uuid)', '', 'authenticated', 'EXECUTE'),

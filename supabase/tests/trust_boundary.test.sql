@@ -132,7 +132,10 @@ select is(pg_temp.attempt('owner', $q$insert into storage.objects (bucket_id, na
 insert into public.benchmark_drafts (id, user_id, upload_data, schema_data, selected_models)
 select 'd0000000-0000-4000-8000-0000000000d9', 'a0000000-0000-4000-8000-00000000000a',
        jsonb_build_object('images', (select jsonb_agg(jsonb_build_object(
-         'path', 'a0000000-0000-4000-8000-00000000000a/big/' || i || '.png', 'width', 20000, 'height', 20000,
+         'path', 'a0000000-0000-4000-8000-00000000000a/big/' || i || '-1.png', 'width', 20000, 'height', 20000,
+         'pages', (select jsonb_agg(jsonb_build_object(
+                    'path', 'a0000000-0000-4000-8000-00000000000a/big/' || i || '-' || p || '.png',
+                    'width', 20000, 'height', 20000)) from generate_series(1, 4) p),
          'expected', jsonb_build_object('total', i))) from generate_series(1, 50) i)),
        jsonb_build_object('prompt', repeat('p', 8000), 'userSchema', jsonb_build_object('description', repeat('s', 32000))),
        (select array_agg(id) from (select id from public.model_catalog order by id limit 10) m);
@@ -149,7 +152,7 @@ begin
     round(extract(epoch from clock_timestamp() - _start) * 1000 / _runs, 2)::text, true);
 end
 $$;
-select diag(format('estimate_draft_cost on the largest draft the limits allow (50 images x %s models): %s ms per call',
+select diag(format('estimate_draft_cost on the largest draft the limits allow (50 documents of 4 pages, 200 pages in all, x %s models): %s ms per call',
                    (select count(*) from public.model_catalog), current_setting('test.estimate_ms')));
 
 select * from finish();

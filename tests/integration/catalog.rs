@@ -148,6 +148,27 @@ async fn the_command_offers_exactly_the_vision_models_with_prices_at_those_price
         .await
         .unwrap();
     assert_eq!(listed_not_offered.get::<_, i64>(0), 0);
+
+    // Which of them can keep nothing: the stand-in's GET /endpoints/zdr.
+    let zero_retention: BTreeSet<String> = db_client
+        .query(
+            "select id from public.model_catalog where active and zero_retention",
+            &[],
+        )
+        .await
+        .unwrap()
+        .iter()
+        .map(|row| row.get(0))
+        .collect();
+    let listed: Value =
+        serde_json::from_str(include_str!("../../devstack/fixtures/zero_retention.json")).unwrap();
+    let listed: BTreeSet<String> = listed["models"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m.as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(zero_retention, listed);
 }
 
 #[tokio::test]

@@ -89,3 +89,74 @@ async fn a_phone_photo_and_a_10_mib_png_are_sent_upright_within_the_limits() {
     assert!(scan_sent[0].bytes < 1 << 20, "the comment padding is gone");
     assert_eq!(scan_sent[0], scan_sent[1]);
 }
+
+#[tokio::test]
+async fn a_document_of_three_pages_is_read_in_one_call_with_its_pages_in_order() {
+    let pages: Vec<Vec<u8>> = (0..6)
+        .map(|i| devstack::png::png(1240, 1754, &format!("page {i}"), 0))
+        .collect();
+    let shas: Vec<String> = pages
+        .iter()
+        .map(|p| devstack::provider::sha256_hex(p))
+        .collect();
+    let first_truth = crate::support::engine::truth(0);
+    let second_truth = crate::support::engine::truth(3);
+    let world = TestWorld::with_files(TestSupabase::start().await, pages, |config| {
+        config
+            .answers
+            .insert(shas[..3].join("+"), first_truth.clone());
+        config
+            .answers
+            .insert(shas[3..].join("+"), second_truth.clone());
+    })
+    .await;
+    let report = world.paid_report_of(2, serde_json::json!({}), 3).await;
+    let engine = world.start_engine(RunLimits::default(), Duration::from_secs(30));
+    let states = world
+        .wait_finished(&[report], Duration::from_secs(60))
+        .await;
+    engine.shutdown().await;
+    let state = &states[0];
+    assert_eq!(state.status, "complete", "{state:?}");
+    assert_eq!(
+        (state.runs_done, state.runs_planned),
+        (4, 4),
+        "2 documents x 2 models"
+    );
+
+    let calls = world.provider.calls();
+    assert_eq!(calls.len(), 4);
+    for call in &calls {
+        let sent: Vec<&str> = call.images.iter().map(|i| i.sha256.as_str()).collect();
+        assert!(
+            sent == shas[..3] || sent == shas[3..],
+            "each call carries one document's three pages, in order: {sent:?}"
+        );
+    }
+    let db = world.supabase.db.client().await;
+    let passed: i64 = db
+        .query_one(
+            "select count(*) from public.benchmark_runs where report_id = $1 and passed",
+            &[&report],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(
+        passed, 4,
+        "every model read each document right from its pages"
+    );
+    let paths: Vec<String> = db
+        .query_one(
+            "select image_paths from public.reports where id = $1",
+            &[&report],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(
+        paths.len(),
+        6,
+        "every page is the report's, for its owner to see"
+    );
+}

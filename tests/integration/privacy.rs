@@ -127,3 +127,63 @@ async fn a_report_no_model_could_run_under_the_policy_fails_and_is_refunded() {
     assert_eq!(refunds.len(), 1, "our failure: the buyer is refunded");
     assert_eq!(refunds[0]["amount"], 1499);
 }
+
+#[tokio::test]
+async fn with_zero_retention_asked_every_call_says_so_and_a_model_without_it_is_unavailable() {
+    let probe = TestWorld::new(0, |_| {}).await;
+    let models = first_models(&probe, 2).await;
+    let (keeps_nothing, lost_it) = (models[0].clone(), models[1].clone());
+    // The catalog said both had a zero-retention endpoint when the draft
+    // was made ready; by the time it runs, only one still has.
+    let world = TestWorld::new(2, |config| {
+        config.zero_retention_models = Some(vec![keeps_nothing.clone()]);
+    })
+    .await;
+    let db = world.supabase.db.client().await;
+    db.execute(
+        "update public.model_catalog set zero_retention = (id = any ($1))",
+        &[&models],
+    )
+    .await
+    .unwrap();
+    let report = world
+        .paid_report_with(2, json!({"zero_retention": true}))
+        .await;
+    let engine = world.start_engine(RunLimits::default(), CALL_TIMEOUT);
+    let states = world
+        .wait_finished(&[report], Duration::from_secs(60))
+        .await;
+    engine.shutdown().await;
+    assert_eq!(states[0].status, "complete", "{:?}", states[0]);
+
+    let calls = world.provider.calls();
+    assert_eq!(calls.len(), 4);
+    assert!(calls
+        .iter()
+        .all(|c| c.provider == json!({"data_collection": "deny", "zdr": true})));
+    let how_sent: Value = db
+        .query_one(
+            "select config_snapshot -> 'how_sent' from public.reports where id = $1",
+            &[&report],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(how_sent["zero_retention"], true);
+    assert_eq!(how_sent["data_collection"], "deny");
+    let figures: Value = db
+        .query_one(
+            "select figures from public.reports where id = $1",
+            &[&report],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(figures["models"].as_array().unwrap().len(), 1);
+    assert_eq!(figures["models"][0]["model_id"], keeps_nothing.as_str());
+    assert_eq!(figures["unavailable"][0]["model_id"], lost_it.as_str());
+    assert!(figures["unavailable"][0]["reason"]
+        .as_str()
+        .unwrap()
+        .contains("(Zero data retention)"));
+}

@@ -33,6 +33,17 @@ test('a search finds by every word in name, id or maker, accents and case aside'
   assert.deepEqual(found('claude', true), []);
 });
 
+test('zero data retention keeps only the models with an endpoint that keeps nothing', () => {
+  const keeps = new Set(['openai/gpt-4o', 'anthropic/claude-3-haiku']);
+  const withMarks = catalog.map((m) => ({ ...m, zero_retention: keeps.has(m.id) }));
+  const found = (query, jsonOnly, keepsNothing) =>
+    withMarks.filter((m) => ModelStep.matches(m, query, jsonOnly, keepsNothing)).map((m) => m.id);
+  assert.deepEqual(found('', false, true), ['openai/gpt-4o', 'anthropic/claude-3-haiku']);
+  assert.deepEqual(found('', true, true), ['openai/gpt-4o'], 'both narrowings at once');
+  assert.deepEqual(found('gemini', false, true), []);
+  assert.equal(found('', false, false).length, catalog.length, 'without it, every model');
+});
+
 test('new means added by the provider in the last 30 days', () => {
   const now = Date.parse('2026-12-04T00:00:00Z');
   assert.equal(ModelStep.isNew(catalog[2], now), true);

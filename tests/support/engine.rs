@@ -157,6 +157,17 @@ impl TestWorld {
     /// A user, their images in Storage, a ready draft of the first `models`
     /// catalog models, and a paid report for it; returns the report id.
     pub async fn paid_report(&self, models: i64) -> Uuid {
+        self.paid_report_with(models, json!({})).await
+    }
+
+    /// The same, with the draft's `config_data` (what the owner asked).
+    pub async fn paid_report_with(&self, models: i64, config_data: Value) -> Uuid {
+        self.paid_report_of(models, config_data, 1).await
+    }
+
+    /// The same, with the images as documents of `pages` pages each (in
+    /// order; each document expects what its first page's truth says).
+    pub async fn paid_report_of(&self, models: i64, config_data: Value, pages: usize) -> Uuid {
         let db = self.supabase.db.client().await;
         let user = create_user(&db, &format!("{}@example.test", Uuid::new_v4().simple())).await;
         let http = reqwest::Client::new();
@@ -178,13 +189,25 @@ impl TestWorld {
             assert!(status.is_success(), "upload {path}: {status}");
             images.push(json!({"path": path, "expected": self.truths[i]}));
         }
+        let images: Vec<Value> = if pages == 1 {
+            images
+        } else {
+            images
+                .chunks(pages)
+                .map(|document| {
+                    let paths: Vec<Value> =
+                        document.iter().map(|p| json!({"path": p["path"]})).collect();
+                    json!({"path": document[0]["path"], "pages": paths, "expected": document[0]["expected"]})
+                })
+                .collect()
+        };
         let draft: Uuid = db
             .query_one(
-                "insert into public.benchmark_drafts (user_id, status, upload_data, schema_data, selected_models)
+                "insert into public.benchmark_drafts (user_id, status, upload_data, schema_data, selected_models, config_data)
                  values ($1, 'ready', $2, '{\"prompt\": \"Extract the invoice.\"}',
-                         array(select id from public.model_catalog order by id limit $3))
+                         array(select id from public.model_catalog order by id limit $3), $4)
                  returning id",
-                &[&user, &json!({ "images": images }), &models],
+                &[&user, &json!({ "images": images }), &models, &config_data],
             )
             .await
             .unwrap()

@@ -50,10 +50,17 @@ pub struct Listing {
     pub refused: Vec<Refused>,
 }
 
+/// Zero-retention endpoints one listing may hold.
+pub const MAX_ENDPOINTS: usize = 50_000;
+
 #[derive(Debug, thiserror::Error, PartialEq)]
 pub enum ListingError {
     #[error("the models API did not answer with {{\"data\": [...]}}")]
     NotAListing,
+    #[error(
+        "the provider listed {0} zero-retention endpoints, more than the {MAX_ENDPOINTS} we take"
+    )]
+    TooManyEndpoints(usize),
     #[error("the models API listed {0} models, more than the {MAX_MODELS} we take")]
     TooMany(usize),
 }
@@ -61,6 +68,24 @@ pub enum ListingError {
 const TEXT_ONLY: &str = "The provider lists this model as not reading images.";
 const NO_PRICE: &str = "The provider gives no fixed price for this model.";
 const BAD_ID: &str = "The provider's id for this model is not one we can use.";
+
+/// The model ids of `GET /endpoints/zdr` (`{"data": [{"model_id": ...},
+/// ...]}`): each model that has an endpoint keeping nothing, once. An
+/// entry without a usable id is left out.
+pub fn zero_retention(body: &Value) -> Result<Vec<String>, ListingError> {
+    let endpoints = body["data"].as_array().ok_or(ListingError::NotAListing)?;
+    if endpoints.len() > MAX_ENDPOINTS {
+        return Err(ListingError::TooManyEndpoints(endpoints.len()));
+    }
+    let ids: HashSet<&str> = endpoints
+        .iter()
+        .filter_map(|e| e["model_id"].as_str())
+        .filter(|id| !id.is_empty() && id.len() <= 200)
+        .collect();
+    let mut ids: Vec<String> = ids.into_iter().map(str::to_owned).collect();
+    ids.sort_unstable();
+    Ok(ids)
+}
 
 /// The listing of `GET /models` (`{"data": [Model, ...]}`).
 pub fn read(body: &Value) -> Result<Listing, ListingError> {
@@ -296,6 +321,33 @@ mod tests {
         assert_eq!(
             read(&json!({ "data": many })),
             Err(ListingError::TooMany(MAX_MODELS + 1))
+        );
+    }
+
+    #[test]
+    fn the_zero_retention_listing_gives_each_model_once() {
+        let body = json!({"data": [
+            {"name": "OpenAI: GPT-4o", "model_id": "openai/gpt-4o", "provider_name": "OpenAI"},
+            {"name": "Azure: GPT-4o", "model_id": "openai/gpt-4o", "provider_name": "Azure"},
+            {"name": "no id", "provider_name": "Nobody"},
+            {"name": "long", "model_id": "x".repeat(201)},
+            {"name": "Google: Gemini", "model_id": "google/gemini-2.5-flash"},
+        ]});
+        assert_eq!(
+            zero_retention(&body).unwrap(),
+            vec![
+                "google/gemini-2.5-flash".to_owned(),
+                "openai/gpt-4o".to_owned()
+            ]
+        );
+        assert_eq!(
+            zero_retention(&json!({"error": "x"})),
+            Err(ListingError::NotAListing)
+        );
+        let many = json!({"data": vec![json!({"model_id": "a/b"}); MAX_ENDPOINTS + 1]});
+        assert_eq!(
+            zero_retention(&many),
+            Err(ListingError::TooManyEndpoints(MAX_ENDPOINTS + 1))
         );
     }
 }

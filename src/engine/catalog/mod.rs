@@ -1,6 +1,8 @@
 //! The model catalog, kept as the provider's models API lists it: fetched
-//! (`GET {base}/models`, at most 16 MiB in 30 s), read (`listing`: which
-//! models can be offered, at exact prices) and written in one transaction
+//! (`GET {base}/models`, at most 16 MiB in 30 s, and `GET
+//! {base}/endpoints/zdr` for which models can keep nothing), read
+//! (`listing`: which models can be offered, at exact prices) and written
+//! in one transaction
 //! (`sync_model_catalog`, supabase/schemas/catalog.sql), which keeps inactive what is no
 //! longer offered and every price a model has had. `modelpick catalog
 //! sync` runs it once; the engine runs it every `CATALOG_SYNC_HOURS`. A
@@ -71,17 +73,39 @@ impl CatalogSync {
     }
 
     async fn try_sync(&self) -> Result<SyncSummary, SyncError> {
-        let body = self.fetch().await?;
+        let body = self.fetch("models").await?;
         let listing = listing::read(&serde_json::from_slice(&body)?)?;
+        let zero_retention = self.zero_retention().await;
         Ok(self
             .store
-            .sync_catalog(&listing.offered, &listing.refused)
+            .sync_catalog(
+                &listing.offered,
+                &listing.refused,
+                zero_retention.as_deref(),
+            )
             .await?)
     }
 
-    async fn fetch(&self) -> Result<Vec<u8>, SyncError> {
+    /// The ids of the models with a zero-data-retention endpoint (`GET
+    /// {base}/endpoints/zdr`), or none when that listing cannot be read:
+    /// then each model keeps what the last sync said, and the rest of the
+    /// catalog syncs all the same.
+    async fn zero_retention(&self) -> Option<Vec<String>> {
+        let read = match self.fetch("endpoints/zdr").await {
+            Ok(body) => serde_json::from_slice(&body)
+                .map_err(SyncError::from)
+                .and_then(|body| Ok(listing::zero_retention(&body)?)),
+            Err(e) => Err(e),
+        };
+        read.inspect_err(|e| {
+            tracing::warn!(error = %e, "zero-retention endpoints not read; each model keeps what the last sync said");
+        })
+        .ok()
+    }
+
+    async fn fetch(&self, path: &str) -> Result<Vec<u8>, SyncError> {
         let url = format!(
-            "{}/models",
+            "{}/{path}",
             self.settings.provider_base_url.trim_end_matches('/')
         );
         let mut response = self

@@ -42,9 +42,22 @@ pub struct EncodedImage {
     pub media_type: &'static str,
 }
 
-/// A page, or why it could not be used (recorded on every call that
-/// needed it; such a call is never sent).
-pub type Image = Arc<Result<EncodedImage, String>>;
+/// A page, or why it could not be used.
+type Page = Arc<Result<Arc<EncodedImage>, String>>;
+
+/// A document's pages ready to send, in order, or why one of them could
+/// not be used (recorded on every call that needed it; such a call is
+/// never sent).
+pub type Image = Arc<Result<Vec<Arc<EncodedImage>>, String>>;
+
+/// The pixels of a document as sent, all its pages together (0 for one
+/// that cannot be sent).
+pub fn pixels(document: &Image) -> u64 {
+    document
+        .as_ref()
+        .as_ref()
+        .map_or(0, |pages| pages.iter().map(|p| p.pixels).sum())
+}
 
 /// Where pages come from.
 pub struct ImageSource {
@@ -108,10 +121,11 @@ pub async fn prepare_page(
 }
 
 /// A report's pages, prepared in the background in the order its calls
-/// need them; asking for one waits for that one only. Dropping it stops
-/// the work.
+/// need them; asking for a document waits for its pages only. Dropping it
+/// stops the work.
 pub struct PagesAhead {
-    pages: HashMap<usize, watch::Receiver<Option<Image>>>,
+    /// Each document's pages, in order.
+    documents: HashMap<usize, Vec<watch::Receiver<Option<Page>>>>,
     work: tokio::task::JoinHandle<()>,
 }
 
@@ -122,20 +136,24 @@ impl Drop for PagesAhead {
 }
 
 impl PagesAhead {
-    /// Starts preparing `wanted` (page index and storage path, in the
-    /// order they are needed).
+    /// Starts preparing `wanted` (each document's index and its pages'
+    /// storage paths, in the order they are needed).
     pub fn start(
         source: Arc<ImageSource>,
-        wanted: Vec<(usize, String)>,
+        wanted: Vec<(usize, Vec<String>)>,
         max_bytes: usize,
         policy: SendPolicy,
     ) -> Self {
-        let mut pages = HashMap::new();
+        let mut documents = HashMap::new();
         let mut senders = Vec::new();
-        for (index, path) in wanted {
-            let (tx, rx) = watch::channel(None);
-            pages.insert(index, rx);
-            senders.push((path, tx));
+        for (index, paths) in wanted {
+            let mut pages = Vec::with_capacity(paths.len());
+            for path in paths {
+                let (tx, rx) = watch::channel(None);
+                pages.push(rx);
+                senders.push((path, tx));
+            }
+            documents.insert(index, pages);
         }
         let work = tokio::spawn(async move {
             futures_util::stream::iter(senders)
@@ -150,31 +168,39 @@ impl PagesAhead {
                 .collect::<()>()
                 .await;
         });
-        Self { pages, work }
+        Self { documents, work }
     }
 
-    /// The page at `index`, once it is prepared.
+    /// The document at `index`, once all its pages are prepared.
     pub async fn get(&self, index: usize) -> Image {
-        let Some(page) = self.pages.get(&index) else {
-            return Arc::new(Err(format!("page {index} was not asked for")));
+        let Some(pages) = self.documents.get(&index) else {
+            return Arc::new(Err(format!("document {index} was not asked for")));
         };
-        let mut page = page.clone();
-        let ready = match page.wait_for(Option::is_some).await {
-            Ok(ready) => ready.clone(),
-            Err(_) => None,
-        };
-        ready.unwrap_or_else(|| {
-            Arc::new(Err(
-                "the page was not prepared: the engine is stopping".into()
-            ))
-        })
+        let mut ready = Vec::with_capacity(pages.len());
+        for page in pages {
+            let mut page = page.clone();
+            let prepared = match page.wait_for(Option::is_some).await {
+                Ok(prepared) => prepared.clone(),
+                Err(_) => None,
+            };
+            match prepared.as_deref() {
+                Some(Ok(page)) => ready.push(page.clone()),
+                Some(Err(why)) => return Arc::new(Err(why.clone())),
+                None => {
+                    return Arc::new(Err(
+                        "the page was not prepared: the engine is stopping".into()
+                    ))
+                }
+            }
+        }
+        Arc::new(Ok(ready))
     }
 }
 
 impl ImageSource {
     /// The page at `path` in the `benchmark-images` bucket, prepared and
     /// encoded; one of more than `max_bytes` is refused.
-    pub async fn download(&self, path: &str, max_bytes: usize, policy: SendPolicy) -> Image {
+    async fn download(&self, path: &str, max_bytes: usize, policy: SendPolicy) -> Page {
         let page = match self.fetch(path, max_bytes).await {
             Ok(bytes) => prepare_page(path, bytes, policy).await,
             Err(why) => Err(why),
@@ -189,7 +215,7 @@ impl ImageSource {
                 "page prepared"
             );
         }
-        Arc::new(page)
+        Arc::new(page.map(Arc::new))
     }
 
     async fn fetch(&self, path: &str, max_bytes: usize) -> Result<Vec<u8>, String> {

@@ -20,7 +20,7 @@ use super::Runner;
 use crate::engine::call::envelope::Envelope;
 use crate::engine::call::retry::CallOutcome;
 use crate::engine::heartbeat::Heartbeat;
-use crate::engine::images::{Image, PagesAhead};
+use crate::engine::images::{self, Image, PagesAhead};
 use crate::engine::limits::ProductLimits;
 use crate::engine::schedule::{Cell, Schedule};
 use crate::engine::store::{CallToReserve, ClaimedReport, StoreError};
@@ -108,7 +108,7 @@ impl Admission {
                 schedule
                     .images_needed()
                     .into_iter()
-                    .map(|i| (i, snapshot.documents[i].path.clone()))
+                    .map(|i| (i, snapshot.documents[i].pages.clone()))
                     .collect(),
                 limits.max_image_bytes,
                 limits.send_policy(),
@@ -337,10 +337,7 @@ impl Admission {
             .map(|(cell, image)| CallToReserve {
                 model_id: &cell.model,
                 image_index: cell.image_index as i32,
-                image_pixels: image
-                    .as_ref()
-                    .as_ref()
-                    .map_or(0, |i| i.pixels.min(i64::MAX as u64) as i64),
+                image_pixels: images::pixels(image).min(i64::MAX as u64) as i64,
             })
             .collect();
         let reserved = self
@@ -405,6 +402,7 @@ fn envelopes(snapshot: &Snapshot, max_tokens: u32) -> HashMap<String, Envelope> 
                 snapshot.schema.as_deref(),
                 price.supports_json_schema,
                 max_tokens,
+                snapshot.privacy,
             );
             Some((model.id.clone(), envelope))
         })

@@ -9,13 +9,15 @@ use std::sync::Arc;
 use serde::Deserialize;
 use serde_json::Value;
 
+use crate::engine::call::envelope::Privacy;
 use crate::engine::call::price::SnapshotPrice;
 use crate::engine::limits::JsonLimits;
 
-/// One document: its image in Storage and the JSON it should give.
+/// One document: its pages in Storage, in order, and the JSON it should
+/// give.
 #[derive(Debug, Clone)]
 pub struct Document {
-    pub path: String,
+    pub pages: Vec<String>,
     pub expected: Arc<Value>,
 }
 
@@ -40,6 +42,8 @@ pub struct Snapshot {
     /// The user's schema, else the inferred one, as decided when the report
     /// was paid for (`reports.json_schema`).
     pub schema: Option<Arc<Value>>,
+    /// What the owner asked of the endpoints that read the documents.
+    pub privacy: Privacy,
 }
 
 #[derive(Deserialize)]
@@ -48,6 +52,15 @@ struct Stored {
     #[serde(default)]
     model_prices: HashMap<String, Value>,
     upload_data: Upload,
+    /// Absent in reports paid before it was recorded.
+    #[serde(default)]
+    how_sent: HowSent,
+}
+
+#[derive(Deserialize, Default)]
+struct HowSent {
+    #[serde(default)]
+    zero_retention: bool,
 }
 
 #[derive(Deserialize)]
@@ -55,10 +68,19 @@ struct Upload {
     images: Vec<StoredImage>,
 }
 
+/// A document as the draft stored it: its own image, or its `pages` (the
+/// first of which is its own image) when it has several.
 #[derive(Deserialize)]
 struct StoredImage {
     path: String,
     expected: Value,
+    #[serde(default)]
+    pages: Option<Vec<StoredPage>>,
+}
+
+#[derive(Deserialize)]
+struct StoredPage {
+    path: String,
 }
 
 impl Snapshot {
@@ -83,7 +105,12 @@ impl Snapshot {
             .enumerate()
             .map(|(i, image)| match limits.check_shape(&image.expected) {
                 Ok(()) => Ok(Document {
-                    path: image.path,
+                    pages: match image.pages {
+                        Some(pages) if !pages.is_empty() => {
+                            pages.into_iter().map(|p| p.path).collect()
+                        }
+                        _ => vec![image.path],
+                    },
                     expected: Arc::new(image.expected),
                 }),
                 Err(why) => Err(format!(
@@ -113,6 +140,11 @@ impl Snapshot {
             models,
             prompt,
             schema: schema.map(Arc::new),
+            privacy: if stored.how_sent.zero_retention {
+                Privacy::ZeroRetention
+            } else {
+                Privacy::NoDataCollection
+            },
         })
     }
 
@@ -142,7 +174,7 @@ mod tests {
             &limits().json,
         )
         .unwrap();
-        assert_eq!(snapshot.documents[0].path, "u/d/1.png");
+        assert_eq!(snapshot.documents[0].pages, ["u/d/1.png"]);
         assert_eq!(*snapshot.documents[0].expected, json!({"total": 1}));
         let one = snapshot.model("a/one").unwrap();
         assert_eq!(one.display_name, "One");

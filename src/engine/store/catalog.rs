@@ -36,11 +36,13 @@ impl Store {
 
     /// Makes the catalog what the provider lists (`sync_model_catalog`):
     /// the models it offers and those it refuses, each as the function reads
-    /// them; what changed, as the database counts it.
+    /// them, and the ids of those with a zero-retention endpoint when known;
+    /// what changed, as the database counts it.
     pub async fn sync_catalog<O, R>(
         &self,
         offered: &[O],
         refused: &[R],
+        zero_retention: Option<&[String]>,
     ) -> Result<SyncSummary, StoreError>
     where
         O: Serialize + std::fmt::Debug + Sync,
@@ -50,10 +52,11 @@ impl Store {
             .client()
             .await?
             .query_one(
-                "select public.sync_model_catalog($1, $2) as summary",
+                "select public.sync_model_catalog($1, $2, $3) as summary",
                 &[
                     &tokio_postgres::types::Json(offered),
                     &tokio_postgres::types::Json(refused),
+                    &zero_retention,
                 ],
             )
             .await
