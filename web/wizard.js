@@ -9,10 +9,18 @@ const DraftRules = (() => {
   const mib = (bytes) => (bytes / 1048576).toFixed(bytes % 1048576 ? 1 : 0) + ' MiB';
   const kb = (bytes) => Math.round(bytes / 1024) + ' KB';
 
-  // Why a file cannot be added (`count` images already there), or null.
+  // A PDF is read in the browser (its pages become images); this bounds
+  // only what the browser is asked to hold.
+  const MAX_PDF_BYTES = 100 * 1048576;
+  const isPdf = (file) => file.type === 'application/pdf' || (!file.type && /\.pdf$/i.test(file.name));
+
+  // Why a file cannot be added (`count` documents already there), or null.
   function refuseFile(file, count, limits) {
-    if (!IMAGE_TYPES.includes(file.type)) return `${file.name}: not an image we can send (PNG, JPEG, WebP or GIF only).`;
-    if (file.size > limits.max_image_bytes) return `${file.name}: ${mib(file.size)} is larger than the ${mib(limits.max_image_bytes)} limit.`;
+    if (isPdf(file)) {
+      if (file.size > MAX_PDF_BYTES) return `${file.name}: ${mib(file.size)} is larger than the ${mib(MAX_PDF_BYTES)} a PDF may be.`;
+    } else if (!IMAGE_TYPES.includes(file.type)) {
+      return `${file.name}: not a document we can read (a PDF, or a PNG, JPEG, WebP or GIF image).`;
+    } else if (file.size > limits.max_image_bytes) return `${file.name}: ${mib(file.size)} is larger than the ${mib(limits.max_image_bytes)} limit.`;
     if (file.size === 0) return `${file.name}: the file is empty.`;
     if (count >= limits.max_images) return `${file.name}: a benchmark holds at most ${limits.max_images} images.`;
     return null;
@@ -191,7 +199,7 @@ const DraftRules = (() => {
       + 'Write amounts as numbers without currency signs. Use null for a field the document does not show.';
   }
 
-  return { IMAGE_TYPES, refuseFile, readExpected, syntaxError, shape, humanBytes, jsonbText, emptied, infer, fields, typeOf, defaultPrompt, mib, kb, lineAndColumn };
+  return { IMAGE_TYPES, isPdf, refuseFile, readExpected, syntaxError, shape, humanBytes, jsonbText, emptied, infer, fields, typeOf, defaultPrompt, mib, kb, lineAndColumn };
 })();
 
 
@@ -199,7 +207,7 @@ const Wizard = (() => {
   const R = DraftRules;
   const BUCKET = 'benchmark-images';
   let supabase, userId, limits, catalog = [], draftId, draft, price = '';
-  let images = [];            // { path, name, width, height, expected?, expectedText, fields, url }
+  let images = [];            // documents: { path, name, width, height, pages?, expected?, expectedText, fields, url, pageUrls }
   let userSchema = null, inferredSchema = {}, prompt = '', promptEdited = false;
   let selected = [], estimate = null, saving = Promise.resolve(), saveTimer;
 
@@ -287,7 +295,8 @@ const Wizard = (() => {
       $('#zero-retention').checked = data.config_data.zero_retention === true;
       $('#title').textContent = data.config_data.name || 'New benchmark';
     }
-    $('#image-limits').textContent = `PNG, JPEG, WebP or GIF; up to ${R.mib(limits.max_image_bytes)} each, ${limits.max_images} per benchmark.`;
+    $('#image-limits').textContent = `A PDF (each page becomes a page of one document, up to ${limits.max_pages_per_document}), or a PNG, JPEG, WebP or GIF image `
+      + `of up to ${R.mib(limits.max_image_bytes)}; ${limits.max_images} documents and ${limits.max_pages_per_benchmark} pages per benchmark.`;
     $('#expected-limits').textContent = `One JSON object per document: at most ${R.kb(limits.max_expected_bytes)}, ${limits.max_depth} levels, ${limits.max_array_items} items in a list, ${limits.max_fields} fields.`;
     wire();
     await renderImages();
@@ -332,7 +341,57 @@ const Wizard = (() => {
       const why = R.refuseFile(file, count, limits);
       if (why) { $('#refused').insertAdjacentHTML('beforeend', `<li class="error">${App.text(why)}</li>`); continue; }
       count += 1;
-      upload(file);
+      if (R.isPdf(file)) uploadPdf(file); else upload(file);
+    }
+  }
+
+  // Every page of the documents so far (a document without pages is its
+  // own one page).
+  function pagesOf(image) {
+    return image.pages || [{ path: image.path, width: image.width, height: image.height }];
+  }
+  function pageCount() {
+    return images.reduce((sum, image) => sum + pagesOf(image).length, 0);
+  }
+
+  // A PDF becomes one document of its pages, drawn in the browser; a PDF
+  // that cannot be read, or has too many pages, is refused with its
+  // sentence before anything is uploaded.
+  async function uploadPdf(file) {
+    const row = document.createElement('li');
+    row.innerHTML = `<span>${App.text(file.name)}</span>
+      <progress aria-label="Reading ${App.text(file.name)}"></progress><span class="muted" aria-live="polite">reading the PDF…</span>`;
+    $('#uploads').append(row);
+    const note = row.querySelector('span.muted');
+    const uploaded = [];
+    try {
+      if (!window.PdfPages) throw new Error('the PDF reader has not loaded; reload the page and try again');
+      const rendered = await window.PdfPages.render(file, { side: limits.send_max_side_px, maxPages: limits.max_pages_per_document });
+      if (pageCount() + rendered.length > limits.max_pages_per_benchmark) {
+        throw new Error(`its ${rendered.length} pages would make more than the ${limits.max_pages_per_benchmark} pages a benchmark may hold`);
+      }
+      const tooLarge = rendered.findIndex((page) => page.blob.size > limits.max_image_bytes);
+      if (tooLarge >= 0) throw new Error(`page ${tooLarge + 1} is larger than ${R.mib(limits.max_image_bytes)} as an image`);
+      note.textContent = `uploading ${rendered.length} page${rendered.length === 1 ? '' : 's'}…`;
+      await ensureDraft();
+      const id = crypto.randomUUID();
+      for (const [n, page] of rendered.entries()) {
+        const path = `${userId}/${draftId}/${id}-p${n + 1}.png`;
+        const { error } = await supabase.storage.from(BUCKET).upload(path, page.blob, { contentType: 'image/png', upsert: false });
+        if (error) throw new Error(error.message);
+        uploaded.push({ path, width: page.width, height: page.height });
+      }
+      images.push({ path: uploaded[0].path, name: file.name, width: uploaded[0].width, height: uploaded[0].height, pages: uploaded, expectedText: '' });
+      row.remove();
+      await renderImages();
+      renderExpected();
+      await save();
+    } catch (e) {
+      // Nothing of a PDF that did not make it stays stored.
+      if (uploaded.length) await supabase.storage.from(BUCKET).remove(uploaded.map((p) => p.path));
+      row.querySelector('progress')?.remove();
+      note.className = 'error';
+      note.textContent = `not added: ${e.message.startsWith(`${file.name}: `) ? e.message.slice(file.name.length + 2) : e.message}`;
     }
   }
 
@@ -369,14 +428,80 @@ const Wizard = (() => {
   }
 
   async function renderImages() {
-    const signed = images.length ? (await supabase.storage.from(BUCKET).createSignedUrls(images.map((i) => i.path), 3600)).data || [] : [];
-    images.forEach((image, i) => { image.url = signed[i]?.signedUrl || ''; });
+    const paths = images.flatMap((image) => pagesOf(image).map((page) => page.path));
+    const signed = paths.length ? (await supabase.storage.from(BUCKET).createSignedUrls(paths, 3600)).data || [] : [];
+    let at = 0;
+    images.forEach((image) => {
+      image.pageUrls = pagesOf(image).map(() => signed[at++]?.signedUrl || '');
+      image.url = image.pageUrls[0];
+    });
     $('#uploads').querySelectorAll('li.done').forEach((li) => li.remove());
     $('#uploads').insertAdjacentHTML('afterbegin', images.map((image, i) => `<li class="done">
-      <img id="image-${i}" alt="${App.text(image.name)}" src="${App.text(image.url)}"><span>${App.text(image.name)}</span>
-      <progress value="1" max="1" aria-label="${App.text(image.name)} uploaded"></progress>
-      <button type="button" class="secondary" data-remove="${i}" aria-label="Remove ${App.text(image.name)}">Remove</button></li>`).join(''));
+      <img id="image-${i}" alt="${App.text(image.name)}${image.pages?.length > 1 ? ', page 1' : ''}" src="${App.text(image.url)}"><span>${App.text(image.name)}`
+      + `${image.pages?.length > 1 ? ` <span class="muted pages">· ${image.pages.length} pages</span>` : ''}</span>`
+      + `<progress value="1" max="1" aria-label="${App.text(image.name)} uploaded"></progress>
+      <button type="button" class="secondary" data-remove="${i}" aria-label="Remove ${App.text(image.name)}">Remove</button>`
+      + `<span class="thumbnails">${image.pages?.length > 1 ? image.pageUrls.map((url, p) => `<span class="page">
+          <img alt="${App.text(image.name)}, page ${p + 1}" src="${App.text(url)}">
+          ${p ? `<button type="button" class="secondary" data-earlier="${i}:${p}" aria-label="Move page ${p + 1} of ${App.text(image.name)} earlier">↑</button>` : ''}
+          <button type="button" class="secondary" data-remove-page="${i}:${p}" aria-label="Remove page ${p + 1} of ${App.text(image.name)}">✕</button></span>`).join('') : ''}
+        <label class="link add-page">Add a page<input type="file" class="visually-hidden" data-add-page="${i}" accept="image/png,image/jpeg,image/webp,image/gif"
+          aria-label="Add a page to ${App.text(image.name)}"></label></span></li>`).join(''));
+    const place = (button, key) => button.dataset[key].split(':').map(Number);
     $('#uploads').querySelectorAll('[data-remove]').forEach((button) => button.addEventListener('click', () => removeImage(Number(button.dataset.remove))));
+    $('#uploads').querySelectorAll('[data-earlier]').forEach((button) => button.addEventListener('click', () => movePageEarlier(...place(button, 'earlier'))));
+    $('#uploads').querySelectorAll('[data-remove-page]').forEach((button) => button.addEventListener('click', () => removePage(...place(button, 'removePage'))));
+    $('#uploads').querySelectorAll('[data-add-page]').forEach((input) => input.addEventListener('change', () => {
+      if (input.files[0]) addPage(Number(input.dataset.addPage), input.files[0]);
+    }));
+  }
+
+  // A document's pages changed: its own path and size are its first page's.
+  async function pagesChanged(image, pages) {
+    image.pages = pages;
+    Object.assign(image, { path: pages[0].path, width: pages[0].width, height: pages[0].height });
+    await renderImages();
+    renderExpected();
+    await save();
+  }
+
+  // Another image becomes the document's last page (the back of a
+  // receipt), within the page limits.
+  async function addPage(index, file) {
+    const image = images[index];
+    const refuse = (why) => $('#refused').insertAdjacentHTML('beforeend', `<li class="error">${App.text(`${file.name}: ${why}`)}</li>`);
+    $('#refused').innerHTML = '';
+    if (!R.IMAGE_TYPES.includes(file.type)) return refuse('a page is a PNG, JPEG, WebP or GIF image.');
+    if (file.size > limits.max_image_bytes) return refuse(`${R.mib(file.size)} is larger than the ${R.mib(limits.max_image_bytes)} limit.`);
+    if (pagesOf(image).length >= limits.max_pages_per_document) return refuse(`a document may have at most ${limits.max_pages_per_document} pages.`);
+    if (pageCount() >= limits.max_pages_per_benchmark) return refuse(`a benchmark may hold at most ${limits.max_pages_per_benchmark} pages.`);
+    const size = await dimensions(file);
+    if (!size) return refuse('this file is not a readable image.');
+    if (size.width > limits.max_image_side_px || size.height > limits.max_image_side_px) {
+      return refuse(`${size.width} × ${size.height} pixels; an image may be at most ${limits.max_image_side_px.toLocaleString('en-US')} pixels wide and tall.`);
+    }
+    const extension = file.name.split('.').pop().toLowerCase().replace(/[^a-z0-9]/g, '').slice(0, 10) || 'img';
+    const path = `${userId}/${draftId}/${crypto.randomUUID()}.${extension}`;
+    const { error } = await supabase.storage.from(BUCKET).upload(path, file, { contentType: file.type, upsert: false });
+    if (error) return refuse(`not uploaded: ${error.message}`);
+    await pagesChanged(image, [...pagesOf(image), { path, ...size }]);
+  }
+
+  async function movePageEarlier(index, page) {
+    const pages = [...pagesOf(images[index])];
+    [pages[page - 1], pages[page]] = [pages[page], pages[page - 1]];
+    await pagesChanged(images[index], pages);
+  }
+
+  // Takes one page out of a document (its file deleted only if this draft
+  // uploaded it); a document's last page goes with the document.
+  async function removePage(index, page) {
+    const pages = [...pagesOf(images[index])];
+    if (pages.length === 1) return removeImage(index);
+    const [gone] = pages.splice(page, 1);
+    const own = App.filesOfDraft([gone.path], userId, draftId);
+    if (own.length) await supabase.storage.from(BUCKET).remove(own);
+    await pagesChanged(images[index], pages);
   }
 
   // Takes a document out of the draft; its file is deleted only if this

@@ -35,6 +35,13 @@ fn assets() -> Vec<(&'static str, Vec<u8>, &'static str)> {
         ("app.js", file!("app.js"), JS),
         ("wizard.js", file!("wizard.js"), JS),
         ("model-step.js", file!("model-step.js"), JS),
+        ("pdf-pages.mjs", file!("pdf-pages.mjs"), JS),
+        ("vendor/pdf.min.mjs", file!("vendor/pdf.min.mjs"), JS),
+        (
+            "vendor/pdf.worker.min.mjs",
+            file!("vendor/pdf.worker.min.mjs"),
+            JS,
+        ),
         ("new.js", file!("new.js"), JS),
         ("dashboard.js", file!("dashboard.js"), JS),
         ("processing.js", file!("processing.js"), JS),

@@ -48,7 +48,7 @@ test('a new visitor signs up, creates a benchmark from files, pays and reads the
     await page.waitForSelector('#wizard:not([hidden])');
     await page.fill('#name', 'Supplier invoices, April');
     await page.setInputFiles('#files', [demo + 'invoice-1.png', demo + 'invoice-2.png', join(files, 'notes.txt')]);
-    assert.match(await page.textContent('#refused'), /notes\.txt: not an image we can send/);
+    assert.match(await page.textContent('#refused'), /notes\.txt: not a document we can read/);
     await page.waitForSelector('#image-1');
     await page.waitForFunction(() => /draft=[0-9a-f-]{36}/.test(location.search));
     const draftUrl = page.url();
