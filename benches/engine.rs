@@ -7,8 +7,13 @@
 //!   provider request for it (p50, p99 over 100 reports);
 //! * engine CPU time per call (the report's own, from the threads'
 //!   scheduler statistics) and peak memory (from /proc);
-//! * peak memory of a 50-image x 10-model report of 5 MiB images, against
-//!   the images' own size (each image is held once, encoded once);
+//! * peak memory of a 50-document x 10-model report of photographed pages
+//!   of about 4 MiB (sent as uploaded), against the bytes the engine sends
+//!   (each page is held once, encoded once);
+//! * the CPU time of preparing 50 photographed pages of about 5 MiB each
+//!   (decoded, scaled to 2,000 px and re-encoded within 4 MiB), once per
+//!   report, and the time to the first call of a report of such pages
+//!   (preparation runs ahead: the first call waits for its own page only);
 //! * the scorer's time on a 250-row, 1,000-field table (rows in another
 //!   order, one price in ten wrong; and under `x-ordered`, one row
 //!   dropped), and on the costliest answer the draft limits allow.
@@ -173,13 +178,71 @@ async fn scheduled_report(world: &TestWorld, engine: u32, images: usize) -> Sche
     }
 }
 
-/// Peak memory of the engine running `models` models on `images` images of
-/// `image_mib` MiB each, and the images' total size in MiB.
-async fn memory(images: usize, models: i64, image_mib: usize) -> (f64, f64) {
-    let world = TestWorld::with_image_size(images, image_mib << 20, |config| {
-        config.latency_ms = LATENCY_MS
-    })
-    .await;
+/// A photographed page: noise JPEG cannot squeeze, `width` x `height` px
+/// at `quality`, different for every `seed`.
+fn photo_page(seed: u64, width: u32, height: u32, quality: u8) -> Vec<u8> {
+    use image::ImageEncoder as _;
+    let mut state = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
+    let pixels: Vec<u8> = (0..width as usize * height as usize * 3)
+        .map(|_| {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state as u8
+        })
+        .collect();
+    let mut jpeg = Vec::new();
+    image::codecs::jpeg::JpegEncoder::new_with_quality(&mut jpeg, quality)
+        .write_image(&pixels, width, height, image::ExtendedColorType::Rgb8)
+        .expect("a JPEG in memory");
+    jpeg
+}
+
+/// `count` photographed pages of about `target` bytes at `width` x `height`.
+fn photo_pages(count: usize, width: u32, height: u32, target: usize) -> Vec<Vec<u8>> {
+    let quality = (30..=95u8)
+        .rev()
+        .find(|&q| photo_page(0, width, height, q).len() <= target)
+        .unwrap_or(30);
+    (0..count as u64)
+        .map(|seed| photo_page(seed, width, height, quality))
+        .collect()
+}
+
+/// What preparing `count` photographed pages of about 5 MiB costs, as the
+/// engine does it (one at a time, off the async threads): (CPU seconds,
+/// wall seconds, MiB uploaded, MiB sent).
+async fn preparation(count: usize) -> (f64, f64, f64, f64) {
+    use modelpick::engine::images::{prepare_page, SendPolicy};
+    let policy = SendPolicy {
+        max_side_px: 2000,
+        max_bytes: 4 << 20,
+    };
+    let pages = photo_pages(count, 2600, 1950, 5 << 20);
+    let uploaded = pages.iter().map(Vec::len).sum::<usize>() as f64 / 1048576.0;
+    let (cpu_before, started) = (cpu_seconds(std::process::id()), Instant::now());
+    let mut sent = 0;
+    for (i, page) in pages.into_iter().enumerate() {
+        let prepared = prepare_page(&format!("bench/{i}.jpg"), page, policy)
+            .await
+            .expect("a photographed page is prepared");
+        assert!(prepared.width.max(prepared.height) <= 2000 && prepared.bytes <= 4 << 20);
+        sent += prepared.bytes;
+    }
+    (
+        cpu_seconds(std::process::id()) - cpu_before,
+        started.elapsed().as_secs_f64(),
+        uploaded,
+        sent as f64 / 1048576.0,
+    )
+}
+
+/// A `modelpick worker` runs `models` models on these pages, one document
+/// each, to the end: the world, the report and the engine's peak MiB.
+async fn run_pages(pages: Vec<Vec<u8>>, models: i64) -> (TestWorld, uuid::Uuid, f64) {
+    let supabase = support::supabase::TestSupabase::start().await;
+    let world =
+        TestWorld::with_files(supabase, pages, |config| config.latency_ms = LATENCY_MS).await;
     let mut engine = worker(&world);
     tokio::time::sleep(Duration::from_millis(500)).await;
     let report = world.paid_report(models).await;
@@ -190,9 +253,51 @@ async fn memory(images: usize, models: i64, image_mib: usize) -> (f64, f64) {
     let _ = engine.kill();
     let _ = engine.wait();
     assert_eq!(states[0].status, "complete", "{:?}", states[0]);
+    (world, report, peak_mib)
+}
+
+/// Peak memory of the engine running `models` models on `images`
+/// photographed pages of about 4 MiB each (sent as uploaded), and the MiB
+/// it sends (each page once).
+async fn memory(images: usize, models: i64) -> (f64, f64) {
+    let (world, report, peak_mib) =
+        run_pages(photo_pages(images, 2000, 1500, 4 << 20), models).await;
+    let states = support::engine::report_states(&world.supabase.db.client().await, &[report]).await;
     assert_eq!(states[0].runs_done as usize, images * models as usize);
-    let images_mib = world.images.iter().map(Vec::len).sum::<usize>() as f64 / 1048576.0;
-    (peak_mib, images_mib)
+    let mut sent: HashMap<String, usize> = HashMap::new();
+    for call in world.provider.calls() {
+        for page in call.images {
+            sent.insert(page.sha256, page.bytes);
+        }
+    }
+    assert_eq!(
+        sent.len(),
+        images,
+        "each page sent as uploaded, the same to every model"
+    );
+    (peak_mib, sent.values().sum::<usize>() as f64 / 1048576.0)
+}
+
+/// Seconds from a report's claim to its first call, for a report of
+/// `images` photographed pages of about 5 MiB (each must be prepared).
+async fn first_call(images: usize) -> f64 {
+    let (world, report, _) = run_pages(photo_pages(images, 2600, 1950, 5 << 20), 2).await;
+    let db = world.supabase.db.client().await;
+    let started: f64 = db
+        .query_one(
+            "select extract(epoch from started_at)::float8 * 1000 from public.reports where id = $1",
+            &[&report],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    let first = world
+        .provider
+        .calls()
+        .iter()
+        .map(|c| c.received_at_ms)
+        .fold(f64::INFINITY, f64::min);
+    (first - started) / 1000.0
 }
 
 /// Paid commit to first provider request, over `pickups_wanted` reports.
@@ -405,7 +510,9 @@ async fn main() {
     let (images, pickups_wanted, memory_images) =
         if quick() { (10, 20, 10) } else { (25, 100, 50) };
     let (cold, run, scheduling_peak_mib) = scheduling(images).await;
-    let (peak_mib, images_mib) = memory(memory_images, 10, 5).await;
+    let (peak_mib, sent_mib) = memory(memory_images, 10).await;
+    let (prep_cpu, prep_wall, prep_uploaded, prep_sent) = preparation(memory_images).await;
+    let first_call_s = first_call(memory_images).await;
     let pickups = pickups(pickups_wanted).await;
 
     println!("engine benchmark (modelpick worker, release build, provider stand-in on loopback)");
@@ -427,8 +534,14 @@ async fn main() {
     );
     println!("peak memory of the scheduling runs {scheduling_peak_mib:.1} MiB");
     println!(
-        "peak memory {peak_mib:.1} MiB for {memory_images} images x 10 models, images {images_mib:.1} MiB: {:.2}x the images",
-        peak_mib / images_mib
+        "peak memory {peak_mib:.1} MiB for {memory_images} documents x 10 models, pages sent {sent_mib:.1} MiB: {:.2}x what it sends",
+        peak_mib / sent_mib
+    );
+    println!(
+        "preparation of {memory_images} photographed pages ({prep_uploaded:.1} MiB uploaded, {prep_sent:.1} MiB sent): {prep_cpu:.2} CPU s, {prep_wall:.2} s, once per report"
+    );
+    println!(
+        "first call of a report of {memory_images} such pages: {first_call_s:.2} s after its claim"
     );
     println!(
         "pickup latency (paid commit to first provider request, {pickups_wanted} reports) p50 {:.1} ms, p99 {:.1} ms",

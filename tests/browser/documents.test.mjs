@@ -33,6 +33,18 @@ async function pdf({ invoices = [], blank = 0 }) {
   return Buffer.from(await doc.save());
 }
 
+// A new account's empty wizard.
+async function newBenchmark(page, who) {
+  await page.goto(`${site}/sign-up`);
+  await page.fill('#email', `${who}-${Date.now()}@example.com`);
+  await page.fill('#password', 'a-good-password');
+  await page.fill('#confirm', 'a-good-password');
+  await page.click('#submit');
+  await page.waitForURL(`${site}/`);
+  await page.goto(`${site}/benchmark/new`);
+  await page.waitForSelector('#wizard:not([hidden])');
+}
+
 test('a PDF becomes one document of its pages, read in order in one call per model', { timeout: 240_000 }, async () => {
   const files = mkdtempSync(join(tmpdir(), 'documents-'));
   writeFileSync(join(files, 'three-invoices.pdf'), await pdf({ invoices: ['invoice-1.png', 'invoice-2.png', 'invoice-3.png'] }));
@@ -45,14 +57,7 @@ test('a PDF becomes one document of its pages, read in order in one call per mod
     const page = await (await browser.newContext({ viewport: { width: 1280, height: 900 } })).newPage();
     const errors = [];
     page.on('console', (message) => { if (message.type() === 'error') errors.push(message.text()); });
-    await page.goto(`${site}/sign-up`);
-    await page.fill('#email', `pdf-${Date.now()}@example.com`);
-    await page.fill('#password', 'a-good-password');
-    await page.fill('#confirm', 'a-good-password');
-    await page.click('#submit');
-    await page.waitForURL(`${site}/`);
-    await page.goto(`${site}/benchmark/new`);
-    await page.waitForSelector('#wizard:not([hidden])');
+    await newBenchmark(page, 'pdf');
     await page.fill('#name', 'Invoices as one PDF');
 
     // Refused, each with its sentence, and nothing stored.
@@ -115,7 +120,8 @@ test('a PDF becomes one document of its pages, read in order in one call per mod
     await page.click('#pay');
     await page.waitForURL(/\/report\//, { timeout: 150_000 });
     await page.waitForSelector('#ranking tbody tr');
-    assert.match(await page.textContent('#diffs'), /three-invoices\.pdf \(3 pages\)/);
+    // The documents part is drawn once its images are signed.
+    await page.waitForFunction(() => /three-invoices\.pdf \(3 pages\)/.test(document.querySelector('#diffs').textContent));
     await page.locator('#diffs details summary').first().click();
     await page.waitForFunction(() => document.querySelectorAll('#diffs img.document-image').length === 3);
     assert.match(await page.textContent('#run-meta'), /at most 2,000 px on its long edge/);
@@ -141,6 +147,26 @@ test('a PDF becomes one document of its pages, read in order in one call per mod
       assert.equal(call.provider.data_collection, 'deny');
     }
     assert.deepEqual(errors.filter((e) => /Content Security Policy|Refused to/.test(e)), [], 'PDF.js runs under the CSP');
+  } finally {
+    await browser.close();
+  }
+});
+
+// A figure, not a bound: how long the browser takes to draw and upload a
+// PDF of the most pages a document may have.
+test('a 20-page PDF is drawn and uploaded in the browser (figure)', { timeout: 240_000 }, async (t) => {
+  const files = mkdtempSync(join(tmpdir(), 'documents-'));
+  const invoices = Array.from({ length: 20 }, (_, i) => `invoice-${(i % 3) + 1}.png`);
+  writeFileSync(join(files, 'twenty-pages.pdf'), await pdf({ invoices }));
+  const browser = await launch();
+  try {
+    const page = await (await browser.newContext({ viewport: { width: 1280, height: 900 } })).newPage();
+    await newBenchmark(page, 'pdf20');
+    const started = Date.now();
+    await page.setInputFiles('#files', [join(files, 'twenty-pages.pdf')]);
+    await page.waitForFunction(() => /20 pages/.test(document.querySelector('#uploads li.done')?.textContent || ''), null, { timeout: 180_000 });
+    await page.waitForFunction(() => document.querySelector('#save-status').textContent === 'All changes saved.');
+    t.diagnostic(`rendering and uploading a 20-page PDF in Chromium: ${((Date.now() - started) / 1000).toFixed(1)} s (pages at 2,000 px, PNG)`);
   } finally {
     await browser.close();
   }

@@ -101,16 +101,27 @@ pub fn prepare(path: &str, bytes: Vec<u8>, policy: SendPolicy) -> Result<Prepare
     let mut page = DynamicImage::from_decoder(decoder).map_err(damaged)?;
     drop(bytes);
     page.apply_orientation(orientation);
-    let page = fit(page, policy.max_side_px);
     let lossless = matches!(media_type, "image/png" | "image/gif");
-    encode(&page, lossless, policy.max_bytes).ok_or_else(|| {
-        format!(
-            "the image {path} cannot be made smaller than {} MiB at {} px",
-            policy.max_bytes / (1024 * 1024),
-            policy.max_side_px
-        )
-    })
+    // A page that no quality fits (noise, film grain) is made smaller
+    // still, a quarter at a time, down to a side no text survives below.
+    let mut page = fit(page, policy.max_side_px);
+    loop {
+        if let Some(prepared) = encode(&page, lossless, policy.max_bytes) {
+            return Ok(prepared);
+        }
+        let side = page.width().max(page.height()) * 3 / 4;
+        if side < MIN_SIDE_PX {
+            return Err(format!(
+                "the image {path} cannot be made smaller than {} MiB",
+                policy.max_bytes / (1024 * 1024)
+            ));
+        }
+        page = fit(page, side);
+    }
 }
+
+/// Below this long edge a page is not worth sending.
+const MIN_SIDE_PX: u32 = 600;
 
 /// The page scaled down (never up) so its long edge is at most `max_side`.
 fn fit(page: DynamicImage, max_side: u32) -> DynamicImage {
@@ -237,6 +248,33 @@ mod tests {
         assert!(prepared.bytes.len() <= POLICY.max_bytes);
         assert_eq!((prepared.width, prepared.height), (1900, 1900));
         assert_eq!(prepared.media_type, "image/jpeg");
+    }
+
+    #[test]
+    fn a_page_no_quality_fits_is_made_smaller_until_it_does() {
+        let mut state = 0x9E37_79B9_7F4A_7C15u64;
+        let noise = DynamicImage::ImageRgb8(RgbImage::from_fn(2000, 2000, |_, _| {
+            let mut next = || {
+                state ^= state << 13;
+                state ^= state >> 7;
+                state ^= state << 17;
+                state as u8
+            };
+            Rgb([next(), next(), next()])
+        }));
+        let png = encoded(&noise, ImageFormat::Png);
+        let prepared = prepare("u/grain.png", png, POLICY).unwrap();
+        assert!(prepared.bytes.len() <= POLICY.max_bytes);
+        assert!(prepared.width <= 2000 && prepared.width == prepared.height);
+        let tiny = SendPolicy {
+            max_side_px: 2000,
+            max_bytes: 1000,
+        };
+        assert!(
+            prepare("u/grain.png", encoded(&noise, ImageFormat::Png), tiny)
+                .unwrap_err()
+                .starts_with("the image u/grain.png cannot be made smaller than")
+        );
     }
 
     #[test]
