@@ -155,20 +155,40 @@ impl PagesAhead {
             }
             documents.insert(index, pages);
         }
+        // Downloads run a few ahead; pages are prepared one by one in the
+        // order the calls need them, so the first call waits for its own
+        // page only, never behind pages downloaded sooner.
         let work = tokio::spawn(async move {
+            let source = &source;
             futures_util::stream::iter(senders)
-                .map(|(path, tx)| {
-                    let source = &source;
-                    async move {
-                        let page = source.download(&path, max_bytes, policy).await;
-                        let _ = tx.send(Some(page));
-                    }
+                .map(|(path, tx)| async move {
+                    let fetched = source.fetch(&path, max_bytes).await;
+                    (path, fetched, tx)
                 })
                 .buffered(DOWNLOADS_AT_ONCE)
-                .collect::<()>()
+                .for_each(|(path, fetched, tx)| async move {
+                    let page = match fetched {
+                        Ok(bytes) => prepared(&path, bytes, policy).await,
+                        Err(why) => Arc::new(Err(why)),
+                    };
+                    let _ = tx.send(Some(page));
+                })
                 .await;
         });
         Self { documents, work }
+    }
+
+    /// The document at `index` if all its pages are prepared already.
+    pub fn ready(&self, index: usize) -> Option<Image> {
+        let pages = self.documents.get(&index)?;
+        let mut ready = Vec::with_capacity(pages.len());
+        for page in pages {
+            match page.borrow().as_deref()? {
+                Ok(page) => ready.push(page.clone()),
+                Err(why) => return Some(Arc::new(Err(why.clone()))),
+            }
+        }
+        Some(Arc::new(Ok(ready)))
     }
 
     /// The document at `index`, once all its pages are prepared.
@@ -197,27 +217,25 @@ impl PagesAhead {
     }
 }
 
-impl ImageSource {
-    /// The page at `path` in the `benchmark-images` bucket, prepared and
-    /// encoded; one of more than `max_bytes` is refused.
-    async fn download(&self, path: &str, max_bytes: usize, policy: SendPolicy) -> Page {
-        let page = match self.fetch(path, max_bytes).await {
-            Ok(bytes) => prepare_page(path, bytes, policy).await,
-            Err(why) => Err(why),
-        };
-        if let Ok(sent) = &page {
-            tracing::debug!(
-                image.path = path,
-                image.width = sent.width,
-                image.height = sent.height,
-                image.bytes = sent.bytes,
-                image.media_type = sent.media_type,
-                "page prepared"
-            );
-        }
-        Arc::new(page.map(Arc::new))
+/// A downloaded page, prepared and encoded (its size as sent logged).
+async fn prepared(path: &str, bytes: Vec<u8>, policy: SendPolicy) -> Page {
+    let page = prepare_page(path, bytes, policy).await;
+    if let Ok(sent) = &page {
+        tracing::debug!(
+            image.path = path,
+            image.width = sent.width,
+            image.height = sent.height,
+            image.bytes = sent.bytes,
+            image.media_type = sent.media_type,
+            "page prepared"
+        );
     }
+    Arc::new(page.map(Arc::new))
+}
 
+impl ImageSource {
+    /// The bytes of the page at `path` in the `benchmark-images` bucket;
+    /// one of more than `max_bytes` is refused.
     async fn fetch(&self, path: &str, max_bytes: usize) -> Result<Vec<u8>, String> {
         let url = storage::object_url(&self.storage_url, storage::BENCHMARK_IMAGES, path)
             .ok_or_else(|| format!("the image path {path:?} is not a storage name we can read"))?;

@@ -226,8 +226,8 @@ impl Admission {
 
     /// Starts calls while there is a free slot, a cell for it and money and
     /// time left; with every slot busy, reserves the next calls ahead (up
-    /// to [`RESERVED_AHEAD`]). The calls admitted together are reserved in
-    /// one round trip.
+    /// to [`RESERVED_AHEAD`]). The calls of one document admitted together
+    /// are reserved in one round trip.
     async fn admit(&mut self, heartbeat: &Heartbeat, stop: &watch::Receiver<bool>) {
         loop {
             while let Ok(event) = self.events.try_recv() {
@@ -266,17 +266,39 @@ impl Admission {
         }
     }
 
-    /// Reserves `cells` in one round trip and starts them (or holds them
-    /// ahead while every slot is busy); false when admission must stop
-    /// (the money ran out, or the ledger could not be written).
-    async fn admit_all(&mut self, cells: Vec<Cell>) -> bool {
-        // A cell whose image could not be read is never sent: it is
-        // recorded with its reason, and has nothing to reserve.
-        let mut admitted = Vec::with_capacity(cells.len());
-        for cell in cells {
-            let image = self.inputs.pages.get(cell.image_index).await;
-            admitted.push((cell, image));
+    /// Admits `cells` in document order, as soon as their pages are
+    /// prepared: the first waits for its own document's pages, and takes
+    /// along every following one whose pages are ready already, so a call
+    /// never waits for a later document's pages and calls are reserved a
+    /// batch at a time. False when admission must stop.
+    async fn admit_all(&mut self, mut cells: Vec<Cell>) -> bool {
+        cells.sort_by_key(|cell| cell.image_index);
+        let mut rest = cells.into_iter().peekable();
+        while let Some(first) = rest.next() {
+            let image = self.inputs.pages.get(first.image_index).await;
+            let mut batch = vec![(first, image)];
+            while let Some(next) = rest.peek() {
+                let Some(image) = self.inputs.pages.ready(next.image_index) else {
+                    break;
+                };
+                batch.extend(rest.next().map(|cell| (cell, image)));
+            }
+            if !self.admit_batch(batch).await {
+                for cell in rest {
+                    self.schedule.finished(&cell.model);
+                }
+                return false;
+            }
         }
+        true
+    }
+
+    /// Reserves `admitted` in one round trip and starts them (or holds them
+    /// ahead while every slot is busy); false when admission must stop
+    /// (the money ran out, or the ledger could not be written). A document
+    /// whose pages could not be read is never sent: each of its calls is
+    /// recorded with the reason, and has nothing to reserve.
+    async fn admit_batch(&mut self, admitted: Vec<Admitted>) -> bool {
         let (sendable, unreadable): (Vec<Admitted>, Vec<Admitted>) =
             admitted.into_iter().partition(|(_, image)| image.is_ok());
         for (cell, image) in unreadable {
