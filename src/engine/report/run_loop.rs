@@ -97,32 +97,22 @@ impl Admission {
             &done,
             runner.limits.per_model_concurrency,
         );
-        let (events_tx, events) = mpsc::unbounded_channel();
-        let (recorder, recording) = Recorder::start(runner.store.clone(), claim.lease.clone());
-        let inputs = Inputs {
-            lease: claim.lease.clone(),
-            recorder,
-            snapshot: snapshot.clone(),
-            pages: PagesAhead::start(
-                runner.images.clone(),
-                schedule
-                    .images_needed()
-                    .into_iter()
-                    .map(|i| (i, snapshot.documents[i].pages.clone()))
-                    .collect(),
-                limits.max_image_bytes,
-                limits.send_policy(),
-            ),
-            envelopes: envelopes(&snapshot, limits.max_answer_tokens),
-            limits,
-        };
         let unpriced: Vec<Cell> = snapshot
             .models
             .iter()
             .filter(|m| m.price.is_none())
             .flat_map(|m| schedule.remove_model(&m.id))
             .collect();
-        let inputs = Arc::new(inputs);
+        let (events_tx, events) = mpsc::unbounded_channel();
+        let (recorder, recording) = Recorder::start(runner.store.clone(), claim.lease.clone());
+        let inputs = Arc::new(Inputs {
+            lease: claim.lease.clone(),
+            recorder,
+            snapshot: snapshot.clone(),
+            pages: pages_ahead(runner, &schedule, &snapshot, &limits),
+            envelopes: envelopes(&snapshot, limits.max_answer_tokens),
+            limits,
+        });
         for cell in unpriced {
             let why = format!("no price is known for {}, so it was not called", cell.model);
             CellJob::new(runner.clone(), inputs.clone(), events_tx.clone(), cell)
@@ -412,6 +402,27 @@ async fn sleep_until(at: Option<Instant>) {
 }
 
 /// Each priced model's request without its image, built once.
+/// Starts preparing the pages of every document a pending call needs, in
+/// the order the calls take them.
+fn pages_ahead(
+    runner: &Runner,
+    schedule: &Schedule,
+    snapshot: &Snapshot,
+    limits: &ProductLimits,
+) -> PagesAhead {
+    let wanted = schedule
+        .images_needed()
+        .into_iter()
+        .map(|i| (i, snapshot.documents[i].pages.clone()))
+        .collect();
+    PagesAhead::start(
+        runner.images.clone(),
+        wanted,
+        limits.max_image_bytes,
+        limits.send_policy(),
+    )
+}
+
 fn envelopes(snapshot: &Snapshot, max_tokens: u32) -> HashMap<String, Envelope> {
     snapshot
         .models

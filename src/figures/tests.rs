@@ -1,0 +1,303 @@
+use super::stats::{accuracy_of, bootstrap};
+use super::*;
+use serde_json::json;
+
+fn name(id: &str, display: &str) -> ModelName {
+    ModelName {
+        id: id.into(),
+        display_name: display.into(),
+    }
+}
+
+/// A path written as the scoring policy writes it (`items[1].qty`,
+/// `items[+1]`), as the stored form of a difference at it.
+fn stored(path: &str, kind: &str) -> StoredDiff {
+    let mut steps = Vec::new();
+    for part in path.split('.').filter(|p| !p.is_empty()) {
+        let (key, rows) = part.split_once('[').unwrap_or((part, ""));
+        if !key.is_empty() {
+            steps.push(json!(key));
+        }
+        for row in rows
+            .split('[')
+            .map(|r| r.trim_end_matches(']'))
+            .filter(|r| !r.is_empty())
+        {
+            steps.push(match row.strip_prefix('+') {
+                Some(extra) => json!({"extra": extra.parse::<u64>().unwrap()}),
+                None => json!(row.parse::<u64>().unwrap()),
+            });
+        }
+    }
+    serde_json::from_value(json!({"kind": kind, "path": steps})).unwrap()
+}
+
+/// A run of `model` on document `doc`: `matched` of `total` fields,
+/// wrong at `wrong` (paths), costing `cost` dollars, answering in `ms`.
+fn run(
+    model: &str,
+    doc: usize,
+    matched: u32,
+    total: u32,
+    wrong: &[&str],
+    cost: &str,
+    ms: u32,
+) -> RunRow {
+    RunRow {
+        model_id: model.into(),
+        image_index: doc,
+        passed: matched == total && wrong.is_empty(),
+        fields_total: total,
+        fields_matched: matched,
+        cost_usd: cost.parse().unwrap(),
+        latency_ms: ms,
+        error: None,
+        unavailable: false,
+        diffs: wrong.iter().map(|p| stored(p, "mismatch")).collect(),
+    }
+}
+
+fn usd(text: &str) -> Decimal {
+    text.parse().unwrap()
+}
+
+/// `compute` over owned expected values.
+fn figures_of(expected: &[Value], models: &[ModelName], runs: &[RunRow]) -> Figures {
+    compute(&expected.iter().collect::<Vec<_>>(), models, runs)
+}
+
+fn close(a: [f64; 2], b: [f64; 2]) {
+    assert!(
+        (a[0] - b[0]).abs() < 5e-5 && (a[1] - b[1]).abs() < 5e-5,
+        "{a:?} vs {b:?}"
+    );
+}
+
+#[test]
+fn wilson_intervals_match_the_published_values() {
+    // Newcombe (1998), Statistics in Medicine 17:857, table I, method 3.
+    close(wilson(81, 263), [0.2553, 0.3662]);
+    close(wilson(15, 148), [0.0624, 0.1605]);
+    close(wilson(0, 20), [0.0, 0.1611]);
+    close(wilson(1, 29), [0.0061, 0.1718]);
+    close(wilson(2, 3), [0.2077, 0.9385]);
+}
+
+#[test]
+fn the_bootstrap_is_seeded_and_brackets_the_estimate() {
+    let per_document = [(9, 10), (10, 10), (7, 10), (10, 10), (8, 10), (10, 10)];
+    let interval = bootstrap(6, |s| accuracy_of(&per_document, s));
+    assert_eq!(
+        interval,
+        bootstrap(6, |s| accuracy_of(&per_document, s)),
+        "same every time"
+    );
+    let estimate = accuracy_of(&per_document, &[0, 1, 2, 3, 4, 5]);
+    assert!(
+        interval[0] < estimate && estimate < interval[1],
+        "{interval:?} around {estimate}"
+    );
+    // Pinned: the seed makes this exact; a change to the resampling shows here.
+    close(interval, [0.8, 0.98333]);
+    let same = [(10, 10); 5];
+    assert_eq!(
+        bootstrap(5, |s| accuracy_of(&same, s)),
+        [1.0, 1.0],
+        "no spread, no width"
+    );
+}
+
+use crate::money::dollars;
+
+#[test]
+fn cost_is_projected_per_document_and_per_thousand() {
+    let expected = vec![json!({"a": 1}); 3];
+    let runs = [
+        run("m", 0, 1, 1, &[], "0.0001", 900),
+        run("m", 1, 1, 1, &[], "0.0002", 1000),
+        run("m", 2, 1, 1, &[], "0.000354", 1100),
+    ];
+    let figures = figures_of(&expected, &[name("m", "Model")], &runs);
+    let m = &figures.models[0];
+    assert_eq!(m.cost_usd, usd("0.000654"));
+    assert_eq!(m.cost_per_document_usd, usd("0.000218"));
+    assert_eq!(m.cost_per_1000_usd, usd("0.218"));
+    assert_eq!(dollars(m.cost_per_document_usd), "$0.000218");
+    assert_eq!(dollars(m.cost_per_1000_usd), "$0.218");
+    assert_eq!(dollars(usd("2.149")), "$2.15");
+    assert_eq!(
+        (m.latency_n, m.latency_p50_ms, m.latency_p95_ms),
+        (3, Some(1000), None),
+        "no p95 from 3 calls"
+    );
+}
+
+#[test]
+fn an_exact_tie_is_called_a_tie_with_what_separates_them() {
+    let expected = vec![json!({"a": 1, "b": 2, "c": 3}); 3];
+    let mut runs = Vec::new();
+    for doc in 0..3 {
+        let wrong: &[&str] = if doc == 2 { &["c"] } else { &[] };
+        let matched = if doc == 2 { 2 } else { 3 };
+        runs.push(run("google/gemini", doc, matched, 3, wrong, "0.0001", 1200));
+        runs.push(run("openai/gpt-4o", doc, matched, 3, wrong, "0.0025", 1000));
+    }
+    let figures = figures_of(
+        &expected,
+        &[
+            name("openai/gpt-4o", "GPT-4o"),
+            name("google/gemini", "Gemini"),
+        ],
+        &runs,
+    );
+    assert_eq!(
+        figures.verdicts.accuracy,
+        "Gemini and GPT-4o are tied on your documents (88.9% of fields each); Gemini is 25× cheaper, GPT-4o 17% faster."
+    );
+    assert_eq!(
+        figures.verdicts.speed,
+        "For speed, pick GPT-4o: a median of 1000 ms a document, 88.9% of fields right (the most accurate, Gemini, gets 88.9%)."
+    );
+    assert_eq!(
+        figures.sample_warning.as_deref(),
+        Some("With 3 documents, these figures are rough: one document moves a pass rate by 33 points."),
+        "an exact tie has no documents-needed estimate"
+    );
+}
+
+#[test]
+fn a_lead_the_documents_cannot_confirm_is_not_called_a_win() {
+    let expected = vec![json!({"a": 1, "b": 2}); 4];
+    let mut runs = Vec::new();
+    for doc in 0..4 {
+        runs.push(run("a", doc, 2, 2, &[], "0.001", 900));
+        let (matched, wrong): (u32, &[&str]) = if doc == 0 { (1, &["b"]) } else { (2, &[]) };
+        runs.push(run("b", doc, matched, 2, wrong, "0.001", 900));
+    }
+    let figures = figures_of(&expected, &[name("a", "Alpha"), name("b", "Beta")], &runs);
+    let comparison = figures.comparison.clone().unwrap();
+    assert!(!comparison.separable, "{comparison:?}");
+    assert_eq!(
+        figures.verdicts.accuracy,
+        "Alpha leads with 100% of fields right against Beta's 87.5%, a difference your 4 documents cannot confirm."
+    );
+    let needed = comparison.documents_needed.unwrap();
+    assert!(needed > 4, "{needed}");
+    assert!(figures.sample_warning.unwrap().contains(&format!(
+        "About {needed} documents like these would tell Alpha and Beta apart."
+    )));
+}
+
+#[test]
+fn a_clear_lead_names_the_pick_with_its_interval() {
+    let expected = vec![json!({"a": 1, "b": 2, "c": 3, "d": 4}); 30];
+    let mut runs = Vec::new();
+    for doc in 0..30 {
+        runs.push(run("a", doc, 4, 4, &[], "0.002", 900));
+        runs.push(run("b", doc, 2, 4, &["a", "b"], "0.001", 800));
+    }
+    let figures = figures_of(&expected, &[name("b", "Beta"), name("a", "Alpha")], &runs);
+    assert!(figures.comparison.as_ref().unwrap().separable);
+    assert_eq!(figures.models[0].model_id, "a", "best first");
+    assert_eq!(
+        figures.verdicts.accuracy,
+        "Pick Alpha: 100% of fields right (100%–100%), ahead of Beta (50%) on your documents, at $2.00 per 1,000 documents."
+    );
+    assert_eq!(
+        figures.verdicts.cost,
+        "For the lowest cost, pick Beta: $1.00 per 1,000 documents, 50% of fields right (the most accurate, Alpha, gets 100%)."
+    );
+    assert_eq!(figures.sample_warning, None);
+}
+
+#[test]
+fn the_field_map_folds_rows_and_counts_a_missing_row_against_its_fields() {
+    let expected = vec![
+        json!({"total": 5, "items": [{"sku": "A", "qty": 1}, {"sku": "B", "qty": 2}]}),
+        json!({"total": 7, "items": [{"sku": "C", "qty": 1}]}),
+    ];
+    let runs = [
+        run("m", 0, 3, 5, &["items[1]"], "0.001", 900),
+        run("m", 1, 2, 3, &["items[0].qty"], "0.001", 900),
+    ];
+    let mut extra = run("m", 1, 3, 3, &[], "0.001", 900);
+    extra.diffs = vec![stored("items[+1]", "extra")];
+    let figures = figures_of(&expected, &[name("m", "M")], &runs);
+    let row = |path: &str| {
+        figures
+            .fields
+            .iter()
+            .find(|f| f.label == path)
+            .unwrap()
+            .clone()
+    };
+    assert_eq!((row("total").right[0], row("total").of), (2, 2));
+    assert_eq!(
+        (row("items[].sku").right[0], row("items[].sku").of),
+        (1, 2),
+        "the missing row"
+    );
+    assert_eq!((row("items[].qty").right[0], row("items[].qty").of), (0, 2));
+    assert_eq!(figures.fields[0].label, "items[].qty", "worst first");
+    let with_extra = figures_of(
+        &expected[1..],
+        &[name("m", "M")],
+        &[RunRow {
+            image_index: 0,
+            ..extra
+        }],
+    );
+    assert!(
+        with_extra.fields.iter().all(|f| f.right[0] == 1),
+        "an invented row costs no expected field"
+    );
+}
+
+#[test]
+fn a_model_the_data_policy_left_without_an_endpoint_is_named_not_ranked() {
+    let expected = vec![json!({"total": 1}), json!({"total": 2})];
+    let refused = |doc| RunRow {
+        error: Some("no endpoint of this model meets the privacy policy asked for".into()),
+        unavailable: true,
+        passed: false,
+        fields_matched: 0,
+        ..run("keeps/data", doc, 0, 1, &[], "0", 0)
+    };
+    let figures = figures_of(
+        &expected,
+        &[name("keeps/data", "Keeps Data"), name("m", "M")],
+        &[
+            refused(0),
+            refused(1),
+            run("m", 0, 1, 1, &[], "0.001", 500),
+            run("m", 1, 1, 1, &[], "0.001", 500),
+        ],
+    );
+    assert_eq!(figures.models.len(), 1, "only the model that ran is ranked");
+    assert_eq!(figures.models[0].model_id, "m");
+    assert!(figures.comparison.is_none());
+    assert_eq!(
+        figures.fields[0].right,
+        vec![2],
+        "the field map has one column"
+    );
+    assert_eq!(
+        figures.unavailable,
+        vec![UnavailableModel {
+            model_id: "keeps/data".into(),
+            display_name: "Keeps Data".into(),
+            reason: "no endpoint of this model meets the privacy policy asked for".into(),
+        }]
+    );
+    let shown = serde_json::to_value(&figures).unwrap();
+    assert_eq!(shown["unavailable"][0]["model_id"], "keeps/data");
+    let plain = figures_of(
+        &expected,
+        &[name("m", "M")],
+        &[run("m", 0, 1, 1, &[], "0", 1)],
+    );
+    assert!(serde_json::to_value(&plain)
+        .unwrap()
+        .get("unavailable")
+        .is_none());
+}
