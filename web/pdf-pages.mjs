@@ -7,12 +7,6 @@ import * as pdfjs from '/assets/vendor/pdf.min.mjs';
 
 pdfjs.GlobalWorkerOptions.workerSrc = '/assets/vendor/pdf.worker.min.mjs';
 
-// Whether `file` is a PDF, by its type or, when the browser gives none, its
-// name.
-function isPdf(file) {
-  return file.type === 'application/pdf' || (!file.type && /\.pdf$/i.test(file.name));
-}
-
 // Why a PDF cannot be read, in a sentence its owner can act on.
 function refusal(file, error) {
   if (error?.name === 'PasswordException') {
@@ -60,4 +54,4 @@ async function render(file, { side, maxPages }) {
   }
 }
 
-window.PdfPages = { isPdf, render };
+window.PdfPages = { render };

@@ -376,10 +376,7 @@ const Wizard = (() => {
       await ensureDraft();
       const id = crypto.randomUUID();
       for (const [n, page] of rendered.entries()) {
-        const path = `${userId}/${draftId}/${id}-p${n + 1}.png`;
-        const { error } = await supabase.storage.from(BUCKET).upload(path, page.blob, { contentType: 'image/png', upsert: false });
-        if (error) throw new Error(error.message);
-        uploaded.push({ path, width: page.width, height: page.height });
+        uploaded.push({ path: await storeFile(`${id}-p${n + 1}.png`, page.blob, 'image/png'), width: page.width, height: page.height });
       }
       images.push({ path: uploaded[0].path, name: file.name, width: uploaded[0].width, height: uploaded[0].height, pages: uploaded, expectedText: '' });
       row.remove();
@@ -402,20 +399,8 @@ const Wizard = (() => {
     $('#uploads').append(row);
     const note = row.querySelector('span.muted');
     try {
-      const size = await dimensions(file);
-      if (!size) throw new Error('this file is not a readable image');
-      // The database refuses an image's size past draft_limits().
-      const side = limits.max_image_side_px;
-      if (size.width > side || size.height > side) {
-        throw new Error(`${size.width} × ${size.height} pixels; an image may be at most ${side.toLocaleString('en-US')} pixels wide and tall`);
-      }
-      await ensureDraft();
-      // Object names are letters, digits, '.', '_' and '-' (the storage rule).
-      const extension = file.name.split('.').pop().toLowerCase().replace(/[^a-z0-9]/g, '').slice(0, 10) || 'img';
-      const path = `${userId}/${draftId}/${crypto.randomUUID()}.${extension}`;
-      const { error } = await supabase.storage.from(BUCKET).upload(path, file, { contentType: file.type, upsert: false });
-      if (error) throw new Error(error.message);
-      images.push({ path, name: file.name, ...size, expectedText: '' });
+      const stored = await storeImage(file);
+      images.push({ ...stored, name: file.name, expectedText: '' });
       row.remove();
       await renderImages();
       renderExpected();
@@ -425,6 +410,30 @@ const Wizard = (() => {
       note.className = 'error';
       note.textContent = `not uploaded: ${e.message}`;
     }
+  }
+
+  // An image the owner chose, checked as the database would check its size
+  // and stored in the draft's folder: { path, width, height }.
+  async function storeImage(file) {
+    const size = await dimensions(file);
+    if (!size) throw new Error('this file is not a readable image');
+    // The database refuses an image's size past draft_limits().
+    const side = limits.max_image_side_px;
+    if (size.width > side || size.height > side) {
+      throw new Error(`${size.width} × ${size.height} pixels; an image may be at most ${side.toLocaleString('en-US')} pixels wide and tall`);
+    }
+    await ensureDraft();
+    // Object names are letters, digits, '.', '_' and '-' (the storage rule).
+    const extension = file.name.split('.').pop().toLowerCase().replace(/[^a-z0-9]/g, '').slice(0, 10) || 'img';
+    return { path: await storeFile(`${crypto.randomUUID()}.${extension}`, file, file.type), ...size };
+  }
+
+  // Puts `blob` in the draft's folder as `name`: its path.
+  async function storeFile(name, blob, contentType) {
+    const path = `${userId}/${draftId}/${name}`;
+    const { error } = await supabase.storage.from(BUCKET).upload(path, blob, { contentType, upsert: false });
+    if (error) throw new Error(error.message);
+    return path;
   }
 
   async function renderImages() {
@@ -475,16 +484,13 @@ const Wizard = (() => {
     if (file.size > limits.max_image_bytes) return refuse(`${R.mib(file.size)} is larger than the ${R.mib(limits.max_image_bytes)} limit.`);
     if (pagesOf(image).length >= limits.max_pages_per_document) return refuse(`a document may have at most ${limits.max_pages_per_document} pages.`);
     if (pageCount() >= limits.max_pages_per_benchmark) return refuse(`a benchmark may hold at most ${limits.max_pages_per_benchmark} pages.`);
-    const size = await dimensions(file);
-    if (!size) return refuse('this file is not a readable image.');
-    if (size.width > limits.max_image_side_px || size.height > limits.max_image_side_px) {
-      return refuse(`${size.width} × ${size.height} pixels; an image may be at most ${limits.max_image_side_px.toLocaleString('en-US')} pixels wide and tall.`);
+    let page;
+    try {
+      page = await storeImage(file);
+    } catch (e) {
+      return refuse(`not added: ${e.message}.`);
     }
-    const extension = file.name.split('.').pop().toLowerCase().replace(/[^a-z0-9]/g, '').slice(0, 10) || 'img';
-    const path = `${userId}/${draftId}/${crypto.randomUUID()}.${extension}`;
-    const { error } = await supabase.storage.from(BUCKET).upload(path, file, { contentType: file.type, upsert: false });
-    if (error) return refuse(`not uploaded: ${error.message}`);
-    await pagesChanged(image, [...pagesOf(image), { path, ...size }]);
+    await pagesChanged(image, [...pagesOf(image), page]);
   }
 
   async function movePageEarlier(index, page) {

@@ -99,8 +99,26 @@ fn refused_by_data_policy(status: u16, detail: &str) -> bool {
     status == 404 && detail.to_ascii_lowercase().contains("data policy")
 }
 
-fn error_message(status: u16, body: &str) -> String {
+/// A refusal no retry changes: the model unavailable under the data
+/// policy, or the provider's error.
+fn refusal(status: u16, body: &str) -> Failure {
     let detail = error_detail(body);
+    if refused_by_data_policy(status, &detail) {
+        return Failure {
+            why: format!("no endpoint of this model meets the privacy policy asked for: {detail}"),
+            billed: Billed::Nothing,
+            retry: Retry::Unavailable,
+        };
+    }
+    Failure {
+        why: error_message(status, &detail),
+        billed: Billed::Nothing,
+        retry: Retry::Never,
+    }
+}
+
+/// A provider's error in words, with its own `detail`.
+fn error_message(status: u16, detail: &str) -> String {
     let what = match status {
         400 => "the provider refused the request",
         401 | 403 => "the provider refused our credentials",
@@ -345,28 +363,16 @@ fn read_reply(reply: Reply) -> Result<Answer, Failure> {
     match reply.status {
         200..=299 => completion(reply),
         429 => Err(Failure {
-            why: error_message(429, &reply.text),
+            why: error_message(429, &error_detail(&reply.text)),
             billed: Billed::Nothing,
             retry: Retry::RateLimited(reply.retry_after),
         }),
         408 | 500..=599 => Err(Failure {
-            why: error_message(reply.status, &reply.text),
+            why: error_message(reply.status, &error_detail(&reply.text)),
             billed: Billed::Nothing,
             retry: Retry::Backoff,
         }),
-        status if refused_by_data_policy(status, &error_detail(&reply.text)) => Err(Failure {
-            why: format!(
-                "no endpoint of this model meets the privacy policy asked for: {}",
-                error_detail(&reply.text)
-            ),
-            billed: Billed::Nothing,
-            retry: Retry::Unavailable,
-        }),
-        status => Err(Failure {
-            why: error_message(status, &reply.text),
-            billed: Billed::Nothing,
-            retry: Retry::Never,
-        }),
+        status => Err(refusal(status, &reply.text)),
     }
 }
 

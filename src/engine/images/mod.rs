@@ -26,7 +26,7 @@ use crate::storage;
 
 mod prepare;
 
-use prepare::{fits_as_uploaded, prepare, Prepared};
+use prepare::{inspect, re_encode, Prepared, Upload};
 pub use prepare::{media_type_of, SendPolicy};
 
 /// A page ready to send: its data URL as a JSON string literal (quotes
@@ -106,18 +106,19 @@ pub async fn prepare_page(
     bytes: Vec<u8>,
     policy: SendPolicy,
 ) -> Result<EncodedImage, String> {
-    if fits_as_uploaded(&bytes, policy).is_none() {
-        let _decoding = DECODING
-            .acquire()
-            .await
-            .map_err(|_| "the engine is stopping".to_owned())?;
-        let owned = path.to_owned();
-        return tokio::task::spawn_blocking(move || prepare(&owned, bytes, policy))
-            .await
-            .map_err(|_| format!("preparing the image {path} stopped"))?
-            .map(encode);
-    }
-    prepare(path, bytes, policy).map(encode)
+    let (bytes, media_type) = match inspect(path, bytes, policy)? {
+        Upload::Ready(prepared) => return Ok(encode(prepared)),
+        Upload::NeedsWork(bytes, media_type) => (bytes, media_type),
+    };
+    let _decoding = DECODING
+        .acquire()
+        .await
+        .map_err(|_| "the engine is stopping".to_owned())?;
+    let owned = path.to_owned();
+    tokio::task::spawn_blocking(move || re_encode(&owned, bytes, media_type, policy))
+        .await
+        .map_err(|_| format!("preparing the image {path} stopped"))?
+        .map(encode)
 }
 
 /// A report's pages, prepared in the background in the order its calls

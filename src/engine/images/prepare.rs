@@ -56,7 +56,7 @@ pub fn media_type_of(bytes: &[u8]) -> Option<&'static str> {
 /// Whether an upload can be sent as it is, without decoding it: its
 /// header says its size, its orientation is upright, its format is one
 /// every provider reads (an animated GIF is not), and it fits the policy.
-pub fn fits_as_uploaded(bytes: &[u8], policy: SendPolicy) -> Option<(u32, u32)> {
+fn fits_as_uploaded(bytes: &[u8], policy: SendPolicy) -> Option<(u32, u32)> {
     let media_type = media_type_of(bytes)?;
     if media_type == "image/gif" || bytes.len() > policy.max_bytes {
         return None;
@@ -78,20 +78,40 @@ fn reader(bytes: &[u8]) -> std::io::Result<ImageReader<Cursor<&[u8]>>> {
     Ok(reader)
 }
 
-/// The page at `path` as it will be sent, or why it cannot be. CPU-bound
-/// for a page that must be decoded: run it off the async threads.
-pub fn prepare(path: &str, bytes: Vec<u8>, policy: SendPolicy) -> Result<Prepared, String> {
+/// An upload, as far as it can be told without decoding it.
+pub enum Upload {
+    /// It meets the policy as it is, and is sent byte for byte.
+    Ready(Prepared),
+    /// It must be decoded and encoded again ([`re_encode`]), as the media
+    /// type its bytes say.
+    NeedsWork(Vec<u8>, &'static str),
+}
+
+/// What the upload at `path` is, or why it is not an image we take.
+/// Cheap: reads its header only.
+pub fn inspect(path: &str, bytes: Vec<u8>, policy: SendPolicy) -> Result<Upload, String> {
     let media_type = media_type_of(&bytes)
         .ok_or_else(|| format!("the file {path} is not a PNG, JPEG, WebP or GIF image"))?;
-    if let Some((width, height)) = fits_as_uploaded(&bytes, policy) {
-        return Ok(Prepared {
+    Ok(match fits_as_uploaded(&bytes, policy) {
+        Some((width, height)) => Upload::Ready(Prepared {
             bytes,
             media_type,
             width,
             height,
             as_uploaded: true,
-        });
-    }
+        }),
+        None => Upload::NeedsWork(bytes, media_type),
+    })
+}
+
+/// The page at `path` (of `media_type`) as it will be sent, or why it
+/// cannot be. CPU-bound: run it off the async threads.
+pub fn re_encode(
+    path: &str,
+    bytes: Vec<u8>,
+    media_type: &str,
+    policy: SendPolicy,
+) -> Result<Prepared, String> {
     let damaged = |e: image::ImageError| format!("the image {path} could not be decoded: {e}");
     let mut decoder = reader(&bytes)
         .map_err(|e| format!("the image {path} could not be read: {e}"))?
@@ -173,6 +193,15 @@ fn flatten_on_white(page: &DynamicImage) -> DynamicImage {
         image::Rgb([over(r), over(g), over(b)])
     });
     DynamicImage::ImageRgb8(rgb)
+}
+
+/// [`inspect`], then [`re_encode`] when it needs work.
+#[cfg(test)]
+fn prepare(path: &str, bytes: Vec<u8>, policy: SendPolicy) -> Result<Prepared, String> {
+    match inspect(path, bytes, policy)? {
+        Upload::Ready(prepared) => Ok(prepared),
+        Upload::NeedsWork(bytes, media_type) => re_encode(path, bytes, media_type, policy),
+    }
 }
 
 #[cfg(test)]
