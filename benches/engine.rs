@@ -9,7 +9,7 @@
 //!   scheduler statistics) and peak memory (from /proc);
 //! * peak memory of a 50-document x 10-model report of photographed pages
 //!   of about 4 MiB (sent as uploaded), against the bytes the engine sends
-//!   (each page is held once, encoded once);
+//!   (each page is encoded once, held while its calls need it);
 //! * the CPU time of preparing 50 photographed pages of about 5 MiB each
 //!   (decoded, scaled to 2,000 px and re-encoded within 4 MiB), once per
 //!   report, and the time to the first call of a report of such pages

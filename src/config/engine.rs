@@ -26,7 +26,7 @@ pub struct EngineSettings {
     pub database_url: String,
     /// Storage, for the images, read with the service-role key.
     pub supabase_url: String,
-    pub service_role_key: String,
+    pub service_role_key: SecretString,
     /// Where report links in emails point.
     pub site_url: String,
     pub provider: ProviderSettings,
@@ -231,7 +231,7 @@ impl EngineSettings {
         Ok(Self {
             database_url: env.required("DATABASE_URL")?,
             supabase_url: env.url("SUPABASE_URL", None)?,
-            service_role_key: env.required("SUPABASE_SERVICE_ROLE_KEY")?,
+            service_role_key: env.required("SUPABASE_SERVICE_ROLE_KEY")?.into(),
             site_url,
             provider,
             limits,

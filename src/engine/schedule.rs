@@ -10,7 +10,7 @@
 //! limit. A rate-limited model so waits instead of spending the report's
 //! time on retries that are refused.
 
-use std::collections::{BTreeSet, HashMap, HashSet, VecDeque};
+use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
 use std::time::{Duration, Instant};
 
 /// A model's slots are halved at most once in this long: the 429s of calls
@@ -124,14 +124,13 @@ impl Schedule {
             .min()
     }
 
-    /// The images some pending cell needs.
-    /// The pages some pending cell needs, in the order calls take them.
-    pub fn images_needed(&self) -> BTreeSet<usize> {
-        self.pending
-            .values()
-            .flatten()
-            .map(|cell| cell.image_index)
-            .collect()
+    /// How many pending cells need each image, images in order.
+    pub fn calls_per_image(&self) -> BTreeMap<usize, usize> {
+        let mut calls = BTreeMap::new();
+        for cell in self.pending.values().flatten() {
+            *calls.entry(cell.image_index).or_default() += 1;
+        }
+        calls
     }
 
     pub fn has_pending(&self) -> bool {
@@ -253,7 +252,7 @@ mod tests {
     fn the_model_with_most_work_left_is_started_first() {
         let done: HashSet<(String, i32)> = [("a".to_string(), 0), ("a".to_string(), 1)].into();
         let mut schedule = Schedule::new(&models(&["a", "b"]), 3, &done, 3);
-        assert_eq!(schedule.images_needed(), [0, 1, 2].into());
+        assert_eq!(schedule.calls_per_image(), [(0, 1), (1, 1), (2, 2)].into());
         assert_eq!(schedule.start_next(Instant::now()).unwrap().model, "b");
     }
 }

@@ -9,12 +9,14 @@
 //! (`prepare`: upright, at most `send_max_side_px` on its long edge and
 //! `send_max_image_bytes` encoded), and encoded once into the JSON string
 //! every call sends. The raw bytes are dropped at once; the encoding is
-//! shared by all the report's calls and dropped with the report.
+//! shared by the calls that send the page and dropped after the last.
 //!
-//! Pages are prepared ahead of the calls, in the order the calls need
-//! them ([`PagesAhead`]): the first call waits for its own page only.
+//! Pages are prepared a few documents ahead of the calls, in the order the
+//! calls need them ([`PagesAhead`]): the first call waits for its own page
+//! only, and a report holds the documents its calls are sending, not all.
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
 use base64::Engine as _;
@@ -22,6 +24,7 @@ use bytes::Bytes;
 use futures_util::StreamExt;
 use tokio::sync::{watch, Semaphore};
 
+use crate::config::{ExposeSecret, SecretString};
 use crate::storage;
 
 mod prepare;
@@ -64,7 +67,7 @@ pub struct ImageSource {
     pub http: reqwest::Client,
     /// `<SUPABASE_URL>/storage/v1`
     pub storage_url: String,
-    pub service_role_key: String,
+    pub service_role_key: SecretString,
 }
 
 /// Pages decoded at once across the engine: a decoded page can take
@@ -121,12 +124,32 @@ pub async fn prepare_page(
         .map(encode)
 }
 
+/// Where a page stands.
+enum PageState {
+    /// Not prepared yet.
+    Waiting,
+    Ready(Page),
+    /// Every call that needed it was made: its encoding is let go.
+    Released,
+}
+
+/// One document's pages, and the calls that still need them.
+struct DocumentPages {
+    /// Its last page's place in the order of preparation.
+    last_page: usize,
+    pages: Vec<watch::Sender<PageState>>,
+    calls_left: AtomicUsize,
+}
+
 /// A report's pages, prepared in the background in the order its calls
-/// need them; asking for a document waits for its pages only. Dropping it
-/// stops the work.
+/// need them, some pages ahead of the furthest document asked for; asking
+/// for a document waits for its pages only. A document's pages are let go
+/// once every call that needs them was made, so the engine holds the
+/// documents in use, not the report. Dropping it stops the work.
 pub struct PagesAhead {
-    /// Each document's pages, in order.
-    documents: HashMap<usize, Vec<watch::Receiver<Option<Page>>>>,
+    documents: Arc<HashMap<usize, DocumentPages>>,
+    /// The last page of the furthest document asked for (its place).
+    asked: Arc<watch::Sender<usize>>,
     work: tokio::task::JoinHandle<()>,
 }
 
@@ -136,57 +159,64 @@ impl Drop for PagesAhead {
     }
 }
 
+/// Pages prepared ahead of the furthest document asked for: more than
+/// the documents a report's calls send at once (10, and 2 reserved ahead),
+/// so a call rarely waits, and few enough that a report of photographs
+/// holds tens of megabytes, not its every page.
+const PAGES_AHEAD: usize = 16;
+
 impl PagesAhead {
-    /// Starts preparing `wanted` (each document's index and its pages'
-    /// storage paths, in the order they are needed).
+    /// Starts preparing `wanted`: each document's index, its pages'
+    /// storage paths and how many calls need it, in the order the calls
+    /// take them.
     pub fn start(
         source: Arc<ImageSource>,
-        wanted: Vec<(usize, Vec<String>)>,
+        wanted: Vec<(usize, Vec<String>, usize)>,
         max_bytes: usize,
         policy: SendPolicy,
     ) -> Self {
         let mut documents = HashMap::new();
-        let mut senders = Vec::new();
-        for (index, paths) in wanted {
+        let mut queue = Vec::new();
+        for (index, paths, calls) in wanted {
             let mut pages = Vec::with_capacity(paths.len());
-            for path in paths {
-                let (tx, rx) = watch::channel(None);
-                pages.push(rx);
-                senders.push((path, tx));
+            for (page, path) in paths.into_iter().enumerate() {
+                pages.push(watch::Sender::new(PageState::Waiting));
+                queue.push((index, page, queue.len(), path));
             }
-            documents.insert(index, pages);
+            let document = DocumentPages {
+                last_page: queue.len().saturating_sub(1),
+                pages,
+                calls_left: AtomicUsize::new(calls),
+            };
+            documents.insert(index, document);
         }
-        // Downloads run a few ahead; pages are prepared one by one in the
-        // order the calls need them, so the first call waits for its own
-        // page only, never behind pages downloaded sooner.
-        let work = tokio::spawn(async move {
-            let source = &source;
-            futures_util::stream::iter(senders)
-                .map(|(path, tx)| async move {
-                    let fetched = source.fetch(&path, max_bytes).await;
-                    (path, fetched, tx)
-                })
-                .buffered(DOWNLOADS_AT_ONCE)
-                .for_each(|(path, fetched, tx)| async move {
-                    let page = match fetched {
-                        Ok(bytes) => prepared(&path, bytes, policy).await,
-                        Err(why) => Arc::new(Err(why)),
-                    };
-                    let _ = tx.send(Some(page));
-                })
-                .await;
-        });
-        Self { documents, work }
+        let documents = Arc::new(documents);
+        let asked = Arc::new(watch::Sender::new(0));
+        let work = tokio::spawn(prepare_in_order(
+            source,
+            queue,
+            documents.clone(),
+            asked.clone(),
+            (max_bytes, policy),
+        ));
+        Self {
+            documents,
+            asked,
+            work,
+        }
     }
 
     /// The document at `index` if all its pages are prepared already.
     pub fn ready(&self, index: usize) -> Option<Image> {
-        let pages = self.documents.get(&index)?;
+        let pages = &self.documents.get(&index)?.pages;
         let mut ready = Vec::with_capacity(pages.len());
         for page in pages {
-            match page.borrow().as_deref()? {
-                Ok(page) => ready.push(page.clone()),
-                Err(why) => return Some(Arc::new(Err(why.clone()))),
+            match &*page.borrow() {
+                PageState::Ready(page) => match &**page {
+                    Ok(page) => ready.push(page.clone()),
+                    Err(why) => return Some(Arc::new(Err(why.clone()))),
+                },
+                PageState::Waiting | PageState::Released => return None,
             }
         }
         Some(Arc::new(Ok(ready)))
@@ -194,28 +224,95 @@ impl PagesAhead {
 
     /// The document at `index`, once all its pages are prepared.
     pub async fn get(&self, index: usize) -> Image {
-        let Some(pages) = self.documents.get(&index) else {
+        let Some(document) = self.documents.get(&index) else {
             return Arc::new(Err(format!("document {index} was not asked for")));
         };
-        let mut ready = Vec::with_capacity(pages.len());
-        for page in pages {
-            let mut page = page.clone();
-            let prepared = match page.wait_for(Option::is_some).await {
-                Ok(prepared) => prepared.clone(),
-                Err(_) => None,
-            };
-            match prepared.as_deref() {
-                Some(Ok(page)) => ready.push(page.clone()),
-                Some(Err(why)) => return Arc::new(Err(why.clone())),
-                None => {
-                    return Arc::new(Err(
-                        "the page was not prepared: the engine is stopping".into()
-                    ))
+        self.asked.send_if_modified(|asked| {
+            let further = document.last_page > *asked;
+            *asked = (*asked).max(document.last_page);
+            further
+        });
+        let mut ready = Vec::with_capacity(document.pages.len());
+        for page in &document.pages {
+            let mut page = page.subscribe();
+            let state = page
+                .wait_for(|state| !matches!(state, PageState::Waiting))
+                .await;
+            let why = match state.as_deref() {
+                Ok(PageState::Ready(page)) => match &**page {
+                    Ok(page) => {
+                        ready.push(page.clone());
+                        continue;
+                    }
+                    Err(why) => why.clone(),
+                },
+                Ok(PageState::Released) => {
+                    format!("document {index} was asked for after its last call")
                 }
-            }
+                _ => "the page was not prepared: the engine is stopping".into(),
+            };
+            return Arc::new(Err(why));
         }
         Arc::new(Ok(ready))
     }
+
+    /// A call that needed the document at `index` was made: after the last
+    /// one, its pages are let go.
+    pub fn call_made(&self, index: usize) {
+        let Some(document) = self.documents.get(&index) else {
+            return;
+        };
+        if document.calls_left.fetch_sub(1, Ordering::AcqRel) == 1 {
+            for page in &document.pages {
+                page.send_replace(PageState::Released);
+            }
+        }
+    }
+}
+
+/// Prepares `queue` (each page's document, its place in the document and
+/// in the queue, and its path) in order: downloads run a few ahead, pages
+/// are prepared one by one, and none more than `PAGES_AHEAD` past the
+/// furthest document asked for, so the first call waits for its own page
+/// only and a long report is not held whole.
+async fn prepare_in_order(
+    source: Arc<ImageSource>,
+    queue: Vec<(usize, usize, usize, String)>,
+    documents: Arc<HashMap<usize, DocumentPages>>,
+    asked: Arc<watch::Sender<usize>>,
+    (max_bytes, policy): (usize, SendPolicy),
+) {
+    let source = &source;
+    let documents = &documents;
+    let asked = asked.subscribe();
+    futures_util::stream::iter(queue)
+        .then(move |page| {
+            let mut asked = asked.clone();
+            async move {
+                let place = page.2;
+                let _ = asked.wait_for(|asked| place <= asked + PAGES_AHEAD).await;
+                page
+            }
+        })
+        .map(|(index, page, _, path)| async move {
+            let fetched = source.fetch(&path, max_bytes).await;
+            (index, page, path, fetched)
+        })
+        .buffered(DOWNLOADS_AT_ONCE)
+        .for_each(|(index, page, path, fetched)| async move {
+            let prepared = match fetched {
+                Ok(bytes) => prepared(&path, bytes, policy).await,
+                Err(why) => Arc::new(Err(why)),
+            };
+            documents[&index].pages[page].send_if_modified(|state| {
+                let waiting = matches!(state, PageState::Waiting);
+                if waiting {
+                    *state = PageState::Ready(prepared);
+                }
+                waiting
+            });
+        })
+        .await;
 }
 
 /// A downloaded page, prepared and encoded (its size as sent logged).
@@ -243,8 +340,8 @@ impl ImageSource {
         let mut response = self
             .http
             .get(url)
-            .bearer_auth(&self.service_role_key)
-            .header("apikey", &self.service_role_key)
+            .bearer_auth(self.service_role_key.expose_secret())
+            .header("apikey", self.service_role_key.expose_secret())
             .send()
             .await
             .map_err(|e| {
@@ -289,6 +386,8 @@ impl ImageSource {
 
 #[cfg(test)]
 mod tests {
+    use std::time::Duration;
+
     use super::*;
 
     #[tokio::test]
@@ -316,6 +415,74 @@ mod tests {
                 .unwrap_err(),
             "the file a/notes.png is not a PNG, JPEG, WebP or GIF image"
         );
+    }
+
+    /// A storage that serves the same page for any name, counting reads.
+    async fn counting_storage() -> (Arc<ImageSource>, Arc<AtomicUsize>) {
+        use warp::Filter;
+        let reads = Arc::new(AtomicUsize::new(0));
+        let page = devstack::png::png(300, 400, "page", 0);
+        let counted = reads.clone();
+        let routes = warp::path("object").and(warp::path::tail()).map(move |_| {
+            counted.fetch_add(1, Ordering::SeqCst);
+            page.clone()
+        });
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        tokio::spawn(warp::serve(routes).incoming(listener).run());
+        let source = ImageSource {
+            http: reqwest::Client::new(),
+            storage_url: format!("http://{addr}"),
+            service_role_key: "key".into(),
+        };
+        (Arc::new(source), reads)
+    }
+
+    #[tokio::test]
+    async fn pages_are_prepared_a_few_documents_ahead_and_let_go_after_their_last_call() {
+        let (source, reads) = counting_storage().await;
+        let wanted = (0..30)
+            .map(|i| (i, vec![format!("u/d{i}a.png"), format!("u/d{i}b.png")], 2))
+            .collect();
+        let policy = SendPolicy {
+            max_side_px: 2000,
+            max_bytes: 4 << 20,
+        };
+        let pages = PagesAhead::start(source, wanted, 1 << 20, policy);
+        let first = pages.get(0).await;
+        let kept = Arc::downgrade(&first.as_ref().as_ref().unwrap()[0]);
+        // Document 0's pages are places 0 and 1: places up to 1 + 16 are
+        // read, the last of them document 8's second page.
+        let last_place_read = 1 + PAGES_AHEAD;
+        let furthest = last_place_read / 2;
+        for _ in 0..200 {
+            if pages.ready(furthest).is_some() {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        assert!(pages.ready(furthest).is_some());
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        assert_eq!(
+            reads.load(Ordering::SeqCst),
+            PAGES_AHEAD + 2,
+            "nothing further ahead of the document asked for is read"
+        );
+        assert!(pages.ready(furthest + 1).is_none());
+
+        pages.call_made(0);
+        assert!(pages.ready(0).is_some(), "one call still needs it");
+        drop(first);
+        pages.call_made(0);
+        assert!(pages.ready(0).is_none());
+        assert!(kept.upgrade().is_none(), "its encoding is let go");
+        assert_eq!(
+            pages.get(0).await.as_ref().as_ref().unwrap_err(),
+            "document 0 was asked for after its last call"
+        );
+
+        let last = pages.get(29).await;
+        assert_eq!(last.as_ref().as_ref().unwrap().len(), 2);
     }
 
     #[tokio::test]

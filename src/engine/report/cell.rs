@@ -31,7 +31,7 @@ use crate::engine::store::{Lease, RunRecord, StoreError};
 const SCORE_TIME_CAP: Duration = Duration::from_secs(20);
 
 /// What a report's calls share, read-only: built once, dropped with the
-/// report (the images' encodings with it).
+/// report (a document's pages are let go after its last call).
 pub(super) struct Inputs {
     pub lease: Lease,
     pub recorder: Recorder,
@@ -99,6 +99,8 @@ impl CellJob {
             answered: false,
         };
         let outcome = self.call(&image, in_flight).await;
+        drop(image);
+        self.inputs.pages.call_made(self.cell.image_index);
         self.record(outcome).await
     }
 

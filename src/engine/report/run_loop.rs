@@ -401,7 +401,6 @@ async fn sleep_until(at: Option<Instant>) {
     }
 }
 
-/// Each priced model's request without its image, built once.
 /// Starts preparing the pages of every document a pending call needs, in
 /// the order the calls take them.
 fn pages_ahead(
@@ -411,18 +410,19 @@ fn pages_ahead(
     limits: &ProductLimits,
 ) -> PagesAhead {
     let wanted = schedule
-        .images_needed()
+        .calls_per_image()
         .into_iter()
-        .map(|i| (i, snapshot.documents[i].pages.clone()))
+        .map(|(i, calls)| (i, snapshot.documents[i].pages.clone(), calls))
         .collect();
     PagesAhead::start(
         runner.images.clone(),
         wanted,
         limits.max_image_bytes,
-        limits.send_policy(),
+        snapshot.send_policy.unwrap_or_else(|| limits.send_policy()),
     )
 }
 
+/// Each priced model's request without its image, built once.
 fn envelopes(snapshot: &Snapshot, max_tokens: u32) -> HashMap<String, Envelope> {
     snapshot
         .models

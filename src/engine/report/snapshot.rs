@@ -11,6 +11,7 @@ use serde_json::Value;
 
 use crate::engine::call::envelope::Privacy;
 use crate::engine::call::price::SnapshotPrice;
+use crate::engine::images::SendPolicy;
 use crate::engine::limits::JsonLimits;
 
 /// One document: its pages in Storage, in order, and the JSON it should
@@ -44,6 +45,10 @@ pub struct Snapshot {
     pub schema: Option<Arc<Value>>,
     /// What the owner asked of the endpoints that read the documents.
     pub privacy: Privacy,
+    /// The size every page is sent at, as the report promised when it was
+    /// paid for; none in reports paid before it was recorded (they are
+    /// sent at today's).
+    pub send_policy: Option<SendPolicy>,
 }
 
 #[derive(Deserialize)]
@@ -61,6 +66,8 @@ struct Stored {
 struct HowSent {
     #[serde(default)]
     zero_retention: bool,
+    max_side_px: Option<u32>,
+    max_image_bytes: Option<usize>,
 }
 
 #[derive(Deserialize)]
@@ -145,6 +152,17 @@ impl Snapshot {
             } else {
                 Privacy::NoDataCollection
             },
+            send_policy: match stored.how_sent {
+                HowSent {
+                    max_side_px: Some(max_side_px),
+                    max_image_bytes: Some(max_bytes),
+                    ..
+                } => Some(SendPolicy {
+                    max_side_px,
+                    max_bytes,
+                }),
+                _ => None,
+            },
         })
     }
 
@@ -175,6 +193,7 @@ mod tests {
         )
         .unwrap();
         assert_eq!(snapshot.documents[0].pages, ["u/d/1.png"]);
+        assert_eq!(snapshot.send_policy, None, "paid before it was recorded");
         assert_eq!(*snapshot.documents[0].expected, json!({"total": 1}));
         let one = snapshot.model("a/one").unwrap();
         assert_eq!(one.display_name, "One");
@@ -187,6 +206,25 @@ mod tests {
             (two.display_name.as_str(), two.price.is_none()),
             ("b/two", true)
         );
+
+        let promised = Snapshot::parse(
+            json!({"selected_models": [], "upload_data": {"images": []},
+                   "how_sent": {"max_side_px": 1600, "max_image_bytes": 3145728,
+                                "data_collection": "deny", "zero_retention": true}}),
+            String::new(),
+            None,
+            &limits().json,
+        )
+        .unwrap();
+        assert_eq!(
+            promised.send_policy,
+            Some(SendPolicy {
+                max_side_px: 1600,
+                max_bytes: 3 << 20
+            }),
+            "pages are sent at the size the report promised, whatever today's limits"
+        );
+        assert_eq!(promised.privacy, Privacy::ZeroRetention);
 
         let too_deep = (0..20).fold(json!(1), |v, _| json!({ "a": v }));
         let refused = Snapshot::parse(
