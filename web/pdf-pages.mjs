@@ -1,8 +1,12 @@
 // A PDF becomes a document's pages in the browser: PDF.js (npm pdfjs-dist,
 // served from our origin with its worker; it evaluates no code, so the CSP
 // keeps no 'unsafe-eval') renders each page to a PNG on white paper, its
-// long edge at the size every model is sent. The server never parses a
-// PDF: it only ever sees the page images. Defines window.PdfPages.
+// long edge at the size every model is sent. Fonts a PDF names without
+// embedding (Helvetica, Times) come from PDF.js's own standard fonts, so a
+// page looks the same whatever fonts the buyer's machine has; JBIG2 and
+// JPEG 2000 scans are decoded by its JavaScript decoders (WebAssembly
+// would need 'wasm-unsafe-eval'). The server never parses a PDF: it only
+// ever sees the page images. Defines window.PdfPages.
 import * as pdfjs from '/assets/vendor/pdf.min.mjs';
 
 pdfjs.GlobalWorkerOptions.workerSrc = '/assets/vendor/pdf.worker.min.mjs';
@@ -19,7 +23,14 @@ function refusal(file, error) {
 // px), or an Error with the sentence to show; nothing is uploaded here.
 // `maxPages`: the most one document may have.
 async function render(file, { side, maxPages }) {
-  const loading = pdfjs.getDocument({ data: new Uint8Array(await file.arrayBuffer()), enableXfa: false });
+  const loading = pdfjs.getDocument({
+    data: new Uint8Array(await file.arrayBuffer()),
+    enableXfa: false,
+    useSystemFonts: false,
+    standardFontDataUrl: '/assets/vendor/pdfjs/standard_fonts/',
+    useWasm: false,
+    wasmUrl: '/assets/vendor/pdfjs/wasm/',
+  });
   let pdf;
   try {
     pdf = await loading.promise;

@@ -58,6 +58,52 @@ fn assets() -> Vec<(&'static str, Vec<u8>, &'static str)> {
         ),
         ("icon.svg", file!("icon.svg"), "image/svg+xml"),
     ]
+    .into_iter()
+    .chain(pdfjs_data())
+    .collect()
+}
+
+/// What PDF.js fetches as it draws a page (`web/pdf-pages.mjs`): the
+/// standard fonts and the JavaScript JBIG2 and JPEG 2000 decoders.
+fn pdfjs_data() -> Vec<(&'static str, Vec<u8>, &'static str)> {
+    macro_rules! fonts {
+        ($($name:literal: $type:expr),* $(,)?) => {
+            vec![$((
+                concat!("vendor/pdfjs/standard_fonts/", $name),
+                include_bytes!(concat!("../../web/vendor/pdfjs/standard_fonts/", $name)).to_vec(),
+                $type,
+            )),*]
+        };
+    }
+    const TYPE1: &str = "application/octet-stream";
+    const TTF: &str = "font/ttf";
+    let mut data = fonts![
+        "FoxitDingbats.pfb": TYPE1,
+        "FoxitFixed.pfb": TYPE1,
+        "FoxitFixedBold.pfb": TYPE1,
+        "FoxitFixedBoldItalic.pfb": TYPE1,
+        "FoxitFixedItalic.pfb": TYPE1,
+        "FoxitSerif.pfb": TYPE1,
+        "FoxitSerifBold.pfb": TYPE1,
+        "FoxitSerifBoldItalic.pfb": TYPE1,
+        "FoxitSerifItalic.pfb": TYPE1,
+        "FoxitSymbol.pfb": TYPE1,
+        "LiberationSans-Bold.ttf": TTF,
+        "LiberationSans-BoldItalic.ttf": TTF,
+        "LiberationSans-Italic.ttf": TTF,
+        "LiberationSans-Regular.ttf": TTF,
+    ];
+    data.push((
+        "vendor/pdfjs/wasm/jbig2_nowasm_fallback.js",
+        file!("vendor/pdfjs/wasm/jbig2_nowasm_fallback.js"),
+        JS,
+    ));
+    data.push((
+        "vendor/pdfjs/wasm/openjpeg_nowasm_fallback.js",
+        file!("vendor/pdfjs/wasm/openjpeg_nowasm_fallback.js"),
+        JS,
+    ));
+    data
 }
 
 /// The pages, by route name.
@@ -87,7 +133,7 @@ fn etag_of(body: &[u8]) -> String {
 }
 
 fn prepare(body: Vec<u8>, content_type: &'static str, is_asset: bool) -> Prepared {
-    // Every asset is text (SVG included); small ones gain nothing.
+    // Text (SVG included) and fonts compress; small files gain nothing.
     let gzip = (body.len() > 1024).then(|| {
         let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
         encoder.write_all(&body).expect("writing to memory");
