@@ -38,9 +38,8 @@ function drawChart(models) {
 
 // Differences in words: "items › row 2 › unit_price: expected 24.95, the model said 24.59".
 const Explain = (() => {
-  // The server says where a difference is, in words (`where`); a run
-  // recorded before it did shows its path as stored.
-  const where = (d) => d.where ?? (d.path || 'the answer');
+  // The server says where a difference is, in words.
+  const where = (d) => d.where;
   const value = (v) => {
     if (v === undefined || v === null) return 'null';
     if (typeof v === 'string') return `“${v}”`;

@@ -172,37 +172,10 @@ impl Serialize for FieldPath {
     }
 }
 
-impl FieldPath {
-    /// A path in the notation differences were stored in before they were
-    /// stored as steps (`items[1].price`, `items[+2]`): how runs recorded
-    /// then are read back.
-    fn from_notation(text: &str) -> Self {
-        let mut steps = Vec::new();
-        for part in text.split('.').filter(|p| !p.is_empty()) {
-            let (key, rows) = part.split_once('[').unwrap_or((part, ""));
-            if !key.is_empty() {
-                steps.push(Step::Key(key.to_owned()));
-            }
-            for row in rows.split('[').map(|r| r.trim_end_matches(']')) {
-                match row.strip_prefix('+').map(str::parse::<usize>) {
-                    Some(Ok(i)) => steps.push(Step::ExtraRow(i)),
-                    _ => {
-                        if let Ok(i) = row.parse::<usize>() {
-                            steps.push(Step::Row(i));
-                        }
-                    }
-                }
-            }
-        }
-        Self(steps)
-    }
-}
-
 impl<'de> Deserialize<'de> for FieldPath {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         let steps = match Value::deserialize(deserializer)? {
             Value::Array(steps) => steps,
-            Value::String(notation) => return Ok(Self::from_notation(&notation)),
             other => return Err(D::Error::custom(format!("{other} is no path"))),
         };
         steps
@@ -324,16 +297,12 @@ mod tests {
         );
         let back: StoredDiff = serde_json::from_value(stored).unwrap();
         assert_eq!((back.kind, back.path), (DiffKind::Extra, diff.path.clone()));
-        // A run recorded before paths were stored as steps reads the same.
-        let old: StoredDiff =
-            serde_json::from_value(json!({"kind": "extra", "path": "items[+0]"})).unwrap();
-        assert_eq!(old.path, diff.path);
-        let old: StoredDiff =
-            serde_json::from_value(json!({"kind": "missing", "path": "a.items[1].qty"})).unwrap();
-        assert_eq!(
-            old.path,
-            FieldPath::root().key("a").key("items").row(1).key("qty")
-        );
+        // Differences in the old notation were rewritten as steps (migration
+        // 034): a path as a string is no path any more.
+        assert!(serde_json::from_value::<StoredDiff>(
+            json!({"kind": "extra", "path": "items[+0]"})
+        )
+        .is_err());
         assert!(!DiffKind::Extra.costs_a_field() && DiffKind::Missing.costs_a_field());
     }
 }
