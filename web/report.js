@@ -54,12 +54,11 @@ const Explain = (() => {
   return { sentence };
 })();
 
-// Whether a difference (at the field `d.field`, as the server names it)
-// makes the field-map row's field wrong: it is at that field or at a value
-// holding it.
+// Whether a difference makes the field-map row's field wrong, as the
+// figures say: it costs a field, and is at one the row lists.
 function costs(d, row) {
-  return Array.isArray(d.field) && Array.isArray(row.path) && d.field.length <= row.path.length
-    && d.field.every((step, i) => step === row.path[i]);
+  const at = JSON.stringify(d.field);
+  return d.costs_field && row.costed_by.some((field) => JSON.stringify(field) === at);
 }
 
 // Each document: its image (for its owner), and every model, in the
@@ -145,15 +144,15 @@ async function showAgain(report, supabase, price) {
   });
 }
 
-async function showDocuments(report, runs, order, supabase) {
+async function showDocuments(report, runs, order, results, supabase) {
   const images = await documentImages(report, supabase);
   const display = Object.fromEntries((report.models || []).map((m) => [m.id, m.display_name]));
   const answer = (text) => { try { return JSON.stringify(JSON.parse(text), null, 2); } catch { return text || ''; } };
   App.$('#diffs').innerHTML = report.documents.map(({ name, index, pages = 1, first_page: first = index }) => {
     const mine = runs.filter((r) => r.image_index === index).sort((a, b) => order.indexOf(a.model_id) - order.indexOf(b.model_id));
-    const right = mine.filter((r) => r.passed).length;
+    const result = results[index];
     const number = App.text(Number(index) + 1);
-    return `<details class="document"><summary>Document ${number}: ${App.text(name)}${pages > 1 ? ` (${pages} pages)` : ''} <span class="muted">· ${right} of ${mine.length} models entirely right</span></summary>
+    return `<details class="document"><summary>Document ${number}: ${App.text(name)}${pages > 1 ? ` (${pages} pages)` : ''}${result ? ` <span class="muted">· ${App.text(result.right)} of ${App.text(result.of)} models entirely right</span>` : ''}</summary>
       ${images.slice(first, first + pages).map((image, page) => image?.signedUrl
         ? `<img class="document-image" loading="lazy" alt="Document ${number}, ${App.text(name)}${pages > 1 ? `, page ${page + 1} of ${pages}` : ''}" src="${App.text(image.signedUrl)}">` : '').join('')}
       ${mine.map((r) => {
@@ -207,16 +206,14 @@ const shareToken = new URLSearchParams(location.search).get('share');
   App.$('#title').textContent = report.name || 'Your report';
   const figures = report.figures;
   const price = (await App.price()).text;
-  // The figures computed once as the report finished, best first; a report
-  // finished before they were kept shows its plain summary.
-  const rows = figures ? figures.models.map((f) => ({
+  // The figures, computed once as the report finished (or, for a report
+  // finished before they were kept, when an engine next started), best
+  // first. The page shows them; it computes none.
+  const rows = (figures?.models || []).map((f) => ({
     model_id: f.model_id, name: f.display_name, pass: f.pass_rate, passInterval: f.pass_interval,
     fields: f.field_accuracy, fieldInterval: f.field_interval, cost: f.cost_usd, per1000: f.cost_per_1000_usd,
-    median: f.latency_p50_ms, n: f.latency_n, p95: f.latency_p95_ms, figures: true,
-  })) : (report.summary || [])
-    .sort((a, b) => b.field_accuracy - a.field_accuracy || b.accuracy - a.accuracy || a.total_cost - b.total_cost)
-    .map((m) => ({ model_id: m.model_id, name: m.model_id, pass: m.accuracy, fields: m.field_accuracy,
-      cost: m.total_cost, median: m.median_latency_ms, p95: m.p95_latency_ms }));
+    median: f.latency_p50_ms, n: f.latency_n, p95: f.latency_p95_ms,
+  }));
   App.$('#summary').innerHTML = `${App.text(report.runs_done)} of ${App.text(report.runs_planned)} runs · the model calls cost us ${App.money(report.cost_spent)} of your ${App.text(price)}`
     + (report.cut_short || report.status === 'failed' ? `<br>${App.text(report.status_reason)}` : '')
     + (report.refunded_at ? `<br><strong id="refund">Your ${App.text(price)} payment was refunded on ${new Date(report.refunded_at).toLocaleDateString()}.</strong>`
@@ -224,6 +221,9 @@ const shareToken = new URLSearchParams(location.search).get('share');
     + (report.owner && report.share_token ? `<br>Share: <code id="share-link">${App.text(`${location.origin}/report/${report.id}?share=${report.share_token}`)}</code>
       <button type="button" class="secondary" id="copy-share">Copy link</button>
       <br><small>Anyone with this link sees the results (models, scores, costs, documents' differences), not who paid${report.share_images ? ', and the document images' : ''}.</small>` : '');
+  if (!figures) {
+    App.$('#summary').innerHTML += '<br><span id="no-figures">This report\'s figures are not ready yet: they are computed as it finishes. Reload in a minute.</span>';
+  }
   if (figures?.unavailable?.length) {
     App.$('#summary').innerHTML += `<br><span id="unavailable">Not ranked: ${figures.unavailable.map((m) => App.text(m.display_name)).join(', ')}.`
       + ` No endpoint of ${figures.unavailable.length === 1 ? 'this model' : 'these models'} would read your documents without keeping or training on them, so ${figures.unavailable.length === 1 ? 'it was' : 'they were'} not run and cost nothing.</span>`;
@@ -237,10 +237,10 @@ const shareToken = new URLSearchParams(location.search).get('share');
   const small = (text) => `<br><small class="muted">${text}</small>`;
   App.$('#ranking tbody').innerHTML = rows.map((m) => {
     const p95 = m.p95 !== null && m.p95 !== undefined ? `${App.text(m.p95)} ms`
-      : m.figures ? `<small class="muted">needs ${App.text(figures.min_calls_for_p95 ?? 'more')} calls (n = ${App.text(m.n)})</small>` : '–';
+      : `<small class="muted">needs ${App.text(figures.min_calls_for_p95)} calls (n = ${App.text(m.n)})</small>`;
     return `<tr data-model="${App.text(m.model_id)}">
-    <td>${App.text(m.name)}${m.figures ? small(App.text(m.model_id)) : ''}</td><td class="num">${App.percent(m.pass)}${interval(m.passInterval)}</td><td class="num">${App.percent(m.fields)}${interval(m.fieldInterval)}</td>
-    <td class="num">${App.money(m.cost)}${m.figures ? small(`${App.money(m.per1000)} per 1,000 docs`) : ''}</td><td class="num">${App.text(m.median ?? '–')} ms${m.figures ? small(`n = ${App.text(m.n)}`) : ''}</td><td class="num">${p95}</td></tr>`;
+    <td>${App.text(m.name)}${small(App.text(m.model_id))}</td><td class="num">${App.percent(m.pass)}${interval(m.passInterval)}</td><td class="num">${App.percent(m.fields)}${interval(m.fieldInterval)}</td>
+    <td class="num">${App.money(m.cost)}${small(`${App.money(m.per1000)} per 1,000 docs`)}</td><td class="num">${App.text(m.median ?? '–')} ms${small(`n = ${App.text(m.n)}`)}</td><td class="num">${p95}</td></tr>`;
   }).join('');
   if (figures) {
     const showVerdict = () => { App.$('#verdict-text').textContent = figures.verdicts[document.querySelector('input[name="priority"]:checked').value]; };
@@ -250,10 +250,9 @@ const shareToken = new URLSearchParams(location.search).get('share');
     App.$('#verdict').hidden = false;
     const names = figures.models.map((m) => m.display_name);
     App.$('#field-map thead').innerHTML = `<tr><th scope="col">Field</th>${names.map((n) => `<th scope="col" class="num">${App.text(n)}</th>`).join('')}</tr>`;
-    const label = (f) => f.label ?? f.path;
-    App.$('#field-map tbody').innerHTML = figures.fields.map((f, i) => `<tr><th scope="row"><code>${App.text(label(f))}</code></th>${f.right.map((r, m) =>
+    App.$('#field-map tbody').innerHTML = figures.fields.map((f, i) => `<tr><th scope="row"><code>${App.text(f.label)}</code></th>${f.right.map((r, m) =>
       `<td class="num ${r === f.of ? 'pass' : r === 0 ? 'fail' : ''}">${r === f.of ? `${App.text(r)} of ${App.text(f.of)}`
-        : `<button type="button" class="cell" data-field="${i}" data-model="${m}" aria-label="${App.text(label(f))}, ${App.text(figures.models[m].display_name)}: ${App.text(r)} of ${App.text(f.of)} right; show where it went wrong">${App.text(r)} of ${App.text(f.of)}</button>`}</td>`).join('')}</tr>`).join('');
+        : `<button type="button" class="cell" data-field="${i}" data-model="${m}" aria-label="${App.text(f.label)}, ${App.text(figures.models[m].display_name)}: ${App.text(r)} of ${App.text(f.of)} right; show where it went wrong">${App.text(r)} of ${App.text(f.of)}</button>`}</td>`).join('')}</tr>`).join('');
     App.$('#field-map-panel').hidden = !figures.fields.length;
     App.$('#field-map').addEventListener('click', (event) => {
       const button = event.target.closest('button.cell');
@@ -262,19 +261,19 @@ const shareToken = new URLSearchParams(location.search).get('share');
       const names = Object.fromEntries(report.documents.map((d) => [d.index, `Document ${d.index + 1} (${d.name})`]));
       const wrong = (runs || []).filter((r) => r.model_id === model.model_id).flatMap((r) => {
         if (r.error) return [`${names[r.image_index]}: the call failed (${r.error}).`];
-        return r.field_diffs.filter((d) => d.kind !== 'note' && d.kind !== 'extra' && costs(d, field))
+        return r.field_diffs.filter((d) => costs(d, field))
           .map((d) => `${names[r.image_index]}: ${Explain.sentence(d)}`);
       });
-      App.$('#field-examples').innerHTML = `<h3>${App.text(model.display_name)} on <code>${App.text(label(field))}</code></h3>
+      App.$('#field-examples').innerHTML = `<h3>${App.text(model.display_name)} on <code>${App.text(field.label)}</code></h3>
         <ul>${wrong.map((w) => `<li>${App.text(w)}</li>`).join('')}</ul>`;
       App.$('#field-examples').hidden = false;
       App.$('#field-examples').focus();
     });
   }
-  drawChart(rows);
+  if (rows.length) drawChart(rows);
   describeRun(report, runs || []);
   await Promise.all([
     showAgain(report, supabase, price),
-    showDocuments(report, runs || [], rows.map((m) => m.model_id), supabase),
+    showDocuments(report, runs || [], rows.map((m) => m.model_id), figures?.document_results || [], supabase),
   ]);
 })();

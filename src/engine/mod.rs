@@ -77,6 +77,10 @@ impl Engine {
         let Some(limits) = self.load_limits(&mut shutdown).await else {
             return;
         };
+        let refigure = tokio::spawn(report::refigure_finished(
+            self.runner.clone(),
+            limits.clone(),
+        ));
         let mut backoff = Duration::from_millis(100);
         while !*shutdown.borrow() {
             let listener = match Listener::connect(&self.database).await {
@@ -101,6 +105,7 @@ impl Engine {
             }
         }
         self.drain(work).await;
+        refigure.abort();
         if let Some(catalog) = catalog {
             let _ = catalog.await;
         }

@@ -138,6 +138,13 @@ impl std::fmt::Display for FieldPath {
 pub struct Field(Vec<Option<String>>);
 
 impl Field {
+    /// This field and every value holding it, the answer itself first.
+    pub fn holders(&self) -> Vec<Field> {
+        (0..=self.0.len())
+            .map(|n| Field(self.0[..n].to_vec()))
+            .collect()
+    }
+
     /// The field as the report names it: `items[].price`.
     pub fn label(&self) -> String {
         let mut label = String::new();
@@ -220,6 +227,7 @@ impl Serialize for FieldDiff {
             #[serde(rename = "where")]
             place: String,
             field: Field,
+            costs_field: bool,
             expected: &'a Option<Value>,
             actual: &'a Option<Value>,
             #[serde(skip_serializing_if = "Option::is_none")]
@@ -230,6 +238,7 @@ impl Serialize for FieldDiff {
             path: &self.path,
             place: self.path.words(),
             field: self.path.field(),
+            costs_field: self.kind.costs_a_field(),
             expected: &self.expected,
             actual: &self.actual,
             note: &self.note,
@@ -264,6 +273,15 @@ mod tests {
         assert_eq!(price.words(), "items › row 2 › unit_price");
         assert_eq!(price.to_string(), "items[1].unit_price");
         assert_eq!(price.field().label(), "items[].unit_price");
+        assert_eq!(
+            price.field().holders(),
+            [
+                FieldPath::root().field(),
+                FieldPath::root().key("items").field(),
+                FieldPath::root().key("items").row(0).field(),
+                price.field()
+            ]
+        );
         assert_eq!(FieldPath::root().words(), "the answer");
         assert_eq!(
             FieldPath::root().key("items").extra_row(3).words(),
@@ -292,7 +310,7 @@ mod tests {
             stored,
             json!({
                 "kind": "extra", "path": ["items", {"extra": 0}], "where": "items › extra row 1",
-                "field": ["items", null], "expected": null, "actual": {"sku": "A-1"}
+                "field": ["items", null], "costs_field": false, "expected": null, "actual": {"sku": "A-1"}
             })
         );
         let back: StoredDiff = serde_json::from_value(stored).unwrap();

@@ -90,6 +90,7 @@ pub(super) fn field_rows(expected: &[&Value], models: &[&ModelRuns]) -> Vec<Fiel
         for (field, instances) in fields {
             let row = rows.entry(field.clone()).or_insert_with(|| FieldRow {
                 label: field.label(),
+                costed_by: field.holders(),
                 field,
                 right: vec![0; models.len()],
                 of: 0,

@@ -111,9 +111,21 @@ pub struct FieldRow {
     pub field: Field,
     /// The field as the report shows it: `items[].price`.
     pub label: String,
+    /// The fields a difference costing this one is at: this field and
+    /// every value holding it (a missing row costs its fields).
+    pub costed_by: Vec<Field>,
     /// Per model (in the report's order): documents with this field all
     /// right, of documents that have it.
     pub right: Vec<usize>,
+    pub of: usize,
+}
+
+/// How the ranked models read one document.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct DocumentResult {
+    /// Models that read it entirely right,
+    pub right: usize,
+    /// of the models that read it.
     pub of: usize,
 }
 
@@ -146,6 +158,8 @@ pub struct Figures {
     pub comparison: Option<Comparison>,
     pub sample_warning: Option<String>,
     pub fields: Vec<FieldRow>,
+    /// Per document, by index.
+    pub document_results: Vec<DocumentResult>,
     /// Models the data policy left without an endpoint, in the report's
     /// order.
     #[serde(skip_serializing_if = "Vec::is_empty")]
@@ -210,6 +224,17 @@ fn rank(expected: &[&Value], models: &[ModelName], runs: &[RunRow]) -> Figures {
     });
     let ranked: Vec<&ModelRuns> = figures.iter().map(|&(_, i)| &per_model[i]).collect();
     let fields = field_rows(expected, &ranked);
+    let document_results = (0..documents)
+        .map(|document| {
+            let read = ranked
+                .iter()
+                .filter_map(|model| model.runs.iter().find(|r| r.image_index == document));
+            let (right, of) = read.fold((0, 0), |(right, of), run| {
+                (right + usize::from(run.passed), of + 1)
+            });
+            DocumentResult { right, of }
+        })
+        .collect();
     let models: Vec<ModelFigures> = figures.into_iter().map(|(f, _)| f).collect();
     let verdicts = if models.is_empty() {
         let none = String::from("No model was run.");
@@ -233,6 +258,7 @@ fn rank(expected: &[&Value], models: &[ModelName], runs: &[RunRow]) -> Figures {
         sample_warning: sample_warning(documents, comparison.as_ref(), &models),
         comparison,
         fields,
+        document_results,
         models,
         unavailable: Vec::new(),
     }

@@ -239,6 +239,19 @@ fn the_field_map_folds_rows_and_counts_a_missing_row_against_its_fields() {
     );
     assert_eq!((row("items[].qty").right[0], row("items[].qty").of), (0, 2));
     assert_eq!(figures.fields[0].label, "items[].qty", "worst first");
+    let labels = |fields: &[Field]| fields.iter().map(Field::label).collect::<Vec<_>>();
+    assert_eq!(
+        labels(&row("items[].qty").costed_by),
+        ["", "items", "items[]", "items[].qty"],
+        "a difference at the answer, the list, a row or the field itself costs it"
+    );
+    assert_eq!(
+        figures.document_results,
+        [
+            DocumentResult { right: 0, of: 1 },
+            DocumentResult { right: 0, of: 1 }
+        ]
+    );
     let with_extra = figures_of(
         &expected[1..],
         &[name("m", "M")],
@@ -274,6 +287,14 @@ fn a_model_the_data_policy_left_without_an_endpoint_is_named_not_ranked() {
         ],
     );
     assert_eq!(figures.models.len(), 1, "only the model that ran is ranked");
+    assert_eq!(
+        figures.document_results,
+        [
+            DocumentResult { right: 1, of: 1 },
+            DocumentResult { right: 1, of: 1 }
+        ],
+        "each document read right by the one model ranked"
+    );
     assert_eq!(figures.models[0].model_id, "m");
     assert!(figures.comparison.is_none());
     assert_eq!(

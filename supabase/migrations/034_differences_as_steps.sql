@@ -1,10 +1,12 @@
--- Differences recorded before they were stored as steps: their path was a
--- string in the scoring policy's notation (`items[1].price`, an extra row
--- `items[+2]`, the answer itself ``), without the words and the field the
--- report page shows. Each is rewritten here the way the engine stores one
--- now (src/figures/diff.rs: `path` as steps, `where` in words, `field`
--- with rows folded), so nothing reads the old notation any more. Data
--- only: the helpers live in pg_temp and go with the session.
+-- Differences as the engine stores them now (src/figures/diff.rs): `path`
+-- as steps, `where` in words, `field` with rows folded, and `costs_field`
+-- (whether the difference makes an expected field wrong: not what the
+-- model added, not a note). Those recorded before were missing some: the
+-- oldest had a path in the scoring policy's notation (`items[1].price`, an
+-- extra row `items[+2]`, the answer itself ``) and none of the rest. Each
+-- is completed here, so nothing reads the old notation any more and the
+-- report page only shows what is stored. Data only: the helpers live in
+-- pg_temp and go with the session.
 
 CREATE FUNCTION pg_temp.path_steps(p_notation text) RETURNS jsonb
   LANGUAGE plpgsql IMMUTABLE
@@ -55,13 +57,14 @@ $function$;
 CREATE FUNCTION pg_temp.difference_as_steps(p_diff jsonb) RETURNS jsonb
   LANGUAGE sql IMMUTABLE
   AS $function$
-  select case
-    when jsonb_typeof(p_diff -> 'path') = 'string' or p_diff -> 'path' is null then
-      (select p_diff || jsonb_build_object('path', steps, 'where', pg_temp.path_words(steps),
-                                           'field', pg_temp.path_field(steps))
-         from (select pg_temp.path_steps(p_diff ->> 'path') as steps) s)
-    else p_diff
-  end
+  select d || jsonb_build_object('costs_field', coalesce((d -> 'costs_field'), to_jsonb(d ->> 'kind' not in ('extra', 'note'))))
+    from (select case
+                   when jsonb_typeof(p_diff -> 'path') is distinct from 'array' then
+                     (select p_diff || jsonb_build_object('path', steps, 'where', pg_temp.path_words(steps),
+                                                          'field', pg_temp.path_field(steps))
+                        from (select pg_temp.path_steps(p_diff ->> 'path') as steps) s)
+                   else p_diff
+                 end as d) completed
 $function$;
 
 UPDATE public.benchmark_runs b
@@ -69,4 +72,4 @@ UPDATE public.benchmark_runs b
                         from jsonb_array_elements(b.field_diffs) with ordinality as e(d, n))
  WHERE jsonb_typeof(b.field_diffs) = 'array'
    AND EXISTS (select 1 from jsonb_array_elements(b.field_diffs) d
-                where jsonb_typeof(d -> 'path') = 'string' or d -> 'path' is null);
+                where jsonb_typeof(d -> 'path') is distinct from 'array' or not d ? 'costs_field');

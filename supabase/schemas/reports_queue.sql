@@ -219,6 +219,39 @@ $$;
 
 COMMENT ON FUNCTION public.record_report_figures(uuid, uuid, jsonb) IS 'Stores a report''s figures (computed once by the engine) while the lease is held; false when it is not.';
 
+CREATE FUNCTION public.reports_to_refigure(p_after uuid, p_limit integer) RETURNS TABLE(id uuid, extraction_prompt text, json_schema jsonb, config_snapshot jsonb)
+    LANGUAGE sql STABLE SECURITY DEFINER
+    SET search_path TO ''
+    AS $$
+  select r.id, r.extraction_prompt, r.json_schema, r.config_snapshot
+    from public.reports r
+   where r.id > p_after
+     and r.status in ('complete', 'failed')
+     and (r.figures is null or not r.figures ? 'document_results')
+     and exists (select 1 from public.benchmark_runs b where b.report_id = r.id)
+   order by r.id
+   limit least(greatest(p_limit, 0), 100)
+$$;
+
+COMMENT ON FUNCTION public.reports_to_refigure(uuid, integer) IS 'Finished reports with runs whose figures are missing or older than what the report page reads (no document_results), after p_after in id order (at most 100): the engine computes their figures again from their runs when it starts.';
+
+CREATE FUNCTION public.record_refigured_report(p_report_id uuid, p_figures jsonb) RETURNS boolean
+    LANGUAGE sql SECURITY DEFINER
+    SET search_path TO ''
+    AS $$
+  with stored as (
+    update public.reports r
+       set figures = p_figures
+     where r.id = p_report_id
+       and r.status in ('complete', 'failed')
+       and (r.figures is null or not r.figures ? 'document_results')
+    returning 1
+  )
+  select exists (select 1 from stored)
+$$;
+
+COMMENT ON FUNCTION public.record_refigured_report(uuid, jsonb) IS 'Stores the figures computed again for a finished report that lacked them (see reports_to_refigure); false, writing nothing, for a report not finished or whose figures are current.';
+
 CREATE FUNCTION public.release_report(p_report_id uuid, p_lease_token uuid) RETURNS boolean
     LANGUAGE plpgsql SECURITY DEFINER
     SET search_path TO ''
@@ -346,6 +379,12 @@ GRANT ALL ON FUNCTION public.finish_report(p_report_id uuid, p_lease_token uuid,
 
 REVOKE ALL ON FUNCTION public.record_report_figures(p_report_id uuid, p_lease_token uuid, p_figures jsonb) FROM PUBLIC, anon, authenticated, service_role;
 GRANT ALL ON FUNCTION public.record_report_figures(p_report_id uuid, p_lease_token uuid, p_figures jsonb) TO service_role;
+
+REVOKE ALL ON FUNCTION public.reports_to_refigure(p_after uuid, p_limit integer) FROM PUBLIC, anon, authenticated, service_role;
+GRANT ALL ON FUNCTION public.reports_to_refigure(p_after uuid, p_limit integer) TO service_role;
+
+REVOKE ALL ON FUNCTION public.record_refigured_report(p_report_id uuid, p_figures jsonb) FROM PUBLIC, anon, authenticated, service_role;
+GRANT ALL ON FUNCTION public.record_refigured_report(p_report_id uuid, p_figures jsonb) TO service_role;
 
 REVOKE ALL ON FUNCTION public.release_report(p_report_id uuid, p_lease_token uuid) FROM PUBLIC, anon, authenticated, service_role;
 GRANT ALL ON FUNCTION public.release_report(p_report_id uuid, p_lease_token uuid) TO service_role;

@@ -1,8 +1,8 @@
--- Migration 034 rewrites differences recorded in the old path notation the
--- way the engine stores them now (src/figures/diff.rs): path as steps,
--- where in words, field with rows folded. Runs it again here on such rows.
+-- Migration 034 completes differences recorded before the engine stored
+-- them as it does now (src/figures/diff.rs): path as steps, where in
+-- words, field with rows folded, costs_field. Runs it again on such rows.
 begin;
-select plan(6);
+select plan(7);
 
 insert into auth.users (id, email) values ('a0000000-0000-4000-8000-00000000000a', 'owner@example.test');
 insert into public.benchmark_drafts (id, user_id, status, upload_data, schema_data, selected_models)
@@ -37,20 +37,23 @@ create temporary table rewritten as
 
 select is((select d from rewritten where n = 1),
           '{"kind": "mismatch", "path": ["items", 1, "unit_price"], "where": "items › row 2 › unit_price",
-            "field": ["items", null, "unit_price"], "expected": 24.95, "actual": 24.59}'::jsonb,
+            "field": ["items", null, "unit_price"], "costs_field": true, "expected": 24.95, "actual": 24.59}'::jsonb,
           'a row''s field: steps, words and the field it is at');
 select is((select d from rewritten where n = 2),
           '{"kind": "extra", "path": ["items", {"extra": 2}], "where": "items › extra row 3",
-            "field": ["items", null], "expected": null, "actual": {"sku": "A-1"}}'::jsonb,
+            "field": ["items", null], "costs_field": false, "expected": null, "actual": {"sku": "A-1"}}'::jsonb,
           'an extra row');
 select is((select (d -> 'path') || (d -> 'field') || jsonb_build_array(d -> 'where') from rewritten where n = 3),
           '["total", "total", "total"]'::jsonb, 'a top-level field');
 select is((select d from rewritten where n = 4),
-          '{"kind": "note", "path": [], "where": "the answer", "field": [], "expected": null, "actual": null,
+          '{"kind": "note", "path": [], "where": "the answer", "field": [], "costs_field": false, "expected": null, "actual": null,
             "note": "asked in the prompt only"}'::jsonb,
           'the answer itself, its note kept');
 select is((select field_diffs from public.benchmark_runs where model_id = 'openai/gpt-4o-mini'),
-          (select field_diffs from stored_now), 'a difference stored as steps is left as it is');
+          (select jsonb_build_array(field_diffs -> 0 || '{"costs_field": true}') from stored_now),
+          'a difference stored as steps only learns whether it costs a field');
+select is((select count(*)::int from public.benchmark_runs b, jsonb_array_elements(b.field_diffs) d
+            where not d ? 'costs_field'), 0, 'every difference says whether it costs a field');
 select is((select count(*)::int from public.benchmark_runs b, jsonb_array_elements(b.field_diffs) d
             where jsonb_typeof(d -> 'path') <> 'array'), 0, 'no difference keeps the old notation');
 

@@ -1,8 +1,10 @@
 -- A report's figures are written once, by the engine holding its lease,
 -- while it runs; the owner and a share-link holder read them through
--- read_report(), nobody else.
+-- read_report(), nobody else. A finished report whose figures are missing
+-- or older than the page reads (no document_results) is listed for the
+-- engine to compute them again from its runs, once.
 begin;
-select plan(7);
+select plan(12);
 
 insert into auth.users (id, email) values ('a0000000-0000-4000-8000-00000000000a', 'owner@example.test'),
                                           ('b0000000-0000-4000-8000-00000000000b', 'other@example.test');
@@ -20,6 +22,20 @@ select is(public.record_report_figures((select id from claimed), (select lease_t
 select public.finish_report((select id from claimed), (select lease_token from claimed), 'complete');
 select is(public.record_report_figures((select id from claimed), (select lease_token from claimed), '{"version": 2}'), false,
           'a finished report''s figures stay as they were');
+
+select is(array(select id from public.reports_to_refigure('00000000-0000-0000-0000-000000000000', 10)), '{}'::uuid[],
+          'a finished report without runs has nothing to compute figures from');
+insert into public.benchmark_runs (report_id, model_id, image_index, passed, fields_total, fields_matched)
+values ((select id from claimed), 'openai/gpt-4o', 0, true, 1, 1);
+select is(array(select id from public.reports_to_refigure('00000000-0000-0000-0000-000000000000', 10)),
+          array[(select id from claimed)], 'one with runs and figures the page cannot read whole is listed');
+select is(array(select id from public.reports_to_refigure((select id from claimed), 10)), '{}'::uuid[],
+          'after itself, in id order, nothing');
+select is(public.record_refigured_report((select id from claimed), '{"version": 1, "documents": 1, "document_results": []}'), true,
+          'its figures are computed again once');
+select is(public.record_refigured_report((select id from claimed), '{"version": 9, "document_results": []}'), false,
+          'and then stay');
+update public.reports set figures = '{"version": 1, "documents": 1}' where id = (select id from claimed);
 select throws_ok($$update public.reports set figures = jsonb_build_object('x', repeat('x', 3 * 1024 * 1024))$$, '23514', null,
                  'figures are bounded in size');
 

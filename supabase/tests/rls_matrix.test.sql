@@ -189,6 +189,10 @@ select pg_temp.cells('functions', 'record_runs', $q$select public.record_runs(r.
                                                    'no privilege', 'no privilege', 'no privilege', 'allowed');
 select pg_temp.cells('functions', 'record_report_figures', $q$select public.record_report_figures(r.id, r.lease_token, '{"version": 1}') from public.claim_next_report('w', 30) r$q$,
                                                    'no privilege', 'no privilege', 'no privilege', 'allowed');
+select pg_temp.cells('functions', 'reports_to_refigure', $q$select 1 from public.reports_to_refigure('00000000-0000-0000-0000-000000000000', 10) r$q$,
+                                                   'no privilege', 'no privilege', 'no privilege', 'no rows');
+select pg_temp.cells('functions', 'record_refigured_report', $q$select 1 where public.record_refigured_report('e0000000-0000-4000-8000-0000000000e2', '{"version": 2}')$q$,
+                                                   'no privilege', 'no privilege', 'no privilege', 'no rows');
 select pg_temp.cells('functions', 'open_checkout_session', $q$select public.open_checkout_session('cs_open', 'd0000000-0000-4000-8000-0000000000d1')$q$,
                                                    'no privilege', 'no privilege', 'no privilege', 'allowed');
 select pg_temp.cells('functions', 'sync_model_catalog', $q$select public.sync_model_catalog('[{"id": "openai/gpt-4o", "prompt_usd_per_mtok": "0", "completion_usd_per_mtok": "0"}]')$q$,

@@ -117,6 +117,8 @@ test('sign in, pay, watch the run and read the report', { timeout: 180_000 }, as
     await cell.click();
     assert.match(await page.textContent('#field-examples li'), /^Document \d \(invoice-\d\.png\): /);
     // Each document: its image for its owner, every model in the ranking's order.
+    assert.match(await page.textContent('#diffs details.document summary'), /· [0-3] of 3 models entirely right$/,
+      'each document says how many models read it right, as the figures count it');
     await page.click('#diffs details.document summary');
     await page.waitForFunction(() => document.querySelector('.document-image')?.naturalWidth > 0);
     const order = await page.locator('#ranking tbody tr').evaluateAll((rows) => rows.map((r) => r.dataset.model));

@@ -122,6 +122,39 @@ async fn a_paid_report_runs_every_model_on_every_image_once_and_completes() {
         .as_str()
         .unwrap()
         .starts_with("With 6 documents"));
+    let documents = figures["document_results"].as_array().unwrap();
+    assert_eq!(documents.len(), 6);
+    assert!(documents.iter().all(|d| d["of"] == 3));
+
+    // A report finished without figures (before they were kept, or when
+    // they could not be computed) gets them when an engine next starts,
+    // the same as at its end, and no model is called for them.
+    db.execute(
+        "update public.reports set figures = null where id = $1",
+        &[&report],
+    )
+    .await
+    .unwrap();
+    let calls_before = world.provider.calls().len();
+    let engine = world.start_engine(Limits::default(), CALL_TIMEOUT);
+    let mut again = None;
+    for _ in 0..200 {
+        again = db
+            .query_one(
+                "select figures from public.reports where id = $1",
+                &[&report],
+            )
+            .await
+            .unwrap()
+            .get::<_, Option<serde_json::Value>>(0);
+        if again.is_some() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    engine.shutdown().await;
+    assert_eq!(again.as_ref(), Some(&figures));
+    assert_eq!(world.provider.calls().len(), calls_before);
 }
 
 #[tokio::test]

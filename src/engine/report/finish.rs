@@ -11,7 +11,7 @@ use super::snapshot::Snapshot;
 use super::{RunError, Runner};
 use crate::config::RunLimits;
 use crate::engine::store::{Lease, Outcome};
-use crate::figures::{self, ModelName, RunRow};
+use crate::figures::{self, Figures, ModelName, RunRow};
 
 /// A report's runs, counted when it ends.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -81,14 +81,23 @@ pub(super) fn outcome(
 
 /// Computes the report's figures from `runs` (every run it holds) and
 /// stores them before it finishes. A report is never held back for its
-/// figures: if they cannot be computed it finishes without them (the page
-/// then shows the plain summary).
+/// figures: if they cannot be computed it finishes without them (the
+/// engine tries again when it next starts: `refigure`).
 pub(super) async fn record_figures(
     runner: &Runner,
     lease: &Lease,
     snapshot: &Snapshot,
     runs: Vec<RunRow>,
 ) -> Result<(), RunError> {
+    if let Some(figures) = compute_figures(snapshot, runs).await {
+        runner.store.record_figures(lease, &figures).await?;
+    }
+    Ok(())
+}
+
+/// A report's figures from its snapshot and every run it holds, computed
+/// off the async threads; none (logged) if the computation failed.
+pub(super) async fn compute_figures(snapshot: &Snapshot, runs: Vec<RunRow>) -> Option<Figures> {
     let expected: Vec<_> = snapshot
         .documents
         .iter()
@@ -107,11 +116,9 @@ pub(super) async fn record_figures(
         figures::compute(&expected, &models, &runs)
     })
     .await;
-    match computed {
-        Ok(figures) => runner.store.record_figures(lease, &figures).await?,
-        Err(error) => tracing::error!(%error, "the report's figures could not be computed"),
-    }
-    Ok(())
+    computed
+        .inspect_err(|error| tracing::error!(%error, "the report's figures could not be computed"))
+        .ok()
 }
 
 pub(super) async fn finish(

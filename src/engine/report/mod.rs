@@ -10,10 +10,14 @@
 //! 4. `finish`: the outcome from the runs, the figures stored, the report
 //!    finished; or handed back for another engine, or left to the engine
 //!    that holds it now.
+//!
+//! `refigure` computes again, when the engine starts, the figures of
+//! finished reports that lack what the report page reads.
 
 mod cell;
 mod finish;
 mod recorder;
+mod refigure;
 mod run_loop;
 pub mod snapshot;
 
@@ -28,6 +32,7 @@ use super::images::ImageSource;
 use super::limits::ProductLimits;
 use super::store::{ClaimedReport, Outcome, Store, StoreError};
 use crate::config::RunLimits;
+pub use refigure::refigure_finished;
 use run_loop::{Admission, Ending};
 use snapshot::Snapshot;
 

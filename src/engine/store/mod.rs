@@ -24,7 +24,7 @@ pub use catalog::SyncSummary;
 pub use followups::{AfterFailure, DueFollowup, FollowupKind, RefundState, Subject};
 pub use ledger::{CallToReserve, RunRecord};
 pub use listener::Listener;
-pub use reports::{ClaimedReport, Outcome};
+pub use reports::{ClaimedReport, FinishedReport, Outcome};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {

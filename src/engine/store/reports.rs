@@ -1,7 +1,8 @@
 //! Claiming, fencing and finishing reports: `claim_next_report`,
 //! `renew_report_lease`, `release_report`, `finish_report`,
 //! `record_report_figures` (supabase/schemas/reports_queue.sql), and the
-//! runs a report has recorded.
+//! runs a report has recorded; finished reports whose figures are computed
+//! again (`reports_to_refigure`, `record_refigured_report`).
 
 use std::collections::HashSet;
 use std::time::Duration;
@@ -40,6 +41,27 @@ impl ClaimedReport {
             config_snapshot: row.try_get("config_snapshot")?,
             runs_planned: row.try_get("runs_planned")?,
             started_at: row.try_get("started_at")?,
+        })
+    }
+}
+
+/// A finished report whose figures are computed again, with what its
+/// snapshot needs.
+#[derive(Debug, Clone)]
+pub struct FinishedReport {
+    pub id: Uuid,
+    pub extraction_prompt: String,
+    pub json_schema: Option<serde_json::Value>,
+    pub config_snapshot: serde_json::Value,
+}
+
+impl FinishedReport {
+    fn from_row(row: &Row) -> Result<Self, tokio_postgres::Error> {
+        Ok(Self {
+            id: row.try_get("id")?,
+            extraction_prompt: row.try_get("extraction_prompt")?,
+            json_schema: row.try_get("json_schema")?,
+            config_snapshot: row.try_get("config_snapshot")?,
         })
     }
 }
@@ -169,6 +191,49 @@ impl Store {
                 )
                 .await?;
             held(lease, row.try_get("held")?)
+        })
+        .await
+    }
+
+    /// Finished reports after `after` (in id order, at most `limit`) whose
+    /// figures are missing or older than the report page reads.
+    pub async fn reports_to_refigure(
+        &self,
+        after: Uuid,
+        limit: i32,
+    ) -> Result<Vec<FinishedReport>, StoreError> {
+        self.persistently(|client| async move {
+            let rows = client
+                .query(
+                    "select * from public.reports_to_refigure($1, $2)",
+                    &[&after, &limit],
+                )
+                .await?;
+            Ok(rows
+                .iter()
+                .map(FinishedReport::from_row)
+                .collect::<Result<_, _>>()?)
+        })
+        .await
+    }
+
+    /// Stores a finished report's figures computed again; false when they
+    /// were current already (another engine got there first).
+    pub async fn record_refigured(
+        &self,
+        report_id: Uuid,
+        figures: &Figures,
+    ) -> Result<bool, StoreError> {
+        let figures = serde_json::to_value(figures).unwrap_or_default();
+        let figures = &figures;
+        self.persistently(|client| async move {
+            let row = client
+                .query_one(
+                    "select public.record_refigured_report($1, $2) as stored",
+                    &[&report_id, figures],
+                )
+                .await?;
+            Ok(row.try_get("stored")?)
         })
         .await
     }
