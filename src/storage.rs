@@ -2,6 +2,8 @@
 //! one rule for the names we read (the database's), and one way to turn a
 //! name into the URL that reads it with the service role.
 
+use crate::config::{ExposeSecret, SecretString};
+
 /// The private bucket of the images users benchmark (migration 002).
 pub const BENCHMARK_IMAGES: &str = "benchmark-images";
 
@@ -29,6 +31,21 @@ pub fn name_is_safe(name: &str) -> bool {
 /// ready draft cannot hold one, so this is a second line).
 pub fn object_url(storage_url: &str, bucket: &str, name: &str) -> Option<String> {
     name_is_safe(name).then(|| format!("{storage_url}/object/{bucket}/{name}"))
+}
+
+/// A download of object `name` in `bucket` with the service-role key
+/// (which reads any user's folder: callers read only names a draft's
+/// checks put in its owner's); `None` as for `object_url`.
+pub fn service_download(
+    http: &reqwest::Client,
+    storage_url: &str,
+    service_role_key: &SecretString,
+    bucket: &str,
+    name: &str,
+) -> Option<reqwest::RequestBuilder> {
+    let url = object_url(storage_url, bucket, name)?;
+    let key = service_role_key.expose_secret();
+    Some(http.get(url).bearer_auth(key).header("apikey", key))
 }
 
 #[cfg(test)]

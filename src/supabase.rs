@@ -197,14 +197,16 @@ impl Supabase {
         bucket: &str,
         path: &str,
     ) -> Result<Option<reqwest::Response>, SupabaseError> {
-        let Some(url) = crate::storage::object_url(&self.storage_url, bucket, path) else {
+        let Some(download) = crate::storage::service_download(
+            &self.http,
+            &self.storage_url,
+            &self.service_role_key,
+            bucket,
+            path,
+        ) else {
             return Ok(None);
         };
-        let response = self
-            .http
-            .get(url)
-            .bearer_auth(self.service_role_key.expose_secret())
-            .header("apikey", self.service_role_key.expose_secret())
+        let response = download
             .send()
             .await
             .map_err(|e| SupabaseError::Unavailable(e.to_string()))?;

@@ -24,7 +24,7 @@ use bytes::Bytes;
 use futures_util::StreamExt;
 use tokio::sync::{watch, Semaphore};
 
-use crate::config::{ExposeSecret, SecretString};
+use crate::config::SecretString;
 use crate::storage;
 
 mod prepare;
@@ -335,21 +335,20 @@ impl ImageSource {
     /// The bytes of the page at `path` in the `benchmark-images` bucket;
     /// one of more than `max_bytes` is refused.
     async fn fetch(&self, path: &str, max_bytes: usize) -> Result<Vec<u8>, String> {
-        let url = storage::object_url(&self.storage_url, storage::BENCHMARK_IMAGES, path)
-            .ok_or_else(|| format!("the image path {path:?} is not a storage name we can read"))?;
-        let mut response = self
-            .http
-            .get(url)
-            .bearer_auth(self.service_role_key.expose_secret())
-            .header("apikey", self.service_role_key.expose_secret())
-            .send()
-            .await
-            .map_err(|e| {
-                format!(
-                    "the image {path} could not be downloaded: {}",
-                    e.without_url()
-                )
-            })?;
+        let download = storage::service_download(
+            &self.http,
+            &self.storage_url,
+            &self.service_role_key,
+            storage::BENCHMARK_IMAGES,
+            path,
+        )
+        .ok_or_else(|| format!("the image path {path:?} is not a storage name we can read"))?;
+        let mut response = download.send().await.map_err(|e| {
+            format!(
+                "the image {path} could not be downloaded: {}",
+                e.without_url()
+            )
+        })?;
         if !response.status().is_success() {
             return Err(format!(
                 "the image {path} could not be read from storage (HTTP {})",

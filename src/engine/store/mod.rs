@@ -113,6 +113,21 @@ impl Store {
             .map_err(|e| fenced(lease, e))
     }
 
+    /// The yes or no of one call of a database function (`sql` names it
+    /// `answer`), asked `persistently`: whether a fenced write found its
+    /// lease, or whether something was stored.
+    async fn answer(
+        &self,
+        sql: &'static str,
+        params: &[&(dyn tokio_postgres::types::ToSql + Sync)],
+    ) -> Result<bool, StoreError> {
+        self.persistently(|client| async move {
+            let row = client.query_one(sql, params).await?;
+            Ok(row.try_get("answer")?)
+        })
+        .await
+    }
+
     /// A last step of a report (its tally, finishing it, handing it back),
     /// on a fresh connection, and again on another when one breaks under it
     /// (a pooled connection the server has just closed looks alive until

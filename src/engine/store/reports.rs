@@ -113,16 +113,11 @@ impl Store {
 
     /// Hands the report back untouched, for another engine to take at once.
     pub async fn release(&self, lease: &Lease) -> Result<(), StoreError> {
-        self.persistently(|client| async move {
-            let row = client
-                .query_one(
-                    "select public.release_report($1, $2) as held",
-                    &[&lease.report_id, &lease.token],
-                )
-                .await?;
-            held(lease, row.try_get("held")?)
-        })
-        .await
+        let sql = "select public.release_report($1, $2) as answer";
+        held(
+            lease,
+            self.answer(sql, &[&lease.report_id, &lease.token]).await?,
+        )
     }
 
     /// Ends the report. Fenced: a lost lease writes nothing.
@@ -134,16 +129,10 @@ impl Store {
             } => ("complete", Some(why.as_str()), true),
             Outcome::Failed { reason } => ("failed", Some(reason.as_str()), false),
         };
-        self.persistently(|client| async move {
-            let row = client
-                .query_one(
-                    "select public.finish_report($1, $2, $3, $4, $5) as held",
-                    &[&lease.report_id, &lease.token, &status, &reason, &cut_short],
-                )
-                .await?;
-            held(lease, row.try_get("held")?)
-        })
-        .await
+        let sql = "select public.finish_report($1, $2, $3, $4, $5) as answer";
+        let params: [&(dyn tokio_postgres::types::ToSql + Sync); 5] =
+            [&lease.report_id, &lease.token, &status, &reason, &cut_short];
+        held(lease, self.answer(sql, &params).await?)
     }
 
     /// The (model, image index) cells that already have a result.
@@ -182,19 +171,13 @@ impl Store {
     /// Stores a report's figures while it is still ours to finish.
     pub async fn record_figures(&self, lease: &Lease, figures: &Figures) -> Result<(), StoreError> {
         let figures = serde_json::to_value(figures).unwrap_or_default();
-        let figures = &figures;
-        self.persistently(|client| async move {
-            let row = client
-                .query_one(
-                    "select public.record_report_figures($1, $2, $3) as held",
-                    &[&lease.report_id, &lease.token, figures],
-                )
-                .await?;
-            held(lease, row.try_get("held")?)
-        })
-        .await
+        let sql = "select public.record_report_figures($1, $2, $3) as answer";
+        held(
+            lease,
+            self.answer(sql, &[&lease.report_id, &lease.token, &figures])
+                .await?,
+        )
     }
-
     /// Finished reports after `after` (in id order, at most `limit`) whose
     /// figures are missing or older than the report page reads.
     pub async fn reports_to_refigure(
@@ -225,17 +208,8 @@ impl Store {
         figures: &Figures,
     ) -> Result<bool, StoreError> {
         let figures = serde_json::to_value(figures).unwrap_or_default();
-        let figures = &figures;
-        self.persistently(|client| async move {
-            let row = client
-                .query_one(
-                    "select public.record_refigured_report($1, $2) as stored",
-                    &[&report_id, figures],
-                )
-                .await?;
-            Ok(row.try_get("stored")?)
-        })
-        .await
+        let sql = "select public.record_refigured_report($1, $2) as answer";
+        self.answer(sql, &[&report_id, &figures]).await
     }
 }
 
