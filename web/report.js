@@ -214,7 +214,7 @@ const shareToken = new URLSearchParams(location.search).get('share');
     fields: f.field_accuracy, fieldInterval: f.field_interval, cost: f.cost_usd, per1000: f.cost_per_1000_usd,
     median: f.latency_p50_ms, n: f.latency_n, p95: f.latency_p95_ms,
   }));
-  App.$('#summary').innerHTML = `${App.text(report.runs_done)} of ${App.text(report.runs_planned)} runs · the model calls cost us ${App.money(report.cost_spent)} of your ${App.text(price)}`
+  App.$('#summary').innerHTML = `${App.text(report.runs_done)} of ${App.text(report.runs_planned)} runs · the model calls cost ${App.money(report.cost_spent)} in all`
     + (report.cut_short || report.status === 'failed' ? `<br>${App.text(report.status_reason)}` : '')
     + (report.refunded_at ? `<br><strong id="refund">Your ${App.text(price)} payment was refunded on ${new Date(report.refunded_at).toLocaleDateString()}.</strong>`
       : report.owner && report.status === 'failed' ? `<br><strong id="refund">Your ${App.text(price)} payment is being refunded.</strong>` : '')

@@ -120,10 +120,22 @@ pub struct StripeClient {
     secret_key: SecretString,
 }
 
+/// The Stripe API version every request is made with, whatever the
+/// account's default: the shapes this client reads are this version's. The
+/// webhook endpoint is created with the same version (docs/deploy.md), so
+/// events arrive in them too.
+pub const STRIPE_API_VERSION: &str = "2025-02-24.acacia";
+
 impl StripeClient {
     pub fn new(settings: &StripeApi) -> Self {
+        let mut headers = reqwest::header::HeaderMap::new();
+        headers.insert(
+            "Stripe-Version",
+            reqwest::header::HeaderValue::from_static(STRIPE_API_VERSION),
+        );
         let http = reqwest::Client::builder()
             .timeout(Duration::from_secs(20))
+            .default_headers(headers)
             .build()
             .expect("the HTTP client builds");
         Self {

@@ -548,6 +548,8 @@ async fn a_finished_report_is_emailed_once() {
 async fn a_paid_report_that_produced_nothing_fails_is_refunded_once_and_says_why() {
     let world = TestWorld::new(2, |config| config.faults.rate_500 = 1.0).await;
     let report = world.paid_report(2).await;
+    // The test paid as a buyer would, with the session it made itself.
+    let before = world.stripe.api_versions().len();
     let engine = world.start_engine(Limits::default(), CALL_TIMEOUT);
     let states = world
         .wait_finished(&[report], Duration::from_secs(60))
@@ -593,6 +595,14 @@ async fn a_paid_report_that_produced_nothing_fails_is_refunded_once_and_says_why
     );
     assert_eq!(refunds[0]["amount"], 1499);
     assert_eq!(refunds[0]["metadata"]["report_id"], report.to_string());
+    let versions = world.stripe.api_versions().split_off(before);
+    assert!(
+        !versions.is_empty()
+            && versions
+                .iter()
+                .all(|v| v.as_deref() == Some(modelpick::stripe::client::STRIPE_API_VERSION)),
+        "every Stripe request pins the API version: {versions:?}"
+    );
     let emails = world.resend.sent();
     assert_eq!(emails.len(), 1);
     assert_eq!(

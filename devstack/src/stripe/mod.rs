@@ -77,6 +77,8 @@ struct State {
     retrievals: Vec<String>,
     /// `POST /v1/checkout/sessions` requests, idempotent replays included.
     creations: usize,
+    /// The `Stripe-Version` of every API request admitted, in order.
+    api_versions: Vec<Option<String>>,
 }
 
 #[derive(Clone)]
@@ -108,6 +110,12 @@ impl RunningStripe {
     /// request to Stripe, whether or not it made a new session).
     pub fn sessions_created(&self) -> usize {
         self.stripe.state.lock().unwrap().creations
+    }
+
+    /// The `Stripe-Version` every API request so far was sent with (none:
+    /// the account's default).
+    pub fn api_versions(&self) -> Vec<Option<String>> {
+        self.stripe.state.lock().unwrap().api_versions.clone()
     }
 
     /// Every session id retrieved so far, in order.
@@ -257,6 +265,20 @@ fn routes(
         .unify()
 }
 
+/// Whether `version` is a Stripe API version as Stripe names them
+/// (`2025-02-24.acacia`): a date, a dot, a release name.
+fn is_api_version(version: &str) -> bool {
+    let (date, name) = version.split_once('.').unwrap_or((version, ""));
+    let date: Vec<&str> = date.split('-').collect();
+    date.len() == 3
+        && [4, 2, 2]
+            .iter()
+            .zip(&date)
+            .all(|(n, part)| part.len() == *n && part.bytes().all(|b| b.is_ascii_digit()))
+        && !name.is_empty()
+        && name.bytes().all(|b| b.is_ascii_lowercase())
+}
+
 fn authorized(headers: &HeaderMap) -> bool {
     headers
         .get(header::AUTHORIZATION)
@@ -266,16 +288,38 @@ fn authorized(headers: &HeaderMap) -> bool {
 }
 
 impl Stripe {
-    /// Stripe's `Idempotency-Key`: the same key with the same parameters
-    /// replays the first answer; with other parameters it is an error.
-    fn idempotent(&self, headers: &HeaderMap, body: &[u8], create: Create) -> Response {
+    /// Stripe's checks before any API request: a secret key (401), and a
+    /// `Stripe-Version`, when sent, that names a version (400; without
+    /// one the account's default applies). The version sent is recorded.
+    fn admit(&self, headers: &HeaderMap) -> Option<Response> {
         if !authorized(headers) {
-            return stripe_error(
+            return Some(stripe_error(
                 StatusCode::UNAUTHORIZED,
                 "invalid_request_error",
                 "Invalid API Key provided.".into(),
                 None,
-            );
+            ));
+        }
+        let version = headers
+            .get("stripe-version")
+            .map(|v| v.to_str().unwrap_or_default().to_owned());
+        if let Some(bad) = version.as_deref().filter(|v| !is_api_version(v)) {
+            return Some(stripe_error(
+                StatusCode::BAD_REQUEST,
+                "invalid_request_error",
+                format!("Invalid Stripe API version: {bad}"),
+                None,
+            ));
+        }
+        self.state.lock().unwrap().api_versions.push(version);
+        None
+    }
+
+    /// Stripe's `Idempotency-Key`: the same key with the same parameters
+    /// replays the first answer; with other parameters it is an error.
+    fn idempotent(&self, headers: &HeaderMap, body: &[u8], create: Create) -> Response {
+        if let Some(refused) = self.admit(headers) {
+            return refused;
         }
         let Ok(params) = serde_urlencoded::from_bytes::<Vec<(String, String)>>(body).map(Form)
         else {

@@ -6,7 +6,7 @@ use warp::http::{header, HeaderMap, StatusCode};
 use warp::reply::{Reply, Response};
 
 use super::form::Form;
-use super::{authorized, random_id, stripe_error, Refusal, Stripe};
+use super::{random_id, stripe_error, Refusal, Stripe};
 
 impl Stripe {
     pub(super) fn create_session(&self, form: &Form) -> Result<Value, Refusal> {
@@ -59,13 +59,8 @@ impl Stripe {
     }
 
     pub(super) fn retrieve_session(&self, headers: &HeaderMap, id: &str) -> Response {
-        if !authorized(headers) {
-            return stripe_error(
-                StatusCode::UNAUTHORIZED,
-                "invalid_request_error",
-                "Invalid API Key provided.".into(),
-                None,
-            );
+        if let Some(refused) = self.admit(headers) {
+            return refused;
         }
         let mut state = self.state.lock().unwrap();
         state.retrievals.push(id.to_owned());
@@ -84,13 +79,8 @@ impl Stripe {
     /// longer be paid; `checkout.session.expired` goes out. Any other is
     /// refused, as Stripe does.
     pub(super) fn expire_session(&self, headers: &HeaderMap, id: &str) -> Response {
-        if !authorized(headers) {
-            return stripe_error(
-                StatusCode::UNAUTHORIZED,
-                "invalid_request_error",
-                "Invalid API Key provided.".into(),
-                None,
-            );
+        if let Some(refused) = self.admit(headers) {
+            return refused;
         }
         let expired = {
             let mut state = self.state.lock().unwrap();
