@@ -60,6 +60,7 @@ pub fn sidecar(settings: Settings, clock: Clock) -> AppState {
         images: ReadBudget::new(ReadBudget::IMAGES_AT_ONCE),
         settings: Arc::new(settings),
         clock,
+        ready: Default::default(),
     }
 }
 

@@ -175,6 +175,11 @@ impl Supabase {
         .await
     }
 
+    /// What `/ready` judges the service by (`public.readiness()`).
+    pub async fn readiness(&self) -> Result<crate::sidecar::Readiness, SupabaseError> {
+        Self::send(self.service_rpc("readiness", json!({}))).await
+    }
+
     /// The image paths of a report for its share link's holder, when the
     /// owner shares its images; `None` otherwise.
     pub async fn shared_report_images(

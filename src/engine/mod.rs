@@ -158,6 +158,9 @@ impl Engine {
                 _ = sweep.tick() => {
                     self.fill(limits, &mut work.reports, shutdown).await;
                     self.follow_up(&mut work.followups);
+                    if let Err(error) = self.runner.store.record_sweep(&self.worker_id).await {
+                        tracing::warn!(%error, "the sweep could not be recorded for /ready");
+                    }
                 }
                 Some(_) = work.followups.join_next(), if !work.followups.is_empty() => {}
                 _ = health.tick() => {

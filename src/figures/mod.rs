@@ -199,6 +199,21 @@ pub fn compute(expected: &[&Value], models: &[ModelName], runs: &[RunRow]) -> Fi
     }
 }
 
+/// Per document, how many of the ranked models read it entirely right.
+fn document_results(documents: usize, ranked: &[&ModelRuns]) -> Vec<DocumentResult> {
+    (0..documents)
+        .map(|document| {
+            let read = ranked
+                .iter()
+                .filter_map(|model| model.runs.iter().find(|r| r.image_index == document));
+            let (right, of) = read.fold((0, 0), |(right, of), run| {
+                (right + usize::from(run.passed), of + 1)
+            });
+            DocumentResult { right, of }
+        })
+        .collect()
+}
+
 fn rank(expected: &[&Value], models: &[ModelName], runs: &[RunRow]) -> Figures {
     let documents = expected.len();
     let fields: Vec<u32> = expected
@@ -224,17 +239,7 @@ fn rank(expected: &[&Value], models: &[ModelName], runs: &[RunRow]) -> Figures {
     });
     let ranked: Vec<&ModelRuns> = figures.iter().map(|&(_, i)| &per_model[i]).collect();
     let fields = field_rows(expected, &ranked);
-    let document_results = (0..documents)
-        .map(|document| {
-            let read = ranked
-                .iter()
-                .filter_map(|model| model.runs.iter().find(|r| r.image_index == document));
-            let (right, of) = read.fold((0, 0), |(right, of), run| {
-                (right + usize::from(run.passed), of + 1)
-            });
-            DocumentResult { right, of }
-        })
-        .collect();
+    let document_results = document_results(documents, &ranked);
     let models: Vec<ModelFigures> = figures.into_iter().map(|(f, _)| f).collect();
     let verdicts = if models.is_empty() {
         let none = String::from("No model was run.");

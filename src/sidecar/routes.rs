@@ -152,17 +152,23 @@ fn pages(state: AppState) -> impl Filter<Extract = (Response,), Error = Rejectio
         .map(|query: HashMap<String, String>| pages::checkout_cancel(query.get("draft").cloned()));
     let config = warp::path!("config.json")
         .and(warp::get())
-        .and(with_state(state))
+        .and(with_state(state.clone()))
         .map(|state: AppState| web::config(&state));
     let health = warp::path!("health")
         .and(warp::get())
         .map(|| warp::reply::json(&serde_json::json!({"ok": true})).into_response());
+    let ready = warp::path!("ready")
+        .and(warp::get())
+        .and(with_state(state))
+        .then(super::ready::ready);
     success
         .or(cancel)
         .unify()
         .or(config)
         .unify()
         .or(health)
+        .unify()
+        .or(ready)
         .unify()
         .or(static_pages())
         .unify()

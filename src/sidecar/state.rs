@@ -38,6 +38,8 @@ pub struct AppState {
     /// Shared images streamed at once.
     pub images: ReadBudget,
     pub clock: Clock,
+    /// The last answer of `/ready`, shared for a second.
+    pub ready: super::ready::ReadyCache,
 }
 
 /// Work done for a report's readers (a comparison, signing its images):

@@ -252,6 +252,32 @@ $$;
 
 COMMENT ON FUNCTION public.record_refigured_report(uuid, jsonb) IS 'Stores the figures computed again for a finished report that lacked them (see reports_to_refigure); false, writing nothing, for a report not finished or whose figures are current.';
 
+CREATE FUNCTION public.record_engine_sweep(p_worker text) RETURNS void
+    LANGUAGE sql SECURITY DEFINER
+    SET search_path TO ''
+    AS $$
+  insert into private.engine_sweeps (worker, swept_at)
+  values (left(p_worker, 200), now())
+  on conflict (worker) do update set swept_at = excluded.swept_at;
+  delete from private.engine_sweeps where swept_at < now() - interval '1 day';
+$$;
+
+COMMENT ON FUNCTION public.record_engine_sweep(text) IS 'An engine says it swept the queue just now (every ENGINE_SWEEP_INTERVAL_S): what /ready reads to tell a running engine from a stopped one. Engines silent for a day are forgotten.';
+
+CREATE FUNCTION public.readiness() RETURNS jsonb
+    LANGUAGE sql STABLE SECURITY DEFINER
+    SET search_path TO ''
+    AS $$
+  select jsonb_build_object(
+    'now', now(),
+    'engine_swept_at', (select max(swept_at) from private.engine_sweeps),
+    'catalog_synced_at', (select max(at) from private.catalog_syncs where ok),
+    'catalog_failed_at', (select max(at) from private.catalog_syncs where not ok),
+    'catalog_offers_models', exists (select 1 from public.model_catalog where active))
+$$;
+
+COMMENT ON FUNCTION public.readiness() IS 'What /ready judges the service by, in one cheap read: the database''s clock, the last sweep of any engine, the last catalog sync that worked and the last that failed, and whether the catalog offers any model.';
+
 CREATE FUNCTION public.release_report(p_report_id uuid, p_lease_token uuid) RETURNS boolean
     LANGUAGE plpgsql SECURITY DEFINER
     SET search_path TO ''
@@ -286,6 +312,16 @@ end
 $$;
 
 COMMENT ON FUNCTION public.renew_report_lease(uuid, uuid, integer) IS 'Extends the lease, only for the token''s holder. False: the lease is lost; stop working on the report and write nothing more.';
+
+CREATE TABLE private.engine_sweeps (
+    worker text NOT NULL,
+    swept_at timestamp with time zone DEFAULT now() NOT NULL
+);
+
+COMMENT ON TABLE private.engine_sweeps IS 'Each running engine''s last sweep of the queue (record_engine_sweep), for /ready.';
+
+ALTER TABLE ONLY private.engine_sweeps
+    ADD CONSTRAINT engine_sweeps_pkey PRIMARY KEY (worker);
 
 ALTER TABLE ONLY public.reports
     ADD CONSTRAINT reports_pkey PRIMARY KEY (id);
@@ -385,6 +421,14 @@ GRANT ALL ON FUNCTION public.reports_to_refigure(p_after uuid, p_limit integer) 
 
 REVOKE ALL ON FUNCTION public.record_refigured_report(p_report_id uuid, p_figures jsonb) FROM PUBLIC, anon, authenticated, service_role;
 GRANT ALL ON FUNCTION public.record_refigured_report(p_report_id uuid, p_figures jsonb) TO service_role;
+
+REVOKE ALL ON FUNCTION public.record_engine_sweep(p_worker text) FROM PUBLIC, anon, authenticated, service_role;
+GRANT ALL ON FUNCTION public.record_engine_sweep(p_worker text) TO service_role;
+
+REVOKE ALL ON FUNCTION public.readiness() FROM PUBLIC, anon, authenticated, service_role;
+GRANT ALL ON FUNCTION public.readiness() TO service_role;
+
+REVOKE ALL ON TABLE private.engine_sweeps FROM PUBLIC, anon, authenticated, service_role;
 
 REVOKE ALL ON FUNCTION public.release_report(p_report_id uuid, p_lease_token uuid) FROM PUBLIC, anon, authenticated, service_role;
 GRANT ALL ON FUNCTION public.release_report(p_report_id uuid, p_lease_token uuid) TO service_role;

@@ -193,6 +193,10 @@ select pg_temp.cells('functions', 'reports_to_refigure', $q$select 1 from public
                                                    'no privilege', 'no privilege', 'no privilege', 'no rows');
 select pg_temp.cells('functions', 'record_refigured_report', $q$select 1 where public.record_refigured_report('e0000000-0000-4000-8000-0000000000e2', '{"version": 2}')$q$,
                                                    'no privilege', 'no privilege', 'no privilege', 'no rows');
+select pg_temp.cells('functions', 'readiness', $q$select 1 where not (public.readiness() ? 'engine_swept_at')$q$,
+                                                   'no privilege', 'no privilege', 'no privilege', 'no rows');
+select pg_temp.cells('functions', 'record_engine_sweep', $q$select public.record_engine_sweep('w')$q$,
+                                                   'no privilege', 'no privilege', 'no privilege', 'allowed');
 select pg_temp.cells('functions', 'open_checkout_session', $q$select public.open_checkout_session('cs_open', 'd0000000-0000-4000-8000-0000000000d1')$q$,
                                                    'no privilege', 'no privilege', 'no privilege', 'allowed');
 select pg_temp.cells('functions', 'sync_model_catalog', $q$select public.sync_model_catalog('[{"id": "openai/gpt-4o", "prompt_usd_per_mtok": "0", "completion_usd_per_mtok": "0"}]')$q$,

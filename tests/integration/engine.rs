@@ -155,6 +155,12 @@ async fn a_paid_report_runs_every_model_on_every_image_once_and_completes() {
     engine.shutdown().await;
     assert_eq!(again.as_ref(), Some(&figures));
     assert_eq!(world.provider.calls().len(), calls_before);
+    let sweeps: i64 = db
+        .query_one("select count(*) from private.engine_sweeps", &[])
+        .await
+        .unwrap()
+        .get("count");
+    assert!(sweeps >= 1, "the engine says when it swept, for /ready");
 }
 
 #[tokio::test]

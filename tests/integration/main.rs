@@ -18,6 +18,7 @@ mod pages;
 mod pay;
 mod prepared_images;
 mod privacy;
+mod ready;
 mod report_queue;
 mod supabase_api;
 

@@ -70,6 +70,23 @@ struct HowSent {
     max_image_bytes: Option<usize>,
 }
 
+impl HowSent {
+    fn privacy(&self) -> Privacy {
+        if self.zero_retention {
+            Privacy::ZeroRetention
+        } else {
+            Privacy::NoDataCollection
+        }
+    }
+
+    fn send_policy(&self) -> Option<SendPolicy> {
+        Some(SendPolicy {
+            max_side_px: self.max_side_px?,
+            max_bytes: self.max_image_bytes?,
+        })
+    }
+}
+
 #[derive(Deserialize)]
 struct Upload {
     images: Vec<StoredImage>,
@@ -147,22 +164,8 @@ impl Snapshot {
             models,
             prompt,
             schema: schema.map(Arc::new),
-            privacy: if stored.how_sent.zero_retention {
-                Privacy::ZeroRetention
-            } else {
-                Privacy::NoDataCollection
-            },
-            send_policy: match stored.how_sent {
-                HowSent {
-                    max_side_px: Some(max_side_px),
-                    max_image_bytes: Some(max_bytes),
-                    ..
-                } => Some(SendPolicy {
-                    max_side_px,
-                    max_bytes,
-                }),
-                _ => None,
-            },
+            privacy: stored.how_sent.privacy(),
+            send_policy: stored.how_sent.send_policy(),
         })
     }
 

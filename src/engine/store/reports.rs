@@ -211,6 +211,15 @@ impl Store {
         let sql = "select public.record_refigured_report($1, $2) as answer";
         self.answer(sql, &[&report_id, &figures]).await
     }
+
+    /// Says this engine swept the queue just now (what `/ready` reads).
+    pub async fn record_sweep(&self, worker: &str) -> Result<(), StoreError> {
+        self.client()
+            .await?
+            .execute("select public.record_engine_sweep($1)", &[&worker])
+            .await?;
+        Ok(())
+    }
 }
 
 fn run_row(row: &Row) -> Result<RunRow, StoreError> {
