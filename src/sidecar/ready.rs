@@ -6,8 +6,7 @@
 //! One cheap read (`readiness()`), shared by every caller for a second, so
 //! polling it costs the database nothing worth counting.
 
-use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use serde::Deserialize;
@@ -34,10 +33,6 @@ pub struct Readiness {
     pub catalog_failed_at: Option<DateTime<Utc>>,
     pub catalog_offers_models: bool,
 }
-
-/// The last answer, and when it was made.
-#[derive(Clone, Default)]
-pub struct ReadyCache(Arc<Mutex<Option<(Instant, StatusCode, serde_json::Value)>>>);
 
 impl Readiness {
     /// Why the service is not ready, in sentences an operator acts on;
@@ -74,7 +69,7 @@ impl Readiness {
 
 /// `GET /ready`.
 pub async fn ready(state: AppState) -> Response {
-    if let Some((at, status, body)) = state.ready.0.lock().unwrap().clone() {
+    if let Some((at, status, body)) = state.ready.last() {
         if at.elapsed() < ANSWER_FOR {
             return answer(status, &body);
         }
@@ -104,7 +99,7 @@ pub async fn ready(state: AppState) -> Response {
             (StatusCode::SERVICE_UNAVAILABLE, body)
         }
     };
-    *state.ready.0.lock().unwrap() = Some((Instant::now(), status, body.clone()));
+    state.ready.keep(status, body.clone());
     answer(status, &body)
 }
 

@@ -1,6 +1,9 @@
 //! What every request of the sidecar shares.
 
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+
+use warp::http::StatusCode;
 
 use super::body::BodyBudget;
 use super::error::ApiError;
@@ -39,7 +42,21 @@ pub struct AppState {
     pub images: ReadBudget,
     pub clock: Clock,
     /// The last answer of `/ready`, shared for a second.
-    pub ready: super::ready::ReadyCache,
+    pub ready: ReadyCache,
+}
+
+/// The last answer of `/ready` (its status and body), and when it was made.
+#[derive(Clone, Default)]
+pub struct ReadyCache(Arc<Mutex<Option<(Instant, StatusCode, serde_json::Value)>>>);
+
+impl ReadyCache {
+    pub fn last(&self) -> Option<(Instant, StatusCode, serde_json::Value)> {
+        self.0.lock().unwrap().clone()
+    }
+
+    pub fn keep(&self, status: StatusCode, body: serde_json::Value) {
+        *self.0.lock().unwrap() = Some((Instant::now(), status, body));
+    }
 }
 
 /// Work done for a report's readers (a comparison, signing its images):
