@@ -8,6 +8,7 @@ use std::time::Duration;
 use image::codecs::jpeg::JpegEncoder;
 use image::{ExtendedColorType, ImageEncoder, Rgb, RgbImage};
 use modelpick::config::RunLimits;
+use modelpick::engine::images::MAX_REQUEST_IMAGE_BYTES;
 
 use crate::support::engine::TestWorld;
 use crate::support::supabase::TestSupabase;
@@ -159,4 +160,40 @@ async fn a_document_of_three_pages_is_read_in_one_call_with_its_pages_in_order()
         6,
         "every page is the report's, for its owner to see"
     );
+}
+
+#[tokio::test]
+async fn a_document_of_large_pages_is_sent_within_what_one_request_may_carry() {
+    // Five scans of nearly 4 MiB each: each within a page's limit, but
+    // together past what Gemini takes in one request.
+    let pages: Vec<Vec<u8>> = (0..5)
+        .map(|i| devstack::png::png(1240, 1754, &format!("scan {i}"), MAX_BYTES - (128 << 10)))
+        .collect();
+    assert!(pages.iter().map(Vec::len).sum::<usize>() > MAX_REQUEST_IMAGE_BYTES);
+    let world = TestWorld::with_files(TestSupabase::start().await, pages, |_| {}).await;
+    let report = world.paid_report_of(1, serde_json::json!({}), 5).await;
+    let engine = world.start_engine(RunLimits::default(), Duration::from_secs(30));
+    let states = world
+        .wait_finished(&[report], Duration::from_secs(60))
+        .await;
+    engine.shutdown().await;
+    assert_eq!(states[0].status, "complete", "{:?}", states[0]);
+    let calls = world.provider.calls();
+    assert!(!calls.is_empty());
+    for call in &calls {
+        assert_eq!(
+            call.images.len(),
+            5,
+            "the document's five pages, in one call"
+        );
+        let total: usize = call.images.iter().map(|i| i.bytes).sum();
+        assert!(
+            total <= MAX_REQUEST_IMAGE_BYTES,
+            "{total} bytes of images in one request"
+        );
+        assert!(call
+            .images
+            .iter()
+            .all(|i| (i.width, i.height) == (1240, 1754)));
+    }
 }

@@ -30,7 +30,7 @@ use crate::storage;
 mod prepare;
 
 use prepare::{inspect, re_encode, Prepared, Upload};
-pub use prepare::{media_type_of, SendPolicy};
+pub use prepare::{media_type_of, SendPolicy, MAX_REQUEST_IMAGE_BYTES};
 
 /// A page ready to send: its data URL as a JSON string literal (quotes
 /// included; base64 needs no escaping), and what it is.
@@ -179,9 +179,16 @@ impl PagesAhead {
         let mut queue = Vec::new();
         for (index, paths, calls) in wanted {
             let mut pages = Vec::with_capacity(paths.len());
+            let policy = policy.for_pages(paths.len());
             for (page, path) in paths.into_iter().enumerate() {
                 pages.push(watch::Sender::new(PageState::Waiting));
-                queue.push((index, page, queue.len(), path));
+                queue.push(QueuedPage {
+                    document: index,
+                    page,
+                    place: queue.len(),
+                    path,
+                    policy,
+                });
             }
             let document = DocumentPages {
                 last_page: queue.len().saturating_sub(1),
@@ -197,7 +204,7 @@ impl PagesAhead {
             queue,
             documents.clone(),
             asked.clone(),
-            (max_bytes, policy),
+            max_bytes,
         ));
         Self {
             documents,
@@ -270,17 +277,28 @@ impl PagesAhead {
     }
 }
 
-/// Prepares `queue` (each page's document, its place in the document and
-/// in the queue, and its path) in order: downloads run a few ahead, pages
-/// are prepared one by one, and none more than `PAGES_AHEAD` past the
-/// furthest document asked for, so the first call waits for its own page
-/// only and a long report is not held whole.
+/// A page to prepare.
+struct QueuedPage {
+    document: usize,
+    /// Its place in its document,
+    page: usize,
+    /// and in the order of preparation.
+    place: usize,
+    path: String,
+    /// Its document's share of what one call may carry.
+    policy: SendPolicy,
+}
+
+/// Prepares `queue` in order: downloads (of at most `max_bytes`) run a few
+/// ahead, pages are prepared one by one, and none more than `PAGES_AHEAD`
+/// past the furthest document asked for, so the first call waits for its
+/// own page only and a long report is not held whole.
 async fn prepare_in_order(
     source: Arc<ImageSource>,
-    queue: Vec<(usize, usize, usize, String)>,
+    queue: Vec<QueuedPage>,
     documents: Arc<HashMap<usize, DocumentPages>>,
     asked: Arc<watch::Sender<usize>>,
-    (max_bytes, policy): (usize, SendPolicy),
+    max_bytes: usize,
 ) {
     let source = &source;
     let documents = &documents;
@@ -289,22 +307,22 @@ async fn prepare_in_order(
         .then(move |page| {
             let mut asked = asked.clone();
             async move {
-                let place = page.2;
+                let place = page.place;
                 let _ = asked.wait_for(|asked| place <= asked + PAGES_AHEAD).await;
                 page
             }
         })
-        .map(|(index, page, _, path)| async move {
-            let fetched = source.fetch(&path, max_bytes).await;
-            (index, page, path, fetched)
+        .map(|page| async move {
+            let fetched = source.fetch(&page.path, max_bytes).await;
+            (page, fetched)
         })
         .buffered(DOWNLOADS_AT_ONCE)
-        .for_each(|(index, page, path, fetched)| async move {
+        .for_each(|(page, fetched)| async move {
             let prepared = match fetched {
-                Ok(bytes) => prepared(&path, bytes, policy).await,
+                Ok(bytes) => prepared(&page.path, bytes, page.policy).await,
                 Err(why) => Arc::new(Err(why)),
             };
-            documents[&index].pages[page].send_if_modified(|state| {
+            documents[&page.document].pages[page.page].send_if_modified(|state| {
                 let waiting = matches!(state, PageState::Waiting);
                 if waiting {
                     *state = PageState::Ready(prepared);

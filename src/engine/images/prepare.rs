@@ -25,6 +25,22 @@ pub struct SendPolicy {
     pub max_bytes: usize,
 }
 
+/// The most a call's pages may hold together, encoded: Gemini refuses a
+/// request of more than 20 MB of inline data and Anthropic one over 32 MB;
+/// 14 MiB is 19.6 MB once in base64, with the prompt beside it.
+pub const MAX_REQUEST_IMAGE_BYTES: usize = 14 << 20;
+
+impl SendPolicy {
+    /// The policy for each page of a document of `pages` pages, so that
+    /// the call sending them all stays within `MAX_REQUEST_IMAGE_BYTES`.
+    pub fn for_pages(self, pages: usize) -> Self {
+        Self {
+            max_bytes: self.max_bytes.min(MAX_REQUEST_IMAGE_BYTES / pages.max(1)),
+            ..self
+        }
+    }
+}
+
 /// A page as it is sent.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Prepared {

@@ -115,3 +115,17 @@ async fn the_stand_ins_test_pages_are_real_pngs_sent_as_uploaded() {
     let sent = prepare_page("a/a4.png", a4, policy).await.unwrap();
     assert_eq!((sent.width, sent.height), (1414, 2000));
 }
+
+#[test]
+fn a_documents_pages_share_what_one_request_may_carry() {
+    let policy = SendPolicy {
+        max_side_px: 2000,
+        max_bytes: 4 << 20,
+    };
+    assert_eq!(policy.for_pages(1), policy, "one page: its own limit");
+    assert_eq!(policy.for_pages(3).max_bytes, 4 << 20, "three fit whole");
+    let twenty = policy.for_pages(20);
+    assert_eq!(twenty.max_bytes, MAX_REQUEST_IMAGE_BYTES / 20);
+    assert!(20 * twenty.max_bytes <= MAX_REQUEST_IMAGE_BYTES);
+    assert_eq!(twenty.max_side_px, 2000);
+}
