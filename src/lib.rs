@@ -12,10 +12,11 @@ pub mod auth;
 pub mod database;
 pub mod email;
 pub mod figures;
-pub mod html;
+
 pub mod money;
 pub mod once_map;
 pub mod storage;
 pub mod stripe;
 pub mod supabase;
 pub mod telemetry;
+pub mod templates;

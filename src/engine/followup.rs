@@ -19,9 +19,9 @@ use super::store::{
 };
 use crate::config::FollowupSettings;
 use crate::email::{Email, Resend};
-use crate::html::escape;
 use crate::stripe::client::{RefundFor, StripeClient};
 use crate::stripe::types::SessionId;
+use crate::templates::{render, EmailHtml, EmailText};
 
 /// Who to tell and how; either part may be absent (not configured).
 pub struct Followups {
@@ -109,29 +109,11 @@ fn completion_email<'a>(site_url: &str, due: &DueFollowup, to: &'a str) -> Email
         link,
         idempotency_key,
     } = message(site_url, due);
-    let text_link = link
-        .as_deref()
-        .map(|l| format!("\n\n{l}"))
-        .unwrap_or_default();
-    let text_note = note
-        .as_deref()
-        .map(|n| format!("\n\nNote: {n}"))
-        .unwrap_or_default();
-    let html_link = link
-        .as_deref()
-        .map(|l| format!("<p><a href=\"{l}\">{l}</a></p>"))
-        .unwrap_or_default();
-    let html_note = note
-        .as_deref()
-        .map(|n| format!("<p>Note: {}</p>", escape(n)))
-        .unwrap_or_default();
+    let (lead, link, note) = (lead.as_str(), link.as_deref(), note.as_deref());
     Email {
         to,
-        text: format!("{lead}{text_link}{text_note}\n\n— ModelPick"),
-        html: format!(
-            "<p>{}</p>{html_link}{html_note}<p>— ModelPick</p>",
-            escape(&lead)
-        ),
+        text: render(&EmailText { lead, link, note }),
+        html: render(&EmailHtml { lead, link, note }),
         subject: subject.to_owned(),
         idempotency_key,
     }

@@ -7,31 +7,26 @@ use warp::reply::{Reply, Response};
 use super::fulfill::Settlement;
 use super::request::RequestId;
 use super::state::AppState;
-use crate::html::escape;
 use crate::stripe::lookups::LookupError;
 use crate::stripe::types::{CheckoutSession, SessionId};
 use crate::supabase::SessionState;
+use crate::templates::{render, Link, Notice};
 
-/// A whole page in the product's look (its stylesheet, icon, skip link and
-/// header) around `main`, trusted HTML; `title` is text.
-pub(super) fn document(title: &str, main: &str) -> String {
-    format!(
-        r##"<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
-<title>{title} · ModelPick</title><link rel="stylesheet" href="/assets/app.css"><link rel="icon" href="/assets/icon.svg" type="image/svg+xml"></head>
-<body><a class="skip" href="#main">Skip to content</a><header><a class="brand" href="/">ModelPick</a></header>
-<main id="main">{main}</main></body></html>"##,
-        title = escape(title),
+/// A small page in the product's look, ending with a link to the dashboard.
+fn page(status: StatusCode, title: &str, paragraphs: &[&str]) -> Response {
+    notice(
+        status,
+        Notice {
+            title,
+            paragraphs,
+            reference: None,
+            link: Some(Link::dashboard()),
+        },
     )
 }
 
-/// A small page in the product's look; `body` is trusted HTML.
-fn page(status: StatusCode, title: &str, body: &str) -> Response {
-    let main = format!(
-        r#"<h1>{}</h1><div class="panel">{body}</div>"#,
-        escape(title)
-    );
-    warp::reply::with_status(warp::reply::html(document(title, &main)), status).into_response()
+fn notice(status: StatusCode, notice: Notice<'_>) -> Response {
+    warp::reply::with_status(warp::reply::html(render(&notice)), status).into_response()
 }
 
 fn redirect(location: &str) -> Response {
@@ -48,19 +43,17 @@ fn to_report(report_id: uuid::Uuid) -> Response {
     redirect(&format!("/benchmark/{report_id}/processing"))
 }
 
-const DASHBOARD_LINK: &str = "<p><a href=\"/\">Go to your dashboard</a></p>";
-
 /// A page for a failure on our side, with the reference support can find
 /// the details by.
 fn internal_error(status: StatusCode, title: &str, text: &str, id: &RequestId) -> Response {
-    page(
+    notice(
         status,
-        title,
-        &format!(
-            "<p>{}</p><p class=\"muted\">Reference: <code>{}</code></p>{DASHBOARD_LINK}",
-            escape(text),
-            escape(id.as_str())
-        ),
+        Notice {
+            title,
+            paragraphs: &[text],
+            reference: Some(id.as_str()),
+            link: Some(Link::dashboard()),
+        },
     )
 }
 
@@ -93,14 +86,14 @@ pub async fn checkout_success(
         return page(
             StatusCode::OK,
             "Payment received",
-            &format!("<p>Thank you! Your benchmark is being prepared.</p>{DASHBOARD_LINK}"),
+            &["Thank you! Your benchmark is being prepared."],
         );
     };
     let Some(session_id) = SessionId::parse(&raw) else {
         return page(
             StatusCode::BAD_REQUEST,
             "Unknown checkout",
-            &format!("<p>This link does not name a checkout session.</p>{DASHBOARD_LINK}"),
+            &["This link does not name a checkout session."],
         );
     };
     if let Some(report_id) = state.settlements.known_report(session_id.as_str()) {
@@ -122,13 +115,13 @@ pub async fn checkout_success(
         }) => to_report(report_id),
         Some(SessionState { status, .. }) => match status.as_str() {
             "open" | "awaiting_payment" => ask_stripe(&state, &session_id, id).await,
-            "refund_owed" | "refunded" => refunding(
-                "This payment cannot start a benchmark, so it is refunded.",
-            ),
+            "refund_owed" | "refunded" => {
+                refunding("This payment cannot start a benchmark, so it is refunded.")
+            }
             _ => page(
                 StatusCode::OK,
                 "No payment was taken",
-                &format!("<p>This checkout ended without a payment, so nothing was run.</p>{DASHBOARD_LINK}"),
+                &["This checkout ended without a payment, so nothing was run."],
             ),
         },
     }
@@ -155,7 +148,7 @@ fn unknown_checkout(session_id: &SessionId, who: &str) -> Response {
     page(
         StatusCode::NOT_FOUND,
         "We do not know this checkout",
-        &format!("<p>No payment belongs to this link. If you paid, your benchmark is on your dashboard.</p>{DASHBOARD_LINK}"),
+        &["No payment belongs to this link. If you paid, your benchmark is on your dashboard."],
     )
 }
 
@@ -163,10 +156,10 @@ fn refunding(why: &str) -> Response {
     page(
         StatusCode::OK,
         "Your payment is being refunded",
-        &format!(
-            "<p>{} Your payment is being refunded in full, and we have emailed you about it.</p>{DASHBOARD_LINK}",
-            escape(why)
-        ),
+        &[
+            why,
+            "Your payment is being refunded in full, and we have emailed you about it.",
+        ],
     )
 }
 
@@ -182,13 +175,17 @@ async fn settle(
         Ok(Settlement::AwaitingPayment) => page(
             StatusCode::OK,
             "Payment processing",
-            &format!("<p>Your bank is still confirming the payment. Your benchmark starts as soon as it clears, and we will email you when the report is ready.</p>{DASHBOARD_LINK}"),
+            &["Your bank is still confirming the payment. Your benchmark starts as soon as it clears, and we will email you when the report is ready."],
         ),
         Ok(Settlement::Refunding(why)) => refunding(&why),
-        Ok(Settlement::Rejected(_)) => page(
+        Ok(Settlement::Rejected(_)) => notice(
             StatusCode::OK,
-            "We could not start this benchmark",
-            "<p>Your payment does not match this benchmark, so nothing was run. Contact support and we will sort it out or refund you.</p>",
+            Notice {
+                title: "We could not start this benchmark",
+                paragraphs: &["Your payment does not match this benchmark, so nothing was run. Contact support and we will sort it out or refund you."],
+                reference: None,
+                link: None,
+            },
         ),
         Err(e) => database_trouble(session_id, &e, id),
     }
@@ -207,7 +204,7 @@ fn unconfirmed(session_id: &SessionId, error: LookupError, id: &RequestId) -> Re
             let mut response = page(
                 StatusCode::SERVICE_UNAVAILABLE,
                 "Confirming your payment…",
-                &format!("<p>Many payments are being confirmed right now. If you paid, your benchmark starts as soon as the payment provider confirms it, and we email you when the report is ready. Refresh this page in a few seconds.</p>{DASHBOARD_LINK}"),
+                &["Many payments are being confirmed right now. If you paid, your benchmark starts as soon as the payment provider confirms it, and we email you when the report is ready. Refresh this page in a few seconds."],
             );
             response.headers_mut().insert(
                 header::RETRY_AFTER,
@@ -238,12 +235,16 @@ pub fn checkout_cancel(draft: Option<String>) -> Response {
         .and_then(|d| uuid::Uuid::parse_str(d).ok())
         .map(|d| format!("/benchmark/new?draft={d}"))
         .unwrap_or_else(|| "/".into());
-    page(
+    notice(
         StatusCode::OK,
-        "Payment cancelled",
-        &format!(
-            "<p>No payment was taken. Your draft is saved just as you left it.</p><p><a href=\"{}\">Back to your benchmark</a></p>",
-            escape(&back)
-        ),
+        Notice {
+            title: "Payment cancelled",
+            paragraphs: &["No payment was taken. Your draft is saved just as you left it."],
+            reference: None,
+            link: Some(Link {
+                href: back,
+                text: "Back to your benchmark",
+            }),
+        },
     )
 }

@@ -3,6 +3,8 @@
 
 use pulldown_cmark::{Event, HeadingLevel, Parser, Tag, TagEnd};
 
+use crate::templates::{render, PolicyPage};
+
 const SCORING_POLICY: &str = include_str!("../../docs/scoring.md");
 const REPORT_PAGE: &str = include_str!("../../web/report.html");
 /// Where the report page takes the policy.
@@ -62,6 +64,8 @@ pub fn report_page() -> String {
 
 /// The policy as a page of its own.
 pub fn scoring_page() -> String {
-    let policy = format!(r#"<div class="policy">{}</div>"#, policy_html(0, true));
-    super::pages::document("How we score", &policy)
+    render(&PolicyPage {
+        title: "How we score",
+        policy: &policy_html(0, true),
+    })
 }
