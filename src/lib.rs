@@ -12,9 +12,9 @@ pub mod auth;
 pub mod database;
 pub mod email;
 pub mod figures;
-
 pub mod money;
 pub mod once_map;
+pub mod smoke;
 pub mod storage;
 pub mod stripe;
 pub mod supabase;

@@ -1,6 +1,7 @@
 //! `modelpick serve` (the sidecar with the engine inside), `modelpick
 //! worker` (the engine alone) and `modelpick catalog sync` (the model
-//! catalog, once, as the provider lists it).
+//! catalog, once, as the provider lists it), `modelpick smoke <SITE_URL>`
+//! (a deployed site, checked from outside).
 
 use clap::{Parser, Subcommand};
 use modelpick::config::{CatalogCommandSettings, EngineSettings, Settings};
@@ -26,6 +27,13 @@ enum Command {
     },
     /// Run only the benchmark engine.
     Worker,
+    /// Check a deployed site from outside, as a customer meets it: pages,
+    /// readiness, the Supabase project, the webhook and checkout's doors.
+    /// Exits non-zero when a check fails, naming what to fix.
+    Smoke {
+        /// The public URL of the site, e.g. https://modelpick.example.com
+        site_url: String,
+    },
     /// The model catalog.
     Catalog {
         #[command(subcommand)]
@@ -47,7 +55,9 @@ fn main() -> anyhow::Result<()> {
     // runs it with no cross-thread wake-ups (scoring has its own blocking
     // threads). The sidecar serves requests on every core.
     let runtime = match cli.command {
-        Command::Worker | Command::Catalog { .. } => tokio::runtime::Builder::new_current_thread(),
+        Command::Worker | Command::Catalog { .. } | Command::Smoke { .. } => {
+            tokio::runtime::Builder::new_current_thread()
+        }
         Command::Serve { .. } => tokio::runtime::Builder::new_multi_thread(),
     }
     .enable_all()
@@ -71,6 +81,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Catalog {
             action: CatalogAction::Sync,
         } => return sync_catalog().await,
+        Command::Smoke { site_url } => return smoke(&site_url).await,
     }
     tracing::info!("stopped");
     Ok(())
@@ -111,6 +122,23 @@ async fn serve(no_engine: bool, stopped: watch::Receiver<bool>) -> anyhow::Resul
             .await?
             .map_err(|_| anyhow::anyhow!("the engine's thread panicked"))??;
     }
+    Ok(())
+}
+
+/// `modelpick smoke <SITE_URL>`: one line per check, then the verdict.
+async fn smoke(site_url: &str) -> anyhow::Result<()> {
+    let outcomes = modelpick::smoke::run(site_url).await;
+    for outcome in &outcomes {
+        match &outcome.result {
+            Ok(found) => println!("ok    {:<14} {found}", outcome.name),
+            Err(why) => println!("FAIL  {:<14} {why}", outcome.name),
+        }
+    }
+    let failed = outcomes.iter().filter(|o| !o.passed()).count();
+    if failed > 0 {
+        anyhow::bail!("{failed} of {} checks failed on {site_url}", outcomes.len());
+    }
+    println!("{site_url}: all {} checks passed", outcomes.len());
     Ok(())
 }
 

@@ -29,17 +29,33 @@
 -- stand-ins touch are kept, with the same names and types as the real ones.
 
 -- Roles are cluster-wide, so every database created here shares them; each
--- is created once and (re)set to what hosted Supabase has.
+-- is created once and (re)set to what hosted Supabase has. A role of that
+-- name this bootstrap did not make (its comment says who did) belongs to
+-- something else on the server: it is left alone, and nothing goes on,
+-- unless the caller allows resetting it (MODELPICK_RESET_ROLES=1, passed as
+-- the setting modelpick.reset_roles).
 do $$
 declare
   _role text;
+  _foreign text[] := array[]::text[];
 begin
   foreach _role in array array['anon', 'authenticated', 'service_role', 'authenticator',
                                 'supabase_auth_admin', 'supabase_storage_admin', 'supabase_admin',
                                 'project_owner'] loop
     if not exists (select 1 from pg_roles where rolname = _role) then
       execute format('create role %I', _role);
+      execute format('comment on role %I is %L', _role, 'modelpick local stand-in (scripts/db-reset)');
+    elsif shobj_description((select oid from pg_roles where rolname = _role), 'pg_authid')
+          is distinct from 'modelpick local stand-in (scripts/db-reset)' then
+      _foreign := _foreign || _role;
     end if;
+  end loop;
+  if cardinality(_foreign) > 0 and current_setting('modelpick.reset_roles', true) is distinct from 'on' then
+    raise exception 'this PostgreSQL server already has the roles % and they were not made by scripts/db-reset', array_to_string(_foreign, ', ')
+      using hint = 'db-reset would change their attributes and passwords. Set MODELPICK_RESET_ROLES=1 to let it, or point MODELPICK_ADMIN_URL and DATABASE_URL at another server.';
+  end if;
+  foreach _role in array _foreign loop
+    execute format('comment on role %I is %L', _role, 'modelpick local stand-in (scripts/db-reset)');
   end loop;
 end
 $$;

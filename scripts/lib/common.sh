@@ -96,9 +96,11 @@ installed_pg_major() {
 # Makes sure a PostgreSQL server with pgTAP answers at the server of $1. For
 # a local URL it installs PostgreSQL from the distribution when missing,
 # starts (or creates) a cluster when none runs, and gives the postgres role
-# the password the URL carries when password login is refused.
+# the password the URL carries when password login is refused, but only in
+# a PostgreSQL it installed itself: an existing cluster's passwords are
+# never changed.
 ensure_postgres() {
-  local url="$1" admin major
+  local url="$1" admin major installed_here=0
   admin="$(admin_url_of "$url")"
   if ! url_is_local "$url"; then
     pg_answers "$admin" || die "PostgreSQL at $admin does not answer"
@@ -106,6 +108,7 @@ ensure_postgres() {
   fi
   if ! command -v psql >/dev/null 2>&1 || [ -z "$(installed_pg_major)" ]; then
     ensure_apt_packages postgresql postgresql-contrib
+    installed_here=1
   fi
   major="$(installed_pg_major)"
   [ -n "$major" ] || die "PostgreSQL did not install"
@@ -115,6 +118,7 @@ ensure_postgres() {
     if ! pg_lsclusters -h 2>/dev/null | grep -q .; then
       log "creating a PostgreSQL $major cluster"
       as_root pg_createcluster "$major" main >/dev/null
+      installed_here=1
     fi
     local cluster
     cluster="$(pg_lsclusters -h | head -n 1 | awk '{print $1" "$2}')"
@@ -128,7 +132,7 @@ ensure_postgres() {
       pg_answers "$admin" && break
       # A fresh Debian cluster refuses password-less TCP logins: set the
       # password the URL uses, through the local socket as the postgres user.
-      if [ "$i" -eq 3 ]; then
+      if [ "$i" -eq 3 ] && [ "$installed_here" = 1 ]; then
         local password
         password="$(printf '%s' "$admin" | sed -n 's#^[a-z]*://[^:/@]*:\([^@]*\)@.*#\1#p')"
         password="${password:-postgres}"
@@ -137,7 +141,7 @@ ensure_postgres() {
       sleep 1
     done
   fi
-  pg_answers "$admin" || die "PostgreSQL at $admin does not answer"
+  pg_answers "$admin" || die "PostgreSQL at $admin does not answer or refuses the login; set MODELPICK_ADMIN_URL to a superuser URL that works (its password is never changed here)"
 }
 
 POSTRUST_VERSION=3.1.0
