@@ -61,6 +61,7 @@ pub fn sidecar(settings: Settings, clock: Clock) -> AppState {
         settings: Arc::new(settings),
         clock,
         ready: Default::default(),
+        metrics: Default::default(),
     }
 }
 

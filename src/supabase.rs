@@ -180,6 +180,11 @@ impl Supabase {
         Self::send(self.service_rpc("readiness", json!({}))).await
     }
 
+    /// What `/metrics` shows of the shop (`public.operations_metrics()`).
+    pub async fn operations_metrics(&self) -> Result<crate::sidecar::ShopFigures, SupabaseError> {
+        Self::send(self.service_rpc("operations_metrics", json!({}))).await
+    }
+
     /// The image paths of a report for its share link's holder, when the
     /// owner shares its images; `None` otherwise.
     pub async fn shared_report_images(

@@ -9,7 +9,7 @@ use super::ConfigError;
 const EXAMPLE_ENV: &str = include_str!("../../.env.example");
 
 /// The secrets (and keys signed with a secret) a deployment must set itself.
-pub(super) const SECRETS: [&str; 7] = [
+pub(super) const SECRETS: [&str; 8] = [
     "SUPABASE_JWT_SECRET",
     "SUPABASE_ANON_KEY",
     "SUPABASE_SERVICE_ROLE_KEY",
@@ -17,6 +17,7 @@ pub(super) const SECRETS: [&str; 7] = [
     "STRIPE_WEBHOOK_SECRET",
     "OPENROUTER_API_KEY",
     "RESEND_API_KEY",
+    "METRICS_TOKEN",
 ];
 
 pub(super) fn example_value(name: &str) -> Option<&'static str> {

@@ -81,6 +81,8 @@ pub struct Settings {
     pub site_url: String,
     pub supabase: SupabaseSettings,
     pub stripe: StripeSettings,
+    /// The bearer token `/metrics` answers to; none: no metrics page.
+    pub metrics_token: Option<SecretString>,
 }
 
 impl Settings {
@@ -125,11 +127,19 @@ impl Settings {
         }
         let site_url = env.url("SITE_URL", Some(&format!("http://{sidecar_addr}")))?;
         env.no_example_secrets(&site_url)?;
+        let metrics_token = env.optional("METRICS_TOKEN");
+        if metrics_token.as_ref().is_some_and(|t| t.len() < 24) {
+            return Err(ConfigError::Invalid {
+                name: "METRICS_TOKEN",
+                reason: "use at least 24 random characters (openssl rand -hex 16)".into(),
+            });
+        }
         Ok(Settings {
             sidecar_addr,
             site_url,
             supabase,
             stripe,
+            metrics_token: metrics_token.map(SecretString::from),
         })
     }
 }

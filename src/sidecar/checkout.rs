@@ -29,8 +29,22 @@ fn parse_body(body: &[u8]) -> Result<Uuid, ApiError> {
         .map_err(|_| ApiError::BadRequest(format!("draftId {:?} is not a draft id", body.draft_id)))
 }
 
+/// One checkout request, counted by its outcome for `/metrics`.
 pub async fn create(
     state: AppState,
+    authorization: Option<String>,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    let outcome = start_checkout(&state, authorization, body).await;
+    state.metrics.checkout(match &outcome {
+        Ok(_) => "created",
+        Err(error) => error.code(),
+    });
+    outcome
+}
+
+async fn start_checkout(
+    state: &AppState,
     authorization: Option<String>,
     body: Bytes,
 ) -> Result<Response, ApiError> {
@@ -54,7 +68,7 @@ pub async fn create(
             ))
         }
     }
-    admit(&state, caller.user_id).await?;
+    admit(state, caller.user_id).await?;
     let site = &state.settings.site_url;
     let request = CheckoutRequest {
         draft_id,
@@ -79,7 +93,7 @@ pub async fn create(
         detail: format!("session {} came without a checkout page URL", session.id),
     })?;
     tracing::info!(draft.id = %draft_id, stripe.session_id = %session.id, "checkout session created");
-    expire_older_sessions(&state, draft_id, &session.id).await;
+    expire_older_sessions(state, draft_id, &session.id).await;
     Ok(warp::reply::json(&serde_json::json!({ "url": url })).into_response())
 }
 

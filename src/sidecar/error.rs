@@ -60,6 +60,11 @@ impl ApiError {
         }
     }
 
+    /// The machine code the body carries (`bad_request`, `unauthorized`, ...).
+    pub fn code(&self) -> &'static str {
+        self.status_and_code().1
+    }
+
     /// Whether the same request may succeed later.
     fn retry_can_help(&self) -> bool {
         match self {

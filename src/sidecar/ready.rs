@@ -69,10 +69,8 @@ impl Readiness {
 
 /// `GET /ready`.
 pub async fn ready(state: AppState) -> Response {
-    if let Some((at, status, body)) = state.ready.last() {
-        if at.elapsed() < ANSWER_FOR {
-            return answer(status, &body);
-        }
+    if let Some((status, body)) = state.ready.within(ANSWER_FOR) {
+        return answer(status, &body);
     }
     let (status, body) = match state.supabase.readiness().await {
         Ok(readiness) => {
@@ -99,7 +97,7 @@ pub async fn ready(state: AppState) -> Response {
             (StatusCode::SERVICE_UNAVAILABLE, body)
         }
     };
-    state.ready.keep(status, body.clone());
+    state.ready.keep((status, body.clone()));
     answer(status, &body)
 }
 

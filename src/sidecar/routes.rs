@@ -159,8 +159,16 @@ fn pages(state: AppState) -> impl Filter<Extract = (Response,), Error = Rejectio
         .map(|| warp::reply::json(&serde_json::json!({"ok": true})).into_response());
     let ready = warp::path!("ready")
         .and(warp::get())
-        .and(with_state(state))
+        .and(with_state(state.clone()))
         .then(super::ready::ready);
+    let metrics = warp::path!("metrics")
+        .and(warp::get())
+        .and(request("metrics"))
+        .and(with_state(state))
+        .and(warp::header::optional::<String>("authorization"))
+        .then(|request: Request, state, authorization| {
+            request.run(super::metrics::metrics(state, authorization))
+        });
     success
         .or(cancel)
         .unify()
@@ -169,6 +177,8 @@ fn pages(state: AppState) -> impl Filter<Extract = (Response,), Error = Rejectio
         .or(health)
         .unify()
         .or(ready)
+        .unify()
+        .or(metrics)
         .unify()
         .or(static_pages())
         .unify()

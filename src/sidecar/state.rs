@@ -1,7 +1,7 @@
 //! What every request of the sidecar shares.
 
 use std::sync::{Arc, Mutex};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use warp::http::StatusCode;
 
@@ -9,6 +9,7 @@ use super::body::BodyBudget;
 use super::error::ApiError;
 use super::fulfill::Settlements;
 use super::headers::SecurityHeaders;
+use super::metrics::Metrics;
 use crate::auth::TokenVerifier;
 use crate::config::Settings;
 use crate::stripe::client::StripeClient;
@@ -42,20 +43,35 @@ pub struct AppState {
     pub images: ReadBudget,
     pub clock: Clock,
     /// The last answer of `/ready`, shared for a second.
-    pub ready: ReadyCache,
+    pub ready: Recent<(StatusCode, serde_json::Value)>,
+    /// What `/metrics` counts in this process, and the database's figures
+    /// of its last scrape.
+    pub metrics: Metrics,
 }
 
-/// The last answer of `/ready` (its status and body), and when it was made.
-#[derive(Clone, Default)]
-pub struct ReadyCache(Arc<Mutex<Option<(Instant, StatusCode, serde_json::Value)>>>);
+/// The last answer of something a monitor polls (`/ready`, the figures of
+/// `/metrics`) and when it was made, so that callers within a moment share
+/// one read of the database.
+#[derive(Clone)]
+pub struct Recent<T>(Arc<Mutex<Option<(Instant, T)>>>);
 
-impl ReadyCache {
-    pub fn last(&self) -> Option<(Instant, StatusCode, serde_json::Value)> {
-        self.0.lock().unwrap().clone()
+impl<T> Default for Recent<T> {
+    fn default() -> Self {
+        Self(Arc::new(Mutex::new(None)))
+    }
+}
+
+impl<T: Clone> Recent<T> {
+    /// The last answer, if it is younger than `age`.
+    pub fn within(&self, age: Duration) -> Option<T> {
+        match &*self.0.lock().unwrap() {
+            Some((at, value)) if at.elapsed() < age => Some(value.clone()),
+            _ => None,
+        }
     }
 
-    pub fn keep(&self, status: StatusCode, body: serde_json::Value) {
-        *self.0.lock().unwrap() = Some((Instant::now(), status, body));
+    pub fn keep(&self, value: T) {
+        *self.0.lock().unwrap() = Some((Instant::now(), value));
     }
 }
 

@@ -26,11 +26,26 @@ fn ack(outcome: &str) -> Response {
     .into_response()
 }
 
+/// One delivery, counted by its outcome for `/metrics`.
 pub async fn receive(
     state: AppState,
     signature_header: Option<String>,
     body: Bytes,
 ) -> Result<Response, ApiError> {
+    let outcome = verify_and_act(&state, signature_header, body).await;
+    state.metrics.webhook(match &outcome {
+        Ok(acted) => acted,
+        Err(ApiError::BadRequest(_)) => "refused",
+        Err(error) => error.code(),
+    });
+    outcome.map(ack)
+}
+
+async fn verify_and_act(
+    state: &AppState,
+    signature_header: Option<String>,
+    body: Bytes,
+) -> Result<&'static str, ApiError> {
     if body.len() as u64 > MAX_BODY_BYTES {
         return Err(ApiError::PayloadTooLarge(MAX_BODY_BYTES));
     }
@@ -49,17 +64,17 @@ pub async fn receive(
         ApiError::BadRequest("the signed body is not a Stripe event".into())
     })?;
     let span = tracing::info_span!("stripe_event", stripe.event_id = %event.id, stripe.event_type = %event.kind);
-    act_on(&state, &event).instrument(span).await
+    act_on(state, &event).instrument(span).await
 }
 
 /// Fulfills, records or ignores one verified event.
-async fn act_on(state: &AppState, event: &Event) -> Result<Response, ApiError> {
+async fn act_on(state: &AppState, event: &Event) -> Result<&'static str, ApiError> {
     let checkout = match event.checkout_event() {
         Ok(Some(checkout)) => checkout,
-        Ok(None) => return Ok(ack("ignored")),
+        Ok(None) => return Ok("ignored"),
         Err(e) => {
             tracing::warn!(error = %e, "checkout event without a readable session; ignored");
-            return Ok(ack("ignored"));
+            return Ok("ignored");
         }
     };
     let outcome = match checkout {
@@ -81,5 +96,5 @@ async fn act_on(state: &AppState, event: &Event) -> Result<Response, ApiError> {
             "expired"
         }
     };
-    Ok(ack(outcome))
+    Ok(outcome)
 }

@@ -252,6 +252,8 @@ CREATE INDEX checkout_sessions_draft_id_idx ON public.checkout_sessions USING bt
 
 CREATE INDEX checkout_sessions_user_id_idx ON public.checkout_sessions USING btree (user_id);
 
+CREATE INDEX checkout_sessions_refunded_at_idx ON public.checkout_sessions USING btree (refunded_at) WHERE (refunded_at IS NOT NULL);
+
 CREATE INDEX checkout_sessions_open_idx ON public.checkout_sessions USING btree (draft_id) WHERE (status = 'open'::text);
 
 CREATE TRIGGER checkout_sessions_schedule_refund AFTER INSERT OR UPDATE OF status ON public.checkout_sessions FOR EACH ROW WHEN ((new.status = 'refund_owed'::text)) EXECUTE FUNCTION private.schedule_session_refund();

@@ -303,6 +303,8 @@ CREATE INDEX idx_benchmark_runs_report_id ON public.benchmark_runs USING btree (
 
 CREATE INDEX idx_benchmark_runs_report_model ON public.benchmark_runs USING btree (report_id, model_id);
 
+CREATE INDEX benchmark_runs_created_at_idx ON public.benchmark_runs USING btree (created_at);
+
 CREATE TRIGGER reports_settle_abandoned_reservations BEFORE UPDATE OF lease_token ON public.reports FOR EACH ROW WHEN ((new.lease_token IS DISTINCT FROM old.lease_token)) EXECUTE FUNCTION private.settle_abandoned_reservations();
 
 ALTER TABLE ONLY private.run_reservations

@@ -46,6 +46,7 @@ insert into expected_grants values
   ('reports_to_refigure(uuid,integer)', '', 'service_role', 'EXECUTE'),
   ('record_engine_sweep(text)', '', 'service_role', 'EXECUTE'),
   ('readiness()', '', 'service_role', 'EXECUTE'),
+  ('operations_metrics()', '', 'service_role', 'EXECUTE'),
   ('record_refigured_report(uuid,jsonb)', '', 'service_role', 'EXECUTE'),
   ('claim_followups(text,integer,integer)', '', 'service_role', 'EXECUTE'),
   ('complete_followup(bigint,uuid,text)', '', 'service_role', 'EXECUTE'),

@@ -195,6 +195,8 @@ select pg_temp.cells('functions', 'record_refigured_report', $q$select 1 where p
                                                    'no privilege', 'no privilege', 'no privilege', 'no rows');
 select pg_temp.cells('functions', 'readiness', $q$select 1 where not (public.readiness() ? 'engine_swept_at')$q$,
                                                    'no privilege', 'no privilege', 'no privilege', 'no rows');
+select pg_temp.cells('functions', 'operations_metrics', $q$select 1 where not (public.operations_metrics() ? 'reports_by_status')$q$,
+                                                   'no privilege', 'no privilege', 'no privilege', 'no rows');
 select pg_temp.cells('functions', 'record_engine_sweep', $q$select public.record_engine_sweep('w')$q$,
                                                    'no privilege', 'no privilege', 'no privilege', 'allowed');
 select pg_temp.cells('functions', 'open_checkout_session', $q$select public.open_checkout_session('cs_open', 'd0000000-0000-4000-8000-0000000000d1')$q$,

@@ -13,6 +13,7 @@ mod fulfillment;
 mod honest_errors;
 mod hostile_input;
 mod load;
+mod metrics;
 mod money;
 mod pages;
 mod pay;
