@@ -8,6 +8,7 @@ use uuid::Uuid;
 
 use crate::config::SupabaseSettings;
 use crate::config::{ExposeSecret, SecretString};
+use crate::stripe::types::{Charge, CheckoutSession, Dispute};
 
 #[derive(Debug, thiserror::Error)]
 pub enum SupabaseError {
@@ -305,13 +306,20 @@ impl Supabase {
     /// `fulfill_checkout`: the report for a paid session, created once.
     pub async fn fulfill_checkout(
         &self,
-        session_id: &str,
+        session: &CheckoutSession,
         draft_id: Uuid,
         user_id: Uuid,
     ) -> Result<Fulfillment, SupabaseError> {
         let rows: Vec<Fulfillment> = Self::send(self.service_rpc(
             "fulfill_checkout",
-            json!({"p_stripe_session_id": session_id, "p_draft_id": draft_id, "p_user_id": user_id}),
+            json!({
+                "p_stripe_session_id": session.id,
+                "p_draft_id": draft_id,
+                "p_user_id": user_id,
+                "p_amount_total": session.amount_total,
+                "p_currency": session.currency,
+                "p_payment_intent": session.payment_intent,
+            }),
         ))
         .await?;
         rows.into_iter()
@@ -371,6 +379,39 @@ impl Supabase {
                 "p_amount_total": record.amount_total,
                 "p_currency": record.currency,
                 "p_detail": record.detail,
+                "p_payment_intent": record.payment_intent,
+            }),
+        ))
+        .await
+    }
+
+    /// `charge.refunded`: what `record_charge_refunded` made of it
+    /// (`refunded`, `already_refunded`, `partially_refunded`, `unknown`).
+    pub async fn record_charge_refunded(&self, charge: &Charge) -> Result<String, SupabaseError> {
+        Self::send(self.service_rpc(
+            "record_charge_refunded",
+            json!({
+                "p_payment_intent": charge.payment_intent,
+                "p_charge_id": charge.id,
+                "p_amount": charge.amount,
+                "p_amount_refunded": charge.amount_refunded,
+            }),
+        ))
+        .await
+    }
+
+    /// `charge.dispute.created`: `recorded`, or `already_recorded`.
+    pub async fn record_charge_dispute(&self, dispute: &Dispute) -> Result<String, SupabaseError> {
+        Self::send(self.service_rpc(
+            "record_charge_dispute",
+            json!({
+                "p_dispute_id": dispute.id,
+                "p_payment_intent": dispute.payment_intent,
+                "p_charge_id": dispute.charge,
+                "p_amount": dispute.amount,
+                "p_currency": dispute.currency,
+                "p_reason": dispute.reason,
+                "p_status": dispute.status,
             }),
         ))
         .await
@@ -384,4 +425,5 @@ pub struct SessionRecord<'a> {
     pub amount_total: Option<i64>,
     pub currency: Option<&'a str>,
     pub detail: Option<String>,
+    pub payment_intent: Option<&'a str>,
 }

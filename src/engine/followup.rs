@@ -154,6 +154,8 @@ pub async fn run_pending(followups: &Followups) {
 async fn follow_up(followups: &Followups, due: DueFollowup) {
     let outcome = match due.kind {
         FollowupKind::Email => send_email(followups, &due).await.map(|()| None),
+        // Refunded meanwhile (in Stripe's Dashboard): done, and never twice.
+        FollowupKind::Refund if matches!(due.refund_state, RefundState::Refunded) => Ok(None),
         FollowupKind::Refund => refund(followups, &due).await.map(Some),
     };
     let store = &followups.store;

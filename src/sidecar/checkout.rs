@@ -135,6 +135,7 @@ async fn expire_older_sessions(state: &AppState, draft_id: Uuid, session_id: &st
                     amount_total: expired.amount_total,
                     currency: expired.currency.as_deref(),
                     detail: Some("replaced by a newer checkout".into()),
+                    payment_intent: None,
                 };
                 if let Err(e) = state.supabase.record_checkout_session(&record).await {
                     tracing::warn!(error = %e, stripe.session_id = id.as_str(), "expired session not recorded; its webhook will");

@@ -71,10 +71,7 @@ pub async fn settle(
         )
         .await;
     }
-    match supabase
-        .fulfill_checkout(&session.id, draft_id, user_id)
-        .await
-    {
+    match supabase.fulfill_checkout(session, draft_id, user_id).await {
         Ok(f) => {
             if f.created {
                 tracing::info!(stripe.session_id = %session.id, report.id = %f.report_id, "report created");
@@ -113,6 +110,7 @@ fn record<'a>(
         amount_total: session.amount_total,
         currency: session.currency.as_deref(),
         detail,
+        payment_intent: session.payment_intent.as_deref(),
     }
 }
 
@@ -159,6 +157,7 @@ pub async fn record_unpaid_end(
             amount_total: session.amount_total,
             currency: session.currency.as_deref(),
             detail: None,
+            payment_intent: session.payment_intent.as_deref(),
         })
         .await?;
     tracing::info!(stripe.session_id = %session.id, event.status = status, session.status = %now, "checkout session recorded");

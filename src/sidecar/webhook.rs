@@ -14,7 +14,7 @@ use super::fulfill::{self, Settlement};
 use super::state::AppState;
 use crate::config::ExposeSecret;
 use crate::stripe::signature;
-use crate::stripe::types::{CheckoutEvent, Event};
+use crate::stripe::types::{ChargeEvent, CheckoutEvent, Event};
 
 pub const MAX_BODY_BYTES: u64 = 1024 * 1024;
 
@@ -71,7 +71,7 @@ async fn verify_and_act(
 async fn act_on(state: &AppState, event: &Event) -> Result<&'static str, ApiError> {
     let checkout = match event.checkout_event() {
         Ok(Some(checkout)) => checkout,
-        Ok(None) => return Ok("ignored"),
+        Ok(None) => return act_on_charge(state, event).await,
         Err(e) => {
             tracing::warn!(error = %e, "checkout event without a readable session; ignored");
             return Ok("ignored");
@@ -97,4 +97,37 @@ async fn act_on(state: &AppState, event: &Event) -> Result<&'static str, ApiErro
         }
     };
     Ok(outcome)
+}
+
+/// A refund or a dispute of a payment, after its checkout.
+async fn act_on_charge(state: &AppState, event: &Event) -> Result<&'static str, ApiError> {
+    let charge_event = match event.charge_event() {
+        Ok(Some(charge_event)) => charge_event,
+        Ok(None) => return Ok("ignored"),
+        Err(e) => {
+            tracing::warn!(error = %e, "charge event without a readable object; ignored");
+            return Ok("ignored");
+        }
+    };
+    match charge_event {
+        ChargeEvent::Refunded(charge) => {
+            let outcome = state.supabase.record_charge_refunded(&charge).await?;
+            tracing::info!(stripe.charge_id = %charge.id, outcome = %outcome, "charge refunded");
+            Ok(match outcome.as_str() {
+                "refunded" => "refunded",
+                "already_refunded" => "already_refunded",
+                "partially_refunded" => "partially_refunded",
+                _ => "unknown_payment",
+            })
+        }
+        ChargeEvent::DisputeCreated(dispute) => {
+            let outcome = state.supabase.record_charge_dispute(&dispute).await?;
+            tracing::warn!(stripe.dispute_id = %dispute.id, reason = %dispute.reason, outcome = %outcome, "payment disputed; answer it in Stripe's Dashboard");
+            Ok(if outcome == "recorded" {
+                "dispute_recorded"
+            } else {
+                "dispute_already_recorded"
+            })
+        }
+    }
 }

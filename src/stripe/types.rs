@@ -70,6 +70,52 @@ impl Event {
     }
 }
 
+/// A payment's charge, as `charge.refunded` carries it.
+#[derive(Debug, Clone, Deserialize)]
+pub struct Charge {
+    pub id: String,
+    pub amount: i64,
+    pub amount_refunded: i64,
+    #[serde(default)]
+    pub payment_intent: Option<String>,
+}
+
+/// A dispute of a payment, as `charge.dispute.created` carries it.
+#[derive(Debug, Clone, Deserialize)]
+pub struct Dispute {
+    pub id: String,
+    pub amount: i64,
+    pub currency: String,
+    pub reason: String,
+    pub status: String,
+    #[serde(default)]
+    pub charge: Option<String>,
+    #[serde(default)]
+    pub payment_intent: Option<String>,
+}
+
+/// The events about a payment after its checkout.
+#[derive(Debug, Clone)]
+pub enum ChargeEvent {
+    /// A refund, made in the Dashboard or by us.
+    Refunded(Charge),
+    DisputeCreated(Dispute),
+}
+
+impl Event {
+    /// `Ok(None)` for other event types; `Err` when the object is not what
+    /// the type says.
+    pub fn charge_event(&self) -> Result<Option<ChargeEvent>, serde_json::Error> {
+        Ok(Some(match self.kind.as_str() {
+            "charge.refunded" => ChargeEvent::Refunded(Charge::deserialize(&self.data.object)?),
+            "charge.dispute.created" => {
+                ChargeEvent::DisputeCreated(Dispute::deserialize(&self.data.object)?)
+            }
+            _ => return Ok(None),
+        }))
+    }
+}
+
 #[derive(Debug, Clone, Deserialize)]
 pub struct Refund {
     pub id: String,

@@ -79,7 +79,7 @@ $$;
 
 COMMENT ON FUNCTION public.checkout_session_state(text) IS 'A session we created (or Stripe told us about): its state and report. No row: we never made it, so nobody asks Stripe about it.';
 
-CREATE FUNCTION public.fulfill_checkout(p_stripe_session_id text, p_draft_id uuid, p_user_id uuid) RETURNS TABLE(report_id uuid, created boolean)
+CREATE FUNCTION public.fulfill_checkout(p_stripe_session_id text, p_draft_id uuid, p_user_id uuid, p_amount_total integer DEFAULT NULL::integer, p_currency text DEFAULT NULL::text, p_payment_intent text DEFAULT NULL::text) RETURNS TABLE(report_id uuid, created boolean)
     LANGUAGE plpgsql SECURITY DEFINER
     SET search_path TO ''
     AS $$
@@ -143,6 +143,11 @@ begin
 
     if _report_id is not null then
       update public.benchmark_drafts set status = 'paid' where id = _draft.id;
+      update public.checkout_sessions s
+         set amount_total = coalesce(p_amount_total, s.amount_total),
+             currency = coalesce(p_currency, s.currency),
+             payment_intent_id = coalesce(nullif(btrim(p_payment_intent), ''), s.payment_intent_id)
+       where s.stripe_session_id = p_stripe_session_id;
       return query select _report_id, true;
       return;
     end if;
@@ -169,7 +174,7 @@ begin
 end
 $$;
 
-COMMENT ON FUNCTION public.fulfill_checkout(text, uuid, uuid) IS 'Creates the report from a snapshot of a ready draft (prompt, effective schema, images, expected JSON, model prices, and how its images are sent: their largest size and the providers'' data policy asked) and marks the draft paid, in one transaction. Idempotent by the unique stripe_session_id (ON CONFLICT, never check-then-insert): any number of concurrent calls for one session yield one report, `created` true exactly once. Errors: PT404 no draft, PT403 owner mismatch, PT409 draft already paid through another session, PT422 draft not ready, PT400 bad input, PT410 the session is owed a refund; a refusal writes nothing.';
+COMMENT ON FUNCTION public.fulfill_checkout(text, uuid, uuid, integer, text, text) IS 'Creates the report from a snapshot of a ready draft (prompt, effective schema, images, expected JSON, model prices, and how its images are sent: their largest size and the providers'' data policy asked) and marks the draft paid and the session paid (with the amount, currency and payment intent Stripe reported, so a later refund or dispute of that payment finds it), in one transaction. Idempotent by the unique stripe_session_id (ON CONFLICT, never check-then-insert): any number of concurrent calls for one session yield one report, `created` true exactly once. Errors: PT404 no draft, PT403 owner mismatch, PT409 draft already paid through another session, PT422 draft not ready, PT400 bad input, PT410 the session is owed a refund; a refusal writes nothing.';
 
 CREATE FUNCTION public.open_checkout_session(p_stripe_session_id text, p_draft_id uuid) RETURNS text[]
     LANGUAGE plpgsql SECURITY DEFINER
@@ -186,7 +191,7 @@ $$;
 
 COMMENT ON FUNCTION public.open_checkout_session(text, uuid) IS 'A new session for a draft: recorded `open`, and the ids of the draft''s other open sessions returned, for the caller to expire at Stripe.';
 
-CREATE FUNCTION public.record_checkout_session(p_stripe_session_id text, p_status text, p_draft_id uuid DEFAULT NULL::uuid, p_amount_total integer DEFAULT NULL::integer, p_currency text DEFAULT NULL::text, p_detail text DEFAULT NULL::text) RETURNS text
+CREATE FUNCTION public.record_checkout_session(p_stripe_session_id text, p_status text, p_draft_id uuid DEFAULT NULL::uuid, p_amount_total integer DEFAULT NULL::integer, p_currency text DEFAULT NULL::text, p_detail text DEFAULT NULL::text, p_payment_intent text DEFAULT NULL::text) RETURNS text
     LANGUAGE plpgsql SECURITY DEFINER
     SET search_path TO ''
     AS $$
@@ -200,15 +205,17 @@ begin
     raise exception 'cannot record a session as %', coalesce(p_status, 'null') using errcode = 'PT400';
   end if;
   insert into public.checkout_sessions as s
-    (stripe_session_id, draft_id, user_id, status, amount_total, currency, detail)
-  select p_stripe_session_id, d.id, d.user_id, p_status, p_amount_total, p_currency, p_detail
+    (stripe_session_id, draft_id, user_id, status, amount_total, currency, detail, payment_intent_id)
+  select p_stripe_session_id, d.id, d.user_id, p_status, p_amount_total, p_currency, p_detail,
+         nullif(btrim(p_payment_intent), '')
     from (select 1) as one
     left join public.benchmark_drafts d on d.id = p_draft_id
   on conflict (stripe_session_id) do update
     set status = excluded.status,
         detail = excluded.detail,
         amount_total = coalesce(excluded.amount_total, s.amount_total),
-        currency = coalesce(excluded.currency, s.currency)
+        currency = coalesce(excluded.currency, s.currency),
+        payment_intent_id = coalesce(excluded.payment_intent_id, s.payment_intent_id)
     where s.status not in ('paid', 'refund_owed', 'refunded') and p_status <> 'open'
   returning s.status into _status;
   if _status is null then
@@ -218,7 +225,95 @@ begin
 end
 $$;
 
-COMMENT ON FUNCTION public.record_checkout_session(text, text, uuid, integer, text, text) IS 'Records a session''s unpaid state for the draft it names (its owner comes from the draft), or refund_owed for a paid one that cannot become a report, which schedules its refund and email. paid, refund_owed and refunded are final: a late expired or payment_failed (Stripe does not order its events) changes nothing. Returns the status the session has afterwards.';
+COMMENT ON FUNCTION public.record_checkout_session(text, text, uuid, integer, text, text, text) IS 'Records a session''s unpaid state for the draft it names (its owner comes from the draft), or refund_owed for a paid one that cannot become a report, which schedules its refund and email. paid, refund_owed and refunded are final: a late expired or payment_failed (Stripe does not order its events) changes nothing. Returns the status the session has afterwards.';
+
+CREATE FUNCTION public.record_charge_refunded(p_payment_intent text, p_charge_id text, p_amount integer, p_amount_refunded integer) RETURNS text
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO ''
+    AS $$
+declare
+  _session public.checkout_sessions;
+begin
+  if coalesce(btrim(p_payment_intent), '') = '' or coalesce(btrim(p_charge_id), '') = ''
+     or p_amount is null or p_amount <= 0 or p_amount_refunded is null or p_amount_refunded < 0 then
+    raise exception 'a refunded charge needs its payment intent, its id, its amount and the amount refunded'
+      using errcode = 'PT400';
+  end if;
+  select * into _session from public.checkout_sessions s
+   where s.payment_intent_id = p_payment_intent
+     for update;
+  if not found then
+    return 'unknown';
+  end if;
+  if p_amount_refunded < p_amount then
+    update public.checkout_sessions s
+       set amount_refunded = greatest(coalesce(s.amount_refunded, 0), p_amount_refunded)
+     where s.stripe_session_id = _session.stripe_session_id;
+    return 'partially_refunded';
+  end if;
+  update public.checkout_sessions s
+     set amount_refunded = p_amount_refunded,
+         status = case when s.status in ('paid', 'refund_owed') then 'refunded' else s.status end,
+         refund_id = coalesce(s.refund_id, p_charge_id),
+         refunded_at = coalesce(s.refunded_at, now())
+   where s.stripe_session_id = _session.stripe_session_id;
+  update public.reports r
+     set refund_id = coalesce(r.refund_id, p_charge_id),
+         refunded_at = coalesce(r.refunded_at, now())
+   where r.stripe_session_id = _session.stripe_session_id;
+  -- A refund still owed is made: done, unless an engine holds it this
+  -- moment (that engine then finds the payment refunded, and completes it
+  -- without asking Stripe again).
+  update private.followups f
+     set done_at = now(), last_error = null
+   where f.kind = 'refund' and f.done_at is null
+     and (f.lease_expires_at is null or f.lease_expires_at < now())
+     and (f.stripe_session_id = _session.stripe_session_id
+          or f.report_id in (select r.id from public.reports r
+                              where r.stripe_session_id = _session.stripe_session_id));
+  return case when _session.refunded_at is null then 'refunded' else 'already_refunded' end;
+end
+$$;
+
+COMMENT ON FUNCTION public.record_charge_refunded(text, text, integer, integer) IS 'Stripe''s charge.refunded (a refund made in the Dashboard, or one of ours): the session the payment intent paid for, and its report, are marked refunded when the whole amount is, so the page says so, and a refund still owed is done, so no second refund is ever made; a partial refund is recorded as the amount refunded. Answers refunded, already_refunded, partially_refunded, or unknown (no session of ours took that payment). Idempotent.';
+
+CREATE FUNCTION public.record_charge_dispute(p_dispute_id text, p_payment_intent text, p_charge_id text, p_amount integer, p_currency text, p_reason text, p_status text) RETURNS text
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO ''
+    AS $$
+begin
+  if coalesce(btrim(p_dispute_id), '') = '' then
+    raise exception 'a dispute is recorded with its id' using errcode = 'PT400';
+  end if;
+  insert into private.charge_disputes
+    (dispute_id, payment_intent_id, charge_id, stripe_session_id, amount, currency, reason, status)
+  values (left(p_dispute_id, 255), left(p_payment_intent, 255), left(p_charge_id, 255),
+          (select s.stripe_session_id from public.checkout_sessions s
+            where s.payment_intent_id = p_payment_intent),
+          p_amount, left(p_currency, 10), left(p_reason, 100), left(p_status, 50))
+  on conflict (dispute_id) do nothing;
+  return case when found then 'recorded' else 'already_recorded' end;
+end
+$$;
+
+COMMENT ON FUNCTION public.record_charge_dispute(text, text, text, integer, text, text, text) IS 'Stripe''s charge.dispute.created: the dispute is kept (with the session its payment paid for, when it is ours) for an operator to answer in Stripe''s Dashboard before its deadline. Changes nothing else. Answers recorded, or already_recorded for a redelivery.';
+
+CREATE TABLE private.charge_disputes (
+    dispute_id text NOT NULL,
+    payment_intent_id text,
+    charge_id text,
+    stripe_session_id text,
+    amount integer,
+    currency text,
+    reason text,
+    status text,
+    created_at timestamp with time zone DEFAULT now() NOT NULL
+);
+
+COMMENT ON TABLE private.charge_disputes IS 'Disputes of payments (charge.dispute.created), for an operator: answer each in Stripe''s Dashboard.';
+
+ALTER TABLE ONLY private.charge_disputes
+    ADD CONSTRAINT charge_disputes_pkey PRIMARY KEY (dispute_id);
 
 CREATE TABLE private.checkout_admissions (
     user_id uuid NOT NULL,
@@ -240,6 +335,8 @@ CREATE TABLE public.checkout_sessions (
     updated_at timestamp with time zone DEFAULT now() NOT NULL,
     refund_id text,
     refunded_at timestamp with time zone,
+    payment_intent_id text,
+    amount_refunded integer,
     CONSTRAINT checkout_sessions_status_check CHECK ((status = ANY (ARRAY['open'::text, 'awaiting_payment'::text, 'paid'::text, 'payment_failed'::text, 'expired'::text, 'rejected'::text, 'refund_owed'::text, 'refunded'::text])))
 );
 
@@ -253,6 +350,8 @@ CREATE INDEX checkout_sessions_draft_id_idx ON public.checkout_sessions USING bt
 CREATE INDEX checkout_sessions_user_id_idx ON public.checkout_sessions USING btree (user_id);
 
 CREATE INDEX checkout_sessions_refunded_at_idx ON public.checkout_sessions USING btree (refunded_at) WHERE (refunded_at IS NOT NULL);
+
+CREATE UNIQUE INDEX checkout_sessions_payment_intent_idx ON public.checkout_sessions USING btree (payment_intent_id) WHERE (payment_intent_id IS NOT NULL);
 
 CREATE INDEX checkout_sessions_open_idx ON public.checkout_sessions USING btree (draft_id) WHERE (status = 'open'::text);
 
@@ -285,14 +384,14 @@ GRANT ALL ON FUNCTION public.admit_checkout(p_user_id uuid) TO service_role;
 REVOKE ALL ON FUNCTION public.checkout_session_state(p_stripe_session_id text) FROM PUBLIC, anon, authenticated, service_role;
 GRANT ALL ON FUNCTION public.checkout_session_state(p_stripe_session_id text) TO service_role;
 
-REVOKE ALL ON FUNCTION public.fulfill_checkout(p_stripe_session_id text, p_draft_id uuid, p_user_id uuid) FROM PUBLIC, anon, authenticated, service_role;
-GRANT ALL ON FUNCTION public.fulfill_checkout(p_stripe_session_id text, p_draft_id uuid, p_user_id uuid) TO service_role;
+REVOKE ALL ON FUNCTION public.fulfill_checkout(p_stripe_session_id text, p_draft_id uuid, p_user_id uuid, p_amount_total integer, p_currency text, p_payment_intent text) FROM PUBLIC, anon, authenticated, service_role;
+GRANT ALL ON FUNCTION public.fulfill_checkout(p_stripe_session_id text, p_draft_id uuid, p_user_id uuid, p_amount_total integer, p_currency text, p_payment_intent text) TO service_role;
 
 REVOKE ALL ON FUNCTION public.open_checkout_session(p_stripe_session_id text, p_draft_id uuid) FROM PUBLIC, anon, authenticated, service_role;
 GRANT ALL ON FUNCTION public.open_checkout_session(p_stripe_session_id text, p_draft_id uuid) TO service_role;
 
-REVOKE ALL ON FUNCTION public.record_checkout_session(p_stripe_session_id text, p_status text, p_draft_id uuid, p_amount_total integer, p_currency text, p_detail text) FROM PUBLIC, anon, authenticated, service_role;
-GRANT ALL ON FUNCTION public.record_checkout_session(p_stripe_session_id text, p_status text, p_draft_id uuid, p_amount_total integer, p_currency text, p_detail text) TO service_role;
+REVOKE ALL ON FUNCTION public.record_checkout_session(p_stripe_session_id text, p_status text, p_draft_id uuid, p_amount_total integer, p_currency text, p_detail text, p_payment_intent text) FROM PUBLIC, anon, authenticated, service_role;
+GRANT ALL ON FUNCTION public.record_checkout_session(p_stripe_session_id text, p_status text, p_draft_id uuid, p_amount_total integer, p_currency text, p_detail text, p_payment_intent text) TO service_role;
 
 REVOKE ALL ON TABLE public.checkout_sessions FROM PUBLIC, anon, authenticated, service_role;
 GRANT SELECT(stripe_session_id) ON TABLE public.checkout_sessions TO authenticated;
@@ -312,5 +411,13 @@ GRANT SELECT(updated_at) ON TABLE public.checkout_sessions TO authenticated;
 GRANT SELECT(refund_id) ON TABLE public.checkout_sessions TO authenticated;
 
 GRANT SELECT(refunded_at) ON TABLE public.checkout_sessions TO authenticated;
+
+REVOKE ALL ON FUNCTION public.record_charge_refunded(p_payment_intent text, p_charge_id text, p_amount integer, p_amount_refunded integer) FROM PUBLIC, anon, authenticated, service_role;
+GRANT ALL ON FUNCTION public.record_charge_refunded(p_payment_intent text, p_charge_id text, p_amount integer, p_amount_refunded integer) TO service_role;
+
+REVOKE ALL ON FUNCTION public.record_charge_dispute(p_dispute_id text, p_payment_intent text, p_charge_id text, p_amount integer, p_currency text, p_reason text, p_status text) FROM PUBLIC, anon, authenticated, service_role;
+GRANT ALL ON FUNCTION public.record_charge_dispute(p_dispute_id text, p_payment_intent text, p_charge_id text, p_amount integer, p_currency text, p_reason text, p_status text) TO service_role;
+
+REVOKE ALL ON TABLE private.charge_disputes FROM PUBLIC, anon, authenticated, service_role;
 
 REVOKE ALL ON TABLE private.checkout_admissions FROM PUBLIC, anon, authenticated, service_role;

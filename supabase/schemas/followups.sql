@@ -90,7 +90,10 @@ begin
   if not found then
     raise exception 'the lease on follow-up % is no longer held', p_id using errcode = 'PT410';
   end if;
-  if _f.kind = 'refund' and coalesce(btrim(p_refund_id), '') = '' then
+  if _f.kind = 'refund' and coalesce(btrim(p_refund_id), '') = ''
+     and not exists (select 1 from public.reports r where r.id = _f.report_id and r.refund_id is not null)
+     and not exists (select 1 from public.checkout_sessions s
+                      where s.stripe_session_id = _f.stripe_session_id and s.refund_id is not null) then
     raise exception 'a refund is recorded with its Stripe id' using errcode = 'PT400';
   end if;
   update private.followups f
@@ -99,16 +102,20 @@ begin
   if _f.kind = 'email' and _f.report_id is not null then
     update public.reports set email_sent_at = now(), followup_error = null where id = _f.report_id;
   elsif _f.kind = 'refund' and _f.report_id is not null then
-    update public.reports set refund_id = p_refund_id, refunded_at = now(), followup_error = null
+    update public.reports
+       set refund_id = coalesce(nullif(btrim(p_refund_id), ''), refund_id),
+           refunded_at = coalesce(refunded_at, now()), followup_error = null
      where id = _f.report_id;
   elsif _f.kind = 'refund' then
-    update public.checkout_sessions set refund_id = p_refund_id, refunded_at = now(), status = 'refunded'
+    update public.checkout_sessions
+       set refund_id = coalesce(nullif(btrim(p_refund_id), ''), refund_id),
+           refunded_at = coalesce(refunded_at, now()), status = 'refunded'
      where stripe_session_id = _f.stripe_session_id;
   end if;
 end
 $$;
 
-COMMENT ON FUNCTION public.complete_followup(bigint, uuid, text) IS 'A claimed follow-up is done: the email went out, or the refund was made (its Stripe id recorded on the report or the session). When the lease is no longer held (it expired and another engine has it, or it is done already) nothing is written and it raises PT410, as report writes do.';
+COMMENT ON FUNCTION public.complete_followup(bigint, uuid, text) IS 'A claimed follow-up is done: the email went out, or the refund was made (its Stripe id recorded on the report or the session; without an id only when the payment is already recorded refunded, as a refund made in Stripe''s Dashboard is). When the lease is no longer held (it expired and another engine has it, or it is done already) nothing is written and it raises PT410, as report writes do.';
 
 CREATE FUNCTION public.fail_followup(p_id bigint, p_lease_token uuid, p_error text, p_base_seconds integer, p_cap_seconds integer, p_alert_after integer) RETURNS boolean
     LANGUAGE plpgsql SECURITY DEFINER

@@ -159,6 +159,10 @@ select pg_temp.cells('storage.buckets', 'delete directly', $q$delete from storag
 -- report is its owner's, or a share-link holder's.
 select pg_temp.cells('functions', 'fulfill_checkout', $q$select public.fulfill_checkout('cs_x', 'd0000000-0000-4000-8000-0000000000d1', 'a0000000-0000-4000-8000-00000000000a')$q$,
                                                    'no privilege', 'no privilege', 'no privilege', 'allowed');
+select pg_temp.cells('functions', 'record_charge_refunded', $q$select 1 where public.record_charge_refunded('pi_none', 'ch_none', 1499, 1499) = 'refunded'$q$,
+                                                   'no privilege', 'no privilege', 'no privilege', 'no rows');
+select pg_temp.cells('functions', 'record_charge_dispute', $q$select public.record_charge_dispute('dp_1', 'pi_none', 'ch_none', 1499, 'usd', 'fraudulent', 'needs_response')$q$,
+                                                   'no privilege', 'no privilege', 'no privilege', 'allowed');
 select pg_temp.cells('functions', 'record_checkout_session', $q$select public.record_checkout_session('cs_shared', 'expired')$q$,
                                                    'no privilege', 'no privilege', 'no privilege', 'allowed');
 select pg_temp.cells('functions', 'checkout_session_state', $q$select 1 from public.checkout_session_state('cs_shared') where report_id = 'e0000000-0000-4000-8000-0000000000e2'$q$,

@@ -5,6 +5,7 @@
 mod support;
 
 mod catalog;
+mod charges;
 mod compare;
 mod database_tls;
 mod engine;

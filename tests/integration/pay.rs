@@ -47,7 +47,7 @@ pub(super) fn event(kind: &str, object: Value) -> String {
 }
 
 /// The header the official `stripe` npm package makes for this payload.
-async fn stripe_npm_signature(payload: &str, secret: &str, timestamp: i64) -> String {
+pub(super) async fn stripe_npm_signature(payload: &str, secret: &str, timestamp: i64) -> String {
     let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/js/stripe-sign.mjs");
     let mut child = tokio::process::Command::new("node")
         .args([script, secret, &timestamp.to_string()])

@@ -1,8 +1,10 @@
 //! A Stripe stand-in: the Checkout Session and Refund APIs (form-encoded
 //! requests, Stripe's JSON shapes, `Idempotency-Key`), a hosted checkout page whose Pay
-//! button marks the session paid, and webhook delivery signed exactly as
+//! button marks the session paid, refunds and disputes of the payment
+//! afterwards (`charges.rs`), and webhook delivery signed exactly as
 //! Stripe signs, redelivered with backoff until the endpoint answers 2xx.
 
+mod charges;
 mod form;
 mod refunds;
 mod sessions;
@@ -73,6 +75,8 @@ struct State {
     idempotency: HashMap<String, (String, Value)>,
     deliveries: Vec<Delivery>,
     refunds: Vec<Value>,
+    /// The charge of each paid session, by its payment intent.
+    charges: HashMap<String, Value>,
     /// Session ids asked for with `GET /v1/checkout/sessions/:id`.
     retrievals: Vec<String>,
     /// `POST /v1/checkout/sessions` requests, idempotent replays included.
@@ -239,6 +243,17 @@ fn routes(
         .and(warp::post())
         .and(with())
         .map(|id: String, stripe: Stripe| stripe.pay(&id));
+    let dashboard_refund = warp::path!("_devstack" / "sessions" / String / "refund")
+        .and(warp::post())
+        .and(with())
+        .and(warp::query::<HashMap<String, i64>>())
+        .map(|id: String, stripe: Stripe, query: HashMap<String, i64>| {
+            stripe.dashboard_refund(&id, query.get("amount").copied())
+        });
+    let dispute = warp::path!("_devstack" / "sessions" / String / "dispute")
+        .and(warp::post())
+        .and(with())
+        .map(|id: String, stripe: Stripe| stripe.dispute(&id));
     let deliveries = warp::path!("_devstack" / "deliveries")
         .and(warp::get())
         .and(with())
@@ -251,6 +266,10 @@ fn routes(
         .or(pay_page)
         .unify()
         .or(pay)
+        .unify()
+        .or(dashboard_refund)
+        .unify()
+        .or(dispute)
         .unify()
         .or(deliveries)
         .unify()

@@ -191,6 +191,7 @@ button{{width:100%;padding:.8rem;border:0;border-radius:6px;background:#635bff;c
         };
         let (session, first_payment) = session;
         if first_payment {
+            self.charge_for(&session);
             self.deliver("checkout.session.completed", session.clone());
         }
         let success = session["success_url"]

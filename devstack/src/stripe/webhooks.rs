@@ -17,7 +17,7 @@ impl Stripe {
         let event = json!({
             "id": random_id("evt_test_"),
             "object": "event",
-            "api_version": "2024-06-20",
+            "api_version": "2025-02-24.acacia",
             "created": chrono::Utc::now().timestamp(),
             "livemode": false,
             "pending_webhooks": 1,
