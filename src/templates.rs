@@ -55,6 +55,30 @@ pub struct EmailText<'a> {
     pub note: Option<&'a str>,
 }
 
+/// An operator's mail: what happened, each alert with its time, and
+/// where to look.
+#[derive(Template)]
+#[template(path = "alert.html")]
+pub struct AlertHtml<'a> {
+    pub lead: &'a str,
+    pub alerts: &'a [AlertLine],
+    pub hint: &'a str,
+}
+
+#[derive(Template)]
+#[template(path = "alert.txt")]
+pub struct AlertText<'a> {
+    pub lead: &'a str,
+    pub alerts: &'a [AlertLine],
+    pub hint: &'a str,
+}
+
+/// One alert in an operator's mail.
+pub struct AlertLine {
+    pub at: chrono::DateTime<chrono::Utc>,
+    pub detail: String,
+}
+
 /// Our templates only place text and numbers, whose formatting cannot fail.
 pub fn render(template: &impl Template) -> String {
     template

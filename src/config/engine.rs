@@ -188,6 +188,9 @@ pub struct FollowupSettings {
     /// How long a claim holds a follow-up: an engine that dies doing it
     /// leaves it to another after this.
     pub lease: Duration,
+    /// Who is mailed what needs a person (OPERATOR_EMAIL); none: alerts
+    /// wait in the database (`modelpick ops stuck` lists them).
+    pub operator_email: Option<String>,
 }
 
 impl Default for FollowupSettings {
@@ -197,6 +200,7 @@ impl Default for FollowupSettings {
             max_backoff: Duration::from_secs(3600),
             alert_after: 5,
             lease: Duration::from_secs(120),
+            operator_email: None,
         }
     }
 }
@@ -236,7 +240,10 @@ impl EngineSettings {
             provider,
             limits,
             queue,
-            followups: FollowupSettings::default(),
+            followups: FollowupSettings {
+                operator_email: env.optional("OPERATOR_EMAIL"),
+                ..FollowupSettings::default()
+            },
             resend: resend(&env)?,
             stripe: stripe(&env)?,
             catalog: CatalogSettings::from_env(&env)?,

@@ -15,6 +15,7 @@
 //! database's), `images`, `followup` (emails, refunds), `catalog` (the
 //! models offered, as the provider lists them).
 
+pub mod alerts;
 pub mod call;
 pub mod catalog;
 pub mod followup;
@@ -202,7 +203,10 @@ impl Engine {
     fn follow_up(&self, tasks: &mut JoinSet<()>) {
         if tasks.is_empty() {
             let followups = self.followups.clone();
-            tasks.spawn(async move { followup::run_pending(&followups).await });
+            tasks.spawn(async move {
+                followup::run_pending(&followups).await;
+                alerts::send_pending(&followups).await;
+            });
         }
     }
 

@@ -86,6 +86,8 @@ pub struct ShopFigures {
     pub revenue_usd_24h: Decimal,
     pub refunds_24h: i64,
     pub stuck_followups: i64,
+    pub open_disputes: i64,
+    pub unsent_alerts: i64,
     pub catalog_synced_at: Option<DateTime<Utc>>,
     pub engine_swept_at: Option<DateTime<Utc>>,
 }
@@ -213,6 +215,18 @@ fn shop_gauges(shop: &Registry, figures: &ShopFigures) {
         "Emails and refunds that keep failing and need a person (private.stuck_followups)",
     )
     .set(figures.stuck_followups as f64);
+    gauge(
+        shop,
+        "modelpick_disputes_120d",
+        "Payments disputed in the last 120 days (answer each in Stripe's Dashboard)",
+    )
+    .set(figures.open_disputes as f64);
+    gauge(
+        shop,
+        "modelpick_unsent_alerts",
+        "Alerts for an operator not mailed yet (OPERATOR_EMAIL unset, or within the hour's limit)",
+    )
+    .set(figures.unsent_alerts as f64);
     if let Some(at) = figures.catalog_synced_at {
         gauge(
             shop,
@@ -276,6 +290,8 @@ mod tests {
             revenue_usd_24h: "29.98".parse().unwrap(),
             refunds_24h: 1,
             stuck_followups: 0,
+            open_disputes: 1,
+            unsent_alerts: 2,
             catalog_synced_at: Some(now - chrono::Duration::hours(2)),
             engine_swept_at: None,
         };
@@ -293,6 +309,8 @@ mod tests {
             "modelpick_model_spend_usd_24h 1.25",
             "modelpick_revenue_usd_24h 29.98",
             "modelpick_catalog_age_seconds 7200",
+            "modelpick_disputes_120d 1",
+            "modelpick_unsent_alerts 2",
             "modelpick_stripe_webhooks_total{outcome=\"fulfilled\"} 2",
         ] {
             assert!(

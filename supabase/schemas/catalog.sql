@@ -94,9 +94,15 @@ CREATE FUNCTION public.record_catalog_sync_failure(p_error text) RETURNS void
     SET search_path TO ''
     AS $$
   insert into private.catalog_syncs (ok, error) values (false, left(p_error, 2000));
+  select private.raise_operator_alert('catalog_sync', to_char(now() at time zone 'utc', 'YYYY-MM-DD'),
+           format('The model catalog has not synced since %s: its prices may be stale. Last error: %s',
+                  coalesce((select max(at)::text from private.catalog_syncs where ok), 'it was set up'),
+                  left(p_error, 500)))
+   where not exists (select 1 from private.catalog_syncs
+                      where ok and at > now() - interval '1 day');
 $$;
 
-COMMENT ON FUNCTION public.record_catalog_sync_failure(text) IS 'Keeps a sync that failed for an operator (the catalog was left as it was).';
+COMMENT ON FUNCTION public.record_catalog_sync_failure(text) IS 'Keeps a sync that failed for an operator (the catalog was left as it was); when no sync has worked for a day, an operator is alerted (once a day).';
 
 CREATE FUNCTION public.sync_model_catalog(p_offered jsonb, p_refused jsonb DEFAULT '[]'::jsonb, p_zero_retention text[] DEFAULT NULL::text[]) RETURNS jsonb
     LANGUAGE plpgsql SECURITY DEFINER

@@ -292,11 +292,20 @@ begin
             where s.payment_intent_id = p_payment_intent),
           p_amount, left(p_currency, 10), left(p_reason, 100), left(p_status, 50))
   on conflict (dispute_id) do nothing;
-  return case when found then 'recorded' else 'already_recorded' end;
+  if not found then
+    return 'already_recorded';
+  end if;
+  perform private.raise_operator_alert('dispute', p_dispute_id,
+    format('A payment of %s %s was disputed (%s, %s), checkout session %s: answer it in Stripe''s Dashboard before its deadline.',
+           to_char(coalesce(p_amount, 0) / 100.0, 'FM999990.00'), upper(coalesce(p_currency, '')),
+           coalesce(p_reason, 'no reason given'), coalesce(p_status, 'no status'),
+           coalesce((select s.stripe_session_id from public.checkout_sessions s
+                      where s.payment_intent_id = p_payment_intent), 'unknown')));
+  return 'recorded';
 end
 $$;
 
-COMMENT ON FUNCTION public.record_charge_dispute(text, text, text, integer, text, text, text) IS 'Stripe''s charge.dispute.created: the dispute is kept (with the session its payment paid for, when it is ours) for an operator to answer in Stripe''s Dashboard before its deadline. Changes nothing else. Answers recorded, or already_recorded for a redelivery.';
+COMMENT ON FUNCTION public.record_charge_dispute(text, text, text, integer, text, text, text) IS 'Stripe''s charge.dispute.created: the dispute is kept (with the session its payment paid for, when it is ours) and an operator alerted, to answer it in Stripe''s Dashboard before its deadline. Changes nothing else. Answers recorded, or already_recorded for a redelivery.';
 
 CREATE TABLE private.charge_disputes (
     dispute_id text NOT NULL,

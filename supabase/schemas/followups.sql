@@ -19,6 +19,11 @@ begin
     values (new.id, 'refund')
     on conflict do nothing;
   end if;
+  if new.status = 'failed' then
+    perform private.raise_operator_alert('report_failed', new.id::text,
+      format('Report %s failed after %s attempts and is refunded: %s', new.id, new.attempts,
+             coalesce(new.status_reason, 'no reason recorded')));
+  end if;
   return null;
 end
 $$;
@@ -146,11 +151,17 @@ begin
   if _f.report_id is not null then
     update public.reports set followup_error = left(_f.kind || ': ' || p_error, 1000) where id = _f.report_id;
   end if;
+  if _f.attempts = p_alert_after then
+    perform private.raise_operator_alert('stuck_followup', _f.id::text,
+      format('The %s for %s has failed %s times and needs a person: %s', _f.kind,
+             coalesce('report ' || _f.report_id::text, 'checkout session ' || _f.stripe_session_id),
+             _f.attempts, p_error));
+  end if;
   return _f.attempts = p_alert_after;
 end
 $$;
 
-COMMENT ON FUNCTION public.fail_followup(bigint, uuid, text, integer, integer, integer) IS 'A claimed follow-up failed: its lease ends, and the next claim waits twice as long as the last (from p_base_seconds, at most p_cap_seconds, with 20% jitter); the claim counted the attempt. True exactly once, when the attempts reach p_alert_after (alert an operator). When the lease is no longer held nothing is written and it raises PT410.';
+COMMENT ON FUNCTION public.fail_followup(bigint, uuid, text, integer, integer, integer) IS 'A claimed follow-up failed: its lease ends, and the next claim waits twice as long as the last (from p_base_seconds, at most p_cap_seconds, with 20% jitter); the claim counted the attempt. True exactly once, when the attempts reach p_alert_after, and then an operator is alerted. When the lease is no longer held nothing is written and it raises PT410.';
 
 CREATE TABLE private.followups (
     report_id uuid,

@@ -1,7 +1,9 @@
 -- operations.sql: the current definition of this part of the schema; edit it here,
 -- then `scripts/db-diff` writes the migration that ships the change.
--- Operations: what an operator watches (the figures behind /metrics), read
--- in one statement so a scrape costs the database one cheap read.
+-- Operations: what an operator watches (the figures behind /metrics, read
+-- in one statement so a scrape costs the database one cheap read), and the
+-- alerts mailed to them: raised where a thing happens, sent by an engine at
+-- most once an hour per kind.
 
 set check_function_bodies = off;
 
@@ -41,11 +43,113 @@ CREATE FUNCTION public.operations_metrics() RETURNS jsonb
       (select count(*) from public.reports where refunded_at > now() - interval '24 hours')
       + (select count(*) from public.checkout_sessions where refunded_at > now() - interval '24 hours'),
     'stuck_followups', (select count(*) from private.stuck_followups),
+    'open_disputes', (select count(*) from private.charge_disputes
+                       where created_at > now() - interval '120 days'),
+    'unsent_alerts', (select count(*) from private.operator_alerts where sent_at is null),
     'catalog_synced_at', (select max(at) from private.catalog_syncs where ok),
     'engine_swept_at', (select max(swept_at) from private.engine_sweeps))
 $$;
 
 COMMENT ON FUNCTION public.operations_metrics() IS 'The figures behind /metrics, in one read: reports by status, the oldest paid report no engine has started, model calls by model and outcome (answered, failed, unavailable) and model spend over the last 24 hours, the revenue of reports paid and the refunds made in that time, stuck follow-ups, and when the catalog last synced and an engine last swept. Service role only.';
+
+CREATE TABLE private.operator_alerts (
+    id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    kind text NOT NULL,
+    subject text NOT NULL,
+    detail text NOT NULL,
+    created_at timestamp with time zone DEFAULT now() NOT NULL,
+    sent_at timestamp with time zone,
+    lease_token uuid,
+    lease_expires_at timestamp with time zone,
+    CONSTRAINT operator_alerts_kind_check CHECK ((kind = ANY (ARRAY['dispute'::text, 'stuck_followup'::text, 'report_failed'::text, 'catalog_sync'::text]))),
+    CONSTRAINT operator_alerts_once UNIQUE (kind, subject)
+);
+
+COMMENT ON TABLE private.operator_alerts IS 'What an operator must hear of: a dispute, a follow-up that keeps failing, a failed report, a catalog that has not synced for a day. One row per thing (kind, subject), mailed to OPERATOR_EMAIL by an engine, at most one mail per kind an hour.';
+
+CREATE INDEX operator_alerts_unsent_idx ON private.operator_alerts USING btree (kind, created_at) WHERE (sent_at IS NULL);
+
+CREATE INDEX operator_alerts_sent_idx ON private.operator_alerts USING btree (kind, sent_at) WHERE (sent_at IS NOT NULL);
+
+CREATE FUNCTION private.raise_operator_alert(p_kind text, p_subject text, p_detail text) RETURNS void
+    LANGUAGE sql
+    SET search_path TO ''
+    AS $$
+  insert into private.operator_alerts (kind, subject, detail)
+  values (p_kind, left(p_subject, 200), left(p_detail, 2000))
+  on conflict (kind, subject) do nothing;
+$$;
+
+COMMENT ON FUNCTION private.raise_operator_alert(text, text, text) IS 'Raises an alert once per thing (kind and subject); a second raise of the same thing changes nothing.';
+
+CREATE FUNCTION public.claim_operator_alerts(p_lease_seconds integer DEFAULT 120) RETURNS TABLE(kind text, lease_token uuid, alerts jsonb)
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO ''
+    AS $$
+begin
+  if p_lease_seconds is null or p_lease_seconds not between 1 and 3600 then
+    raise exception 'lease must be between 1 and 3600 seconds' using errcode = 'PT400';
+  end if;
+  return query
+  with due as (
+    select distinct a.kind from private.operator_alerts a
+     where a.sent_at is null
+       and (a.lease_expires_at is null or a.lease_expires_at < now())
+       and not exists (select 1 from private.operator_alerts s
+                        where s.kind = a.kind and s.sent_at > now() - interval '1 hour')
+       and not exists (select 1 from private.operator_alerts l
+                        where l.kind = a.kind and l.sent_at is null and l.lease_expires_at >= now())
+  ),
+  tokens as (
+    select d.kind, gen_random_uuid() as token from due d
+  ),
+  claimed as (
+    update private.operator_alerts a
+       set lease_token = t.token,
+           lease_expires_at = now() + make_interval(secs => p_lease_seconds)
+      from tokens t
+     where a.kind = t.kind and a.sent_at is null
+    returning a.kind, a.lease_token, a.subject, a.detail, a.created_at
+  )
+  select c.kind, c.lease_token,
+         jsonb_agg(jsonb_build_object('subject', c.subject, 'detail', c.detail, 'at', c.created_at)
+                   order by c.created_at)
+    from claimed c
+   group by c.kind, c.lease_token;
+end
+$$;
+
+COMMENT ON FUNCTION public.claim_operator_alerts(integer) IS 'The unsent alerts of each kind no mail has gone out for in the last hour, each kind under one lease token for p_lease_seconds: one mail per kind, at most one an hour. Concurrent engines never take the same kind.';
+
+CREATE FUNCTION public.record_operator_alerts_sent(p_kind text, p_lease_token uuid) RETURNS integer
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO ''
+    AS $$
+declare
+  _sent integer;
+begin
+  update private.operator_alerts a
+     set sent_at = now(), lease_token = null, lease_expires_at = null
+   where a.kind = p_kind and a.lease_token = p_lease_token and a.sent_at is null;
+  get diagnostics _sent = row_count;
+  if _sent = 0 then
+    raise exception 'the lease on the % alerts is no longer held', p_kind using errcode = 'PT410';
+  end if;
+  return _sent;
+end
+$$;
+
+COMMENT ON FUNCTION public.record_operator_alerts_sent(text, uuid) IS 'The mail of a kind''s claimed alerts went out: they are sent. PT410 when the lease is no longer held (another engine took them; the mail may go twice, which says the same).';
+
+REVOKE ALL ON TABLE private.operator_alerts FROM PUBLIC, anon, authenticated, service_role;
+
+REVOKE ALL ON FUNCTION private.raise_operator_alert(p_kind text, p_subject text, p_detail text) FROM PUBLIC, anon, authenticated, service_role;
+
+REVOKE ALL ON FUNCTION public.claim_operator_alerts(p_lease_seconds integer) FROM PUBLIC, anon, authenticated, service_role;
+GRANT ALL ON FUNCTION public.claim_operator_alerts(p_lease_seconds integer) TO service_role;
+
+REVOKE ALL ON FUNCTION public.record_operator_alerts_sent(p_kind text, p_lease_token uuid) FROM PUBLIC, anon, authenticated, service_role;
+GRANT ALL ON FUNCTION public.record_operator_alerts_sent(p_kind text, p_lease_token uuid) TO service_role;
 
 REVOKE ALL ON FUNCTION public.operations_metrics() FROM PUBLIC, anon, authenticated, service_role;
 GRANT ALL ON FUNCTION public.operations_metrics() TO service_role;

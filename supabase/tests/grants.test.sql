@@ -49,6 +49,8 @@ insert into expected_grants values
   ('record_engine_sweep(text)', '', 'service_role', 'EXECUTE'),
   ('readiness()', '', 'service_role', 'EXECUTE'),
   ('operations_metrics()', '', 'service_role', 'EXECUTE'),
+  ('claim_operator_alerts(integer)', '', 'service_role', 'EXECUTE'),
+  ('record_operator_alerts_sent(text,uuid)', '', 'service_role', 'EXECUTE'),
   ('record_refigured_report(uuid,jsonb)', '', 'service_role', 'EXECUTE'),
   ('claim_followups(text,integer,integer)', '', 'service_role', 'EXECUTE'),
   ('complete_followup(bigint,uuid,text)', '', 'service_role', 'EXECUTE'),

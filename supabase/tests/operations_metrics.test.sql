@@ -6,7 +6,8 @@ select plan(8);
 select is(public.operations_metrics() - 'now' - 'catalog_synced_at' - 'engine_swept_at',
           jsonb_build_object('reports_by_status', '{}'::jsonb, 'oldest_waiting_paid_at', null,
                              'calls_24h', '[]'::jsonb, 'model_spend_usd_24h', 0,
-                             'revenue_usd_24h', 0, 'refunds_24h', 0, 'stuck_followups', 0),
+                             'revenue_usd_24h', 0, 'refunds_24h', 0, 'stuck_followups', 0,
+                             'open_disputes', 0, 'unsent_alerts', 0),
           'an empty shop has nothing to show');
 
 insert into auth.users (id, email) values ('a0000000-0000-4000-8000-00000000000a', 'owner@example.test');

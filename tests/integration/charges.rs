@@ -201,6 +201,47 @@ async fn a_dispute_is_recorded_and_changes_nothing_else() {
         before,
         "a dispute refunds nothing and changes no report"
     );
+
+    // The operator is told, once; a second dispute within the hour waits.
+    let resend =
+        devstack::resend::start(tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap())
+            .unwrap();
+    let followups = modelpick::engine::followup::Followups {
+        store: app.supabase.db.store(2),
+        worker: "alerts-test".into(),
+        resend: Some(modelpick::email::Resend::new(
+            modelpick::config::ResendSettings {
+                base_url: resend.url(),
+                api_key: "re_test".into(),
+                from: "ModelPick <reports@modelpick.test>".into(),
+            },
+        )),
+        stripe: None,
+        site_url: app.url.clone(),
+        retry: modelpick::config::FollowupSettings {
+            operator_email: Some("ops@modelpick.test".into()),
+            ..Default::default()
+        },
+    };
+    modelpick::engine::alerts::send_pending(&followups).await;
+    let second = dispute
+        .replace("dp_test_a", "dp_test_b")
+        .replace("\"fraudulent\"", "\"duplicate\"");
+    let (_, answer) = deliver(&app, &second).await;
+    assert_eq!(answer["outcome"], "dispute_recorded");
+    modelpick::engine::alerts::send_pending(&followups).await;
+    let sent = resend.sent();
+    assert_eq!(sent.len(), 1, "one mail an hour per kind: {sent:?}");
+    assert_eq!(sent[0]["to"][0], "ops@modelpick.test");
+    assert_eq!(
+        sent[0]["subject"],
+        "[ModelPick] A payment dispute to answer"
+    );
+    let text = sent[0]["text"].as_str().unwrap();
+    assert!(
+        text.contains("A payment of 14.99 USD was disputed (fraudulent, needs_response), checkout session cs_test_a"),
+        "{text}"
+    );
 }
 
 async fn wait_for(db: &Client, sql: &str) {

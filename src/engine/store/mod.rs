@@ -8,6 +8,7 @@
 //! column or a function changes that file, and nothing else in the engine.
 //! Rows are read by column name.
 
+mod alerts;
 mod catalog;
 mod followups;
 mod ledger;
@@ -20,6 +21,7 @@ use std::time::Duration;
 use tokio_postgres::Row;
 use uuid::Uuid;
 
+pub use alerts::{Alert, AlertBatch, AlertKind};
 pub use catalog::SyncSummary;
 pub use followups::{AfterFailure, DueFollowup, FollowupKind, RefundState, Subject};
 pub use ledger::{CallToReserve, RunRecord};
@@ -36,6 +38,9 @@ pub enum StoreError {
     /// written.
     #[error("the lease on follow-up {0} is no longer held")]
     FollowupLeaseLost(i64),
+    /// Another engine holds these alerts now: nothing was written.
+    #[error("the lease on the {0} alerts is no longer held")]
+    AlertLeaseLost(&'static str),
     #[error("report store: {0}")]
     Db(#[from] tokio_postgres::Error),
     #[error("report store: no connection: {0}")]
