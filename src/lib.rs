@@ -5,6 +5,7 @@
 
 pub mod config;
 pub mod engine;
+pub mod ops;
 pub mod sidecar;
 pub mod startup;
 

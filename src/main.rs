@@ -1,7 +1,8 @@
 //! `modelpick serve` (the sidecar with the engine inside), `modelpick
 //! worker` (the engine alone) and `modelpick catalog sync` (the model
 //! catalog, once, as the provider lists it), `modelpick smoke <SITE_URL>`
-//! (a deployed site, checked from outside).
+//! (a deployed site, checked from outside), `modelpick ops summary|stuck|
+//! report <id>` (an operator's questions).
 
 use clap::{Parser, Subcommand};
 use modelpick::config::{CatalogCommandSettings, EngineSettings, Settings};
@@ -34,10 +35,30 @@ enum Command {
         /// The public URL of the site, e.g. https://modelpick.example.com
         site_url: String,
     },
+    /// An operator's questions, answered from the database (DATABASE_URL).
+    Ops {
+        #[command(subcommand)]
+        action: OpsAction,
+    },
     /// The model catalog.
     Catalog {
         #[command(subcommand)]
         action: CatalogAction,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum OpsAction {
+    /// Today and the last 7 days: paid, complete, failed, refunded, money
+    /// taken and refunded, model spend, margin.
+    Summary,
+    /// What needs a person: reports waiting, expired leases, emails and
+    /// refunds that keep failing, disputes, alerts not mailed.
+    Stuck,
+    /// One report's story: its payment, claims, calls, email and refund.
+    Report {
+        /// The report's id (as in /report/<id>).
+        report_id: uuid::Uuid,
     },
 }
 
@@ -55,7 +76,7 @@ fn main() -> anyhow::Result<()> {
     // runs it with no cross-thread wake-ups (scoring has its own blocking
     // threads). The sidecar serves requests on every core.
     let runtime = match cli.command {
-        Command::Worker | Command::Catalog { .. } | Command::Smoke { .. } => {
+        Command::Worker | Command::Catalog { .. } | Command::Smoke { .. } | Command::Ops { .. } => {
             tokio::runtime::Builder::new_current_thread()
         }
         Command::Serve { .. } => tokio::runtime::Builder::new_multi_thread(),
@@ -82,6 +103,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             action: CatalogAction::Sync,
         } => return sync_catalog().await,
         Command::Smoke { site_url } => return smoke(&site_url).await,
+        Command::Ops { action } => return ops(action).await,
     }
     tracing::info!("stopped");
     Ok(())
@@ -122,6 +144,18 @@ async fn serve(no_engine: bool, stopped: watch::Receiver<bool>) -> anyhow::Resul
             .await?
             .map_err(|_| anyhow::anyhow!("the engine's thread panicked"))??;
     }
+    Ok(())
+}
+
+/// `modelpick ops ...`: the answer on stdout.
+async fn ops(action: OpsAction) -> anyhow::Result<()> {
+    let store = startup::operations_store(&modelpick::config::database_url_from_env()?)?;
+    let text = match action {
+        OpsAction::Summary => modelpick::ops::summary(&store).await?,
+        OpsAction::Stuck => modelpick::ops::stuck(&store).await?,
+        OpsAction::Report { report_id } => modelpick::ops::report(&store, report_id).await?,
+    };
+    print!("{text}");
     Ok(())
 }
 

@@ -88,6 +88,11 @@ pub fn catalog_sync(settings: &CatalogCommandSettings) -> Result<CatalogSync, St
     Ok(CatalogSync::new(store, settings.catalog.clone())?)
 }
 
+/// The store `modelpick ops` reads, with one connection.
+pub fn operations_store(database_url: &str) -> Result<Store, StartupError> {
+    Ok(Store::new(Database::from_url(database_url)?.pool(1)?))
+}
+
 /// The engine, from its settings.
 pub fn engine(settings: &EngineSettings) -> Result<Engine, StartupError> {
     let database = Database::from_url(&settings.database_url)?;

@@ -87,6 +87,12 @@ pub struct CatalogCommandSettings {
     pub catalog: CatalogSettings,
 }
 
+/// `DATABASE_URL` alone, for the commands that only read the database.
+pub fn database_url_from_env() -> Result<String, ConfigError> {
+    let _ = dotenvy::dotenv();
+    Env(|name: &str| std::env::var(name).ok()).required("DATABASE_URL")
+}
+
 impl CatalogCommandSettings {
     /// From the process environment, after loading `.env` if there is one.
     pub fn from_env() -> Result<Self, ConfigError> {

@@ -166,9 +166,17 @@ fn exposition(metrics: &Metrics, figures: Option<&ShopFigures>) -> String {
 }
 
 fn shop_gauges(shop: &Registry, figures: &ShopFigures) {
-    let ago = |at: DateTime<Utc>| (figures.now - at).num_milliseconds().max(0) as f64 / 1000.0;
-    let dollars = |amount: Decimal| amount.to_f64().unwrap_or(f64::NAN);
+    report_gauges(shop, figures);
+    money_gauges(shop, figures);
+    attention_gauges(shop, figures);
+}
 
+/// How long ago `at` was, at the figures' own time, in seconds.
+fn ago(figures: &ShopFigures, at: DateTime<Utc>) -> f64 {
+    (figures.now - at).num_milliseconds().max(0) as f64 / 1000.0
+}
+
+fn report_gauges(shop: &Registry, figures: &ShopFigures) {
     let reports = gauge_vec(shop, "modelpick_reports", "Reports by status", &["status"]);
     for status in ["paid", "running", "complete", "failed"] {
         let count = figures.reports_by_status.get(status).copied().unwrap_or(0);
@@ -179,7 +187,12 @@ fn shop_gauges(shop: &Registry, figures: &ShopFigures) {
         "modelpick_oldest_waiting_report_seconds",
         "How long the oldest paid report no engine has started has waited (0: none waits)",
     )
-    .set(figures.oldest_waiting_paid_at.map(ago).unwrap_or(0.0));
+    .set(
+        figures
+            .oldest_waiting_paid_at
+            .map(|at| ago(figures, at))
+            .unwrap_or(0.0),
+    );
     let calls = gauge_vec(
         shop,
         "modelpick_model_calls_24h",
@@ -191,6 +204,10 @@ fn shop_gauges(shop: &Registry, figures: &ShopFigures) {
             .with_label_values(&[call.model.as_str(), call.outcome.as_str()])
             .set(call.calls as f64);
     }
+}
+
+fn money_gauges(shop: &Registry, figures: &ShopFigures) {
+    let dollars = |amount: Decimal| amount.to_f64().unwrap_or(f64::NAN);
     gauge(
         shop,
         "modelpick_model_spend_usd_24h",
@@ -209,6 +226,9 @@ fn shop_gauges(shop: &Registry, figures: &ShopFigures) {
         "Refunds made in the last 24 hours",
     )
     .set(figures.refunds_24h as f64);
+}
+
+fn attention_gauges(shop: &Registry, figures: &ShopFigures) {
     gauge(
         shop,
         "modelpick_stuck_followups",
@@ -233,7 +253,7 @@ fn shop_gauges(shop: &Registry, figures: &ShopFigures) {
             "modelpick_catalog_age_seconds",
             "Since the model catalog last synced",
         )
-        .set(ago(at));
+        .set(ago(figures, at));
     }
     if let Some(at) = figures.engine_swept_at {
         gauge(
@@ -241,7 +261,7 @@ fn shop_gauges(shop: &Registry, figures: &ShopFigures) {
             "modelpick_engine_last_sweep_age_seconds",
             "Since an engine last swept the queue",
         )
-        .set(ago(at));
+        .set(ago(figures, at));
     }
 }
 

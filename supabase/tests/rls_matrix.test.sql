@@ -205,6 +205,12 @@ select pg_temp.cells('functions', 'claim_operator_alerts', $q$select 1 from publ
                                                    'no privilege', 'no privilege', 'no privilege', 'no rows');
 select pg_temp.cells('functions', 'record_operator_alerts_sent', $q$select public.record_operator_alerts_sent('dispute', gen_random_uuid())$q$,
                                                    'no privilege', 'no privilege', 'no privilege', 'error PT410: the lease on the dispute alerts is no longer held');
+select pg_temp.cells('functions', 'operations_summary', $q$select 1 where not (public.operations_summary() ? 'today')$q$,
+                                                   'no privilege', 'no privilege', 'no privilege', 'no rows');
+select pg_temp.cells('functions', 'operations_stuck', $q$select 1 where not (public.operations_stuck() ? 'waiting')$q$,
+                                                   'no privilege', 'no privilege', 'no privilege', 'no rows');
+select pg_temp.cells('functions', 'report_story', $q$select 1 where public.report_story('e0000000-0000-4000-8000-0000000000e2') is null$q$,
+                                                   'no privilege', 'no privilege', 'no privilege', 'no rows');
 select pg_temp.cells('functions', 'record_engine_sweep', $q$select public.record_engine_sweep('w')$q$,
                                                    'no privilege', 'no privilege', 'no privilege', 'allowed');
 select pg_temp.cells('functions', 'open_checkout_session', $q$select public.open_checkout_session('cs_open', 'd0000000-0000-4000-8000-0000000000d1')$q$,

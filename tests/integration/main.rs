@@ -16,6 +16,7 @@ mod hostile_input;
 mod load;
 mod metrics;
 mod money;
+mod ops;
 mod pages;
 mod pay;
 mod prepared_images;

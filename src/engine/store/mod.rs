@@ -13,6 +13,7 @@ mod catalog;
 mod followups;
 mod ledger;
 mod listener;
+pub mod operations;
 mod reports;
 
 use std::future::Future;
