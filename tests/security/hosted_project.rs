@@ -55,7 +55,7 @@ fn nothing_under_supabase_creates_an_account_or_holds_a_password() {
 #[test]
 fn the_instructions_for_a_hosted_project_push_migrations_only() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-    for file in ["README.md", "scripts/dev"] {
+    for file in ["docs/deploy.md", "docs/development.md", "scripts/dev"] {
         let text = std::fs::read_to_string(root.join(file)).unwrap();
         assert!(
             !text.contains("`supabase db reset` (or"),
