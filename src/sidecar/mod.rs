@@ -4,6 +4,7 @@
 //! through Supabase's API (PostgREST), as the caller or with the
 //! service-role key, by calling the functions that carry the rules.
 
+mod account;
 mod body;
 mod checkout;
 mod compare;

@@ -38,7 +38,11 @@ pub fn routes(state: AppState) -> impl Filter<Extract = (Response,), Error = Inf
 
 /// Everything under `/api/`.
 fn api(state: AppState) -> impl Filter<Extract = (Response,), Error = Rejection> + Clone {
-    payments(state.clone()).or(report_api(state)).unify()
+    payments(state.clone())
+        .or(report_api(state.clone()))
+        .unify()
+        .or(account_api(state))
+        .unify()
 }
 
 /// `POST /api/checkout` and Stripe's webhook.
@@ -73,6 +77,27 @@ fn payments(state: AppState) -> impl Filter<Extract = (Response,), Error = Rejec
             },
         );
     checkout.or(webhook).unify()
+}
+
+/// A customer's own account: export it, delete it.
+fn account_api(state: AppState) -> impl Filter<Extract = (Response,), Error = Rejection> + Clone {
+    let export = warp::path!("api" / "account" / "export")
+        .and(warp::get())
+        .and(request("account_export"))
+        .and(with_state(state.clone()))
+        .and(warp::header::optional::<String>("authorization"))
+        .then(|request: Request, state, authorization| {
+            request.run(super::account::export(state, authorization))
+        });
+    let delete = warp::path!("api" / "account")
+        .and(warp::delete())
+        .and(request("account_delete"))
+        .and(with_state(state))
+        .and(warp::header::optional::<String>("authorization"))
+        .then(|request: Request, state, authorization| {
+            request.run(super::account::delete(state, authorization))
+        });
+    export.or(delete).unify()
 }
 
 /// Comparing two reports, and a shared report's images.

@@ -377,7 +377,7 @@ ALTER TABLE ONLY public.checkout_sessions
     ADD CONSTRAINT checkout_sessions_draft_id_fkey FOREIGN KEY (draft_id) REFERENCES public.benchmark_drafts(id) ON DELETE SET NULL;
 
 ALTER TABLE ONLY public.checkout_sessions
-    ADD CONSTRAINT checkout_sessions_user_id_fkey FOREIGN KEY (user_id) REFERENCES auth.users(id) ON DELETE CASCADE;
+    ADD CONSTRAINT checkout_sessions_user_id_fkey FOREIGN KEY (user_id) REFERENCES auth.users(id) ON DELETE SET NULL;
 
 CREATE POLICY "Owners read their checkout sessions" ON public.checkout_sessions FOR SELECT TO authenticated USING ((user_id = ( SELECT auth.uid() AS uid)));
 

@@ -51,6 +51,8 @@ insert into expected_grants values
   ('operations_metrics()', '', 'service_role', 'EXECUTE'),
   ('claim_operator_alerts(integer)', '', 'service_role', 'EXECUTE'),
   ('operations_summary()', '', 'service_role', 'EXECUTE'),
+  ('export_account(uuid)', '', 'service_role', 'EXECUTE'),
+  ('delete_account_data(uuid)', '', 'service_role', 'EXECUTE'),
   ('operations_stuck()', '', 'service_role', 'EXECUTE'),
   ('report_story(uuid)', '', 'service_role', 'EXECUTE'),
   ('record_operator_alerts_sent(text,uuid)', '', 'service_role', 'EXECUTE'),

@@ -211,6 +211,10 @@ select pg_temp.cells('functions', 'operations_stuck', $q$select 1 where not (pub
                                                    'no privilege', 'no privilege', 'no privilege', 'no rows');
 select pg_temp.cells('functions', 'report_story', $q$select 1 where public.report_story('e0000000-0000-4000-8000-0000000000e2') is null$q$,
                                                    'no privilege', 'no privilege', 'no privilege', 'no rows');
+select pg_temp.cells('functions', 'export_account', $q$select 1 where public.export_account('a0000000-0000-4000-8000-00000000000a') is null$q$,
+                                                   'no privilege', 'no privilege', 'no privilege', 'no rows');
+select pg_temp.cells('functions', 'delete_account_data', $q$select public.delete_account_data(gen_random_uuid())$q$,
+                                                   'no privilege', 'no privilege', 'no privilege', 'allowed');
 select pg_temp.cells('functions', 'record_engine_sweep', $q$select public.record_engine_sweep('w')$q$,
                                                    'no privilege', 'no privilege', 'no privilege', 'allowed');
 select pg_temp.cells('functions', 'open_checkout_session', $q$select public.open_checkout_session('cs_open', 'd0000000-0000-4000-8000-0000000000d1')$q$,

@@ -92,7 +92,9 @@ async fn ops_tells_the_business_what_needs_a_person_and_a_reports_story() {
         assert!(story.lines().any(|l| l == line), "{line:?} not in\n{story}");
     }
     assert!(
-        story.contains("through cs_ops_1 (refunded: 14.99 USD, payment pi_ops_1, 14.99 USD refunded)"),
+        story.contains(
+            "through cs_ops_1 (refunded: 14.99 USD, payment pi_ops_1, 14.99 USD refunded)"
+        ),
         "{story}"
     );
     assert!(story.contains("refunded 20"), "{story}");

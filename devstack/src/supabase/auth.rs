@@ -37,7 +37,11 @@ pub struct AuthError {
 }
 
 impl AuthError {
-    fn new(status: StatusCode, error_code: &'static str, msg: impl Into<String>) -> Self {
+    pub(super) fn new(
+        status: StatusCode,
+        error_code: &'static str,
+        msg: impl Into<String>,
+    ) -> Self {
         Self {
             status,
             error_code,

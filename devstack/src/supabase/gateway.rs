@@ -299,6 +299,16 @@ fn auth_routes(stack: Arc<Stack>) -> impl Filter<Extract = (Response,), Error = 
         .then(move |auth, authorization| async move {
             respond(auth::user(auth, authorization).await, auth_error)
         });
+    let delete_user = warp::path!("auth" / "v1" / "admin" / "users" / String)
+        .and(warp::delete())
+        .and(keyed.clone())
+        .and(authorization)
+        .then(move |id, auth, authorization| async move {
+            respond(
+                super::auth_admin::delete_user(auth, id, authorization).await,
+                auth_error,
+            )
+        });
     let logout = warp::path!("auth" / "v1" / "logout")
         .and(warp::post())
         .and(keyed)
@@ -318,6 +328,8 @@ fn auth_routes(stack: Arc<Stack>) -> impl Filter<Extract = (Response,), Error = 
         .or(user)
         .unify()
         .or(logout)
+        .unify()
+        .or(delete_user)
         .unify()
         .or(auth_documents())
         .unify()

@@ -3,6 +3,7 @@
 //! `/storage/v1` served here.
 
 mod auth;
+mod auth_admin;
 mod config;
 mod gateway;
 mod jwt;

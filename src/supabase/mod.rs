@@ -2,6 +2,10 @@
 //! reads as the calling user, so row-level security decides what they see,
 //! and the business functions as the service role.
 
+mod account;
+
+pub use account::AccountDeletion;
+
 use serde::Deserialize;
 use serde_json::json;
 use uuid::Uuid;
@@ -64,6 +68,8 @@ pub struct Supabase {
     service_role_key: SecretString,
     /// `<project>/storage/v1`, for signing image URLs as the service role.
     storage_url: String,
+    /// `<project>/auth/v1`, for Auth's admin API.
+    auth_url: String,
     http: reqwest::Client,
 }
 
@@ -105,6 +111,7 @@ impl Supabase {
                 .insert_header("apikey", settings.service_role_key.expose_secret()),
             service_role_key: settings.service_role_key.clone(),
             storage_url: format!("{}/storage/v1", settings.url),
+            auth_url: format!("{}/auth/v1", settings.url),
             http: reqwest::Client::builder()
                 .timeout(std::time::Duration::from_secs(10))
                 .build()
