@@ -83,6 +83,11 @@ pub struct Settings {
     pub stripe: StripeSettings,
     /// The bearer token `/metrics` answers to; none: no metrics page.
     pub metrics_token: Option<SecretString>,
+    /// Days a report's document images are kept after it finishes (the
+    /// privacy page says so; the engine deletes them).
+    pub image_retention_days: u32,
+    /// Where customers may write, shown on the privacy and terms pages.
+    pub contact_email: Option<String>,
 }
 
 impl Settings {
@@ -140,8 +145,22 @@ impl Settings {
             supabase,
             stripe,
             metrics_token: metrics_token.map(SecretString::from),
+            image_retention_days: image_retention_days(&env)?,
+            contact_email: env.optional("CONTACT_EMAIL"),
         })
     }
+}
+
+/// `IMAGE_RETENTION_DAYS`: 30 unless set, from 1 day to 10 years.
+fn image_retention_days<F: Fn(&str) -> Option<String>>(env: &Env<F>) -> Result<u32, ConfigError> {
+    let days = env.number("IMAGE_RETENTION_DAYS", 30)?;
+    if !(1..=3650).contains(&days) {
+        return Err(ConfigError::Invalid {
+            name: "IMAGE_RETENTION_DAYS",
+            reason: "keep images from 1 to 3650 days".into(),
+        });
+    }
+    Ok(days as u32)
 }
 
 #[cfg(test)]

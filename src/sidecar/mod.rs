@@ -11,6 +11,7 @@ mod compare;
 mod error;
 mod fulfill;
 mod headers;
+mod legal;
 mod metrics;
 mod pages;
 mod policy;

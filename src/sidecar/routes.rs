@@ -186,6 +186,14 @@ fn pages(state: AppState) -> impl Filter<Extract = (Response,), Error = Rejectio
         .and(warp::get())
         .and(with_state(state.clone()))
         .then(super::ready::ready);
+    let privacy = warp::path!("privacy")
+        .and(warp::get())
+        .and(with_state(state.clone()))
+        .map(|state: AppState| super::legal::page(&state, super::legal::Legal::Privacy));
+    let terms = warp::path!("terms")
+        .and(warp::get())
+        .and(with_state(state.clone()))
+        .map(|state: AppState| super::legal::page(&state, super::legal::Legal::Terms));
     let metrics = warp::path!("metrics")
         .and(warp::get())
         .and(request("metrics"))
@@ -204,6 +212,10 @@ fn pages(state: AppState) -> impl Filter<Extract = (Response,), Error = Rejectio
         .or(ready)
         .unify()
         .or(metrics)
+        .unify()
+        .or(privacy)
+        .unify()
+        .or(terms)
         .unify()
         .or(static_pages())
         .unify()

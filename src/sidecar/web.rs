@@ -258,7 +258,7 @@ pub fn config(state: &AppState) -> Response {
         "price": {
             "cents": PRICE_CENTS,
             "currency": CURRENCY,
-            "text": format!("${}.{:02}", PRICE_CENTS / 100, PRICE_CENTS % 100),
+            "text": crate::stripe::price_text(),
         },
     }))
     .into_response()

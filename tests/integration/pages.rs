@@ -242,3 +242,50 @@ async fn every_script_style_and_icon_a_page_links_is_served() {
     }
     assert!(checked > 20, "only {checked} links found");
 }
+
+#[tokio::test]
+async fn privacy_and_terms_say_this_sites_figures_and_every_page_links_them() {
+    let app = TestApp::spawn_with(&[
+        ("IMAGE_RETENTION_DAYS", "14".into()),
+        ("CONTACT_EMAIL", "privacy@modelpick.example".into()),
+    ])
+    .await;
+    let (status, content_type, privacy) = page(&app, "/privacy").await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(content_type.starts_with("text/html"));
+    assert!(privacy.contains("<h1>Privacy</h1>"), "{privacy}");
+    assert!(
+        privacy.contains("<strong>Document images</strong> are deleted <strong>14 days after the report\nthat used them finishes</strong>"),
+        "{privacy}"
+    );
+    assert!(privacy.contains("privacy@modelpick.example"), "{privacy}");
+    assert!(!privacy.contains("{retention_days}") && !privacy.contains("{contact}"));
+    let (_, _, terms) = page(&app, "/terms").await;
+    assert!(
+        terms.contains("<h1>Terms</h1>") && terms.contains("$14.99"),
+        "{terms}"
+    );
+    assert!(
+        terms.contains("14 days after each report finishes"),
+        "{terms}"
+    );
+
+    for path in [
+        "/".to_owned(),
+        "/sign-in".into(),
+        "/sign-up".into(),
+        "/benchmark/new".into(),
+        format!("/report/{}", uuid::Uuid::new_v4()),
+        "/compare".into(),
+        "/scoring".into(),
+        "/privacy".into(),
+        "/checkout/cancel".into(),
+    ] {
+        let (_, _, body) = page(&app, &path).await;
+        assert!(
+            body.contains(r#"<a href="/privacy">Privacy</a>"#)
+                && body.contains(r#"<a href="/terms">Terms</a>"#),
+            "{path} links the privacy and terms pages"
+        );
+    }
+}
