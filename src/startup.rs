@@ -103,18 +103,19 @@ pub fn engine(settings: &EngineSettings) -> Result<Engine, StartupError> {
     if settings.stripe.is_none() {
         tracing::warn!("STRIPE_SECRET_KEY is not set: refunds of failed reports wait until it is");
     }
+    let images = Arc::new(ImageSource {
+        http: reqwest::Client::builder()
+            .timeout(STORAGE_TIMEOUT)
+            .build()?,
+        storage_url: format!("{}/storage/v1", settings.supabase_url),
+        service_role_key: settings.service_role_key.clone(),
+    });
     let runner = Runner {
         store: store.clone(),
         provider: Provider::new(settings.provider.clone()).map_err(|e| {
             StartupError::ProviderUrl(format!("{}: {e}", settings.provider.base_url))
         })?,
-        images: Arc::new(ImageSource {
-            http: reqwest::Client::builder()
-                .timeout(STORAGE_TIMEOUT)
-                .build()?,
-            storage_url: format!("{}/storage/v1", settings.supabase_url),
-            service_role_key: settings.service_role_key.clone(),
-        }),
+        images: images.clone(),
         limits: settings.limits.clone(),
     };
     let worker_id = report::worker_id();
@@ -124,6 +125,7 @@ pub fn engine(settings: &EngineSettings) -> Result<Engine, StartupError> {
         worker: worker_id.clone(),
         resend: settings.resend.clone().map(Resend::new),
         stripe: settings.stripe.as_ref().map(StripeClient::new),
+        storage: Some(images),
         site_url: settings.site_url.clone(),
         retry: settings.followups.clone(),
     };

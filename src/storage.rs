@@ -48,6 +48,37 @@ pub fn service_download(
     Some(http.get(url).bearer_auth(key).header("apikey", key))
 }
 
+/// Objects removed per Storage request.
+const REMOVE_BATCH: usize = 100;
+
+/// Deletes objects `names` of the images bucket with the service-role key,
+/// a hundred per request; names that are gone already are no error.
+pub async fn service_remove(
+    http: &reqwest::Client,
+    storage_url: &str,
+    service_role_key: &SecretString,
+    names: &[String],
+) -> Result<(), String> {
+    let key = service_role_key.expose_secret();
+    for batch in names.chunks(REMOVE_BATCH) {
+        let response = http
+            .delete(format!("{storage_url}/object/{BENCHMARK_IMAGES}"))
+            .bearer_auth(key)
+            .header("apikey", key)
+            .json(&serde_json::json!({ "prefixes": batch }))
+            .send()
+            .await
+            .map_err(|e| format!("Storage: {e}"))?;
+        if !response.status().is_success() {
+            return Err(format!(
+                "Storage answered {} removing images",
+                response.status()
+            ));
+        }
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

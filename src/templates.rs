@@ -45,6 +45,8 @@ pub struct EmailHtml<'a> {
     pub lead: &'a str,
     pub link: Option<&'a str>,
     pub note: Option<&'a str>,
+    /// When the report's images are deleted.
+    pub retention: Option<&'a str>,
 }
 
 #[derive(Template)]
@@ -53,6 +55,7 @@ pub struct EmailText<'a> {
     pub lead: &'a str,
     pub link: Option<&'a str>,
     pub note: Option<&'a str>,
+    pub retention: Option<&'a str>,
 }
 
 /// An operator's mail: what happened, each alert with its time, and
@@ -113,6 +116,7 @@ mod tests {
             lead: "Totals <b>differ</b>",
             link: Some("https://example.com/report/1?a=1&b=\"2\""),
             note: Some("5 < 6"),
+            retention: None,
         });
         assert!(!html.contains("<b>"), "{html}");
         assert!(!html.contains("\"2\""), "{html}");
@@ -121,10 +125,11 @@ mod tests {
             lead: "Totals <b>differ</b>",
             link: Some("https://example.com/report/1"),
             note: Some("5 < 6"),
+            retention: Some("Images go in 30 days."),
         });
         assert_eq!(
             text,
-            "Totals <b>differ</b>\n\nhttps://example.com/report/1\n\nNote: 5 < 6\n\n— ModelPick"
+            "Totals <b>differ</b>\n\nhttps://example.com/report/1\n\nNote: 5 < 6\n\nImages go in 30 days.\n\n— ModelPick"
         );
     }
 }

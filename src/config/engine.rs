@@ -197,6 +197,8 @@ pub struct FollowupSettings {
     /// Who is mailed what needs a person (OPERATOR_EMAIL); none: alerts
     /// wait in the database (`modelpick ops stuck` lists them).
     pub operator_email: Option<String>,
+    /// Days a finished report's images are kept (IMAGE_RETENTION_DAYS).
+    pub image_retention_days: u32,
 }
 
 impl Default for FollowupSettings {
@@ -207,6 +209,7 @@ impl Default for FollowupSettings {
             alert_after: 5,
             lease: Duration::from_secs(120),
             operator_email: None,
+            image_retention_days: 30,
         }
     }
 }
@@ -248,6 +251,7 @@ impl EngineSettings {
             queue,
             followups: FollowupSettings {
                 operator_email: env.optional("OPERATOR_EMAIL"),
+                image_retention_days: super::image_retention_days(&env)?,
                 ..FollowupSettings::default()
             },
             resend: resend(&env)?,

@@ -30,6 +30,9 @@ pub struct Followups {
     pub worker: String,
     pub resend: Option<Resend>,
     pub stripe: Option<StripeClient>,
+    /// Storage, where images past their retention are deleted; none: they
+    /// wait (tests that do not need it).
+    pub storage: Option<std::sync::Arc<crate::engine::images::ImageSource>>,
     /// Where report links point.
     pub site_url: String,
     pub retry: FollowupSettings,
@@ -101,7 +104,23 @@ fn message(site_url: &str, due: &DueFollowup) -> Message {
     }
 }
 
-fn completion_email<'a>(site_url: &str, due: &DueFollowup, to: &'a str) -> Email<'a> {
+/// When a report's images go, said in its email (IMAGE_RETENTION_DAYS).
+fn retention_sentence(due: &DueFollowup, days: u32) -> Option<String> {
+    matches!(due.subject, Subject::Report(_)).then(|| {
+        let on = chrono::Utc::now() + chrono::Duration::days(i64::from(days));
+        format!(
+            "We delete this report's document images on {} ({days} days after it finished); the report stays readable without them, and you can delete them sooner on its page.",
+            on.format("%B %-d, %Y")
+        )
+    })
+}
+
+fn completion_email<'a>(
+    site_url: &str,
+    due: &DueFollowup,
+    to: &'a str,
+    retention_days: u32,
+) -> Email<'a> {
     let Message {
         subject,
         lead,
@@ -109,11 +128,27 @@ fn completion_email<'a>(site_url: &str, due: &DueFollowup, to: &'a str) -> Email
         link,
         idempotency_key,
     } = message(site_url, due);
-    let (lead, link, note) = (lead.as_str(), link.as_deref(), note.as_deref());
+    let retention = retention_sentence(due, retention_days);
+    let (lead, link, note, retention) = (
+        lead.as_str(),
+        link.as_deref(),
+        note.as_deref(),
+        retention.as_deref(),
+    );
     Email {
         to,
-        text: render(&EmailText { lead, link, note }),
-        html: render(&EmailHtml { lead, link, note }),
+        text: render(&EmailText {
+            lead,
+            link,
+            note,
+            retention,
+        }),
+        html: render(&EmailHtml {
+            lead,
+            link,
+            note,
+            retention,
+        }),
         subject: subject.to_owned(),
         idempotency_key,
     }
@@ -196,7 +231,12 @@ async fn send_email(followups: &Followups, due: &DueFollowup) -> Result<(), Stri
         .as_deref()
         .ok_or("the user has no email address")?;
     resend
-        .send(&completion_email(&followups.site_url, due, to))
+        .send(&completion_email(
+            &followups.site_url,
+            due,
+            to,
+            followups.retry.image_retention_days,
+        ))
         .await
         .map_err(|e| e.to_string())
 }

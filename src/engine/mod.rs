@@ -23,6 +23,7 @@ pub mod heartbeat;
 pub mod images;
 pub mod limits;
 pub mod report;
+pub mod retention;
 pub mod schedule;
 pub mod score;
 pub mod store;
@@ -206,6 +207,7 @@ impl Engine {
             tasks.spawn(async move {
                 followup::run_pending(&followups).await;
                 alerts::send_pending(&followups).await;
+                retention::run(&followups).await;
             });
         }
     }

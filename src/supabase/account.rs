@@ -10,10 +10,6 @@ use uuid::Uuid;
 
 use super::{Supabase, SupabaseError};
 use crate::config::ExposeSecret;
-use crate::storage::BENCHMARK_IMAGES;
-
-/// Objects removed per Storage request.
-const REMOVE_BATCH: usize = 100;
 
 /// What `delete_account_data` did, and what is left to delete.
 #[derive(Debug, Clone, Deserialize)]
@@ -42,24 +38,9 @@ impl Supabase {
     /// Removes the named images from Storage; names that are gone already
     /// are no error.
     pub async fn remove_images(&self, names: &[String]) -> Result<(), SupabaseError> {
-        for batch in names.chunks(REMOVE_BATCH) {
-            let response = self
-                .http
-                .delete(format!("{}/object/{BENCHMARK_IMAGES}", self.storage_url))
-                .bearer_auth(self.service_role_key.expose_secret())
-                .header("apikey", self.service_role_key.expose_secret())
-                .json(&json!({"prefixes": batch}))
-                .send()
-                .await
-                .map_err(|e| SupabaseError::Unavailable(format!("Storage: {e}")))?;
-            if !response.status().is_success() {
-                return Err(SupabaseError::Unavailable(format!(
-                    "Storage answered {} removing images",
-                    response.status()
-                )));
-            }
-        }
-        Ok(())
+        crate::storage::service_remove(&self.http, &self.storage_url, &self.service_role_key, names)
+            .await
+            .map_err(SupabaseError::Unavailable)
     }
 
     /// Deletes the account in Auth (`DELETE /auth/v1/admin/users/:id`); an

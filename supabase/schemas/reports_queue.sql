@@ -336,6 +336,8 @@ CREATE INDEX reports_draft_id_idx ON public.reports USING btree (draft_id);
 
 CREATE INDEX reports_paid_at_idx ON public.reports USING btree (paid_at);
 
+CREATE INDEX reports_images_kept_idx ON public.reports USING btree (finished_at) WHERE ((images_deleted_at IS NULL) AND (status = ANY (ARRAY['complete'::text, 'failed'::text])));
+
 CREATE INDEX reports_refunded_at_idx ON public.reports USING btree (refunded_at) WHERE (refunded_at IS NOT NULL);
 
 CREATE INDEX reports_followups_idx ON public.reports USING btree (finished_at) WHERE ((status = ANY (ARRAY['complete'::text, 'failed'::text])) AND ((email_sent_at IS NULL) OR (refund_id IS NULL)));

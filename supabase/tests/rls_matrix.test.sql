@@ -215,6 +215,12 @@ select pg_temp.cells('functions', 'export_account', $q$select 1 where public.exp
                                                    'no privilege', 'no privilege', 'no privilege', 'no rows');
 select pg_temp.cells('functions', 'delete_account_data', $q$select public.delete_account_data(gen_random_uuid())$q$,
                                                    'no privilege', 'no privilege', 'no privilege', 'allowed');
+select pg_temp.cells('functions', 'expire_report_images', $q$select 1 where public.expire_report_images(3650, 10) > 0$q$,
+                                                   'no privilege', 'no privilege', 'no privilege', 'no rows');
+select pg_temp.cells('functions', 'image_deletions_due', $q$select 1 where cardinality(public.image_deletions_due(10)) > 0$q$,
+                                                   'no privilege', 'no privilege', 'no privilege', 'no rows');
+select pg_temp.cells('functions', 'image_deletions_done', $q$select 1 where public.image_deletions_done(array['x']) > 0$q$,
+                                                   'no privilege', 'no privilege', 'no privilege', 'no rows');
 select pg_temp.cells('functions', 'record_engine_sweep', $q$select public.record_engine_sweep('w')$q$,
                                                    'no privilege', 'no privilege', 'no privilege', 'allowed');
 select pg_temp.cells('functions', 'open_checkout_session', $q$select public.open_checkout_session('cs_open', 'd0000000-0000-4000-8000-0000000000d1')$q$,

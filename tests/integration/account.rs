@@ -290,3 +290,97 @@ async fn deleting_an_account_removes_it_and_keeps_only_what_bookkeeping_needs() 
     .await;
     assert_eq!(status, StatusCode::NOT_FOUND);
 }
+
+#[tokio::test]
+async fn images_are_deleted_from_storage_when_their_retention_ends_and_the_report_stays() {
+    let app = TestApp::spawn().await;
+    let alice = customer(&app, "cs_test_alice").await;
+    finish(&app).await;
+    let db = app.supabase.db.client().await;
+    let followups = modelpick::engine::followup::Followups {
+        store: app.supabase.db.store(2),
+        worker: "retention-test".into(),
+        resend: None,
+        stripe: None,
+        storage: Some(std::sync::Arc::new(
+            modelpick::engine::images::ImageSource {
+                http: reqwest::Client::new(),
+                storage_url: format!("{}/storage/v1", app.supabase.url),
+                service_role_key: crate::support::supabase::SERVICE_KEY.into(),
+            },
+        )),
+        site_url: app.url.clone(),
+        retry: modelpick::config::FollowupSettings {
+            image_retention_days: 30,
+            ..Default::default()
+        },
+    };
+    let stored = |path: String| {
+        let url = app.supabase.url.clone();
+        async move {
+            TestApp::http()
+                .get(format!("{url}/storage/v1/object/benchmark-images/{path}"))
+                .bearer_auth(crate::support::supabase::SERVICE_KEY)
+                .send()
+                .await
+                .unwrap()
+                .status()
+        }
+    };
+    db.execute(
+        "update public.reports set finished_at = now() - interval '29 days' where id = $1",
+        &[&alice.report],
+    )
+    .await
+    .unwrap();
+    modelpick::engine::retention::run(&followups).await;
+    assert_eq!(
+        stored(alice.images[0].clone()).await,
+        StatusCode::OK,
+        "kept for 30 days"
+    );
+
+    db.execute(
+        "update public.reports set finished_at = now() - interval '31 days' where id = $1",
+        &[&alice.report],
+    )
+    .await
+    .unwrap();
+    modelpick::engine::retention::run(&followups).await;
+    assert_eq!(
+        stored(alice.images[0].clone()).await,
+        StatusCode::NOT_FOUND,
+        "deleted after"
+    );
+    assert_eq!(
+        stored(alice.images[1].clone()).await,
+        StatusCode::OK,
+        "a file no report used is not the report's to delete"
+    );
+    let (deleted, waiting): (bool, i64) = db
+        .query_one(
+            "select (select images_deleted_at is not null from public.reports where id = $1),
+                    (select count(*) from private.image_deletions)",
+            &[&alice.report],
+        )
+        .await
+        .map(|r| (r.get(0), r.get(1)))
+        .unwrap();
+    assert!(
+        deleted && waiting == 0,
+        "the report knows, and nothing waits"
+    );
+    let (status, report) = json_body(
+        TestApp::http()
+            .post(format!("{}/rest/v1/rpc/read_report", app.supabase.url))
+            .header("apikey", crate::support::supabase::ANON_KEY)
+            .bearer_auth(&alice.token)
+            .json(&json!({"p_report_id": alice.report}))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{report}");
+    assert_eq!(report["status"], "complete", "the report stays readable");
+}

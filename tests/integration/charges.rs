@@ -217,6 +217,7 @@ async fn a_dispute_is_recorded_and_changes_nothing_else() {
             },
         )),
         stripe: None,
+        storage: None,
         site_url: app.url.clone(),
         retry: modelpick::config::FollowupSettings {
             operator_email: Some("ops@modelpick.test".into()),
@@ -321,6 +322,7 @@ async fn the_stand_in_sends_refunds_and_disputes_as_stripe_does_and_no_second_re
                 secret_key: "sk_test_modelpick".into(),
             },
         )),
+        storage: None,
         site_url: app.url.clone(),
         retry: modelpick::config::FollowupSettings::default(),
     };

@@ -538,6 +538,14 @@ async fn a_finished_report_is_emailed_once() {
         .as_str()
         .unwrap()
         .contains(&format!("/report/{report}")));
+    assert!(
+        emails[0]["text"]
+            .as_str()
+            .unwrap()
+            .contains("(30 days after it finished); the report stays readable without them"),
+        "the owner is told when the images go: {}",
+        emails[0]["text"]
+    );
     let owner: String = db
         .query_one("select u.email::text from auth.users u join public.reports r on r.user_id = u.id where r.id = $1", &[&report])
         .await

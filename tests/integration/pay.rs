@@ -836,6 +836,7 @@ async fn a_new_checkout_expires_the_older_one_and_a_second_payment_is_refunded_o
                 secret_key: "sk_test_modelpick".into(),
             },
         )),
+        storage: None,
         site_url: app.url.clone(),
         retry: modelpick::config::FollowupSettings::default(),
     };

@@ -15,6 +15,7 @@ mod ledger;
 mod listener;
 pub mod operations;
 mod reports;
+mod sharing;
 
 use std::future::Future;
 use std::time::Duration;
