@@ -12,7 +12,45 @@ async function deleteDraft(draft) {
   const { error } = await supabase.from('benchmark_drafts').delete().eq('id', draft.id);
   if (error) { App.$('#draft-error').textContent = `Not deleted: ${error.message}`; return; }
   if (paths.length) await supabase.storage.from('benchmark-images').remove(paths);
-  await load();
+  await // Your account: your data as one file, or the account deleted.
+async function accountRequest(method, path) {
+  const current = await App.requireSession();
+  const response = await fetch(path, { method, headers: { authorization: 'Bearer ' + current.access_token } });
+  const body = method === 'GET' && response.ok ? await response.blob() : await response.json().catch(() => ({}));
+  if (!response.ok) throw new Error(body.error || 'Something went wrong. Try again in a minute.');
+  return body;
+}
+
+App.$('#export-account').addEventListener('click', async () => {
+  const status = App.$('#account-status');
+  status.textContent = 'Preparing your data…';
+  try {
+    const file = await accountRequest('GET', '/api/account/export');
+    const link = document.createElement('a');
+    link.href = URL.createObjectURL(file);
+    link.download = `modelpick-export-${new Date().toISOString().slice(0, 10)}.json`;
+    document.body.append(link);
+    link.click();
+    link.remove();
+    status.textContent = 'Your data is downloaded.';
+  } catch (error) {
+    status.textContent = error.message;
+  }
+});
+
+App.$('#delete-account').addEventListener('click', async () => {
+  if (!confirm('Delete your account, with every draft, report and image? This cannot be undone. Your payments stay on record for bookkeeping, without your name.')) return;
+  const status = App.$('#account-status');
+  status.textContent = 'Deleting your account…';
+  try {
+    await accountRequest('DELETE', '/api/account');
+    await (await App.client()).auth.signOut({ scope: 'local' });
+    location.href = '/sign-in?deleted=1';
+  } catch (error) {
+    status.textContent = error.message;
+  }
+});
+load();
 }
 
 async function load() {
@@ -33,4 +71,42 @@ async function load() {
     `<p><a href="${done(r) ? `/report/${encodeURIComponent(r.id)}` : `/benchmark/${encodeURIComponent(r.id)}/processing`}">${App.text(r.config_snapshot?.config_data?.name || 'Report')} · ${new Date(r.created_at).toLocaleString()}</a>
       <span class="muted">${App.text(r.status)}, ${App.text(r.runs_done)} of ${App.text(r.runs_planned)} runs</span></p>`).join('') || 'No reports yet.';
 }
+// Your account: your data as one file, or the account deleted.
+async function accountRequest(method, path) {
+  const current = await App.requireSession();
+  const response = await fetch(path, { method, headers: { authorization: 'Bearer ' + current.access_token } });
+  const body = method === 'GET' && response.ok ? await response.blob() : await response.json().catch(() => ({}));
+  if (!response.ok) throw new Error(body.error || 'Something went wrong. Try again in a minute.');
+  return body;
+}
+
+App.$('#export-account').addEventListener('click', async () => {
+  const status = App.$('#account-status');
+  status.textContent = 'Preparing your data…';
+  try {
+    const file = await accountRequest('GET', '/api/account/export');
+    const link = document.createElement('a');
+    link.href = URL.createObjectURL(file);
+    link.download = `modelpick-export-${new Date().toISOString().slice(0, 10)}.json`;
+    document.body.append(link);
+    link.click();
+    link.remove();
+    status.textContent = 'Your data is downloaded.';
+  } catch (error) {
+    status.textContent = error.message;
+  }
+});
+
+App.$('#delete-account').addEventListener('click', async () => {
+  if (!confirm('Delete your account, with every draft, report and image? This cannot be undone. Your payments stay on record for bookkeeping, without your name.')) return;
+  const status = App.$('#account-status');
+  status.textContent = 'Deleting your account…';
+  try {
+    await accountRequest('DELETE', '/api/account');
+    await (await App.client()).auth.signOut({ scope: 'local' });
+    location.href = '/sign-in?deleted=1';
+  } catch (error) {
+    status.textContent = error.message;
+  }
+});
 load();

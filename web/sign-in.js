@@ -17,3 +17,4 @@ App.$('#form').addEventListener('submit', async (event) => {
   }
 });
 (async () => { const supabase = await App.client(); await supabase.auth.signOut({ scope: 'local' }); })();
+if (new URLSearchParams(location.search).get('deleted') === '1') App.$('#deleted').hidden = false;

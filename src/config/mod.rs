@@ -57,12 +57,25 @@ pub struct StripeApi {
     pub secret_key: SecretString,
 }
 
-/// What the sidecar needs of Stripe: its API, and the secret its webhooks
-/// are signed with.
+/// What the sidecar needs of Stripe: its API, the secret its webhooks are
+/// signed with, and what Checkout asks of the buyer.
 #[derive(Debug, Clone)]
 pub struct StripeSettings {
     pub api: StripeApi,
     pub webhook_secret: SecretString,
+    pub checkout: CheckoutOptions,
+}
+
+/// What Checkout does beyond taking the payment, as the operator turns it
+/// on: an invoice (`STRIPE_INVOICES`), the buyer's tax ID
+/// (`STRIPE_TAX_ID_COLLECTION`), tax computed by Stripe Tax
+/// (`STRIPE_AUTOMATIC_TAX`, added on top of the price where it is owed). A
+/// receipt is always emailed.
+#[derive(Debug, Clone, Default)]
+pub struct CheckoutOptions {
+    pub invoices: bool,
+    pub tax_id_collection: bool,
+    pub automatic_tax: bool,
 }
 
 /// Email through Resend.
@@ -123,6 +136,11 @@ impl Settings {
                 secret_key: env.required("STRIPE_SECRET_KEY")?.into(),
             },
             webhook_secret: env.required("STRIPE_WEBHOOK_SECRET")?.into(),
+            checkout: CheckoutOptions {
+                invoices: env.flag("STRIPE_INVOICES")?,
+                tax_id_collection: env.flag("STRIPE_TAX_ID_COLLECTION")?,
+                automatic_tax: env.flag("STRIPE_AUTOMATIC_TAX")?,
+            },
         };
         if !stripe.webhook_secret.expose_secret().starts_with("whsec_") {
             return Err(ConfigError::Invalid {

@@ -79,6 +79,7 @@ async fn start_checkout(
         success_url: format!("{site}/checkout/success?session_id={{CHECKOUT_SESSION_ID}}"),
         cancel_url: format!("{site}/checkout/cancel?draft={draft_id}"),
         idempotency_key: format!("checkout:{draft_id}:{}", draft.updated_at),
+        options: &state.settings.stripe.checkout,
     };
     let session = state
         .stripe

@@ -120,10 +120,13 @@ fn wrong_price(session: &CheckoutSession) -> Option<String> {
         .currency
         .as_deref()
         .is_some_and(|c| c.eq_ignore_ascii_case(CURRENCY));
-    (session.amount_total != Some(PRICE_CENTS) || !currency_matches).then(|| {
+    // Tax Stripe adds on top (STRIPE_AUTOMATIC_TAX) is not ours: the price
+    // is what comes before it.
+    let price_paid = session.amount_subtotal.or(session.amount_total);
+    (price_paid != Some(PRICE_CENTS) || !currency_matches).then(|| {
         format!(
-            "paid {:?} {:?}, the price is {PRICE_CENTS} {CURRENCY}",
-            session.amount_total, session.currency
+            "paid {:?} {:?} before tax, the price is {PRICE_CENTS} {CURRENCY}",
+            price_paid, session.currency
         )
     })
 }

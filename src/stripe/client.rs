@@ -8,6 +8,7 @@ use uuid::Uuid;
 
 use super::types::{CheckoutSession, Refund, SessionId};
 use super::{CURRENCY, PRICE_CENTS, PRODUCT_NAME};
+use crate::config::CheckoutOptions;
 use crate::config::StripeApi;
 use crate::config::{ExposeSecret, SecretString};
 
@@ -70,6 +71,7 @@ pub struct CheckoutRequest<'a> {
     /// Stable for one draft as it stands, so a double click or a retry gets
     /// the same session back instead of a second one.
     pub idempotency_key: String,
+    pub options: &'a CheckoutOptions,
 }
 
 impl CheckoutRequest<'_> {
@@ -108,7 +110,20 @@ impl CheckoutRequest<'_> {
         ];
         if let Some(email) = self.customer_email {
             form.push(("customer_email", email.to_owned()));
+            // Stripe emails the receipt of the payment to this address.
+            form.push(("payment_intent_data[receipt_email]", email.to_owned()));
         }
+        let switches = [
+            (self.options.invoices, "invoice_creation[enabled]"),
+            (self.options.tax_id_collection, "tax_id_collection[enabled]"),
+            (self.options.automatic_tax, "automatic_tax[enabled]"),
+        ];
+        form.extend(
+            switches
+                .into_iter()
+                .filter(|(on, _)| *on)
+                .map(|(_, name)| (name, "true".to_owned())),
+        );
         form
     }
 }
@@ -268,4 +283,48 @@ pub enum RefundFor {
     /// A paid session that could not become a report: its draft was paid
     /// through another session, say.
     UnfulfilledSession,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn request(options: &CheckoutOptions) -> Vec<(&'static str, String)> {
+        CheckoutRequest {
+            draft_id: Uuid::nil(),
+            user_id: Uuid::nil(),
+            customer_email: Some("buyer@example.test"),
+            model_count: 2,
+            image_count: 1,
+            success_url: "https://s/ok".into(),
+            cancel_url: "https://s/no".into(),
+            idempotency_key: "k".into(),
+            options,
+        }
+        .form()
+    }
+
+    #[test]
+    fn checkout_emails_a_receipt_and_asks_for_tax_only_when_turned_on() {
+        let plain = request(&CheckoutOptions::default());
+        assert!(plain.contains(&(
+            "payment_intent_data[receipt_email]",
+            "buyer@example.test".into()
+        )));
+        assert!(!plain
+            .iter()
+            .any(|(name, _)| name.contains("invoice") || name.contains("tax")));
+        let all = request(&CheckoutOptions {
+            invoices: true,
+            tax_id_collection: true,
+            automatic_tax: true,
+        });
+        for name in [
+            "invoice_creation[enabled]",
+            "tax_id_collection[enabled]",
+            "automatic_tax[enabled]",
+        ] {
+            assert!(all.contains(&(name, "true".into())), "{name}");
+        }
+    }
 }

@@ -13,6 +13,9 @@ pub struct CheckoutSession {
     pub payment_status: String,
     #[serde(default)]
     pub amount_total: Option<i64>,
+    /// Before tax: the price itself, when Stripe Tax adds tax on top.
+    #[serde(default)]
+    pub amount_subtotal: Option<i64>,
     #[serde(default)]
     pub currency: Option<String>,
     #[serde(default)]

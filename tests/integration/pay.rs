@@ -869,3 +869,99 @@ async fn a_new_checkout_expires_the_older_one_and_a_second_payment_is_refunded_o
         "it links the report the draft did get: {text}"
     );
 }
+
+#[tokio::test]
+async fn checkout_emails_a_receipt_and_asks_for_invoices_and_tax_when_the_operator_turns_them_on() {
+    let app = TestApp::spawn_with(&[
+        ("STRIPE_INVOICES", "true".into()),
+        ("STRIPE_TAX_ID_COLLECTION", "true".into()),
+        ("STRIPE_AUTOMATIC_TAX", "true".into()),
+    ])
+    .await;
+    let token = app.supabase.access_token(DEMO_EMAIL, DEMO_PASSWORD).await;
+    let (status, answer) = body(
+        app.post_checkout(Some(&token), json!({"draftId": DEMO_DRAFT}).to_string())
+            .await,
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{answer}");
+    let id = answer["url"]
+        .as_str()
+        .unwrap()
+        .rsplit('/')
+        .next()
+        .unwrap()
+        .to_owned();
+    let session: Value = TestApp::http()
+        .get(format!("{}/v1/checkout/sessions/{id}", app.stripe.url()))
+        .bearer_auth("sk_test_modelpick")
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(session["payment_intent_data"]["receipt_email"], DEMO_EMAIL);
+    for setting in ["invoice_creation", "tax_id_collection", "automatic_tax"] {
+        assert_eq!(session[setting]["enabled"], true, "{setting}");
+    }
+
+    // Tax Stripe adds on top of the price is not a wrong price.
+    let mut taxed = session_paid_with_tax(&id);
+    taxed["amount_total"] = json!(1799);
+    let payload = event("checkout.session.completed", taxed);
+    let header = sign(payload.as_bytes(), WEBHOOK_SECRET, now());
+    let (status, answer) = body(app.post_webhook(&payload, Some(&header)).await).await;
+    assert_eq!(
+        (status, answer["outcome"].as_str()),
+        (StatusCode::OK, Some("fulfilled"))
+    );
+}
+
+fn session_paid_with_tax(id: &str) -> Value {
+    let mut paid = session(id, DEMO_DRAFT, DEMO_USER, "paid");
+    paid["amount_subtotal"] = json!(1499);
+    paid["total_details"] = json!({"amount_tax": 300});
+    paid
+}
+
+#[tokio::test]
+async fn without_tax_settings_checkout_asks_for_none() {
+    let app = TestApp::spawn().await;
+    let token = app.supabase.access_token(DEMO_EMAIL, DEMO_PASSWORD).await;
+    let (_, answer) = body(
+        app.post_checkout(Some(&token), json!({"draftId": DEMO_DRAFT}).to_string())
+            .await,
+    )
+    .await;
+    let id = answer["url"]
+        .as_str()
+        .unwrap()
+        .rsplit('/')
+        .next()
+        .unwrap()
+        .to_owned();
+    let session: Value = TestApp::http()
+        .get(format!("{}/v1/checkout/sessions/{id}", app.stripe.url()))
+        .bearer_auth("sk_test_modelpick")
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        session["payment_intent_data"]["receipt_email"], DEMO_EMAIL,
+        "a receipt always"
+    );
+    for setting in ["invoice_creation", "tax_id_collection", "automatic_tax"] {
+        assert_eq!(session[setting]["enabled"], false, "{setting}");
+    }
+    // A session that is short of the price before tax is still refused.
+    let mut short = session_paid_with_tax(&id);
+    short["amount_subtotal"] = json!(999);
+    let payload = event("checkout.session.completed", short);
+    let header = sign(payload.as_bytes(), WEBHOOK_SECRET, now());
+    let (_, answer) = body(app.post_webhook(&payload, Some(&header)).await).await;
+    assert_eq!(answer["outcome"], "refunding");
+}

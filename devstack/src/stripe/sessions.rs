@@ -37,7 +37,13 @@ impl Stripe {
             "client_reference_id": form.get("client_reference_id"),
             "metadata": form.object("metadata["),
             "payment_intent": null,
-            "payment_intent_data": {"metadata": form.object("payment_intent_data[metadata][")},
+            "payment_intent_data": {
+                "metadata": form.object("payment_intent_data[metadata]["),
+                "receipt_email": form.get("payment_intent_data[receipt_email]"),
+            },
+            "invoice_creation": {"enabled": form.get("invoice_creation[enabled]").as_deref() == Some("true")},
+            "tax_id_collection": {"enabled": form.get("tax_id_collection[enabled]").as_deref() == Some("true")},
+            "automatic_tax": {"enabled": form.get("automatic_tax[enabled]").as_deref() == Some("true")},
             "line_items": [{
                 "quantity": quantity,
                 "name": form.get("line_items[0][price_data][product_data][name]"),
