@@ -32,33 +32,29 @@ pub async fn run(site: &str) -> Vec<Outcome> {
         .expect("a client with a timeout builds");
     let probe = Probe { client, site };
     let mut outcomes = vec![
-        probe.check("alive", Probe::alive).await,
-        probe.check("ready", Probe::ready).await,
-        probe.check("pages", Probe::pages).await,
+        outcome("alive", probe.alive().await),
+        outcome("ready", probe.ready().await),
+        outcome("pages", probe.pages().await),
     ];
     match probe.supabase().await {
-        Ok(project) => {
-            outcomes.push(Outcome {
-                name: "config",
-                result: Ok(format!("the pages talk to {}", project.url)),
-            });
-            outcomes.push(probe.check_with("auth", &project, Probe::auth).await);
-            outcomes.push(probe.check_with("catalog", &project, Probe::catalog).await);
-            outcomes.push(
-                probe
-                    .check_with("drafts closed", &project, Probe::drafts_closed)
-                    .await,
-            );
-        }
-        Err(why) => outcomes.push(Outcome {
-            name: "config",
-            result: Err(why),
-        }),
+        Ok(project) => outcomes.extend([
+            outcome("config", Ok(format!("the pages talk to {}", project.url))),
+            outcome("auth", probe.auth(&project).await),
+            outcome("catalog", probe.catalog(&project).await),
+            outcome("drafts closed", probe.drafts_closed(&project).await),
+        ]),
+        Err(why) => outcomes.push(outcome("config", Err(why))),
     }
-    outcomes.push(probe.check("webhook", Probe::webhook).await);
-    outcomes.push(probe.check("checkout", Probe::checkout).await);
-    outcomes.push(probe.check("success page", Probe::success_page).await);
+    outcomes.extend([
+        outcome("webhook", probe.webhook().await),
+        outcome("checkout", probe.checkout().await),
+        outcome("success page", probe.success_page().await),
+    ]);
     outcomes
+}
+
+fn outcome(name: &'static str, result: Found) -> Outcome {
+    Outcome { name, result }
 }
 
 /// The Supabase project the pages are configured with.
@@ -75,33 +71,6 @@ struct Probe {
 type Found = Result<String, String>;
 
 impl Probe {
-    async fn check<'a, F, Fut>(&'a self, name: &'static str, f: F) -> Outcome
-    where
-        F: FnOnce(&'a Probe) -> Fut,
-        Fut: std::future::Future<Output = Found>,
-    {
-        Outcome {
-            name,
-            result: f(self).await,
-        }
-    }
-
-    async fn check_with<'a, F, Fut>(
-        &'a self,
-        name: &'static str,
-        project: &'a Project,
-        f: F,
-    ) -> Outcome
-    where
-        F: FnOnce(&'a Probe, &'a Project) -> Fut,
-        Fut: std::future::Future<Output = Found>,
-    {
-        Outcome {
-            name,
-            result: f(self, project).await,
-        }
-    }
-
     async fn send(&self, request: reqwest::RequestBuilder, what: &str) -> Result<Response, String> {
         let response = request
             .send()

@@ -38,42 +38,61 @@ pub struct PolicyPage<'a> {
     pub policy: &'a str,
 }
 
-/// An email's two bodies: what it says, the link it gives, and a note.
-#[derive(Template)]
-#[template(path = "email.html")]
-pub struct EmailHtml<'a> {
+/// What an email to a customer says: its lead, the link it gives, a note,
+/// and when the report's images are deleted.
+pub struct EmailParts<'a> {
     pub lead: &'a str,
     pub link: Option<&'a str>,
     pub note: Option<&'a str>,
-    /// When the report's images are deleted.
     pub retention: Option<&'a str>,
+}
+
+#[derive(Template)]
+#[template(path = "email.html")]
+struct EmailHtml<'a> {
+    m: &'a EmailParts<'a>,
 }
 
 #[derive(Template)]
 #[template(path = "email.txt")]
-pub struct EmailText<'a> {
-    pub lead: &'a str,
-    pub link: Option<&'a str>,
-    pub note: Option<&'a str>,
-    pub retention: Option<&'a str>,
+struct EmailText<'a> {
+    m: &'a EmailParts<'a>,
 }
 
-/// An operator's mail: what happened, each alert with its time, and
-/// where to look.
-#[derive(Template)]
-#[template(path = "alert.html")]
-pub struct AlertHtml<'a> {
+/// The email's text and HTML bodies.
+pub fn email_bodies(parts: &EmailParts) -> (String, String) {
+    (
+        render(&EmailText { m: parts }),
+        render(&EmailHtml { m: parts }),
+    )
+}
+
+/// What an operator's mail says: what happened, each alert with its time,
+/// and where to look.
+pub struct AlertParts<'a> {
     pub lead: &'a str,
     pub alerts: &'a [AlertLine],
     pub hint: &'a str,
+}
+
+#[derive(Template)]
+#[template(path = "alert.html")]
+struct AlertHtml<'a> {
+    m: &'a AlertParts<'a>,
 }
 
 #[derive(Template)]
 #[template(path = "alert.txt")]
-pub struct AlertText<'a> {
-    pub lead: &'a str,
-    pub alerts: &'a [AlertLine],
-    pub hint: &'a str,
+struct AlertText<'a> {
+    m: &'a AlertParts<'a>,
+}
+
+/// The operator's mail's text and HTML bodies.
+pub fn alert_bodies(parts: &AlertParts) -> (String, String) {
+    (
+        render(&AlertText { m: parts }),
+        render(&AlertHtml { m: parts }),
+    )
 }
 
 /// One alert in an operator's mail.
@@ -112,7 +131,7 @@ mod tests {
 
     #[test]
     fn an_email_escapes_its_html_and_not_its_text() {
-        let html = render(&EmailHtml {
+        let (_, html) = email_bodies(&EmailParts {
             lead: "Totals <b>differ</b>",
             link: Some("https://example.com/report/1?a=1&b=\"2\""),
             note: Some("5 < 6"),
@@ -121,7 +140,7 @@ mod tests {
         assert!(!html.contains("<b>"), "{html}");
         assert!(!html.contains("\"2\""), "{html}");
         assert!(!html.contains("5 < 6"), "{html}");
-        let text = render(&EmailText {
+        let (text, _) = email_bodies(&EmailParts {
             lead: "Totals <b>differ</b>",
             link: Some("https://example.com/report/1"),
             note: Some("5 < 6"),

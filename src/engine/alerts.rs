@@ -7,7 +7,7 @@
 use crate::email::Email;
 use crate::engine::followup::Followups;
 use crate::engine::store::{AlertBatch, AlertKind, StoreError};
-use crate::templates::{render, AlertHtml, AlertLine, AlertText};
+use crate::templates::{alert_bodies, AlertLine, AlertParts};
 
 /// Sends the due alerts, when an operator address and email are set up.
 /// What fails is sent again once its lease ends.
@@ -94,19 +94,16 @@ fn alert_email<'a>(batch: &AlertBatch, to: &'a str) -> Email<'a> {
             detail: a.detail.clone(),
         })
         .collect();
+    let (text, html) = alert_bodies(&AlertParts {
+        lead,
+        alerts: &alerts,
+        hint,
+    });
     Email {
         to,
         subject,
-        text: render(&AlertText {
-            lead,
-            alerts: &alerts,
-            hint,
-        }),
-        html: render(&AlertHtml {
-            lead,
-            alerts: &alerts,
-            hint,
-        }),
+        text,
+        html,
         idempotency_key: format!(
             "operator-alert/{}/{}",
             batch.kind.as_str(),

@@ -21,7 +21,7 @@ use crate::config::FollowupSettings;
 use crate::email::{Email, Resend};
 use crate::stripe::client::{RefundFor, StripeClient};
 use crate::stripe::types::SessionId;
-use crate::templates::{render, EmailHtml, EmailText};
+use crate::templates::{email_bodies, EmailParts};
 
 /// Who to tell and how; either part may be absent (not configured).
 pub struct Followups {
@@ -129,26 +129,16 @@ fn completion_email<'a>(
         idempotency_key,
     } = message(site_url, due);
     let retention = retention_sentence(due, retention_days);
-    let (lead, link, note, retention) = (
-        lead.as_str(),
-        link.as_deref(),
-        note.as_deref(),
-        retention.as_deref(),
-    );
+    let (text, html) = email_bodies(&EmailParts {
+        lead: &lead,
+        link: link.as_deref(),
+        note: note.as_deref(),
+        retention: retention.as_deref(),
+    });
     Email {
         to,
-        text: render(&EmailText {
-            lead,
-            link,
-            note,
-            retention,
-        }),
-        html: render(&EmailHtml {
-            lead,
-            link,
-            note,
-            retention,
-        }),
+        text,
+        html,
         subject: subject.to_owned(),
         idempotency_key,
     }

@@ -7,97 +7,23 @@
 //! the engine's age) from one read of the database (`operations_metrics()`),
 //! shared by every scrape for a few seconds.
 
-use std::collections::BTreeMap;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use prometheus::{Encoder, Gauge, GaugeVec, IntCounterVec, Opts, Registry, TextEncoder};
+use prometheus::{Encoder, Gauge, GaugeVec, Opts, Registry, TextEncoder};
 use rust_decimal::prelude::ToPrimitive;
 use rust_decimal::Decimal;
-use serde::Deserialize;
 use sha2::{Digest, Sha256};
 use warp::http::{header, HeaderValue};
 use warp::reply::Response;
 
+use super::counters::{Metrics, ShopFigures};
 use super::error::ApiError;
-use super::state::{AppState, Recent};
+use super::state::AppState;
 use crate::config::ExposeSecret;
 
 /// How long one read of the database serves every scrape.
 const FIGURES_FOR: Duration = Duration::from_secs(5);
-
-/// What this process counts, and the database's last figures.
-#[derive(Clone)]
-pub struct Metrics {
-    registry: Registry,
-    webhooks: IntCounterVec,
-    checkouts: IntCounterVec,
-    figures: Recent<Option<ShopFigures>>,
-}
-
-impl Default for Metrics {
-    fn default() -> Self {
-        let registry = Registry::new();
-        let counter = |name: &str, help: &str| {
-            let counter = IntCounterVec::new(Opts::new(name, help), &["outcome"])
-                .expect("a counter with a valid name");
-            registry
-                .register(Box::new(counter.clone()))
-                .expect("each counter is registered once");
-            counter
-        };
-        let webhooks = counter(
-            "modelpick_stripe_webhooks_total",
-            "Stripe webhook deliveries by outcome (fulfilled, already_fulfilled, ignored, refused, ...)",
-        );
-        let checkouts = counter(
-            "modelpick_checkouts_total",
-            "Checkout requests by outcome (created, or the error code answered)",
-        );
-        Self {
-            registry,
-            webhooks,
-            checkouts,
-            figures: Recent::default(),
-        }
-    }
-}
-
-impl Metrics {
-    pub fn webhook(&self, outcome: &str) {
-        self.webhooks.with_label_values(&[outcome]).inc();
-    }
-
-    pub fn checkout(&self, outcome: &str) {
-        self.checkouts.with_label_values(&[outcome]).inc();
-    }
-}
-
-/// What `public.operations_metrics()` says.
-#[derive(Debug, Clone, Deserialize)]
-pub struct ShopFigures {
-    pub now: DateTime<Utc>,
-    pub reports_by_status: BTreeMap<String, i64>,
-    pub oldest_waiting_paid_at: Option<DateTime<Utc>>,
-    pub calls_24h: Vec<CallCount>,
-    #[serde(deserialize_with = "crate::money::exact")]
-    pub model_spend_usd_24h: Decimal,
-    #[serde(deserialize_with = "crate::money::exact")]
-    pub revenue_usd_24h: Decimal,
-    pub refunds_24h: i64,
-    pub stuck_followups: i64,
-    pub open_disputes: i64,
-    pub unsent_alerts: i64,
-    pub catalog_synced_at: Option<DateTime<Utc>>,
-    pub engine_swept_at: Option<DateTime<Utc>>,
-}
-
-#[derive(Debug, Clone, Deserialize)]
-pub struct CallCount {
-    pub model: String,
-    pub outcome: String,
-    pub calls: i64,
-}
 
 /// `GET /metrics`.
 pub async fn metrics(state: AppState, authorization: Option<String>) -> Result<Response, ApiError> {
@@ -266,24 +192,30 @@ fn attention_gauges(shop: &Registry, figures: &ShopFigures) {
 }
 
 fn gauge(registry: &Registry, name: &str, help: &str) -> Gauge {
-    let gauge = Gauge::new(name, help).expect("a gauge with a valid name");
-    registry
-        .register(Box::new(gauge.clone()))
-        .expect("each gauge is registered once");
-    gauge
+    registered(registry, Gauge::new(name, help))
 }
 
 fn gauge_vec(registry: &Registry, name: &str, help: &str, labels: &[&str]) -> GaugeVec {
-    let gauge = GaugeVec::new(Opts::new(name, help), labels).expect("a gauge with a valid name");
+    registered(registry, GaugeVec::new(Opts::new(name, help), labels))
+}
+
+/// A metric made and registered, once per scrape's registry.
+fn registered<M: prometheus::core::Collector + Clone + 'static>(
+    registry: &Registry,
+    made: prometheus::Result<M>,
+) -> M {
+    let metric = made.expect("a metric with a valid name");
     registry
-        .register(Box::new(gauge.clone()))
-        .expect("each gauge is registered once");
-    gauge
+        .register(Box::new(metric.clone()))
+        .expect("each metric is registered once");
+    metric
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::sidecar::counters::CallCount;
+    use std::collections::BTreeMap;
 
     #[test]
     fn only_the_exact_bearer_token_opens_the_metrics() {

@@ -1,15 +1,15 @@
 //! What every request of the sidecar shares.
 
-use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::sync::Arc;
 
 use warp::http::StatusCode;
 
 use super::body::BodyBudget;
+use super::counters::Metrics;
 use super::error::ApiError;
 use super::fulfill::Settlements;
 use super::headers::SecurityHeaders;
-use super::metrics::Metrics;
+use super::recent::Recent;
 use crate::auth::TokenVerifier;
 use crate::config::Settings;
 use crate::stripe::client::StripeClient;
@@ -47,32 +47,6 @@ pub struct AppState {
     /// What `/metrics` counts in this process, and the database's figures
     /// of its last scrape.
     pub metrics: Metrics,
-}
-
-/// The last answer of something a monitor polls (`/ready`, the figures of
-/// `/metrics`) and when it was made, so that callers within a moment share
-/// one read of the database.
-#[derive(Clone)]
-pub struct Recent<T>(Arc<Mutex<Option<(Instant, T)>>>);
-
-impl<T> Default for Recent<T> {
-    fn default() -> Self {
-        Self(Arc::new(Mutex::new(None)))
-    }
-}
-
-impl<T: Clone> Recent<T> {
-    /// The last answer, if it is younger than `age`.
-    pub fn within(&self, age: Duration) -> Option<T> {
-        match &*self.0.lock().unwrap() {
-            Some((at, value)) if at.elapsed() < age => Some(value.clone()),
-            _ => None,
-        }
-    }
-
-    pub fn keep(&self, value: T) {
-        *self.0.lock().unwrap() = Some((Instant::now(), value));
-    }
 }
 
 /// Work done for a report's readers (a comparison, signing its images):

@@ -2,40 +2,40 @@
 //! the files waiting to be deleted from Storage (`image_deletions_due`,
 //! `image_deletions_done`): supabase/schemas/sharing.sql.
 
+use tokio_postgres::types::{FromSqlOwned, ToSql};
+
 use super::{Store, StoreError};
 
 impl Store {
+    /// The one value a function call answers, as column `value`.
+    async fn value<T: FromSqlOwned>(
+        &self,
+        sql: &str,
+        params: &[&(dyn ToSql + Sync)],
+    ) -> Result<T, StoreError> {
+        let row = self.client().await?.query_one(sql, params).await?;
+        Ok(row.try_get("value")?)
+    }
+
     /// Up to `limit` finished reports kept `days` let go of their images;
     /// how many did.
     pub async fn expire_report_images(&self, days: u32, limit: i32) -> Result<i32, StoreError> {
-        let row = self
-            .client()
-            .await?
-            .query_one(
-                "select public.expire_report_images($1, $2) as expired",
-                &[&(days as i32), &limit],
-            )
-            .await?;
-        Ok(row.try_get("expired")?)
+        self.value(
+            "select public.expire_report_images($1, $2) as value",
+            &[&(days as i32), &limit],
+        )
+        .await
     }
 
     /// Files waiting to be deleted from Storage, oldest first.
     pub async fn image_deletions_due(&self, limit: i32) -> Result<Vec<String>, StoreError> {
-        let row = self
-            .client()
-            .await?
-            .query_one("select public.image_deletions_due($1) as names", &[&limit])
-            .await?;
-        Ok(row.try_get("names")?)
+        self.value("select public.image_deletions_due($1) as value", &[&limit])
+            .await
     }
 
     /// These files are gone from Storage.
     pub async fn image_deletions_done(&self, names: &[String]) -> Result<i32, StoreError> {
-        let row = self
-            .client()
-            .await?
-            .query_one("select public.image_deletions_done($1) as done", &[&names])
-            .await?;
-        Ok(row.try_get("done")?)
+        self.value("select public.image_deletions_done($1) as value", &[&names])
+            .await
     }
 }
