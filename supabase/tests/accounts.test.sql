@@ -60,8 +60,11 @@ select is((select count(*)::int from public.benchmark_drafts where user_id = 'a0
 select is((select (user_id, draft_id, status, amount_total, payment_intent_id)::text from public.checkout_sessions
             where stripe_session_id = 'cs_a'),
           '(,,paid,1499,pi_a)', 'the payment stays, naming no one');
-select is((select count(*)::int from public.reports) + (select count(*)::int from public.benchmark_runs)
-          + (select count(*)::int from public.benchmark_drafts), 3, 'the other account keeps everything');
+select is((select count(*)::int from public.reports where user_id = 'b0000000-0000-4000-8000-00000000000b')
+          + (select count(*)::int from public.benchmark_runs b join public.reports r on r.id = b.report_id
+              where r.user_id = 'b0000000-0000-4000-8000-00000000000b')
+          + (select count(*)::int from public.benchmark_drafts where user_id = 'b0000000-0000-4000-8000-00000000000b'),
+          3, 'the other account keeps everything');
 select is(public.delete_account_data('a0000000-0000-4000-8000-00000000000a') -> 'payments_kept', '0'::jsonb,
           'asking again is safe');
 
