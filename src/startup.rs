@@ -19,7 +19,9 @@ use crate::engine::images::ImageSource;
 use crate::engine::report::{self, Runner};
 use crate::engine::store::Store;
 use crate::engine::Engine;
-use crate::sidecar::{AppState, BodyBudget, Clock, ReadBudget, SecurityHeaders, Settlements};
+use crate::sidecar::{
+    AppState, BodyBudget, Clock, LegalPages, ReadBudget, SecurityHeaders, Settlements,
+};
 use crate::stripe::client::StripeClient;
 use crate::stripe::lookups::SessionLookups;
 use crate::supabase::Supabase;
@@ -58,6 +60,7 @@ pub fn sidecar(settings: Settings, clock: Clock) -> AppState {
         headers: SecurityHeaders::new(&settings.site_url, &settings.supabase.url),
         reads: ReadBudget::default(),
         images: ReadBudget::new(ReadBudget::IMAGES_AT_ONCE),
+        legal: Arc::new(LegalPages::new(&settings)),
         settings: Arc::new(settings),
         clock,
         ready: Default::default(),

@@ -1,15 +1,14 @@
 //! `/privacy` and `/terms`: Markdown files the operator edits (`legal/`),
 //! with this site's own figures put in (how long images are kept, the
-//! price, where to write), rendered once per process into the product's
+//! price, where to write), rendered once per sidecar into the product's
 //! look.
-
-use std::sync::OnceLock;
 
 use pulldown_cmark::{html, Parser};
 use warp::http::{header, HeaderValue};
 use warp::reply::{Reply, Response};
 
 use super::state::AppState;
+use crate::config::Settings;
 use crate::templates::{render, PolicyPage};
 
 const PRIVACY: &str = include_str!("../../legal/privacy.md");
@@ -21,18 +20,27 @@ pub enum Legal {
     Terms,
 }
 
+/// Both pages, rendered from this sidecar's settings when its state is
+/// made.
+pub struct LegalPages {
+    privacy: String,
+    terms: String,
+}
+
+impl LegalPages {
+    pub fn new(settings: &Settings) -> Self {
+        Self {
+            privacy: rendered("Privacy", PRIVACY, settings),
+            terms: rendered("Terms", TERMS, settings),
+        }
+    }
+}
+
 /// The page, as this site's settings make it.
 pub fn page(state: &AppState, which: Legal) -> Response {
-    static PAGES: OnceLock<(String, String)> = OnceLock::new();
-    let (privacy, terms) = PAGES.get_or_init(|| {
-        (
-            rendered("Privacy", PRIVACY, state),
-            rendered("Terms", TERMS, state),
-        )
-    });
     let body = match which {
-        Legal::Privacy => privacy,
-        Legal::Terms => terms,
+        Legal::Privacy => &state.legal.privacy,
+        Legal::Terms => &state.legal.terms,
     };
     let mut response = warp::reply::html(body.clone()).into_response();
     response
@@ -41,8 +49,7 @@ pub fn page(state: &AppState, which: Legal) -> Response {
     response
 }
 
-fn rendered(title: &str, markdown: &str, state: &AppState) -> String {
-    let settings = &state.settings;
+fn rendered(title: &str, markdown: &str, settings: &Settings) -> String {
     let contact = settings
         .contact_email
         .as_deref()

@@ -31,6 +31,7 @@ pub use counters::{Metrics, ShopFigures};
 pub use error::ApiError;
 pub use fulfill::Settlements;
 pub use headers::SecurityHeaders;
+pub use legal::LegalPages;
 pub use ready::Readiness;
 pub use routes::routes;
 pub use serve::serve;

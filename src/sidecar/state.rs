@@ -9,6 +9,7 @@ use super::counters::Metrics;
 use super::error::ApiError;
 use super::fulfill::Settlements;
 use super::headers::SecurityHeaders;
+use super::legal::LegalPages;
 use super::recent::Recent;
 use crate::auth::TokenVerifier;
 use crate::config::Settings;
@@ -44,6 +45,8 @@ pub struct AppState {
     pub clock: Clock,
     /// The last answer of `/ready`, shared for a second.
     pub ready: Recent<(StatusCode, serde_json::Value)>,
+    /// `/privacy` and `/terms`, as these settings make them.
+    pub legal: Arc<LegalPages>,
     /// What `/metrics` counts in this process, and the database's figures
     /// of its last scrape.
     pub metrics: Metrics,

@@ -269,6 +269,15 @@ async fn privacy_and_terms_say_this_sites_figures_and_every_page_links_them() {
         terms.contains("14 days after each report finishes"),
         "{terms}"
     );
+    // Each sidecar says its own settings, whatever another in the same
+    // process says.
+    let default = TestApp::spawn().await;
+    let (_, _, privacy) = page(&default, "/privacy").await;
+    assert!(
+        privacy.contains("<strong>30 days after the report"),
+        "{privacy}"
+    );
+    assert!(!privacy.contains("privacy@modelpick.example"), "{privacy}");
 
     for path in [
         "/".to_owned(),
