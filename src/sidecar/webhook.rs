@@ -110,6 +110,10 @@ async fn act_on_charge(state: &AppState, event: &Event) -> Result<&'static str, 
         }
     };
     match charge_event {
+        // Every payment of ours is a Checkout Session's payment intent; a
+        // charge without one (another integration on the same account) is
+        // not ours, and is not worth a retry from Stripe.
+        ChargeEvent::Refunded(charge) if charge.payment_intent.is_none() => Ok("unknown_payment"),
         ChargeEvent::Refunded(charge) => {
             let outcome = state.supabase.record_charge_refunded(&charge).await?;
             tracing::info!(stripe.charge_id = %charge.id, outcome = %outcome, "charge refunded");

@@ -153,6 +153,14 @@ async fn a_dashboard_refund_marks_that_payment_refunded_and_changes_nothing_else
         (status, answer["outcome"].as_str()),
         (StatusCode::OK, Some("unknown_payment"))
     );
+    let mut no_intent = charge("ch_test_y", "", 1499);
+    no_intent["payment_intent"] = Value::Null;
+    let (status, answer) = deliver(&app, &event("charge.refunded", no_intent)).await;
+    assert_eq!(
+        (status, answer["outcome"].as_str()),
+        (StatusCode::OK, Some("unknown_payment")),
+        "a charge of no payment intent is not ours, and not retried"
+    );
     assert_eq!(
         ledger(&db).await,
         after,
