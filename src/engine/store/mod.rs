@@ -103,6 +103,16 @@ impl Store {
         Ok(self.pool.get().await?)
     }
 
+    /// The one value a function call answers, as column `value`.
+    async fn value<T: tokio_postgres::types::FromSqlOwned>(
+        &self,
+        sql: &str,
+        params: &[&(dyn tokio_postgres::types::ToSql + Sync)],
+    ) -> Result<T, StoreError> {
+        let row = self.client().await?.query_one(sql, params).await?;
+        Ok(row.try_get("value")?)
+    }
+
     /// One row of a statement run for every call (reserving, recording,
     /// renewing): prepared once per connection, then one round trip each.
     /// A fenced write that finds the lease gone says `LeaseLost`.

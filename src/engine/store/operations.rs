@@ -160,13 +160,13 @@ pub struct ReportStory {
 }
 
 impl Store {
+    /// The JSON document a function answers, as `T`; `None` for null.
     async fn document<T: DeserializeOwned>(
         &self,
         sql: &str,
         params: &[&(dyn tokio_postgres::types::ToSql + Sync)],
     ) -> Result<Option<T>, StoreError> {
-        let row = self.client().await?.query_one(sql, params).await?;
-        let value: Option<serde_json::Value> = row.try_get("document")?;
+        let value: Option<serde_json::Value> = self.value(sql, params).await?;
         value
             .map(serde_json::from_value)
             .transpose()
@@ -174,20 +174,20 @@ impl Store {
     }
 
     pub async fn operations_summary(&self) -> Result<Summary, StoreError> {
-        self.document("select public.operations_summary() as document", &[])
+        self.document("select public.operations_summary() as value", &[])
             .await?
             .ok_or_else(|| StoreError::Unexpected("operations_summary() said nothing".into()))
     }
 
     pub async fn operations_stuck(&self) -> Result<Stuck, StoreError> {
-        self.document("select public.operations_stuck() as document", &[])
+        self.document("select public.operations_stuck() as value", &[])
             .await?
             .ok_or_else(|| StoreError::Unexpected("operations_stuck() said nothing".into()))
     }
 
     /// `None` for an id that is no report.
     pub async fn report_story(&self, report_id: Uuid) -> Result<Option<ReportStory>, StoreError> {
-        self.document("select public.report_story($1) as document", &[&report_id])
+        self.document("select public.report_story($1) as value", &[&report_id])
             .await
     }
 }

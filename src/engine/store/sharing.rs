@@ -2,21 +2,9 @@
 //! the files waiting to be deleted from Storage (`image_deletions_due`,
 //! `image_deletions_done`): supabase/schemas/sharing.sql.
 
-use tokio_postgres::types::{FromSqlOwned, ToSql};
-
 use super::{Store, StoreError};
 
 impl Store {
-    /// The one value a function call answers, as column `value`.
-    async fn value<T: FromSqlOwned>(
-        &self,
-        sql: &str,
-        params: &[&(dyn ToSql + Sync)],
-    ) -> Result<T, StoreError> {
-        let row = self.client().await?.query_one(sql, params).await?;
-        Ok(row.try_get("value")?)
-    }
-
     /// Up to `limit` finished reports kept `days` let go of their images;
     /// how many did.
     pub async fn expire_report_images(&self, days: u32, limit: i32) -> Result<i32, StoreError> {
