@@ -384,3 +384,31 @@ async fn images_are_deleted_from_storage_when_their_retention_ends_and_the_repor
     assert_eq!(status, StatusCode::OK, "{report}");
     assert_eq!(report["status"], "complete", "the report stays readable");
 }
+
+#[tokio::test]
+async fn only_the_service_role_may_delete_an_account_through_auth() {
+    let app = TestApp::spawn().await;
+    let alice = customer(&app, "cs_test_alice").await;
+    let bob = customer(&app, "cs_test_bob").await;
+    let url = format!("{}/auth/v1/admin/users/{}", app.supabase.url, alice.id);
+    for bearer in [
+        crate::support::supabase::ANON_KEY,
+        bob.token.as_str(),
+        alice.token.as_str(),
+    ] {
+        let refused = TestApp::http()
+            .delete(&url)
+            .header("apikey", crate::support::supabase::ANON_KEY)
+            .bearer_auth(bearer)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(refused.status(), StatusCode::FORBIDDEN);
+    }
+    let sign_in = app.supabase.sign_in(&alice.email, "account-password").await;
+    assert_eq!(
+        sign_in.status(),
+        StatusCode::OK,
+        "the account is still there"
+    );
+}
