@@ -244,11 +244,7 @@ fn static_pages() -> impl Filter<Extract = (Response,), Error = Rejection> + Clo
         .unify()
         .or(page(warp::path::end(), "dashboard"))
         .unify()
-        .or(page(warp::path!("sign-in"), "sign-in"))
-        .unify()
-        .or(page(warp::path!("sign-up"), "sign-up"))
-        .unify()
-        .or(page(warp::path!("scoring"), "scoring"))
+        .or(named_pages())
         .unify()
         .or(page(warp::path!("benchmark" / "new"), "new"))
         .unify()
@@ -264,11 +260,25 @@ fn static_pages() -> impl Filter<Extract = (Response,), Error = Rejection> + Clo
             "report",
         ))
         .unify()
-        .or(page(warp::path!("compare"), "compare"))
-        .unify()
 }
 
-/// `GET` of the page `name` at `path`.
+/// The pages served at `/<name>`.
+fn named_pages() -> warp::filters::BoxedFilter<(Response,)> {
+    const NAMES: [&str; 6] = [
+        "sign-in",
+        "sign-up",
+        "forgot-password",
+        "reset-password",
+        "scoring",
+        "compare",
+    ];
+    NAMES
+        .into_iter()
+        .map(|name| page(warp::path(name).and(warp::path::end()), name).boxed())
+        .reduce(|all, next| all.or(next).unify().boxed())
+        .expect("at least one page")
+}
+
 fn page<P>(
     path: P,
     name: &'static str,

@@ -50,6 +50,8 @@ fn assets() -> Vec<(&'static str, Vec<u8>, &'static str)> {
         ("compare.js", file!("compare.js"), JS),
         ("sign-in.js", file!("sign-in.js"), JS),
         ("sign-up.js", file!("sign-up.js"), JS),
+        ("forgot-password.js", file!("forgot-password.js"), JS),
+        ("reset-password.js", file!("reset-password.js"), JS),
         ("vendor/supabase.js", file!("vendor/supabase.js"), JS),
         (
             "vendor/jsonc-parser.js",
@@ -111,6 +113,8 @@ fn pages() -> Vec<(&'static str, Vec<u8>)> {
     vec![
         ("sign-in", file!("sign-in.html")),
         ("sign-up", file!("sign-up.html")),
+        ("forgot-password", file!("forgot-password.html")),
+        ("reset-password", file!("reset-password.html")),
         ("dashboard", file!("dashboard.html")),
         ("new", file!("new.html")),
         ("processing", file!("processing.html")),

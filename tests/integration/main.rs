@@ -19,6 +19,7 @@ mod metrics;
 mod money;
 mod ops;
 mod pages;
+mod password_recovery;
 mod pay;
 mod prepared_images;
 mod privacy;

@@ -15,6 +15,8 @@ async fn every_answer_carries_the_security_headers_and_no_page_has_inline_script
         "/",
         "/sign-in",
         "/sign-up",
+        "/forgot-password",
+        "/reset-password",
         "/benchmark/new",
         processing,
         report,

@@ -1,13 +1,15 @@
 //! The local Supabase API (devstack's gateway with postrust behind it) on a
 //! random port, over a test database of its own.
 
-use devstack::supabase::{self, RunningSupabase, SupabaseConfig};
+use devstack::supabase::{self, MailerConfig, RunningSupabase, SupabaseConfig};
 
 use super::db::TestDb;
 
 pub const ANON_KEY: &str = "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJpc3MiOiJzdXBhYmFzZS1kZW1vIiwicm9sZSI6ImFub24iLCJleHAiOjE5ODM4MTI5OTZ9.CRXP1A7WOeoJeXxjNni43kdQwgnWNReilDMblYTn_I0";
 pub const SERVICE_KEY: &str = "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJpc3MiOiJzdXBhYmFzZS1kZW1vIiwicm9sZSI6InNlcnZpY2Vfcm9sZSIsImV4cCI6MTk4MzgxMjk5Nn0.EGIM96RAZx35lJzdJsyH-qQwv8Hdp7fsn3W0YpN81IU";
 pub const JWT_SECRET: &str = "super-secret-jwt-token-with-at-least-32-characters-long";
+/// The Site URL Auth's email links lead to.
+pub const SITE_URL: &str = "http://127.0.0.1:8787";
 pub const DEMO_EMAIL: &str = "demo@modelpick.local";
 pub const DEMO_PASSWORD: &str = "modelpick-demo";
 
@@ -20,6 +22,12 @@ pub struct TestSupabase {
 
 impl TestSupabase {
     pub async fn start() -> Self {
+        Self::start_with_mailer(None).await
+    }
+
+    /// The stack with Auth mailing through a Resend-compatible API (for
+    /// password recovery); its Site URL is `SITE_URL`.
+    pub async fn start_with_mailer(mailer: Option<MailerConfig>) -> Self {
         let db = TestDb::new().await;
         let root = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR"));
         let storage_dir = root.join("target/test-storage").join(&db.name);
@@ -39,6 +47,8 @@ impl TestSupabase {
                 .map(Into::into)
                 .unwrap_or_else(|_| root.join(".tools/bin/postrust")),
             jwt_expiry_secs: 3600,
+            site_url: SITE_URL.into(),
+            mailer,
         };
         let api = supabase::start(config, listener)
             .await

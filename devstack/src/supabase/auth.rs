@@ -26,6 +26,11 @@ pub struct Auth {
     pub issuer: String,
     /// Access tokens' lifetime in seconds.
     pub jwt_expiry_secs: i64,
+    /// Where email links lead unless they name an allowed page.
+    pub site_url: String,
+    /// Sends Auth's emails; none: recovery answers 500, as GoTrue does
+    /// when its mailer fails.
+    pub mailer: Option<super::auth_recovery::Mailer>,
 }
 
 /// A GoTrue-shaped error: `{"code", "error_code", "msg"}`.
@@ -57,7 +62,7 @@ impl AuthError {
         )
     }
 
-    fn bad_json(e: impl std::fmt::Display) -> Self {
+    pub(super) fn bad_json(e: impl std::fmt::Display) -> Self {
         Self::new(
             StatusCode::BAD_REQUEST,
             "bad_json",
@@ -65,7 +70,7 @@ impl AuthError {
         )
     }
 
-    fn internal(e: impl std::fmt::Display) -> Self {
+    pub(super) fn internal(e: impl std::fmt::Display) -> Self {
         tracing::error!(error = %e, "auth request failed");
         Self::new(
             StatusCode::INTERNAL_SERVER_ERROR,
@@ -109,15 +114,15 @@ struct RefreshRequest {
     refresh_token: Option<String>,
 }
 
-fn parse<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, AuthError> {
+pub(super) fn parse<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, AuthError> {
     serde_json::from_slice(body).map_err(AuthError::bad_json)
 }
 
-const USER_COLUMNS: &str =
+pub(super) const USER_COLUMNS: &str =
     "id, aud, role, email, email_confirmed_at, phone, confirmed_at, last_sign_in_at, \
      raw_app_meta_data, raw_user_meta_data, created_at, updated_at, is_anonymous";
 
-fn user_json(row: &Row) -> serde_json::Value {
+pub(super) fn user_json(row: &Row) -> serde_json::Value {
     let ts = |name: &str| row.get::<_, Option<DateTime<Utc>>>(name);
     json!({
         "id": row.get::<_, Uuid>("id"),
@@ -137,14 +142,28 @@ fn user_json(row: &Row) -> serde_json::Value {
     })
 }
 
-fn new_refresh_token() -> String {
+pub(super) fn new_refresh_token() -> String {
     Alphanumeric.sample_string(&mut rand::rng(), 32)
 }
 
-/// Opens a session for the user and answers with GoTrue's session shape.
-async fn issue_session(auth: &Auth, user: &Row) -> AuthResult {
+/// A session just opened: the user as of signing in, and what the client
+/// keeps (the session id inside its access token, and its refresh token).
+pub(super) struct OpenedSession {
+    user: Row,
+    session_id: Uuid,
+    refresh_token: String,
+    /// How the user proved who they are: `password`, or `otp` for an
+    /// email link (the access token's `amr`).
+    method: &'static str,
+}
+
+/// Opens a session for the user (signed in by `method`).
+pub(super) async fn open_session(
+    auth: &Auth,
+    user_id: Uuid,
+    method: &'static str,
+) -> Result<OpenedSession, AuthError> {
     let db = auth.db.get().await?;
-    let user_id: Uuid = user.get("id");
     let session_id = Uuid::new_v4();
     let refresh_token = new_refresh_token();
     db.execute(
@@ -164,10 +183,28 @@ async fn issue_session(auth: &Auth, user: &Row) -> AuthResult {
             &[&user_id],
         )
         .await?;
-    Ok(session_response(auth, &user, session_id, &refresh_token))
+    Ok(OpenedSession {
+        user,
+        session_id,
+        refresh_token,
+        method,
+    })
 }
 
-fn session_response(auth: &Auth, user: &Row, session_id: Uuid, refresh_token: &str) -> Response {
+/// Opens a password session and answers with GoTrue's session shape.
+async fn issue_session(auth: &Auth, user: &Row) -> AuthResult {
+    let session = open_session(auth, user.get("id"), "password").await?;
+    Ok(reply::json(StatusCode::OK, &session_body(auth, &session)))
+}
+
+/// GoTrue's session document: the tokens, their lifetime and the user.
+pub(super) fn session_body(auth: &Auth, session: &OpenedSession) -> serde_json::Value {
+    let OpenedSession {
+        user,
+        session_id,
+        refresh_token,
+        method,
+    } = session;
     let now = Utc::now().timestamp();
     let expires_at = now + auth.jwt_expiry_secs;
     let user_json = user_json(user);
@@ -183,31 +220,41 @@ fn session_response(auth: &Auth, user: &Row, session_id: Uuid, refresh_token: &s
         app_metadata: Some(user_json["app_metadata"].clone()),
         user_metadata: Some(user_json["user_metadata"].clone()),
         aal: Some("aal1".into()),
-        amr: Some(json!([{"method": "password", "timestamp": now}])),
+        amr: Some(json!([{"method": method, "timestamp": now}])),
         session_id: Some(session_id.to_string()),
         is_anonymous: Some(false),
     };
-    reply::json(
-        StatusCode::OK,
-        &json!({
-            "access_token": jwt::sign(&auth.jwt_secret, &claims),
-            "token_type": "bearer",
-            "expires_in": auth.jwt_expiry_secs,
-            "expires_at": expires_at,
-            "refresh_token": refresh_token,
-            "user": user_json,
-        }),
-    )
+    json!({
+        "access_token": jwt::sign(&auth.jwt_secret, &claims),
+        "token_type": "bearer",
+        "expires_in": auth.jwt_expiry_secs,
+        "expires_at": expires_at,
+        "refresh_token": refresh_token,
+        "user": user_json,
+    })
 }
 
-async fn hash_password(password: String) -> Result<String, AuthError> {
+/// GoTrue's bounds: at least 6 characters, and at most the 72 bytes
+/// bcrypt reads.
+pub(super) fn check_password_length(password: &str) -> Result<(), AuthError> {
+    if password.len() < 6 || password.len() > 72 {
+        return Err(AuthError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "weak_password",
+            "Password should be between 6 and 72 characters.",
+        ));
+    }
+    Ok(())
+}
+
+pub(super) async fn hash_password(password: String) -> Result<String, AuthError> {
     tokio::task::spawn_blocking(move || bcrypt::hash(password, bcrypt::DEFAULT_COST))
         .await
         .map_err(AuthError::internal)?
         .map_err(AuthError::internal)
 }
 
-async fn password_matches(password: String, hash: String) -> bool {
+pub(super) async fn password_matches(password: String, hash: String) -> bool {
     tokio::task::spawn_blocking(move || bcrypt::verify(password, &hash).unwrap_or(false))
         .await
         .unwrap_or(false)
@@ -224,13 +271,7 @@ pub async fn signup(auth: Arc<Auth>, body: bytes::Bytes) -> AuthResult {
             "Unable to validate email address: invalid format",
         ));
     }
-    if password.len() < 6 || password.len() > 72 {
-        return Err(AuthError::new(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "weak_password",
-            "Password should be between 6 and 72 characters.",
-        ));
-    }
+    check_password_length(&password)?;
     let hash = hash_password(password).await?;
     let metadata = credentials
         .data
@@ -358,7 +399,13 @@ async fn refresh_grant(auth: &Auth, request: RefreshRequest) -> AuthResult {
         )
         .await?;
     tx.commit().await?;
-    Ok(session_response(auth, &user, session_id, &fresh))
+    let session = OpenedSession {
+        user,
+        session_id,
+        refresh_token: fresh,
+        method: "password",
+    };
+    Ok(reply::json(StatusCode::OK, &session_body(auth, &session)))
 }
 
 /// Rotation: the token is spent in the same statement that checks it, so
@@ -394,99 +441,6 @@ async fn spend(
     } else {
         refresh_token_not_found()
     })
-}
-
-/// The caller's verified claims, and that their session still exists.
-async fn authenticated(auth: &Auth, authorization: Option<String>) -> Result<Claims, AuthError> {
-    let token = jwt::bearer(authorization.as_deref()).ok_or_else(|| {
-        AuthError::new(
-            StatusCode::UNAUTHORIZED,
-            "no_authorization",
-            "This endpoint requires a Bearer token",
-        )
-    })?;
-    let claims = jwt::verify(&auth.jwt_secret, token).map_err(|e| {
-        AuthError::new(
-            StatusCode::FORBIDDEN,
-            "bad_jwt",
-            format!("invalid JWT: {e}"),
-        )
-    })?;
-    let session = claims
-        .session_id
-        .as_deref()
-        .and_then(|s| Uuid::parse_str(s).ok());
-    let (Some(_), Some(session)) = (claims.sub.as_deref(), session) else {
-        return Err(AuthError::new(
-            StatusCode::FORBIDDEN,
-            "bad_jwt",
-            "invalid JWT: not a user token",
-        ));
-    };
-    let exists = auth
-        .db
-        .get()
-        .await?
-        .query_opt("select 1 from auth.sessions where id = $1", &[&session])
-        .await?
-        .is_some();
-    if !exists {
-        return Err(AuthError::new(
-            StatusCode::FORBIDDEN,
-            "session_not_found",
-            "Session from session_id claim in JWT does not exist",
-        ));
-    }
-    Ok(claims)
-}
-
-pub async fn user(auth: Arc<Auth>, authorization: Option<String>) -> AuthResult {
-    let claims = authenticated(&auth, authorization).await?;
-    let user_id = claims.sub.as_deref().and_then(|s| Uuid::parse_str(s).ok());
-    let user = auth
-        .db
-        .get()
-        .await?
-        .query_opt(
-            &format!("select {USER_COLUMNS} from auth.users where id = $1"),
-            &[&user_id],
-        )
-        .await?
-        .ok_or_else(|| AuthError::new(StatusCode::NOT_FOUND, "user_not_found", "User not found"))?;
-    Ok(reply::json(StatusCode::OK, &user_json(&user)))
-}
-
-/// Ends the caller's session (`scope=local`), every session of theirs
-/// (`global`, the default) or all but this one (`others`).
-pub async fn logout(
-    auth: Arc<Auth>,
-    scope: Option<String>,
-    authorization: Option<String>,
-) -> AuthResult {
-    let claims = authenticated(&auth, authorization).await?;
-    let user_id = claims.sub.as_deref().and_then(|s| Uuid::parse_str(s).ok());
-    let session = claims
-        .session_id
-        .as_deref()
-        .and_then(|s| Uuid::parse_str(s).ok());
-    let sql = match scope.as_deref().unwrap_or("global") {
-        "global" => "delete from auth.sessions where user_id = $1 and ($2::uuid is not null)",
-        "local" => "delete from auth.sessions where user_id = $1 and id = $2",
-        "others" => "delete from auth.sessions where user_id = $1 and id <> $2",
-        other => {
-            return Err(AuthError::new(
-                StatusCode::BAD_REQUEST,
-                "validation_failed",
-                format!("Unsupported logout scope {other:?}"),
-            ))
-        }
-    };
-    auth.db
-        .get()
-        .await?
-        .execute(sql, &[&user_id, &session])
-        .await?;
-    Ok(warp::reply::Reply::into_response(StatusCode::NO_CONTENT))
 }
 
 /// This project signs with the shared HS256 secret only, and Supabase

@@ -29,6 +29,21 @@ pub struct SupabaseConfig {
     pub postrust_bin: PathBuf,
     /// Access tokens' lifetime in seconds (Supabase's default: 3600).
     pub jwt_expiry_secs: i64,
+    /// Auth's Site URL: where its email links lead when the link asks for
+    /// no allowed page of its own.
+    pub site_url: String,
+    /// Where Auth sends its emails (password recovery); none: it refuses
+    /// to send, as Supabase Auth does without a working mailer.
+    pub mailer: Option<MailerConfig>,
+}
+
+/// A Resend-compatible API Auth mails through (in production, Supabase
+/// Auth's custom SMTP points at the same provider).
+#[derive(Debug, Clone)]
+pub struct MailerConfig {
+    pub base_url: String,
+    pub api_key: String,
+    pub from: String,
 }
 
 impl SupabaseConfig {
@@ -62,6 +77,15 @@ impl SupabaseConfig {
                 .map(PathBuf::from)
                 .unwrap_or_else(|| root.join(".tools/bin/postrust")),
             jwt_expiry_secs: 3600,
+            site_url: var("SITE_URL").unwrap_or_else(|| "http://127.0.0.1:8787".into()),
+            mailer: match (var("RESEND_BASE_URL"), var("RESEND_API_KEY")) {
+                (Some(base_url), Some(api_key)) => Some(MailerConfig {
+                    base_url,
+                    api_key,
+                    from: var("EMAIL_FROM").unwrap_or_else(|| "Auth <auth@localhost>".into()),
+                }),
+                _ => None,
+            },
         })
     }
 }

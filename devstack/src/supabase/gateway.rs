@@ -17,7 +17,7 @@ use super::auth::Auth;
 use super::config::SupabaseConfig;
 use super::rest::{self, Postrust, PostrustError};
 use super::storage::{self, ObjectPath, Storage, StorageError};
-use super::{auth, reply};
+use super::{auth_routes, reply};
 
 /// What the gateway routes to: REST through postrust, and the Auth and
 /// Storage services, each with its own database login.
@@ -79,6 +79,8 @@ pub async fn start(
             jwt_secret: config.jwt_secret.clone(),
             issuer: format!("{}/auth/v1", config.public_url),
             jwt_expiry_secs: config.jwt_expiry_secs,
+            site_url: config.site_url.clone(),
+            mailer: config.mailer.clone().map(super::auth_recovery::Mailer::new),
         }),
         storage: Arc::new(Storage {
             db: pool(&config.storage_database_url, 8)?,
@@ -155,7 +157,7 @@ fn with_stack(
     warp::any().map(move || stack.clone())
 }
 
-fn body() -> impl Filter<Extract = (Bytes,), Error = Rejection> + Clone {
+pub(super) fn body() -> impl Filter<Extract = (Bytes,), Error = Rejection> + Clone {
     warp::header::optional::<u64>("content-length")
         .and_then(|length: Option<u64>| async move {
             match length {
@@ -171,7 +173,8 @@ fn raw_query() -> impl Filter<Extract = (String,), Error = Infallible> + Clone {
     warp::query::raw().or(warp::any().map(String::new)).unify()
 }
 
-fn query_map() -> impl Filter<Extract = (HashMap<String, String>,), Error = Infallible> + Clone {
+pub(super) fn query_map(
+) -> impl Filter<Extract = (HashMap<String, String>,), Error = Infallible> + Clone {
     warp::query::<HashMap<String, String>>()
         .or(warp::any().map(HashMap::new))
         .unify()
@@ -214,7 +217,10 @@ fn check_api_key(stack: &Stack, headers: &HeaderMap) -> Result<(), ApiKeyRefusal
     }
 }
 
-fn respond<E>(result: Result<Response, E>, into: impl FnOnce(E) -> Response) -> Response {
+pub(super) fn respond<E>(
+    result: Result<Response, E>,
+    into: impl FnOnce(E) -> Response,
+) -> Response {
     result.unwrap_or_else(into)
 }
 
@@ -263,96 +269,18 @@ fn routes(stack: Arc<Stack>) -> impl Filter<Extract = (Response,), Error = Infal
         .unify()
 }
 
+/// Every Auth route but the public documents and the emailed link needs a
+/// known API key.
 fn auth_routes(stack: Arc<Stack>) -> impl Filter<Extract = (Response,), Error = Rejection> + Clone {
-    // Every Auth route but the public documents needs a known API key.
     let keyed = warp::header::headers_cloned()
         .and(with_stack(stack.clone()))
         .and_then(|headers: HeaderMap, stack: Arc<Stack>| async move {
             check_api_key(&stack, &headers).map_err(warp::reject::custom)?;
             Ok::<_, Rejection>(stack.auth.clone())
         });
-    let authorization = warp::header::optional::<String>("authorization");
-    let auth_error = |e: auth::AuthError| e.into_response();
-
-    let signup = warp::path!("auth" / "v1" / "signup")
-        .and(warp::post())
-        .and(keyed.clone())
-        .and(body())
-        .then(move |auth, body| async move { respond(auth::signup(auth, body).await, auth_error) });
-    let token = warp::path!("auth" / "v1" / "token")
-        .and(warp::post())
-        .and(keyed.clone())
-        .and(query_map())
-        .and(body())
-        .then(
-            move |auth, query: HashMap<String, String>, body| async move {
-                respond(
-                    auth::token(auth, query.get("grant_type").cloned(), body).await,
-                    auth_error,
-                )
-            },
-        );
-    let user = warp::path!("auth" / "v1" / "user")
-        .and(warp::get())
-        .and(keyed.clone())
-        .and(authorization)
-        .then(move |auth, authorization| async move {
-            respond(auth::user(auth, authorization).await, auth_error)
-        });
-    let delete_user = warp::path!("auth" / "v1" / "admin" / "users" / String)
-        .and(warp::delete())
-        .and(keyed.clone())
-        .and(authorization)
-        .then(move |id, auth, authorization| async move {
-            respond(
-                super::auth_admin::delete_user(auth, id, authorization).await,
-                auth_error,
-            )
-        });
-    let logout = warp::path!("auth" / "v1" / "logout")
-        .and(warp::post())
-        .and(keyed)
-        .and(query_map())
-        .and(authorization)
-        .then(
-            move |auth, query: HashMap<String, String>, authorization| async move {
-                respond(
-                    auth::logout(auth, query.get("scope").cloned(), authorization).await,
-                    auth_error,
-                )
-            },
-        );
-    signup
-        .or(token)
+    auth_routes::keyed(keyed)
+        .or(auth_routes::open(stack.auth.clone()))
         .unify()
-        .or(user)
-        .unify()
-        .or(logout)
-        .unify()
-        .or(delete_user)
-        .unify()
-        .or(auth_documents())
-        .unify()
-}
-
-/// The documents Auth publishes to anyone: its keys, settings and health.
-fn auth_documents() -> impl Filter<Extract = (Response,), Error = Rejection> + Clone {
-    let jwks = warp::path!("auth" / "v1" / ".well-known" / "jwks.json")
-        .and(warp::get())
-        .map(auth::jwks);
-    let settings = warp::path!("auth" / "v1" / "settings")
-        .and(warp::get())
-        .map(auth::settings);
-    let health = warp::path!("auth" / "v1" / "health")
-        .and(warp::get())
-        .map(|| {
-            reply::json(
-                StatusCode::OK,
-                &json!({"name": "GoTrue", "description": "local stand-in"}),
-            )
-        });
-
-    jwks.or(settings).unify().or(health).unify()
 }
 
 fn with_storage(

@@ -4,6 +4,9 @@
 
 mod auth;
 mod auth_admin;
+mod auth_recovery;
+mod auth_routes;
+mod auth_user;
 mod config;
 mod gateway;
 mod jwt;
@@ -11,6 +14,6 @@ mod reply;
 mod rest;
 mod storage;
 
-pub use config::{role_url, SupabaseConfig};
+pub use config::{role_url, MailerConfig, SupabaseConfig};
 pub use gateway::{start, RunningSupabase};
 pub use jwt::Claims;

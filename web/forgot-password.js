@@ -1,0 +1,33 @@
+// Asking Auth to mail a link for choosing a new password. The page says the
+// same thing whether or not the address has an account (and when a link
+// went to it less than a minute ago), so it tells nobody who is a customer.
+App.$('#form').addEventListener('submit', async (event) => {
+  event.preventDefault();
+  const email = App.$('#email').value.trim();
+  const error = App.$('#error');
+  App.$('#email').removeAttribute('aria-invalid');
+  if (!/^[^@\s]+@[^@\s]+$/.test(email)) {
+    error.textContent = 'Enter your email address.';
+    App.$('#email').setAttribute('aria-invalid', 'true');
+    App.$('#email').focus();
+    return;
+  }
+  const button = App.$('#submit');
+  button.disabled = true; button.textContent = 'Sending…'; error.textContent = '';
+  try {
+    const supabase = await App.client();
+    const { error: refused } = await supabase.auth.resetPasswordForEmail(email, { redirectTo: `${location.origin}/reset-password` });
+    if (refused && refused.status !== 429) throw refused;
+    App.$('#form').hidden = true;
+    const sent = App.$('#sent');
+    sent.textContent = `If ${email} has an account, a link to choose a new password is on its way. ` +
+      'It works once, for one hour. Nothing there? Check your spam folder, or ask again in a minute.';
+    sent.hidden = false;
+    sent.focus();
+  } catch (e) {
+    error.textContent = e instanceof TypeError || !e.message
+      ? 'The server is not answering. Check your connection and try again.'
+      : e.message;
+    button.disabled = false; button.textContent = 'Send me a link';
+  }
+});
