@@ -237,33 +237,43 @@ async fn preparation(count: usize) -> (f64, f64, f64, f64) {
     )
 }
 
-/// A `modelpick worker` runs `models` models on these pages, one document
-/// each, to the end: the world, the report and the engine's peak MiB.
-async fn run_pages(pages: Vec<Vec<u8>>, models: i64) -> (TestWorld, uuid::Uuid, f64) {
+/// A `modelpick worker` runs `reports` reports at once of `models` models
+/// on these pages, one document each, to the end: the world, the reports
+/// and the engine's peak MiB.
+async fn run_pages(
+    pages: Vec<Vec<u8>>,
+    models: i64,
+    reports: usize,
+) -> (TestWorld, Vec<uuid::Uuid>, f64) {
     let supabase = support::supabase::TestSupabase::start().await;
     let world =
         TestWorld::with_files(supabase, pages, |config| config.latency_ms = LATENCY_MS).await;
+    let mut ids = Vec::with_capacity(reports);
+    for _ in 0..reports {
+        ids.push(world.paid_report(models).await);
+    }
+    // Paid before the engine starts, so every report runs from the start.
     let mut engine = worker(&world);
-    tokio::time::sleep(Duration::from_millis(500)).await;
-    let report = world.paid_report(models).await;
-    let states = world
-        .wait_finished(&[report], Duration::from_secs(300))
-        .await;
+    let states = world.wait_finished(&ids, Duration::from_secs(600)).await;
     let (_, peak_mib) = cpu_and_peak_memory(engine.id());
     let _ = engine.kill();
     let _ = engine.wait();
-    assert_eq!(states[0].status, "complete", "{:?}", states[0]);
-    (world, report, peak_mib)
+    for state in &states {
+        assert_eq!(state.status, "complete", "{state:?}");
+    }
+    (world, ids, peak_mib)
 }
 
-/// Peak memory of the engine running `models` models on `images`
-/// photographed pages of about 4 MiB each (sent as uploaded), and the MiB
-/// it sends (each page once).
-async fn memory(images: usize, models: i64) -> (f64, f64) {
-    let (world, report, peak_mib) =
-        run_pages(photo_pages(images, 2000, 1500, 4 << 20), models).await;
-    let states = support::engine::report_states(&world.supabase.db.client().await, &[report]).await;
-    assert_eq!(states[0].runs_done as usize, images * models as usize);
+/// Peak memory of the engine running `reports` reports at once, each of
+/// `models` models on `images` photographed pages of about 4 MiB (sent as
+/// uploaded), and the MiB one report sends (each page once).
+async fn memory(images: usize, models: i64, reports: usize) -> (f64, f64) {
+    let (world, ids, peak_mib) =
+        run_pages(photo_pages(images, 2000, 1500, 4 << 20), models, reports).await;
+    let states = support::engine::report_states(&world.supabase.db.client().await, &ids).await;
+    for state in states {
+        assert_eq!(state.runs_done as usize, images * models as usize);
+    }
     let mut sent: HashMap<String, usize> = HashMap::new();
     for call in world.provider.calls() {
         for page in call.images {
@@ -281,7 +291,8 @@ async fn memory(images: usize, models: i64) -> (f64, f64) {
 /// Seconds from a report's claim to its first call, for a report of
 /// `images` photographed pages of about 5 MiB (each must be prepared).
 async fn first_call(images: usize) -> f64 {
-    let (world, report, _) = run_pages(photo_pages(images, 2600, 1950, 5 << 20), 2).await;
+    let (world, reports, _) = run_pages(photo_pages(images, 2600, 1950, 5 << 20), 2, 1).await;
+    let report = reports[0];
     let db = world.supabase.db.client().await;
     let started: f64 = db
         .query_one(
@@ -510,7 +521,8 @@ async fn main() {
     let (images, pickups_wanted, memory_images) =
         if quick() { (10, 20, 10) } else { (25, 100, 50) };
     let (cold, run, scheduling_peak_mib) = scheduling(images).await;
-    let (peak_mib, sent_mib) = memory(memory_images, 10).await;
+    let (peak_mib, sent_mib) = memory(memory_images, 10, 1).await;
+    let (peak4_mib, _) = memory(memory_images, 10, 4).await;
     let (prep_cpu, prep_wall, prep_uploaded, prep_sent) = preparation(memory_images).await;
     let first_call_s = first_call(memory_images).await;
     let pickups = pickups(pickups_wanted).await;
@@ -536,6 +548,10 @@ async fn main() {
     println!(
         "peak memory {peak_mib:.1} MiB for {memory_images} documents x 10 models, pages sent {sent_mib:.1} MiB: {:.2}x what it sends",
         peak_mib / sent_mib
+    );
+    println!(
+        "peak memory {peak4_mib:.1} MiB for 4 such reports at once (ENGINE_MAX_REPORTS=4, the default): {:.1} MiB a report above one",
+        (peak4_mib - peak_mib) / 3.0
     );
     println!(
         "preparation of {memory_images} photographed pages ({prep_uploaded:.1} MiB uploaded, {prep_sent:.1} MiB sent): {prep_cpu:.2} CPU s, {prep_wall:.2} s, once per report"

@@ -80,6 +80,10 @@ const App = (() => {
   async function price() {
     return (await config()).price;
   }
+  // Days a finished report keeps its document images before they are deleted.
+  async function imageRetentionDays() {
+    return (await config()).imageRetentionDays;
+  }
   const percent = (n) => (n === null || n === undefined ? '–' : (Number(n) * 100).toFixed(1) + '%');
   const text = (s) => String(s ?? '').replace(/[&<>"]/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;' }[c]));
   const $ = (selector) => document.querySelector(selector);
@@ -88,5 +92,5 @@ const App = (() => {
     const link = document.querySelector('#sign-out');
     if (link) link.hidden = !(await session().catch(() => null));
   });
-  return { client, session, requireSession, nextPage, filesOfDraft, checkout, price, money: (n) => money(n), percent, text, $ };
+  return { client, session, requireSession, nextPage, filesOfDraft, checkout, price, imageRetentionDays, money: (n) => money(n), percent, text, $ };
 })();

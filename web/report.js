@@ -119,10 +119,16 @@ async function showAgain(report, supabase, price) {
   const deleted = () => {
     App.$('#delete-images').hidden = true;
     App.$('#share-images').disabled = true;
+    App.$('#images-kept').textContent = '';
     App.$('#delete-images-note').textContent = `This report's document images were deleted on ${new Date(report.images_deleted_at).toLocaleDateString()}; its results stay.`;
   };
   if (report.images_deleted_at) deleted();
   else if (report.status !== 'complete' && report.status !== 'failed') App.$('#delete-images').disabled = true;
+  else if (report.finished_at) {
+    const days = await App.imageRetentionDays();
+    const until = new Date(Date.parse(report.finished_at) + days * 86_400_000);
+    App.$('#images-kept').textContent = `The document images are deleted on ${until.toLocaleDateString()}, ${days} days after the report finished; its results stay. You may delete them sooner.`;
+  }
   App.$('#delete-images').addEventListener('click', async () => {
     if (!confirm('Delete this report\'s document images for good? Its results stay; its images, on this page and through its share link, do not, and it can no longer be run again.')) return;
     App.$('#delete-images').disabled = true;

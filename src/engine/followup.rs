@@ -107,7 +107,8 @@ fn message(site_url: &str, due: &DueFollowup) -> Message {
 /// When a report's images go, said in its email (IMAGE_RETENTION_DAYS).
 fn retention_sentence(due: &DueFollowup, days: u32) -> Option<String> {
     matches!(due.subject, Subject::Report(_)).then(|| {
-        let on = chrono::Utc::now() + chrono::Duration::days(i64::from(days));
+        let finished = due.finished_at.unwrap_or_else(chrono::Utc::now);
+        let on = finished + chrono::Duration::days(i64::from(days));
         format!(
             "We delete this report's document images on {} ({days} days after it finished); the report stays readable without them, and you can delete them sooner on its page.",
             on.format("%B %-d, %Y")
@@ -250,4 +251,43 @@ async fn refund(followups: &Followups, due: &DueFollowup) -> Result<String, Stri
         .await
         .map(|refund| refund.id)
         .map_err(|e| e.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn images_go_a_retention_period_after_the_report_finished_not_after_the_email() {
+        let finished = chrono::DateTime::parse_from_rfc3339("2026-03-01T23:30:00Z")
+            .unwrap()
+            .to_utc();
+        let due = DueFollowup {
+            id: 1,
+            lease_token: uuid::Uuid::nil(),
+            subject: Subject::Report(uuid::Uuid::nil()),
+            kind: FollowupKind::Email,
+            report_id: Some(uuid::Uuid::nil()),
+            stripe_session_id: None,
+            status: "complete".into(),
+            status_reason: None,
+            email: Some("owner@example.test".into()),
+            refund_state: RefundState::None,
+            finished_at: Some(finished),
+        };
+        let sentence = retention_sentence(&due, 30).unwrap();
+        assert!(
+            sentence.contains("on March 31, 2026 (30 days after it finished)"),
+            "{sentence}"
+        );
+        let session = DueFollowup {
+            subject: Subject::Session("cs_test".into()),
+            ..due
+        };
+        assert_eq!(
+            retention_sentence(&session, 30),
+            None,
+            "no report, no images"
+        );
+    }
 }

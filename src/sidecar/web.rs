@@ -264,6 +264,9 @@ pub fn config(state: &AppState) -> Response {
             "currency": CURRENCY,
             "text": crate::stripe::price_text(),
         },
+        // Days a finished report keeps its document images (the report
+        // page says when they go).
+        "imageRetentionDays": state.settings.image_retention_days,
     }))
     .into_response()
 }

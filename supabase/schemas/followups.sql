@@ -28,7 +28,7 @@ begin
 end
 $$;
 
-CREATE FUNCTION public.claim_followups(p_worker text, p_limit integer DEFAULT 50, p_lease_seconds integer DEFAULT 120) RETURNS TABLE(id bigint, lease_token uuid, subject text, kind text, attempts integer, report_id uuid, stripe_session_id text, status text, status_reason text, email text, refund_state text)
+CREATE FUNCTION public.claim_followups(p_worker text, p_limit integer DEFAULT 50, p_lease_seconds integer DEFAULT 120) RETURNS TABLE(id bigint, lease_token uuid, subject text, kind text, attempts integer, report_id uuid, stripe_session_id text, status text, status_reason text, email text, refund_state text, finished_at timestamp with time zone)
     LANGUAGE plpgsql SECURITY DEFINER
     SET search_path TO ''
     AS $$
@@ -68,7 +68,8 @@ begin
            when refund.id is null then 'none'
            when refund.alerted_at is not null then 'failing'
            else 'pending'
-         end
+         end,
+         r.finished_at
     from claimed f
     left join public.reports r on r.id = f.report_id
     left join public.checkout_sessions s on s.stripe_session_id = f.stripe_session_id
@@ -80,7 +81,7 @@ begin
 end
 $$;
 
-COMMENT ON FUNCTION public.claim_followups(text, integer, integer) IS 'Claims up to `p_limit` follow-ups whose time has come, the longest-waiting first, for `p_lease_seconds`; concurrent callers never get the same one. Each comes with what doing it needs (see 017) and the lease token that fences its completion or failure.';
+COMMENT ON FUNCTION public.claim_followups(text, integer, integer) IS 'Claims up to `p_limit` follow-ups whose time has come, the longest-waiting first, for `p_lease_seconds`; concurrent callers never get the same one. Each comes with what doing it needs (the report it is about, whom to mail, where the refund stands, when the report finished) and the lease token that fences its completion or failure.';
 
 CREATE FUNCTION public.complete_followup(p_id bigint, p_lease_token uuid, p_refund_id text DEFAULT NULL::text) RETURNS void
     LANGUAGE plpgsql SECURITY DEFINER

@@ -192,7 +192,10 @@ test('a report keeps its images when its re-run draft is deleted, and loses them
     await page.waitForSelector('#diffs img.document-image', { state: 'attached' });
     assert.equal(await page.locator('#diffs img.document-image').count(), 2, 'and the report shows them');
 
-    // The owner deletes the report's images, saying so.
+    // The page says when retention deletes them; the owner deletes them
+    // sooner, and the page says so.
+    await page.waitForFunction(() => /days after the report finished/.test(document.querySelector('#images-kept').textContent));
+    assert.match(await page.textContent('#images-kept'), /deleted on .+, \d+ days after the report finished/);
     await page.click('#delete-images');
     await page.waitForFunction(() => /were deleted on/.test(document.querySelector('#delete-images-note').textContent));
     assert.match(dialogs.at(-1), /document images for good/);
@@ -202,6 +205,7 @@ test('a report keeps its images when its re-run draft is deleted, and loses them
     await page.waitForSelector('#ranking tbody tr');
     await page.waitForFunction(() => /were deleted on/.test(document.querySelector('#delete-images-note').textContent));
     assert.equal(await page.isHidden('#delete-images'), true);
+    assert.equal(await page.textContent('#images-kept'), '', 'no deletion date for images already gone');
     assert.equal(await page.locator('#diffs img').count(), 0, 'the report reads without them');
     const { error } = await client.rpc('draft_from_report', { p_report_id: new URL(report).pathname.split('/')[2] });
     assert.match(error?.message || '', /images were deleted, so it cannot be run again/);

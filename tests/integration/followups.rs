@@ -168,6 +168,16 @@ async fn a_followup_done_after_its_lease_ended_is_fenced_out() {
         .unwrap();
     assert_eq!(first.len(), 1);
     assert_eq!(first[0].kind, FollowupKind::Email);
+    let finished_at: Option<chrono::DateTime<chrono::Utc>> = db
+        .query_one("select finished_at from public.reports", &[])
+        .await
+        .unwrap()
+        .get(0);
+    assert!(finished_at.is_some());
+    assert_eq!(
+        first[0].finished_at, finished_at,
+        "the email dates the images' deletion from when the report finished"
+    );
     // Engine 1 stalls past its lease; engine 2 takes the email over.
     db.execute(
         "update private.followups set lease_expires_at = now() - interval '1 second'",

@@ -86,6 +86,8 @@ pub struct DueFollowup {
     pub status_reason: Option<String>,
     pub email: Option<String>,
     pub refund_state: RefundState,
+    /// When the report finished (its images' retention counts from here).
+    pub finished_at: Option<chrono::DateTime<chrono::Utc>>,
 }
 
 /// What happens after a follow-up failed.
@@ -132,6 +134,7 @@ impl DueFollowup {
             status_reason: row.try_get("status_reason")?,
             email: row.try_get("email")?,
             refund_state: parsed(row, "refund_state")?,
+            finished_at: row.try_get("finished_at")?,
         })
     }
 }
