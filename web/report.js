@@ -28,12 +28,20 @@ function drawChart(models) {
     ${yTicks.map((t) => `<line x1="${left - 4}" x2="${left}" y1="${y(t)}" y2="${y(t)}" stroke="${axis}"/><text x="${left - 8}" y="${y(t) + 4}" text-anchor="end">${Math.round(t * 100)}%</text>`).join('')}
     ${xTicks.map((c) => `<line x1="${x(c)}" x2="${x(c)}" y1="${h - bottom}" y2="${h - bottom + 4}" stroke="${axis}"/><text x="${x(c)}" y="${h - bottom + 18}" text-anchor="middle">${App.money(c)}</text>`).join('')}
     <text x="${(left + w - right) / 2}" y="${h - 10}" text-anchor="middle">total cost of model calls${log ? ' (log scale)' : ''}, cheaper ←</text>
-    <text x="${left}" y="${top - 4}">field accuracy</text>
-    ${models.map((m, i) => `<circle cx="${x(costs[i])}" cy="${y(accuracies[i])}" r="6" fill="#fbbf77"/>
+    <text x="${left}" y="${top - 4}">field accuracy${models.some((m) => m.frontier) ? '; ringed: best value (none both more accurate and cheaper)' : ''}</text>
+    ${models.map((m, i) => `<circle cx="${x(costs[i])}" cy="${y(accuracies[i])}" r="6" fill="#fbbf77"${m.frontier ? ' stroke="#7c2d12" stroke-width="2.5" class="frontier"' : ''}/>
       <text x="${x(costs[i]) > w * 0.6 ? x(costs[i]) - 10 : x(costs[i]) + 10}" text-anchor="${x(costs[i]) > w * 0.6 ? 'end' : 'start'}"
         y="${y(accuracies[i]) + 4 + (i % 2 ? 14 : 0)}">${App.text(m.model_id.split('/').pop())}</text>`).join('')}</svg>
-    <div class="visually-hidden"><table><caption>Field accuracy and total cost per model</caption><tr><th>Model</th><th>Field accuracy</th><th>Total cost</th></tr>
-    ${models.map((m) => `<tr><td>${App.text(m.model_id)}</td><td>${App.percent(m.fields)}</td><td>${App.money(m.cost)}</td></tr>`).join('')}</table></div>`;
+    <div class="visually-hidden"><table><caption>Field accuracy and total cost per model</caption><tr><th>Model</th><th>Field accuracy</th><th>Total cost</th><th>Best value</th></tr>
+    ${models.map((m) => `<tr><td>${App.text(m.model_id)}</td><td>${App.percent(m.fields)}</td><td>${App.money(m.cost)}</td><td>${m.frontier ? 'yes' : 'no'}</td></tr>`).join('')}</table></div>`;
+}
+
+// Why a model's documents were not read right, from figures version 3.
+const FAILURE_WORDS = [['format', 'not JSON of the asked shape'], ['extraction', 'wrong values'],
+  ['provider', 'no answer from the provider'], ['unavailable', 'refused by the data policy']];
+function failed(failures) {
+  const parts = FAILURE_WORDS.filter(([kind]) => failures?.[kind]).map(([kind, words]) => `${failures[kind]} ${words}`);
+  return parts.length ? `<br><small class="muted failures">Not right: ${App.text(parts.join(', '))}</small>` : '';
 }
 
 // Differences in words: "items › row 2 › unit_price: expected 24.95, the model said 24.59".
@@ -219,7 +227,10 @@ const shareToken = new URLSearchParams(location.search).get('share');
     model_id: f.model_id, name: f.display_name, pass: f.pass_rate, passInterval: f.pass_interval,
     fields: f.field_accuracy, fieldInterval: f.field_interval, cost: f.cost_usd, per1000: f.cost_per_1000_usd,
     median: f.latency_p50_ms, n: f.latency_n, p95: f.latency_p95_ms,
+    // Figures version 3 and later.
+    perCorrect: f.cost_per_correct_document, failures: f.failures, frontier: (figures.pareto || []).includes(f.model_id),
   }));
+  const withValue = (figures?.version || 0) >= 3;
   App.$('#summary').innerHTML = `${App.text(report.runs_done)} of ${App.text(report.runs_planned)} runs · the model calls cost ${App.money(report.cost_spent)} in all`
     + (report.cut_short || report.status === 'failed' ? `<br>${App.text(report.status_reason)}` : '')
     + (report.refunded_at ? `<br><strong id="refund">Your ${App.text(price)} payment was refunded on ${new Date(report.refunded_at).toLocaleDateString()}.</strong>`
@@ -241,12 +252,16 @@ const shareToken = new URLSearchParams(location.search).get('share');
   });
   const interval = (pair) => pair ? `<br><small class="muted">${App.percent(pair[0])}–${App.percent(pair[1])}</small>` : '';
   const small = (text) => `<br><small class="muted">${text}</small>`;
+  App.$('#per-correct-head').hidden = !withValue;
   App.$('#ranking tbody').innerHTML = rows.map((m) => {
     const p95 = m.p95 !== null && m.p95 !== undefined ? `${App.text(m.p95)} ms`
       : `<small class="muted">needs ${App.text(figures.min_calls_for_p95)} calls (n = ${App.text(m.n)})</small>`;
+    const perCorrect = !withValue ? ''
+      : `<td class="num">${m.perCorrect ? App.money(m.perCorrect) : '<small class="muted">none read right</small>'}</td>`;
     return `<tr data-model="${App.text(m.model_id)}">
-    <td>${App.text(m.name)}${small(App.text(m.model_id))}</td><td class="num">${App.percent(m.pass)}${interval(m.passInterval)}</td><td class="num">${App.percent(m.fields)}${interval(m.fieldInterval)}</td>
-    <td class="num">${App.money(m.cost)}${small(`${App.money(m.per1000)} per 1,000 docs`)}</td><td class="num">${App.text(m.median ?? '–')} ms${small(`n = ${App.text(m.n)}`)}</td><td class="num">${p95}</td></tr>`;
+    <td>${App.text(m.name)}${small(App.text(m.model_id))}${m.frontier ? small('<span class="frontier">Best value: no model is both more accurate and cheaper</span>') : ''}</td>
+    <td class="num">${App.percent(m.pass)}${interval(m.passInterval)}${withValue ? failed(m.failures) : ''}</td><td class="num">${App.percent(m.fields)}${interval(m.fieldInterval)}</td>
+    <td class="num">${App.money(m.cost)}${small(`${App.money(m.per1000)} per 1,000 docs`)}</td>${perCorrect}<td class="num">${App.text(m.median ?? '–')} ms${small(`n = ${App.text(m.n)}`)}</td><td class="num">${p95}</td></tr>`;
   }).join('');
   if (figures) {
     const showVerdict = () => { App.$('#verdict-text').textContent = figures.verdicts[document.querySelector('input[name="priority"]:checked').value]; };

@@ -21,10 +21,14 @@ pub mod diff;
 
 use diff::{Field, StoredDiff};
 use fields::field_rows;
-use models::{best_first, compare, model_figures, model_runs, ModelRuns};
+use models::{best_first, compare, model_figures, model_runs, pareto, ModelRuns};
 pub use stats::wilson;
 use wording::{accuracy_verdict, other_verdict, sample_warning};
 
+/// What the figures hold: 3 adds each model's cost per correct document
+/// and failures by kind, and the models on the accuracy-cost frontier.
+/// The page renders older versions as they were.
+pub const FIGURES_VERSION: u32 = 3;
 /// Fewer calls than this, and a 95th percentile means nothing: not shown.
 pub const MIN_CALLS_FOR_P95: usize = 20;
 /// Fewer documents than this, and the report says its figures are rough.
@@ -87,6 +91,28 @@ pub struct ModelFigures {
     pub latency_n: usize,
     pub latency_p50_ms: Option<u32>,
     pub latency_p95_ms: Option<u32>,
+    /// What each document read entirely right cost: all the model's calls
+    /// over the documents it passed. None when it passed none, with the
+    /// reason in `cost_per_correct_document_note`.
+    #[serde(with = "rust_decimal::serde::str_option")]
+    pub cost_per_correct_document: Option<Decimal>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cost_per_correct_document_note: Option<String>,
+    /// Why the documents it did not pass were not read right.
+    pub failures: Failures,
+}
+
+/// The documents a model did not pass, by why: its answer was not a JSON
+/// object that could be scored (`format`); it was, with wrong or missing
+/// values (`extraction`); the provider gave no answer, an error or a
+/// timeout (`provider`); no endpoint met the report's data policy
+/// (`unavailable`).
+#[derive(Debug, Clone, Copy, Default, Serialize, PartialEq, Eq)]
+pub struct Failures {
+    pub format: usize,
+    pub extraction: usize,
+    pub provider: usize,
+    pub unavailable: usize,
 }
 
 #[derive(Debug, Clone, Serialize, PartialEq)]
@@ -160,6 +186,9 @@ pub struct Figures {
     pub fields: Vec<FieldRow>,
     /// Per document, by index.
     pub document_results: Vec<DocumentResult>,
+    /// The models no other beats on both field accuracy and cost per
+    /// document (the best first).
+    pub pareto: Vec<String>,
     /// Models the data policy left without an endpoint, in the report's
     /// order.
     #[serde(skip_serializing_if = "Vec::is_empty")]
@@ -256,7 +285,8 @@ fn rank(expected: &[&Value], models: &[ModelName], runs: &[RunRow]) -> Figures {
         }
     };
     Figures {
-        version: 2,
+        version: FIGURES_VERSION,
+        pareto: pareto(&models),
         documents,
         min_calls_for_p95: MIN_CALLS_FOR_P95,
         verdicts,

@@ -5,8 +5,9 @@
 
 use rust_decimal::Decimal;
 
+use super::diff::DiffKind;
 use super::stats::{accuracy_of, bootstrap, latency_percentile, wilson, Z95};
-use super::{Comparison, ModelFigures, ModelName, RunRow, MIN_CALLS_FOR_P95};
+use super::{Comparison, Failures, ModelFigures, ModelName, RunRow, MIN_CALLS_FOR_P95};
 
 pub(super) struct ModelRuns<'a> {
     pub name: &'a ModelName,
@@ -49,7 +50,46 @@ pub(super) fn model_figures(model: &ModelRuns, documents: usize) -> ModelFigures
         latency_p95_ms: (latencies.len() >= MIN_CALLS_FOR_P95)
             .then(|| latency_percentile(&latencies, 0.95))
             .flatten(),
+        cost_per_correct_document: (passed > 0).then(|| (cost / Decimal::from(passed)).normalize()),
+        cost_per_correct_document_note: (passed == 0)
+            .then(|| "no document was read entirely right, so none has a price".to_owned()),
+        failures: failures(&model.runs),
     }
+}
+
+/// The runs that did not pass, by why (see [`Failures`]).
+fn failures(runs: &[&RunRow]) -> Failures {
+    let mut failures = Failures::default();
+    for run in runs.iter().filter(|r| !r.passed) {
+        let kind = if run.unavailable {
+            &mut failures.unavailable
+        } else if run.failed() {
+            &mut failures.provider
+        } else if run.diffs.iter().any(|d| d.kind == DiffKind::Unreadable) {
+            &mut failures.format
+        } else {
+            &mut failures.extraction
+        };
+        *kind += 1;
+    }
+    failures
+}
+
+/// The models (ranked best first) that no other model beats on both field
+/// accuracy and cost per document: at least as accurate and as cheap, and
+/// better on one.
+pub(super) fn pareto(models: &[ModelFigures]) -> Vec<String> {
+    let beats = |a: &ModelFigures, b: &ModelFigures| {
+        a.field_accuracy >= b.field_accuracy
+            && a.cost_per_document_usd <= b.cost_per_document_usd
+            && (a.field_accuracy > b.field_accuracy
+                || a.cost_per_document_usd < b.cost_per_document_usd)
+    };
+    models
+        .iter()
+        .filter(|m| !models.iter().any(|other| beats(other, m)))
+        .map(|m| m.model_id.clone())
+        .collect()
 }
 
 /// How the best and the runner-up differ, on the same documents.

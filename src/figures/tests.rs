@@ -322,3 +322,126 @@ fn a_model_the_data_policy_left_without_an_endpoint_is_named_not_ranked() {
         .get("unavailable")
         .is_none());
 }
+
+/// A run that got no answer (`error`), or, with `unavailable`, that no
+/// endpoint under the report's data policy would take.
+fn no_answer(model: &str, doc: usize, error: &str, unavailable: bool) -> RunRow {
+    RunRow {
+        error: Some(error.into()),
+        unavailable,
+        diffs: Vec::new(),
+        ..run(model, doc, 0, 2, &["a"], "0", 0)
+    }
+}
+
+#[test]
+fn cost_per_correct_document_failures_by_kind_and_the_frontier() {
+    let expected = vec![json!({"a": 1, "b": 2}); 4];
+    let mut runs = Vec::new();
+    for doc in 0..4 {
+        runs.push(run("dear", doc, 2, 2, &[], "0.01", 900));
+        let (matched, wrong): (u32, &[&str]) = if doc == 0 { (1, &["b"]) } else { (2, &[]) };
+        runs.push(run("worse", doc, matched, 2, wrong, "0.02", 900));
+    }
+    runs.push(run("cheap", 0, 2, 2, &[], "0.001", 500));
+    runs.push(run("cheap", 1, 2, 2, &[], "0.001", 500));
+    runs.push(RunRow {
+        diffs: vec![stored("", "unreadable")],
+        ..run("cheap", 2, 0, 2, &["a"], "0.001", 500)
+    });
+    runs.push(no_answer("cheap", 3, "timed out after 120 s", false));
+    for doc in 0..3 {
+        runs.push(run("none", doc, 1, 2, &["a"], "0.0005", 400));
+    }
+    runs.push(no_answer("none", 3, "no endpoint keeps nothing", true));
+    let figures = figures_of(
+        &expected,
+        &[
+            name("none", "None Right"),
+            name("cheap", "Cheap"),
+            name("worse", "Worse"),
+            name("dear", "Dear"),
+        ],
+        &runs,
+    );
+    assert_eq!(figures.version, 3);
+    let by_id = |id: &str| figures.models.iter().find(|m| m.model_id == id).unwrap();
+    assert_eq!(by_id("dear").cost_per_correct_document, Some(usd("0.01")));
+    assert_eq!(
+        by_id("cheap").cost_per_correct_document,
+        Some(usd("0.0015")),
+        "3 calls billed over 2 right"
+    );
+    assert_eq!(
+        by_id("worse").cost_per_correct_document,
+        Some(usd("0.0266666666666666666666666667"))
+    );
+    assert_eq!(by_id("none").cost_per_correct_document, None);
+    assert!(by_id("none")
+        .cost_per_correct_document_note
+        .as_deref()
+        .unwrap()
+        .contains("no document"));
+    assert_eq!(by_id("dear").cost_per_correct_document_note, None);
+    let failures = |id: &str| by_id(id).failures;
+    assert_eq!(failures("dear"), Failures::default());
+    assert_eq!(
+        failures("worse"),
+        Failures {
+            extraction: 1,
+            ..Failures::default()
+        }
+    );
+    assert_eq!(
+        failures("cheap"),
+        Failures {
+            format: 1,
+            provider: 1,
+            ..Failures::default()
+        }
+    );
+    assert_eq!(
+        failures("none"),
+        Failures {
+            extraction: 3,
+            unavailable: 1,
+            ..Failures::default()
+        }
+    );
+    // Worse is beaten by Dear on both; the others each win on one.
+    assert_eq!(figures.pareto, ["dear", "cheap", "none"]);
+
+    let json = serde_json::to_value(by_id("none")).unwrap();
+    assert_eq!(json["cost_per_correct_document"], Value::Null);
+    assert_eq!(
+        json["failures"],
+        json!({"format": 0, "extraction": 3, "provider": 0, "unavailable": 1})
+    );
+    let json = serde_json::to_value(by_id("cheap")).unwrap();
+    assert_eq!(
+        json["cost_per_correct_document"], "0.0015",
+        "exact, as a decimal string"
+    );
+    assert!(json.get("cost_per_correct_document_note").is_none());
+}
+
+#[test]
+fn models_equal_on_accuracy_and_cost_are_both_on_the_frontier() {
+    let expected = vec![json!({"a": 1}); 2];
+    let mut runs = Vec::new();
+    for doc in 0..2 {
+        runs.push(run("x", doc, 1, 1, &[], "0.001", 900));
+        runs.push(run("y", doc, 1, 1, &[], "0.001", 800));
+        runs.push(run("z", doc, 1, 1, &[], "0.002", 100));
+    }
+    let figures = figures_of(
+        &expected,
+        &[name("x", "X"), name("y", "Y"), name("z", "Z")],
+        &runs,
+    );
+    assert_eq!(
+        figures.pareto,
+        ["y", "x"],
+        "z costs more for the same accuracy"
+    );
+}

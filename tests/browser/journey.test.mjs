@@ -101,8 +101,13 @@ test('sign in, pay, watch the run and read the report', { timeout: 180_000 }, as
       // Each figure first, then its interval or its n.
       assert.ok((await row.nth(1).textContent()).startsWith((model.accuracy * 100).toFixed(1) + '%'));
       assert.ok((await row.nth(2).textContent()).startsWith((model.field_accuracy * 100).toFixed(1) + '%'));
-      assert.equal(await row.nth(4).textContent(), `${model.median_latency_ms} msn = 3`);
+      assert.match(await row.nth(4).textContent(), /^(\$[0-9.,]+|none read right)$/, 'cost per correct document');
+      assert.equal(await row.nth(5).textContent(), `${model.median_latency_ms} msn = 3`);
     }
+    // The figures' frontier is marked in the table and ringed on the chart.
+    const frontier = await page.locator('#ranking .frontier').count();
+    assert.ok(frontier >= 1, 'at least one model is best value');
+    assert.equal(await page.locator('#chart circle.frontier').count(), frontier);
     // The verdict follows the buyer's priority; the field map has every model.
     const byAccuracy = await page.textContent('#verdict-text');
     assert.ok(byAccuracy.length > 20, byAccuracy);
