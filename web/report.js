@@ -44,6 +44,20 @@ function failed(failures) {
   return parts.length ? `<br><small class="muted failures">Not right: ${App.text(parts.join(', '))}</small>` : '';
 }
 
+// Label doubts (figures version 3): where every model that answered read
+// the same value, and not the expected one.
+function showDoubts(doubts, documents) {
+  if (!doubts?.length) return;
+  const names = Object.fromEntries((documents || []).map((d) => [String(d.index), d.name]));
+  const shown = (v) => (typeof v === 'string' ? v : JSON.stringify(v));
+  App.$('#doubt-list').innerHTML = doubts.map((d) => {
+    const who = d.models.length === 2 ? 'Both models' : `All ${d.models.length} models`;
+    const where = names[d.document_key] ?? `document ${Number(d.document_key) + 1}`;
+    return `<li>${who} read <code>${App.text(d.field)}</code> of ${App.text(where)} as <strong>${App.text(shown(d.consensus))}</strong>; you expected <strong>${App.text(shown(d.expected))}</strong>.</li>`;
+  }).join('');
+  App.$('#doubts').hidden = false;
+}
+
 // Differences in words: "items › row 2 › unit_price: expected 24.95, the model said 24.59".
 const Explain = (() => {
   // The server says where a difference is, in words.
@@ -263,6 +277,7 @@ const shareToken = new URLSearchParams(location.search).get('share');
     <td class="num">${App.percent(m.pass)}${interval(m.passInterval)}${withValue ? failed(m.failures) : ''}</td><td class="num">${App.percent(m.fields)}${interval(m.fieldInterval)}</td>
     <td class="num">${App.money(m.cost)}${small(`${App.money(m.per1000)} per 1,000 docs`)}</td>${perCorrect}<td class="num">${App.text(m.median ?? '–')} ms${small(`n = ${App.text(m.n)}`)}</td><td class="num">${p95}</td></tr>`;
   }).join('');
+  if (figures) showDoubts(figures.label_doubts, report.documents);
   if (figures) {
     const showVerdict = () => { App.$('#verdict-text').textContent = figures.verdicts[document.querySelector('input[name="priority"]:checked').value]; };
     document.querySelectorAll('input[name="priority"]').forEach((r) => r.addEventListener('change', showVerdict));

@@ -247,11 +247,16 @@ impl Serialize for FieldDiff {
     }
 }
 
-/// What the figures read back of a stored difference.
+/// What the figures read back of a stored difference: its kind and place,
+/// and for a wrong value, what was expected and what the model said.
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 pub struct StoredDiff {
     pub kind: DiffKind,
     pub path: FieldPath,
+    #[serde(default)]
+    pub expected: Option<Value>,
+    #[serde(default)]
+    pub actual: Option<Value>,
 }
 
 /// Counts the leaves (fields) of an expected value.

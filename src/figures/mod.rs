@@ -11,6 +11,7 @@ use rust_decimal::Decimal;
 use serde::Serialize;
 use serde_json::Value;
 
+mod doubts;
 mod fields;
 mod models;
 mod stats;
@@ -20,13 +21,16 @@ pub mod compare;
 pub mod diff;
 
 use diff::{Field, StoredDiff};
+use doubts::label_doubts;
+pub use doubts::LabelDoubt;
 use fields::field_rows;
 use models::{best_first, compare, model_figures, model_runs, pareto, ModelRuns};
 pub use stats::wilson;
 use wording::{accuracy_verdict, other_verdict, sample_warning};
 
 /// What the figures hold: 3 adds each model's cost per correct document
-/// and failures by kind, and the models on the accuracy-cost frontier.
+/// and failures by kind, the models on the accuracy-cost frontier, and
+/// label doubts.
 /// The page renders older versions as they were.
 pub const FIGURES_VERSION: u32 = 3;
 /// Fewer calls than this, and a 95th percentile means nothing: not shown.
@@ -189,6 +193,10 @@ pub struct Figures {
     /// The models no other beats on both field accuracy and cost per
     /// document (the best first).
     pub pareto: Vec<String>,
+    /// Fields where every model that answered, two at least, read the same
+    /// value and not the expected one: likely a mistake in the expected
+    /// JSON.
+    pub label_doubts: Vec<LabelDoubt>,
     /// Models the data policy left without an endpoint, in the report's
     /// order.
     #[serde(skip_serializing_if = "Vec::is_empty")]
@@ -269,6 +277,7 @@ fn rank(expected: &[&Value], models: &[ModelName], runs: &[RunRow]) -> Figures {
     let ranked: Vec<&ModelRuns> = figures.iter().map(|&(_, i)| &per_model[i]).collect();
     let fields = field_rows(expected, &ranked);
     let document_results = document_results(documents, &ranked);
+    let label_doubts = label_doubts(documents, &ranked);
     let models: Vec<ModelFigures> = figures.into_iter().map(|(f, _)| f).collect();
     let verdicts = if models.is_empty() {
         let none = String::from("No model was run.");
@@ -287,6 +296,7 @@ fn rank(expected: &[&Value], models: &[ModelName], runs: &[RunRow]) -> Figures {
     Figures {
         version: FIGURES_VERSION,
         pareto: pareto(&models),
+        label_doubts,
         documents,
         min_calls_for_p95: MIN_CALLS_FOR_P95,
         verdicts,

@@ -445,3 +445,59 @@ fn models_equal_on_accuracy_and_cost_are_both_on_the_frontier() {
         "z costs more for the same accuracy"
     );
 }
+
+/// A run of `model` on `doc` that read `actual` where `expected` was
+/// wanted, at `path`, and everything else right.
+fn misread(model: &str, doc: usize, path: &str, expected: Value, actual: Value) -> RunRow {
+    let mut diff = stored(path, "mismatch");
+    diff.expected = Some(expected);
+    diff.actual = Some(actual);
+    RunRow {
+        diffs: vec![diff],
+        ..run(model, doc, 1, 2, &[], "0.001", 900)
+    }
+}
+
+#[test]
+fn every_answering_model_reading_the_same_other_value_is_a_label_doubt() {
+    let expected = vec![json!({"total": "96.00", "vendor": "ACME"}); 3];
+    let runs = vec![
+        // Document 0: both models read 97.00 (one with a space): a doubt.
+        misread("a", 0, "total", json!("96.00"), json!("97.00")),
+        misread("b", 0, "total", json!("96.00"), json!(" 97.00")),
+        // Document 1: they disagree with each other: the models' fault.
+        misread("a", 1, "total", json!("96.00"), json!("97.00")),
+        misread("b", 1, "total", json!("96.00"), json!("98.00")),
+        // Document 2: one reads it right; the other's failed call does not
+        // count as a reader, so one wrong reading alone is no doubt.
+        misread("a", 2, "vendor", json!("ACME"), json!("ACME Ltd")),
+        no_answer("b", 2, "timed out", false),
+    ];
+    let figures = figures_of(&expected, &[name("a", "A"), name("b", "B")], &runs);
+    assert_eq!(
+        figures.label_doubts,
+        [LabelDoubt {
+            document_key: "0".into(),
+            field: "total".into(),
+            expected: json!("96.00"),
+            consensus: json!("97.00"),
+            models: vec!["a".into(), "b".into()],
+        }]
+    );
+    let json = serde_json::to_value(&figures).unwrap();
+    assert_eq!(json["label_doubts"][0]["consensus"], "97.00");
+
+    // A third model that reads it right removes the doubt.
+    let mut with_right = runs.clone();
+    with_right.push(run("c", 0, 2, 2, &[], "0.001", 900));
+    let figures = figures_of(
+        &expected,
+        &[name("a", "A"), name("b", "B"), name("c", "C")],
+        &with_right,
+    );
+    assert!(
+        figures.label_doubts.is_empty(),
+        "{:?}",
+        figures.label_doubts
+    );
+}

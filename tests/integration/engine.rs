@@ -625,3 +625,38 @@ async fn a_paid_report_that_produced_nothing_fails_is_refunded_once_and_says_why
     );
     assert!(emails[0]["text"].as_str().unwrap().contains("refunded"));
 }
+
+/// A typo in the buyer's expected JSON: both models read the document's
+/// true total, so the figures doubt the label rather than the models.
+#[tokio::test]
+async fn a_value_every_model_reads_otherwise_is_doubted_as_a_label() {
+    let mut world = TestWorld::new(2, |_| {}).await;
+    let truth = world.truths[1]["total"].clone();
+    world.truths[1]["total"] = serde_json::json!(truth.as_f64().unwrap() - 1.0);
+    let report = world.paid_report(2).await;
+    let engine = world.start_engine(Limits::default(), CALL_TIMEOUT);
+    world
+        .wait_finished(&[report], Duration::from_secs(30))
+        .await;
+    engine.shutdown().await;
+    let figures: serde_json::Value = world
+        .supabase
+        .db
+        .client()
+        .await
+        .query_one(
+            "select figures from public.reports where id = $1",
+            &[&report],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(figures["version"], 3);
+    let doubts = figures["label_doubts"].as_array().unwrap();
+    assert_eq!(doubts.len(), 1, "{doubts:?}");
+    assert_eq!(doubts[0]["document_key"], "1");
+    assert_eq!(doubts[0]["field"], "total");
+    assert_eq!(doubts[0]["consensus"], truth);
+    assert_eq!(doubts[0]["expected"], world.truths[1]["total"]);
+    assert_eq!(doubts[0]["models"].as_array().unwrap().len(), 2);
+}

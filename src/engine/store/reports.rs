@@ -157,7 +157,10 @@ impl Store {
                 .query(
                     "select model_id, image_index, passed, fields_total, fields_matched, cost,
                             response_time_ms, error, unavailable,
-                            coalesce((select jsonb_agg(jsonb_build_object('kind', d -> 'kind', 'path', d -> 'path'))
+                            coalesce((select jsonb_agg(jsonb_build_object('kind', d -> 'kind', 'path', d -> 'path')
+                                                       || case when d ->> 'kind' = 'mismatch'
+                                                               then jsonb_build_object('expected', d -> 'expected', 'actual', d -> 'actual')
+                                                               else '{}' end)
                                         from jsonb_array_elements(field_diffs) d), '[]') as diffs
                        from public.benchmark_runs where report_id = $1",
                     &[&report_id],
