@@ -92,5 +92,5 @@ const App = (() => {
     const link = document.querySelector('#sign-out');
     if (link) link.hidden = !(await session().catch(() => null));
   });
-  return { client, session, requireSession, nextPage, filesOfDraft, checkout, price, imageRetentionDays, money: (n) => money(n), percent, text, $ };
+  return { client, session, requireSession, nextPage, filesOfDraft, checkout, price, imageRetentionDays, money: (n) => money(n), rates: (p, c) => rates(p, c), percent, text, $ };
 })();

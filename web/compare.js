@@ -39,7 +39,7 @@
   App.$('#verdict').hidden = false;
 
   const interval = (pair) => `<br><small class="muted">${App.percent(pair[0])}–${App.percent(pair[1])}</small>`;
-  const price = (p) => (p ? `${App.money(p.prompt_usd_per_mtok)} / ${App.money(p.completion_usd_per_mtok)}` : '–');
+  const price = (p) => (p ? App.rates(p.prompt_usd_per_mtok, p.completion_usd_per_mtok) : '–');
   const now = (m) => {
     if (!m.price_now) return '<span class="muted">no longer offered</span>';
     const moved = m.price_then && (m.price_then.prompt_usd_per_mtok !== m.price_now.prompt_usd_per_mtok

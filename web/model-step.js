@@ -48,7 +48,7 @@ const ModelStep = (() => {
     return `<label class="model${context.since.has(model.id) ? ' highlight' : ''}" data-index="${index}">
       <input type="checkbox" value="${App.text(model.id)}" ${context.selected.includes(model.id) ? 'checked' : ''}>
       <span><strong>${App.text(model.display_name)}</strong> ${marks}<span class="muted"> ${App.text(model.id)}</span><br>
-      <span class="muted">${App.money(model.prompt_usd_per_mtok)} / ${App.money(model.completion_usd_per_mtok)}${perImage(model)}`
+      <span class="muted">${App.rates(model.prompt_usd_per_mtok, model.completion_usd_per_mtok)}${perImage(model)}`
       + `${model.supports_json_schema ? ' · answers to a JSON Schema' : ''}`
       + `${model.zero_retention ? ' · can keep nothing (zero data retention)' : ''}</span></span></label>`;
   }

@@ -21,3 +21,19 @@ function money(value) {
   const kept = dec.replace(/0+$/, '');
   return `${sign}$${int}${kept ? '.' + kept : ''}`;
 }
+
+// A model's price per million tokens, one way everywhere: dollars with
+// cents, and more digits only when the price has them ($0.50, $3.00,
+// $0.075, $0.0375). Exact: prices arrive as decimal strings or numbers.
+function rate(value) {
+  let text = String(value ?? 0).trim();
+  if (/e/i.test(text)) text = Number(text).toFixed(12);
+  const [whole = '0', fraction = ''] = text.split('.');
+  if (!/^\d+$/.test(whole) || !/^\d*$/.test(fraction)) return '$0.00';
+  return `$${whole.replace(/^0+(?=\d)/, '')}.${fraction.replace(/0+$/, '').padEnd(2, '0')}`;
+}
+
+// Input and output prices per million tokens: "$0.50 / $3.00".
+function rates(prompt, completion) {
+  return `${rate(prompt)} / ${rate(completion)}`;
+}

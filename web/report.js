@@ -198,7 +198,7 @@ async function showDocuments(report, runs, order, results, supabase) {
 
 // When, with what, and the downloads: every run as CSV, the report as JSON.
 function describeRun(report, runs) {
-  const models = (report.models || []).map((m) => `${m.display_name} ($${Number(m.prices?.prompt_usd_per_mtok ?? 0)} / $${Number(m.prices?.completion_usd_per_mtok ?? 0)} per million tokens in / out)`);
+  const models = (report.models || []).map((m) => `${m.display_name} (${App.rates(m.prices?.prompt_usd_per_mtok, m.prices?.completion_usd_per_mtok)} per million tokens in / out)`);
   App.$('#run-meta').textContent = `Run on ${new Date(report.started_at || report.created_at).toLocaleString()} · ${report.documents.length} documents · `
     + `models at the prices of that day: ${models.join('; ')}. Scored by the policy below (How we score).`
     + (report.how_sent ? ` Every model was sent the same image of each document, upright, at most ${Number(report.how_sent.max_side_px).toLocaleString('en-US')} px on its long edge and ${Number(report.how_sent.max_image_bytes) / 1048576} MiB,`

@@ -501,3 +501,29 @@ fn every_answering_model_reading_the_same_other_value_is_a_label_doubt() {
         figures.label_doubts
     );
 }
+
+#[test]
+fn a_model_both_cheaper_and_faster_is_named_once() {
+    let expected = vec![json!({"a": 1, "b": 2}); 4];
+    let mut runs = Vec::new();
+    for doc in 0..4 {
+        runs.push(run("a", doc, 2, 2, &[], "0.001", 800));
+        let (matched, wrong): (u32, &[&str]) = if doc == 0 { (1, &["b"]) } else { (2, &[]) };
+        runs.push(run("b", doc, matched, 2, wrong, "0.002", 900));
+    }
+    let figures = figures_of(&expected, &[name("a", "Alpha"), name("b", "Beta")], &runs);
+    assert!(
+        figures
+            .verdicts
+            .accuracy
+            .ends_with("; Alpha is 2.0× cheaper and 11% faster."),
+        "{}",
+        figures.verdicts.accuracy
+    );
+    assert_eq!(
+        figures.verdicts.accuracy.matches("Alpha").count(),
+        2,
+        "{}",
+        figures.verdicts.accuracy
+    );
+}

@@ -38,21 +38,34 @@ fn cost_and_speed(a: &ModelFigures, b: &ModelFigures) -> Vec<String> {
     } else {
         (b, a)
     };
-    if let Some(less) = how_much_less(
+    let cheaper = how_much_less(
         cheap.cost_per_document_usd,
         dear.cost_per_document_usd,
         "cheaper",
-    ) {
-        notes.push(format!("{} is {less}", cheap.display_name));
-    }
-    if let (Some(ta), Some(tb)) = (a.latency_p50_ms, b.latency_p50_ms) {
-        let (fast, t_fast, t_slow) = if ta <= tb { (a, ta, tb) } else { (b, tb, ta) };
-        if f64::from(t_slow) > f64::from(t_fast) * 1.05 {
-            notes.push(format!(
-                "{} {:.0}% faster",
-                fast.display_name,
-                (1.0 - f64::from(t_fast) / f64::from(t_slow)) * 100.0
-            ));
+    )
+    .map(|less| (cheap, less));
+    let faster = match (a.latency_p50_ms, b.latency_p50_ms) {
+        (Some(ta), Some(tb)) => {
+            let (fast, t_fast, t_slow) = if ta <= tb { (a, ta, tb) } else { (b, tb, ta) };
+            (f64::from(t_slow) > f64::from(t_fast) * 1.05).then(|| {
+                let share = (1.0 - f64::from(t_fast) / f64::from(t_slow)) * 100.0;
+                (fast, format!("{share:.0}% faster"))
+            })
+        }
+        _ => None,
+    };
+    // Each model named once: "X is 31× cheaper and 14% faster".
+    match (cheaper, faster) {
+        (Some((c, less)), Some((f, quicker))) if c.model_id == f.model_id => {
+            notes.push(format!("{} is {less} and {quicker}", c.display_name));
+        }
+        (cheaper, faster) => {
+            if let Some((c, less)) = cheaper {
+                notes.push(format!("{} is {less}", c.display_name));
+            }
+            if let Some((f, quicker)) = faster {
+                notes.push(format!("{} {quicker}", f.display_name));
+            }
         }
     }
     notes

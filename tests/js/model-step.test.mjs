@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import vm from 'node:vm';
 
-const context = { App: { money: (n) => `$${n}`, text: String } };
+const context = { App: { money: (n) => `$${n}`, rates: (p, c) => `$${p} / $${c}`, text: String } };
 vm.runInNewContext(`${readFileSync(new URL('../../web/model-step.js', import.meta.url), 'utf8')}\nthis.ModelStep = ModelStep;`, context);
 const { ModelStep } = context;
 
