@@ -5,7 +5,7 @@
 // refused and the share link works signed out. Screenshots: target/screenshots.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { launch, signIn } from './browser.mjs';
 import { accessible, fitsThePhone } from './axe.mjs';
 
@@ -108,6 +108,20 @@ test('sign in, pay, watch the run and read the report', { timeout: 180_000 }, as
     const frontier = await page.locator('#ranking .frontier').count();
     assert.ok(frontier >= 1, 'at least one model is best value');
     assert.equal(await page.locator('#chart circle.frontier').count(), frontier);
+    // Printed, it is a light A4 document without navigation, the ranking
+    // and the chart each kept on one page.
+    await page.emulateMedia({ media: 'print' });
+    assert.equal(await page.evaluate(() => getComputedStyle(document.body).backgroundColor), 'rgb(255, 255, 255)');
+    for (const hidden of ['header', 'footer.site', '#again', '#copy-share']) {
+      assert.equal(await page.locator(hidden).first().evaluate((e) => getComputedStyle(e).display), 'none', hidden);
+    }
+    for (const whole of ['#ranking', '#chart']) {
+      assert.equal(await page.evaluate((s) => getComputedStyle(document.querySelector(s).closest('.panel')).breakInside, whole), 'avoid', whole);
+    }
+    const pdf = await page.pdf({ preferCSSPageSize: true, printBackground: true });
+    writeFileSync(shots + '5-report.pdf', pdf);
+    assert.match(pdf.toString('latin1'), /\/MediaBox \[0 0 59[0-9.]+ 84[0-9.]+\]/, 'A4 pages');
+    await page.emulateMedia({ media: 'screen' });
     // The verdict follows the buyer's priority; the field map has every model.
     const byAccuracy = await page.textContent('#verdict-text');
     assert.ok(byAccuracy.length > 20, byAccuracy);
