@@ -44,6 +44,12 @@ function failed(failures) {
   return parts.length ? `<br><small class="muted failures">Not right: ${App.text(parts.join(', '))}</small>` : '';
 }
 
+// A model of a report with a JSON Schema that does not take one was asked
+// for a JSON object in the prompt only: the engine sends it no schema.
+function promptOnly(report, model) {
+  return Boolean(report.json_schema) && model?.prices?.supports_json_schema === false;
+}
+
 // Label doubts (figures version 3): where every model that answered read
 // the same value, and not the expected one.
 function showDoubts(doubts, documents) {
@@ -198,7 +204,7 @@ async function showDocuments(report, runs, order, results, supabase) {
 
 // When, with what, and the downloads: every run as CSV, the report as JSON.
 function describeRun(report, runs) {
-  const models = (report.models || []).map((m) => `${m.display_name} (${App.rates(m.prices?.prompt_usd_per_mtok, m.prices?.completion_usd_per_mtok)} per million tokens in / out)`);
+  const models = (report.models || []).map((m) => `${m.display_name} (${App.rates(m.prices?.prompt_usd_per_mtok, m.prices?.completion_usd_per_mtok)} per million tokens in / out${promptOnly(report, m) ? '; it takes no JSON Schema, so it was asked for a JSON object in the prompt only, without the schema' : ''})`);
   App.$('#run-meta').textContent = `Run on ${new Date(report.started_at || report.created_at).toLocaleString()} · ${report.documents.length} documents · `
     + `models at the prices of that day: ${models.join('; ')}. Scored by the policy below (How we score).`
     + (report.how_sent ? ` Every model was sent the same image of each document, upright, at most ${Number(report.how_sent.max_side_px).toLocaleString('en-US')} px on its long edge and ${Number(report.how_sent.max_image_bytes) / 1048576} MiB,`
@@ -267,13 +273,14 @@ const shareToken = new URLSearchParams(location.search).get('share');
   const interval = (pair) => pair ? `<br><small class="muted">${App.percent(pair[0])}–${App.percent(pair[1])}</small>` : '';
   const small = (text) => `<br><small class="muted">${text}</small>`;
   App.$('#per-correct-head').hidden = !withValue;
+  const byId = Object.fromEntries((report.models || []).map((m) => [m.id, m]));
   App.$('#ranking tbody').innerHTML = rows.map((m) => {
     const p95 = m.p95 !== null && m.p95 !== undefined ? `${App.text(m.p95)} ms`
       : `<small class="muted">needs ${App.text(figures.min_calls_for_p95)} calls (n = ${App.text(m.n)})</small>`;
     const perCorrect = !withValue ? ''
       : `<td class="num">${m.perCorrect ? App.money(m.perCorrect) : '<small class="muted">none read right</small>'}</td>`;
     return `<tr data-model="${App.text(m.model_id)}">
-    <td>${App.text(m.name)}${small(App.text(m.model_id))}${m.frontier ? small('<span class="frontier">Best value: no model is both more accurate and cheaper</span>') : ''}</td>
+    <td>${App.text(m.name)}${small(App.text(m.model_id))}${promptOnly(report, byId[m.model_id]) ? small('takes no JSON Schema: asked for JSON in the prompt only') : ''}${m.frontier ? small('<span class="frontier">Best value: no model is both more accurate and cheaper</span>') : ''}</td>
     <td class="num">${App.percent(m.pass)}${interval(m.passInterval)}${withValue ? failed(m.failures) : ''}</td><td class="num">${App.percent(m.fields)}${interval(m.fieldInterval)}</td>
     <td class="num">${App.money(m.cost)}${small(`${App.money(m.per1000)} per 1,000 docs`)}</td>${perCorrect}<td class="num">${App.text(m.median ?? '–')} ms${small(`n = ${App.text(m.n)}`)}</td><td class="num">${p95}</td></tr>`;
   }).join('');

@@ -5,7 +5,9 @@
 // refused and the share link works signed out. Screenshots: target/screenshots.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
+import { promisify } from 'node:util';
 import { launch, signIn } from './browser.mjs';
 import { accessible, fitsThePhone } from './axe.mjs';
 
@@ -108,6 +110,14 @@ test('sign in, pay, watch the run and read the report', { timeout: 180_000 }, as
     const frontier = await page.locator('#ranking .frontier').count();
     assert.ok(frontier >= 1, 'at least one model is best value');
     assert.equal(await page.locator('#chart circle.frontier').count(), frontier);
+    // A model that takes no JSON Schema is said to have been asked in the
+    // prompt only, in the ranking and in how the report was run.
+    const { stdout: promptOnly } = await promisify(execFile)('psql', [process.env.DATABASE_URL, '-XAtc',
+      `select count(*) from public.reports r, jsonb_each(r.config_snapshot -> 'model_prices') p
+        where r.id = '${reportId}' and r.json_schema is not null
+          and not coalesce((p.value ->> 'supports_json_schema')::boolean, false)`]);
+    assert.equal(await page.locator('#ranking tbody tr', { hasText: 'takes no JSON Schema' }).count(), Number(promptOnly.trim()));
+    assert.equal((await page.textContent('#run-meta')).split('takes no JSON Schema').length - 1, Number(promptOnly.trim()));
     // Printed, it is a light A4 document without navigation, the ranking
     // and the chart each kept on one page.
     await page.emulateMedia({ media: 'print' });
