@@ -478,10 +478,13 @@ fn time_figures(documents: usize, models: usize) -> (f64, f64) {
             }
         })
         .collect();
+    let keys: Vec<String> = (0..expected.len())
+        .map(|i| format!("document-{i}"))
+        .collect();
     let mut times: Vec<f64> = (0..9)
         .map(|_| {
             let started = Instant::now();
-            let figures = compute(&expected.iter().collect::<Vec<_>>(), &names, &runs);
+            let figures = compute(&expected.iter().collect::<Vec<_>>(), &keys, &names, &runs);
             assert_eq!(figures.models.len(), models);
             started.elapsed().as_secs_f64() * 1000.0
         })

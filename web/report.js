@@ -54,11 +54,11 @@ function promptOnly(report, model) {
 // the same value, and not the expected one.
 function showDoubts(doubts, documents) {
   if (!doubts?.length) return;
-  const names = Object.fromEntries((documents || []).map((d) => [String(d.index), d.name]));
+  const names = Object.fromEntries((documents || []).map((d) => [d.key, `document ${d.index + 1} (${d.name})`]));
   const shown = (v) => (typeof v === 'string' ? v : JSON.stringify(v));
   App.$('#doubt-list').innerHTML = doubts.map((d) => {
     const who = d.models.length === 2 ? 'Both models' : `All ${d.models.length} models`;
-    const where = names[d.document_key] ?? `document ${Number(d.document_key) + 1}`;
+    const where = names[d.document_key] ?? 'a document';
     return `<li>${who} read <code>${App.text(d.field)}</code> of ${App.text(where)} as <strong>${App.text(shown(d.consensus))}</strong>; you expected <strong>${App.text(shown(d.expected))}</strong>.</li>`;
   }).join('');
   App.$('#doubts').hidden = false;

@@ -15,8 +15,9 @@ pub const MAX_LABEL_DOUBTS: usize = 100;
 
 #[derive(Debug, Clone, Serialize, PartialEq)]
 pub struct LabelDoubt {
-    /// The document's place in the report, from 0, as text (the key a
-    /// corrected expected JSON is given under).
+    /// The document's key, as the report's documents give it (the
+    /// SHA-256 of its image's path, in hex): what a corrected expected
+    /// JSON is given under.
     pub document_key: String,
     /// The field's place in words (`items › row 2 › total`).
     pub field: String,
@@ -41,10 +42,11 @@ fn same(a: &Value, b: &Value) -> bool {
     }
 }
 
-/// The doubts of every document, in document then field order.
-pub(super) fn label_doubts(documents: usize, ranked: &[&ModelRuns]) -> Vec<LabelDoubt> {
+/// The doubts of every document (by its key, in order), in document then
+/// field order.
+pub(super) fn label_doubts(keys: &[String], ranked: &[&ModelRuns]) -> Vec<LabelDoubt> {
     let mut doubts = Vec::new();
-    for document in 0..documents {
+    for (document, key) in keys.iter().enumerate() {
         let answered: Vec<(&str, &RunRow)> = ranked
             .iter()
             .filter_map(|model| {
@@ -71,7 +73,7 @@ pub(super) fn label_doubts(documents: usize, ranked: &[&ModelRuns]) -> Vec<Label
             });
             if agreed {
                 doubts.push(LabelDoubt {
-                    document_key: document.to_string(),
+                    document_key: key.clone(),
                     field: diff.path.words(),
                     expected: expected.clone(),
                     consensus: read.clone(),

@@ -228,11 +228,16 @@ fn available(models: &[ModelName], runs: &[RunRow]) -> (Vec<ModelName>, Vec<Unav
 /// document (by index) and its models in the order the buyer chose them.
 /// A model the data policy left without an endpoint is listed apart, not
 /// ranked.
-pub fn compute(expected: &[&Value], models: &[ModelName], runs: &[RunRow]) -> Figures {
+pub fn compute(
+    expected: &[&Value],
+    keys: &[String],
+    models: &[ModelName],
+    runs: &[RunRow],
+) -> Figures {
     let (ranked, unavailable) = available(models, runs);
     Figures {
         unavailable,
-        ..rank(expected, &ranked, runs)
+        ..rank(expected, keys, &ranked, runs)
     }
 }
 
@@ -251,7 +256,7 @@ fn document_results(documents: usize, ranked: &[&ModelRuns]) -> Vec<DocumentResu
         .collect()
 }
 
-fn rank(expected: &[&Value], models: &[ModelName], runs: &[RunRow]) -> Figures {
+fn rank(expected: &[&Value], keys: &[String], models: &[ModelName], runs: &[RunRow]) -> Figures {
     let documents = expected.len();
     let fields: Vec<u32> = expected
         .iter()
@@ -277,7 +282,7 @@ fn rank(expected: &[&Value], models: &[ModelName], runs: &[RunRow]) -> Figures {
     let ranked: Vec<&ModelRuns> = figures.iter().map(|&(_, i)| &per_model[i]).collect();
     let fields = field_rows(expected, &ranked);
     let document_results = document_results(documents, &ranked);
-    let label_doubts = label_doubts(documents, &ranked);
+    let label_doubts = label_doubts(keys, &ranked);
     let models: Vec<ModelFigures> = figures.into_iter().map(|(f, _)| f).collect();
     let verdicts = if models.is_empty() {
         let none = String::from("No model was run.");

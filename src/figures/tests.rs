@@ -62,8 +62,10 @@ fn usd(text: &str) -> Decimal {
 }
 
 /// `compute` over owned expected values.
+/// Each document's key is its index, as text.
 fn figures_of(expected: &[Value], models: &[ModelName], runs: &[RunRow]) -> Figures {
-    compute(&expected.iter().collect::<Vec<_>>(), models, runs)
+    let keys: Vec<String> = (0..expected.len()).map(|i| i.to_string()).collect();
+    compute(&expected.iter().collect::<Vec<_>>(), &keys, models, runs)
 }
 
 fn close(a: [f64; 2], b: [f64; 2]) {

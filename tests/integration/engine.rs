@@ -654,7 +654,23 @@ async fn a_value_every_model_reads_otherwise_is_doubted_as_a_label() {
     assert_eq!(figures["version"], 3);
     let doubts = figures["label_doubts"].as_array().unwrap();
     assert_eq!(doubts.len(), 1, "{doubts:?}");
-    assert_eq!(doubts[0]["document_key"], "1");
+    let key: String = world
+        .supabase
+        .db
+        .client()
+        .await
+        .query_one(
+            "select encode(sha256(convert_to(r.config_snapshot -> 'upload_data' -> 'images' -> 1 ->> 'path', 'UTF8')), 'hex')
+               from public.reports r where r.id = $1",
+            &[&report],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(
+        doubts[0]["document_key"], key,
+        "the key read_report gives the second document"
+    );
     assert_eq!(doubts[0]["field"], "total");
     assert_eq!(doubts[0]["consensus"], truth);
     assert_eq!(doubts[0]["expected"], world.truths[1]["total"]);
