@@ -7,7 +7,6 @@ use pulldown_cmark::{html, Parser};
 use warp::http::{header, HeaderValue};
 use warp::reply::{Reply, Response};
 
-use super::state::AppState;
 use crate::config::Settings;
 use crate::templates::{render, PolicyPage};
 
@@ -36,11 +35,11 @@ impl LegalPages {
     }
 }
 
-/// The page, as this site's settings make it.
-pub fn page(state: &AppState, which: Legal) -> Response {
+/// The page, as this site's settings made it.
+pub fn page(pages: &LegalPages, which: Legal) -> Response {
     let body = match which {
-        Legal::Privacy => &state.legal.privacy,
-        Legal::Terms => &state.legal.terms,
+        Legal::Privacy => &pages.privacy,
+        Legal::Terms => &pages.terms,
     };
     let mut response = warp::reply::html(body.clone()).into_response();
     response

@@ -189,11 +189,11 @@ fn pages(state: AppState) -> impl Filter<Extract = (Response,), Error = Rejectio
     let privacy = warp::path!("privacy")
         .and(warp::get())
         .and(with_state(state.clone()))
-        .map(|state: AppState| super::legal::page(&state, super::legal::Legal::Privacy));
+        .map(|state: AppState| super::legal::page(&state.legal, super::legal::Legal::Privacy));
     let terms = warp::path!("terms")
         .and(warp::get())
         .and(with_state(state.clone()))
-        .map(|state: AppState| super::legal::page(&state, super::legal::Legal::Terms));
+        .map(|state: AppState| super::legal::page(&state.legal, super::legal::Legal::Terms));
     let metrics = warp::path!("metrics")
         .and(warp::get())
         .and(request("metrics"))

@@ -30,7 +30,7 @@ pub struct Auth {
     pub site_url: String,
     /// Sends Auth's emails; none: recovery answers 500, as GoTrue does
     /// when its mailer fails.
-    pub mailer: Option<super::auth_recovery::Mailer>,
+    pub mailer: Option<super::mailer::Mailer>,
 }
 
 /// A GoTrue-shaped error: `{"code", "error_code", "msg"}`.

@@ -20,7 +20,6 @@ use warp::http::{header, StatusCode};
 use warp::reply::{Reply, Response};
 
 use super::auth::{self, Auth, AuthError, AuthResult};
-use super::config::MailerConfig;
 use super::reply;
 
 /// How long a recovery link works (hosted Supabase's default OTP expiry).
@@ -28,43 +27,6 @@ const LINK_LIFETIME_SECS: f64 = 3600.0;
 /// At most one recovery email per user in this many seconds (GoTrue's
 /// `SMTP_MAX_FREQUENCY` default).
 const MIN_SECS_BETWEEN_EMAILS: f64 = 60.0;
-
-/// Sends Auth's emails through a Resend-compatible API.
-pub struct Mailer {
-    http: reqwest::Client,
-    config: MailerConfig,
-}
-
-impl Mailer {
-    pub fn new(config: MailerConfig) -> Self {
-        Self {
-            http: reqwest::Client::builder()
-                .timeout(std::time::Duration::from_secs(10))
-                .build()
-                .expect("an HTTP client with a timeout"),
-            config,
-        }
-    }
-
-    async fn send(&self, to: &str, subject: &str, html: String) -> Result<(), String> {
-        let response = self
-            .http
-            .post(format!(
-                "{}/emails",
-                self.config.base_url.trim_end_matches('/')
-            ))
-            .bearer_auth(&self.config.api_key)
-            .json(&json!({"from": self.config.from, "to": [to], "subject": subject, "html": html}))
-            .send()
-            .await
-            .map_err(|e| e.to_string())?;
-        if response.status().is_success() {
-            Ok(())
-        } else {
-            Err(format!("the mail API answered {}", response.status()))
-        }
-    }
-}
 
 #[derive(Deserialize)]
 struct RecoverRequest {

@@ -11,7 +11,7 @@ use warp::reply::Response;
 use warp::{Filter, Rejection};
 
 use super::auth::{self, Auth, AuthError};
-use super::gateway::{body, query_map, respond};
+use super::filters::{body, query_map, respond};
 use super::{auth_admin, auth_recovery, auth_user, reply};
 
 fn auth_error(e: AuthError) -> Response {

@@ -15,6 +15,7 @@ use warp::{Filter, Rejection, Reply};
 
 use super::auth::Auth;
 use super::config::SupabaseConfig;
+use super::filters::{body, query_map, respond, BodyTooLarge};
 use super::rest::{self, Postrust, PostrustError};
 use super::storage::{self, ObjectPath, Storage, StorageError};
 use super::{auth_routes, reply};
@@ -57,13 +58,6 @@ impl RunningSupabase {
     }
 }
 
-/// Largest REST or Storage request body the gateway accepts.
-const MAX_BODY_BYTES: u64 = 16 * 1024 * 1024;
-
-#[derive(Debug)]
-struct BodyTooLarge;
-impl warp::reject::Reject for BodyTooLarge {}
-
 pub async fn start(
     config: SupabaseConfig,
     listener: TcpListener,
@@ -80,7 +74,7 @@ pub async fn start(
             issuer: format!("{}/auth/v1", config.public_url),
             jwt_expiry_secs: config.jwt_expiry_secs,
             site_url: config.site_url.clone(),
-            mailer: config.mailer.clone().map(super::auth_recovery::Mailer::new),
+            mailer: config.mailer.clone().map(super::mailer::Mailer::new),
         }),
         storage: Arc::new(Storage {
             db: pool(&config.storage_database_url, 8)?,
@@ -157,27 +151,8 @@ fn with_stack(
     warp::any().map(move || stack.clone())
 }
 
-pub(super) fn body() -> impl Filter<Extract = (Bytes,), Error = Rejection> + Clone {
-    warp::header::optional::<u64>("content-length")
-        .and_then(|length: Option<u64>| async move {
-            match length {
-                Some(n) if n > MAX_BODY_BYTES => Err(warp::reject::custom(BodyTooLarge)),
-                _ => Ok(()),
-            }
-        })
-        .untuple_one()
-        .and(warp::body::bytes())
-}
-
 fn raw_query() -> impl Filter<Extract = (String,), Error = Infallible> + Clone {
     warp::query::raw().or(warp::any().map(String::new)).unify()
-}
-
-pub(super) fn query_map(
-) -> impl Filter<Extract = (HashMap<String, String>,), Error = Infallible> + Clone {
-    warp::query::<HashMap<String, String>>()
-        .or(warp::any().map(HashMap::new))
-        .unify()
 }
 
 /// Kong's key-auth refusals: `/rest/v1` and `/auth/v1` need a known API key
@@ -215,13 +190,6 @@ fn check_api_key(stack: &Stack, headers: &HeaderMap) -> Result<(), ApiKeyRefusal
         Some(_) if headers.contains_key("apikey") => Err(ApiKeyRefusal::Invalid),
         Some(_) => Ok(()),
     }
-}
-
-pub(super) fn respond<E>(
-    result: Result<Response, E>,
-    into: impl FnOnce(E) -> Response,
-) -> Response {
-    result.unwrap_or_else(into)
 }
 
 fn routes(stack: Arc<Stack>) -> impl Filter<Extract = (Response,), Error = Infallible> + Clone {
