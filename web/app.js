@@ -80,6 +80,13 @@ const App = (() => {
   async function price() {
     return (await config()).price;
   }
+  // A form's refusal in words (#error), the field at fault marked and
+  // focused; no field: every mark cleared. An empty message clears it.
+  function refuse(message, field) {
+    $('#error').textContent = message;
+    for (const input of document.querySelectorAll('#form input')) input.removeAttribute('aria-invalid');
+    if (field) { $(field).setAttribute('aria-invalid', 'true'); $(field).focus(); }
+  }
   // Days a finished report keeps its document images before they are deleted.
   async function imageRetentionDays() {
     return (await config()).imageRetentionDays;
@@ -92,5 +99,5 @@ const App = (() => {
     const link = document.querySelector('#sign-out');
     if (link) link.hidden = !(await session().catch(() => null));
   });
-  return { client, session, requireSession, nextPage, filesOfDraft, checkout, price, imageRetentionDays, money: (n) => money(n), rates: (p, c) => rates(p, c), percent, text, $ };
+  return { client, session, requireSession, nextPage, filesOfDraft, checkout, price, imageRetentionDays, refuse, money: (n) => money(n), rates: (p, c) => rates(p, c), percent, text, $ };
 })();

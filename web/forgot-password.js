@@ -4,16 +4,9 @@
 App.$('#form').addEventListener('submit', async (event) => {
   event.preventDefault();
   const email = App.$('#email').value.trim();
-  const error = App.$('#error');
-  App.$('#email').removeAttribute('aria-invalid');
-  if (!/^[^@\s]+@[^@\s]+$/.test(email)) {
-    error.textContent = 'Enter your email address.';
-    App.$('#email').setAttribute('aria-invalid', 'true');
-    App.$('#email').focus();
-    return;
-  }
+  if (!/^[^@\s]+@[^@\s]+$/.test(email)) return App.refuse('Enter your email address.', '#email');
   const button = App.$('#submit');
-  button.disabled = true; button.textContent = 'Sending…'; error.textContent = '';
+  button.disabled = true; button.textContent = 'Sending…'; App.refuse('');
   try {
     const supabase = await App.client();
     const { error: refused } = await supabase.auth.resetPasswordForEmail(email, { redirectTo: `${location.origin}/reset-password` });
@@ -25,9 +18,9 @@ App.$('#form').addEventListener('submit', async (event) => {
     sent.hidden = false;
     sent.focus();
   } catch (e) {
-    error.textContent = e instanceof TypeError || !e.message
+    App.refuse(e instanceof TypeError || !e.message
       ? 'The server is not answering. Check your connection and try again.'
-      : e.message;
+      : e.message);
     button.disabled = false; button.textContent = 'Send me a link';
   }
 });

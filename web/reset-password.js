@@ -2,11 +2,7 @@
 // fragment (or why the link failed), the Supabase client takes it from
 // there, and the visitor chooses a new password.
 const landing = new URLSearchParams(location.hash.slice(1));
-function refuse(message, field) {
-  App.$('#error').textContent = message;
-  for (const input of document.querySelectorAll('#form input')) input.removeAttribute('aria-invalid');
-  if (field) { App.$(field).setAttribute('aria-invalid', 'true'); App.$(field).focus(); }
-}
+const refuse = App.refuse;
 function explain(error) {
   if (error.code === 'same_password') return 'Choose a password different from your old one.';
   if (error.code === 'weak_password') return 'Choose a stronger password: ' + error.message;

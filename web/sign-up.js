@@ -7,11 +7,7 @@ function explain(error) {
   if (error.status === 429) return 'Too many attempts. Wait a minute and try again.';
   return error.message || 'Something went wrong. Try again.';
 }
-function refuse(message, field) {
-  App.$('#error').textContent = message;
-  for (const input of document.querySelectorAll('input')) input.removeAttribute('aria-invalid');
-  if (field) { App.$(field).setAttribute('aria-invalid', 'true'); App.$(field).focus(); }
-}
+const refuse = App.refuse;
 App.$('#form').addEventListener('submit', async (event) => {
   event.preventDefault();
   const email = App.$('#email').value.trim(), password = App.$('#password').value;

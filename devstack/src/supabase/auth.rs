@@ -234,6 +234,39 @@ pub(super) fn session_body(auth: &Auth, session: &OpenedSession) -> serde_json::
     })
 }
 
+/// An address GoTrue would take: something at something, at most 255
+/// characters.
+pub(super) fn check_email_format(email: &str) -> Result<(), AuthError> {
+    if email.is_empty() || !email.contains('@') || email.len() > 255 {
+        return Err(AuthError::new(
+            StatusCode::BAD_REQUEST,
+            "validation_failed",
+            "Unable to validate email address: invalid format",
+        ));
+    }
+    Ok(())
+}
+
+/// The claims of the request's bearer token, signed with the project's
+/// secret: 401 without one, 403 when it does not verify. Who it speaks
+/// for (a user, a key) is the caller's to check.
+pub(super) fn bearer_claims(auth: &Auth, authorization: Option<&str>) -> Result<Claims, AuthError> {
+    let token = jwt::bearer(authorization).ok_or_else(|| {
+        AuthError::new(
+            StatusCode::UNAUTHORIZED,
+            "no_authorization",
+            "This endpoint requires a Bearer token",
+        )
+    })?;
+    jwt::verify(&auth.jwt_secret, token).map_err(|e| {
+        AuthError::new(
+            StatusCode::FORBIDDEN,
+            "bad_jwt",
+            format!("invalid JWT: {e}"),
+        )
+    })
+}
+
 /// GoTrue's bounds: at least 6 characters, and at most the 72 bytes
 /// bcrypt reads.
 pub(super) fn check_password_length(password: &str) -> Result<(), AuthError> {
@@ -264,13 +297,7 @@ pub async fn signup(auth: Arc<Auth>, body: bytes::Bytes) -> AuthResult {
     let credentials: Credentials = parse(&body)?;
     let email = credentials.email.unwrap_or_default().trim().to_lowercase();
     let password = credentials.password.unwrap_or_default();
-    if email.is_empty() || !email.contains('@') || email.len() > 255 {
-        return Err(AuthError::new(
-            StatusCode::BAD_REQUEST,
-            "validation_failed",
-            "Unable to validate email address: invalid format",
-        ));
-    }
+    check_email_format(&email)?;
     check_password_length(&password)?;
     let hash = hash_password(password).await?;
     let metadata = credentials

@@ -8,24 +8,11 @@ use serde_json::json;
 use uuid::Uuid;
 use warp::http::StatusCode;
 
-use super::auth::{Auth, AuthError, AuthResult};
-use super::{jwt, reply};
+use super::auth::{self, Auth, AuthError, AuthResult};
+use super::reply;
 
 fn service_role(auth: &Auth, authorization: Option<&str>) -> Result<(), AuthError> {
-    let token = jwt::bearer(authorization).ok_or_else(|| {
-        AuthError::new(
-            StatusCode::UNAUTHORIZED,
-            "no_authorization",
-            "This endpoint requires a Bearer token",
-        )
-    })?;
-    let claims = jwt::verify(&auth.jwt_secret, token).map_err(|e| {
-        AuthError::new(
-            StatusCode::FORBIDDEN,
-            "bad_jwt",
-            format!("invalid JWT: {e}"),
-        )
-    })?;
+    let claims = auth::bearer_claims(auth, authorization)?;
     if claims.role != "service_role" {
         return Err(AuthError::new(
             StatusCode::FORBIDDEN,

@@ -69,13 +69,7 @@ pub async fn recover(
             "Password recovery requires an email",
         ));
     }
-    if !email.contains('@') || email.len() > 255 {
-        return Err(AuthError::new(
-            StatusCode::BAD_REQUEST,
-            "validation_failed",
-            "Unable to validate email address: invalid format",
-        ));
-    }
+    auth::check_email_format(&email)?;
     let token = Alphanumeric.sample_string(&mut rand::rng(), 40);
     let mut db = auth.db.get().await?;
     let tx = db.transaction().await?;

@@ -8,25 +8,12 @@ use uuid::Uuid;
 use warp::http::StatusCode;
 
 use super::auth::{self, Auth, AuthError, AuthResult, USER_COLUMNS};
-use super::jwt::{self, Claims};
+use super::jwt::Claims;
 use super::reply;
 
 /// The caller's verified claims, and that their session still exists.
 async fn authenticated(auth: &Auth, authorization: Option<String>) -> Result<Claims, AuthError> {
-    let token = jwt::bearer(authorization.as_deref()).ok_or_else(|| {
-        AuthError::new(
-            StatusCode::UNAUTHORIZED,
-            "no_authorization",
-            "This endpoint requires a Bearer token",
-        )
-    })?;
-    let claims = jwt::verify(&auth.jwt_secret, token).map_err(|e| {
-        AuthError::new(
-            StatusCode::FORBIDDEN,
-            "bad_jwt",
-            format!("invalid JWT: {e}"),
-        )
-    })?;
+    let claims = auth::bearer_claims(auth, authorization.as_deref())?;
     let session = claims
         .session_id
         .as_deref()
