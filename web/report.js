@@ -51,17 +51,34 @@ function promptOnly(report, model) {
 }
 
 // Label doubts (figures version 3): where every model that answered read
-// the same value, and not the expected one.
-function showDoubts(doubts, documents) {
+// the same value, and not the expected one. The owner of a finished report
+// takes the models' value in one click, and the report is scored again.
+function showDoubts(report, supabase) {
+  const doubts = report.figures?.label_doubts;
   if (!doubts?.length) return;
-  const names = Object.fromEntries((documents || []).map((d) => [d.key, `document ${d.index + 1} (${d.name})`]));
+  const names = Object.fromEntries((report.documents || []).map((d) => [d.key, `document ${d.index + 1} (${d.name})`]));
   const shown = (v) => (typeof v === 'string' ? v : JSON.stringify(v));
-  App.$('#doubt-list').innerHTML = doubts.map((d) => {
+  const canFix = report.owner && report.status === 'complete' && !report.scoring?.pending;
+  App.$('#doubt-list').innerHTML = doubts.map((d, i) => {
     const who = d.models.length === 2 ? 'Both models' : `All ${d.models.length} models`;
     const where = names[d.document_key] ?? 'a document';
-    return `<li>${who} read <code>${App.text(d.field)}</code> of ${App.text(where)} as <strong>${App.text(shown(d.consensus))}</strong>; you expected <strong>${App.text(shown(d.expected))}</strong>.</li>`;
+    const fix = canFix && Object.keys(Rescore.corrections([d], report.documents)).length
+      ? ` <button type="button" class="secondary rescore" data-doubt="${i}">Use ${App.text(shown(d.consensus))} and score again</button>` : '';
+    return `<li>${who} read <code>${App.text(d.field)}</code> of ${App.text(where)} as <strong>${App.text(shown(d.consensus))}</strong>; you expected <strong>${App.text(shown(d.expected))}</strong>.${fix}</li>`;
   }).join('');
+  const all = App.$('#rescore-all');
+  all.hidden = !canFix || doubts.length < 2;
   App.$('#doubts').hidden = false;
+  const status = App.$('#rescore-status');
+  const fix = (chosen) => {
+    document.querySelectorAll('#doubts button').forEach((b) => { b.disabled = true; });
+    Rescore.submit(supabase, report, Rescore.corrections(chosen, report.documents), status);
+  };
+  App.$('#doubt-list').addEventListener('click', (event) => {
+    const button = event.target.closest('button.rescore');
+    if (button) fix([doubts[Number(button.dataset.doubt)]]);
+  });
+  all.addEventListener('click', () => fix(doubts));
 }
 
 // Differences in words: "items › row 2 › unit_price: expected 24.95, the model said 24.59".
@@ -258,6 +275,8 @@ const shareToken = new URLSearchParams(location.search).get('share');
     + (report.owner && report.share_token ? `<br>Share: <code id="share-link">${App.text(`${location.origin}/report/${report.id}?share=${report.share_token}`)}</code>
       <button type="button" class="secondary" id="copy-share">Copy link</button>
       <br><small>Anyone with this link sees the results (models, scores, costs, documents' differences), not who paid${report.share_images ? ', and the document images' : ''}.</small>` : '');
+  const scoring = Rescore.describe(report.scoring);
+  if (scoring) App.$('#summary').innerHTML += `<br><span id="scoring">${App.text(scoring)}</span>`;
   if (!figures) {
     App.$('#summary').innerHTML += '<br><span id="no-figures">This report\'s figures are not ready yet: they are computed as it finishes. Reload in a minute.</span>';
   }
@@ -284,7 +303,7 @@ const shareToken = new URLSearchParams(location.search).get('share');
     <td class="num">${App.percent(m.pass)}${interval(m.passInterval)}${withValue ? failed(m.failures) : ''}</td><td class="num">${App.percent(m.fields)}${interval(m.fieldInterval)}</td>
     <td class="num">${App.money(m.cost)}${small(`${App.money(m.per1000)} per 1,000 docs`)}</td>${perCorrect}<td class="num">${App.text(m.median ?? '–')} ms${small(`n = ${App.text(m.n)}`)}</td><td class="num">${p95}</td></tr>`;
   }).join('');
-  if (figures) showDoubts(figures.label_doubts, report.documents);
+  if (figures) showDoubts(report, supabase);
   if (figures) {
     const showVerdict = () => { App.$('#verdict-text').textContent = figures.verdicts[document.querySelector('input[name="priority"]:checked').value]; };
     document.querySelectorAll('input[name="priority"]').forEach((r) => r.addEventListener('change', showVerdict));

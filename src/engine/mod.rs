@@ -1,6 +1,7 @@
 //! The benchmark engine: claims paid reports and runs them.
 //!
-//! NOTIFY `report_paid` is only a wake-up. On every connect and reconnect the
+//! NOTIFY `report_paid` (and `report_rescore`, for a finished report whose
+//! owner corrected its expected JSON) is only a wake-up. On every connect and reconnect the
 //! engine LISTENs first and sweeps second, so a report paid in between is
 //! never missed; a periodic sweep also picks up notifications lost while
 //! disconnected and reports whose engine died (expired lease). The LISTEN
@@ -40,7 +41,7 @@ use catalog::CatalogSync;
 use followup::Followups;
 use limits::ProductLimits;
 use report::{RunError, Runner};
-use store::Listener;
+use store::{Listener, Wakeup};
 
 /// What the engine is made of; `startup::engine` builds it from settings.
 pub struct Engine {
@@ -64,6 +65,10 @@ enum Disconnect {
 struct Work {
     reports: JoinSet<Result<(), RunError>>,
     followups: JoinSet<()>,
+    /// Reports being scored again: one task at a time.
+    rescoring: JoinSet<usize>,
+    /// Corrections arrived while that task ran: it runs again once done.
+    rescore_again: bool,
 }
 
 impl Engine {
@@ -146,25 +151,33 @@ impl Engine {
         shutdown: &mut watch::Receiver<bool>,
     ) -> Disconnect {
         self.fill(limits, &mut work.reports, shutdown).await;
+        self.rescore(limits, work);
         let mut sweep = tokio::time::interval(self.queue.sweep_interval);
         let mut health = tokio::time::interval(self.queue.health_interval);
         loop {
             tokio::select! {
-                note = listener.next() => {
-                    if note.is_none() {
+                wakeup = listener.next() => match wakeup {
+                    None => {
                         tracing::warn!("the LISTEN connection closed; reconnecting");
                         return Disconnect::Lost;
                     }
-                    self.fill(limits, &mut work.reports, shutdown).await;
-                }
+                    Some(Wakeup::Paid) => self.fill(limits, &mut work.reports, shutdown).await,
+                    Some(Wakeup::Rescore) => self.rescore(limits, work),
+                },
                 _ = sweep.tick() => {
                     self.fill(limits, &mut work.reports, shutdown).await;
+                    self.rescore(limits, work);
                     self.follow_up(&mut work.followups);
                     if let Err(error) = self.runner.store.record_sweep(&self.worker_id).await {
                         tracing::warn!(%error, "the sweep could not be recorded for /ready");
                     }
                 }
                 Some(_) = work.followups.join_next(), if !work.followups.is_empty() => {}
+                Some(_) = work.rescoring.join_next(), if !work.rescoring.is_empty() => {
+                    if std::mem::take(&mut work.rescore_again) {
+                        self.rescore(limits, work);
+                    }
+                }
                 _ = health.tick() => {
                     if !listener.answers(Duration::from_secs(5)).await {
                         tracing::warn!("the LISTEN connection stopped answering; reconnecting");
@@ -198,6 +211,18 @@ impl Engine {
             work.reports.abort_all();
         }
         while work.followups.join_next().await.is_some() {}
+        while work.rescoring.join_next().await.is_some() {}
+    }
+
+    /// Scores again, in the background, the reports whose owners corrected
+    /// their expected JSON; if that is under way already, once it is done.
+    fn rescore(&self, limits: &Arc<ProductLimits>, work: &mut Work) {
+        if work.rescoring.is_empty() {
+            work.rescoring
+                .spawn(report::rescore_pending(self.runner.clone(), limits.clone()));
+        } else {
+            work.rescore_again = true;
+        }
     }
 
     /// Emails and refunds owed for finished reports, in the background.

@@ -6,7 +6,7 @@
 use serde::Serialize;
 use serde_json::Value;
 
-use super::diff::DiffKind;
+use super::diff::{DiffKind, FieldPath};
 use super::models::ModelRuns;
 use super::RunRow;
 
@@ -21,6 +21,9 @@ pub struct LabelDoubt {
     pub document_key: String,
     /// The field's place in words (`items › row 2 › total`).
     pub field: String,
+    /// The same place as steps into the expected JSON (keys and row
+    /// numbers from 0): where a correction puts the consensus.
+    pub path: FieldPath,
     pub expected: Value,
     /// What every model that answered read there.
     pub consensus: Value,
@@ -75,6 +78,7 @@ pub(super) fn label_doubts(keys: &[String], ranked: &[&ModelRuns]) -> Vec<LabelD
                 doubts.push(LabelDoubt {
                     document_key: key.clone(),
                     field: diff.path.words(),
+                    path: diff.path.clone(),
                     expected: expected.clone(),
                     consensus: read.clone(),
                     models: answered.iter().map(|(id, _)| (*id).to_owned()).collect(),

@@ -1,3 +1,4 @@
+use super::diff::FieldPath;
 use super::stats::{accuracy_of, bootstrap};
 use super::*;
 use serde_json::json;
@@ -481,6 +482,7 @@ fn every_answering_model_reading_the_same_other_value_is_a_label_doubt() {
         [LabelDoubt {
             document_key: "0".into(),
             field: "total".into(),
+            path: FieldPath::root().key("total"),
             expected: json!("96.00"),
             consensus: json!("97.00"),
             models: vec!["a".into(), "b".into()],

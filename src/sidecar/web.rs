@@ -45,6 +45,7 @@ fn assets() -> Vec<(&'static str, Vec<u8>, &'static str)> {
         ("new.js", file!("new.js"), JS),
         ("dashboard.js", file!("dashboard.js"), JS),
         ("processing.js", file!("processing.js"), JS),
+        ("rescore.js", file!("rescore.js"), JS),
         ("report.js", file!("report.js"), JS),
         ("csv.js", file!("csv.js"), JS),
         ("compare.js", file!("compare.js"), JS),

@@ -409,11 +409,12 @@ CREATE FUNCTION public.draft_limits() RETURNS jsonb
     'send_max_side_px', 2000,
     'send_max_image_bytes', 4194304,
     'max_pages_per_document', 20,
-    'max_pages_per_benchmark', 200
+    'max_pages_per_benchmark', 200,
+    'max_scorings_per_report', 20
   )
 $$;
 
-COMMENT ON FUNCTION public.draft_limits() IS 'The limits every draft is held to, each account''s (unfinished drafts, stored images, checkouts an hour), and what the product promises beside them (the ceilings, the longest answer a call asks for, the largest image a provider is sent: send_max_side_px on its long edge, send_max_image_bytes encoded): the database enforces them from here, and the wizard and the engine read them here.';
+COMMENT ON FUNCTION public.draft_limits() IS 'The limits every draft is held to, each account''s (unfinished drafts, stored images, checkouts an hour), and what the product promises beside them (the ceilings, the longest answer a call asks for, the largest image a provider is sent: send_max_side_px on its long edge, send_max_image_bytes encoded; how many times one report may be scored again: max_scorings_per_report): the database enforces them from here, and the wizard and the engine read them here.';
 
 CREATE FUNCTION public.estimate_draft_cost(p_draft_id uuid) RETURNS jsonb
     LANGUAGE plpgsql STABLE SECURITY DEFINER

@@ -74,15 +74,21 @@ CREATE TABLE public.reports (
     figures jsonb,
     share_images boolean DEFAULT false NOT NULL,
     images_deleted_at timestamp with time zone,
+    expected_corrections jsonb,
+    pending_corrections jsonb,
+    scoring_version integer DEFAULT 1 NOT NULL,
+    rescored_at timestamp with time zone,
     CONSTRAINT reports_attempts_check CHECK ((attempts >= 0)),
     CONSTRAINT reports_cost_reserved_check CHECK ((cost_reserved >= (0)::numeric)),
     CONSTRAINT reports_cost_spent_check CHECK ((cost_spent >= (0)::numeric)),
     CONSTRAINT reports_cost_unsettled_check CHECK ((cost_unsettled >= (0)::numeric)),
     CONSTRAINT reports_failure_has_reason CHECK (((status <> 'failed'::text) OR (status_reason IS NOT NULL))),
+    CONSTRAINT reports_corrections_size CHECK (((octet_length((COALESCE(expected_corrections, '{}'::jsonb))::text) <= ((4 * 1024) * 1024)) AND (octet_length((COALESCE(pending_corrections, '{}'::jsonb))::text) <= ((4 * 1024) * 1024)))),
     CONSTRAINT reports_figures_size CHECK (((figures IS NULL) OR (octet_length((figures)::text) <= ((2 * 1024) * 1024)))),
     CONSTRAINT reports_lease_only_while_running CHECK (((status = 'running'::text) = ((lease_token IS NOT NULL) AND (lease_expires_at IS NOT NULL)))),
     CONSTRAINT reports_runs_done_check CHECK ((runs_done >= 0)),
     CONSTRAINT reports_runs_planned_check CHECK ((runs_planned >= 0)),
+    CONSTRAINT reports_scoring_version_check CHECK ((scoring_version >= 1)),
     CONSTRAINT reports_status_check CHECK ((status = ANY (ARRAY['paid'::text, 'running'::text, 'complete'::text, 'failed'::text])))
 );
 

@@ -203,12 +203,14 @@ CREATE FUNCTION public.read_report(p_report_id uuid, p_share_token text DEFAULT 
       select coalesce(jsonb_agg(jsonb_build_object(
                'index', d.n - 1,
                'name', coalesce(d.image ->> 'name', storage.filename(d.image ->> 'path')),
-               'key', encode(sha256(convert_to(coalesce(d.image ->> 'path', ''), 'UTF8')), 'hex'),
-               'expected', d.image -> 'expected',
+               'key', d.key,
+               'expected', coalesce(r.expected_corrections -> d.key, d.image -> 'expected'),
+               'corrected', coalesce(r.expected_corrections ? d.key, false),
                'pages', d.pages,
                'first_page', d.first_page
              ) order by d.n), '[]'::jsonb)
         from (select e.image, e.n, jsonb_array_length(private.document_pages(e.image)) as pages,
+                     encode(sha256(convert_to(coalesce(e.image ->> 'path', ''), 'UTF8')), 'hex') as key,
                      coalesce(sum(jsonb_array_length(private.document_pages(e.image)))
                                 over (order by e.n rows between unbounded preceding and 1 preceding), 0) as first_page
                 from jsonb_array_elements(r.config_snapshot -> 'upload_data' -> 'images') with ordinality as e (image, n)) d),
@@ -222,14 +224,23 @@ CREATE FUNCTION public.read_report(p_report_id uuid, p_share_token text DEFAULT 
     'refunded_at', case when p_share_token is null then r.refunded_at end,
     -- Whether link holders see the document images (the owner's choice).
     'share_images', r.share_images and r.images_deleted_at is null,
-    'images_deleted_at', r.images_deleted_at
+    'images_deleted_at', r.images_deleted_at,
+    -- Which scoring the figures are: 1 as paid for, one more each time the
+    -- owner corrected the expected JSON (rescore_report).
+    'scoring', jsonb_build_object(
+      'version', r.scoring_version,
+      'rescored_at', r.rescored_at,
+      'pending', r.pending_corrections is not null,
+      'earlier', (select coalesce(jsonb_agg(jsonb_build_object('version', s.version, 'scored_at', s.scored_at)
+                                            order by s.version), '[]'::jsonb)
+                    from public.report_scorings s where s.report_id = r.id))
   )
   from public.reports r
   where r.id = p_report_id
     and private.readable_report(p_report_id, p_share_token)
 $$;
 
-COMMENT ON FUNCTION public.read_report(uuid, text) IS 'A report as its reader may see it: the owner signed in, or anyone with its share token. Its status, models (with the prices it was paid at), how its images were sent (how_sent; null for reports paid before it was recorded), documents (each with its pages: how many, and where its first is in the report''s image_paths), figures and per-model summary, whether link holders see its images and when they were deleted (images_deleted_at); only the owner learns the share token and the refund. Null for anyone else.';
+COMMENT ON FUNCTION public.read_report(uuid, text) IS 'A report as its reader may see it: the owner signed in, or anyone with its share token. Its status, models (with the prices it was paid at), how its images were sent (how_sent; null for reports paid before it was recorded), documents (each with its pages: how many, and where its first is in the report''s image_paths), figures and per-model summary, whether link holders see its images and when they were deleted (images_deleted_at), and which scoring the figures are (scoring: version, when it was scored again, whether a new one is pending, the earlier versions; documents[].expected is the corrected JSON where the owner corrected it, marked `corrected`); only the owner learns the share token and the refund. Null for anyone else.';
 
 CREATE FUNCTION public.read_report_runs(p_report_id uuid, p_share_token text DEFAULT NULL::text) RETURNS TABLE(model_id text, image_index integer, output_json text, response_time_ms integer, prompt_tokens integer, completion_tokens integer, total_tokens integer, cost numeric, passed boolean, field_diffs jsonb, fields_total integer, fields_matched integer, error text, unavailable boolean)
     LANGUAGE sql STABLE SECURITY DEFINER

@@ -31,7 +31,8 @@ select is(public.draft_limits(),
     "hard_ceiling_usd": 7.00, "max_image_side_px": 20000, "max_open_drafts": 50,
     "max_stored_images": 500, "max_checkouts_per_hour": 20,
     "send_max_side_px": 2000, "send_max_image_bytes": 4194304,
-    "max_pages_per_document": 20, "max_pages_per_benchmark": 200}'::jsonb,
+    "max_pages_per_document": 20, "max_pages_per_benchmark": 200,
+    "max_scorings_per_report": 20}'::jsonb,
   'the limits, as the database enforces them and the wizard and the engine read them');
 
 select is((select row(depth, longest_array, fields)::text from private.json_shape('{"a": [1, 2, {"b": []}], "c": {}}')),

@@ -73,6 +73,12 @@ insert into expected_grants values
   ('set_report_image_sharing(uuid,boolean)', '', 'authenticated', 'EXECUTE'),
   ('delete_report_images(uuid)', '', 'authenticated', 'EXECUTE'),
   ('shared_report_images(uuid,text)', '', 'service_role', 'EXECUTE'),
+  ('rescore_report(uuid,jsonb)', '', 'authenticated', 'EXECUTE'),
+  ('read_report_scoring(uuid,integer,text)', '', 'anon', 'EXECUTE'),
+  ('read_report_scoring(uuid,integer,text)', '', 'authenticated', 'EXECUTE'),
+  ('reports_to_rescore(integer)', '', 'service_role', 'EXECUTE'),
+  ('record_rescore(uuid,jsonb,jsonb,jsonb)', '', 'service_role', 'EXECUTE'),
+  ('report_scorings', '', 'none', ''),
   ('checkout_sessions', '', 'none', '');
 insert into expected_grants
 select 'benchmark_drafts', c, 'authenticated', p
@@ -162,14 +168,14 @@ select is(
   'every function in public is SECURITY DEFINER with search_path = ''''' 
 );
 
--- anon runs only what a signed-out page calls: the shared report's two
+-- anon runs only what a signed-out page calls: the shared report's three
 -- readers (web/report.js). Named here as well as in the matrix, so that
 -- adding a function for anon is a decision this line records.
 select set_eq(
   $$select p.oid::regprocedure::text
       from pg_proc p join pg_namespace n on n.oid = p.pronamespace
      where n.nspname = 'public' and has_function_privilege('anon', p.oid, 'execute')$$,
-  array['read_report(uuid,text)', 'read_report_runs(uuid,text)'],
+  array['read_report(uuid,text)', 'read_report_runs(uuid,text)', 'read_report_scoring(uuid,integer,text)'],
   'anon may execute only the functions a signed-out page calls'
 );
 

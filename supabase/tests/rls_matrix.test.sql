@@ -113,6 +113,15 @@ select pg_temp.cells('report_model_summary', 'update', $q$update public.report_m
 select pg_temp.cells('report_model_summary', 'delete', $q$delete from public.report_model_summary$q$,
                                                    'read-only',    'read-only',    'read-only',    'read-only');
 
+select pg_temp.cells('report_scorings', 'select', $q$select * from public.report_scorings$q$,
+                                                   'no privilege', 'no privilege', 'no privilege', 'no privilege');
+select pg_temp.cells('report_scorings', 'insert', $q$insert into public.report_scorings (report_id, version, scored_at) values ('e0000000-0000-4000-8000-0000000000e2', 1, now())$q$,
+                                                   'no privilege', 'no privilege', 'no privilege', 'no privilege');
+select pg_temp.cells('report_scorings', 'update', $q$update public.report_scorings set figures = null$q$,
+                                                   'no privilege', 'no privilege', 'no privilege', 'no privilege');
+select pg_temp.cells('report_scorings', 'delete', $q$delete from public.report_scorings$q$,
+                                                   'no privilege', 'no privilege', 'no privilege', 'no privilege');
+
 select pg_temp.cells('model_catalog', 'select', $q$select * from public.model_catalog where id = 'openai/gpt-4o'$q$,
                                                    'allowed',      'allowed',      'allowed',      'no privilege');
 select pg_temp.cells('model_catalog', 'insert', $q$insert into public.model_catalog (id, display_name, provider, prompt_usd_per_mtok, completion_usd_per_mtok) values ('x/y', 'X', 'X', 0, 0)$q$,
@@ -256,6 +265,15 @@ select pg_temp.cells('functions', 'read_report_runs, with its token', $q$select 
                                                    'allowed',      'allowed',      'allowed',      'no privilege');
 select pg_temp.cells('functions', 'draft_limits', $q$select public.draft_limits()$q$,
                                                    'no privilege', 'allowed',      'allowed',      'allowed');
+select pg_temp.cells('functions', 'rescore_report', $q$select public.rescore_report('e0000000-0000-4000-8000-0000000000e2', '{"x": {"total": 2}}')$q$,
+                                                   'no privilege', 'error PT409: Only a finished report with answers can be scored again; this one is paid.',
+                                                   'not found',    'no privilege');
+select pg_temp.cells('functions', 'read_report_scoring', $q$select 1 where public.read_report_scoring('e0000000-0000-4000-8000-0000000000e2', 1) is not null$q$,
+                                                   'no rows',      'no rows',      'no rows',      'no privilege');
+select pg_temp.cells('functions', 'reports_to_rescore', $q$select * from public.reports_to_rescore(10)$q$,
+                                                   'no privilege', 'no privilege', 'no privilege', 'no rows');
+select pg_temp.cells('functions', 'record_rescore', $q$select 1 where public.record_rescore('e0000000-0000-4000-8000-0000000000e2', '{}', '{}', '[]')$q$,
+                                                   'no privilege', 'no privilege', 'no privilege', 'no rows');
 select pg_temp.cells('functions', 'rotate_report_share_token', $q$select public.rotate_report_share_token('e0000000-0000-4000-8000-0000000000e2')$q$,
                                                    'no privilege', 'allowed',      'not found',    'no privilege');
 select pg_temp.cells('functions', 'revoke_report_share_token', $q$select public.revoke_report_share_token('e0000000-0000-4000-8000-0000000000e2')$q$,

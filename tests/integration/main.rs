@@ -25,6 +25,7 @@ mod prepared_images;
 mod privacy;
 mod ready;
 mod report_queue;
+mod rescoring;
 mod supabase_api;
 
 #[path = "../security/mod.rs"]

@@ -1,8 +1,8 @@
 //! SQL as `anon`, on a database built with Supabase's "default privileges
 //! for new entities" on (so every function a migration made is granted to
 //! every API role unless that migration revoked it): anon may call the
-//! shared report's two readers and nothing else in `public`, and nothing at
-//! all in `private`.
+//! shared report's three readers and nothing else in `public`, and nothing
+//! at all in `private`.
 
 use crate::support::db::{Grants, TestDb};
 
@@ -46,7 +46,11 @@ async fn anon_calls_only_the_shared_reports_readers_whatever_the_projects_settin
         let (refused, ran) = call_each(&db, "public", "anon").await;
         assert_eq!(
             ran,
-            ["read_report(uuid,text)", "read_report_runs(uuid,text)"],
+            [
+                "read_report(uuid,text)",
+                "read_report_runs(uuid,text)",
+                "read_report_scoring(uuid,integer,text)",
+            ],
             "{grants:?}: anon ran these"
         );
         assert!(

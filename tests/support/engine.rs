@@ -170,6 +170,18 @@ impl TestWorld {
     pub async fn paid_report_of(&self, models: i64, config_data: Value, pages: usize) -> Uuid {
         let db = self.supabase.db.client().await;
         let user = create_user(&db, &format!("{}@example.test", Uuid::new_v4().simple())).await;
+        self.paid_report_by(user, models, config_data, pages).await
+    }
+
+    /// The same, paid for by `user`.
+    pub async fn paid_report_by(
+        &self,
+        user: Uuid,
+        models: i64,
+        config_data: Value,
+        pages: usize,
+    ) -> Uuid {
+        let db = self.supabase.db.client().await;
         let http = reqwest::Client::new();
         let mut images = Vec::new();
         for (i, bytes) in self.images.iter().enumerate() {

@@ -189,11 +189,20 @@ impl CellJob {
 
     async fn score(&self, expected: Arc<Value>, text: &str) -> Score {
         let schema = self.inputs.snapshot.schema.clone();
-        let limits = self.inputs.limits.json;
-        match score::quick_score_text(&expected, text, schema.as_deref(), &limits) {
-            Some(scored) => scored,
-            None => score_off_thread(expected, text.to_owned(), schema, limits).await,
-        }
+        score_answer(expected, text, schema, self.inputs.limits.json).await
+    }
+}
+
+/// Scores an answer: at once when it is small, else off the async threads.
+pub(super) async fn score_answer(
+    expected: Arc<Value>,
+    text: &str,
+    schema: Option<Arc<Value>>,
+    limits: JsonLimits,
+) -> Score {
+    match score::quick_score_text(&expected, text, schema.as_deref(), &limits) {
+        Some(scored) => scored,
+        None => score_off_thread(expected, text.to_owned(), schema, limits).await,
     }
 }
 

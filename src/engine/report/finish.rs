@@ -5,7 +5,6 @@
 use std::collections::HashMap;
 
 use rust_decimal::Decimal;
-use sha2::{Digest, Sha256};
 
 use super::run_loop::Ending;
 use super::snapshot::Snapshot;
@@ -112,12 +111,7 @@ pub(super) async fn compute_figures(snapshot: &Snapshot, runs: Vec<RunRow>) -> O
             display_name: m.display_name.clone(),
         })
         .collect();
-    // A document's key, as the report gives it: its image's path, hashed.
-    let keys: Vec<String> = snapshot
-        .documents
-        .iter()
-        .map(|d| hex::encode(Sha256::digest(d.pages.first().map_or("", String::as_str))))
-        .collect();
+    let keys: Vec<String> = snapshot.documents.iter().map(|d| d.key()).collect();
     let computed = tokio::task::spawn_blocking(move || {
         let expected: Vec<_> = expected.iter().map(|e| &**e).collect();
         figures::compute(&expected, &keys, &models, &runs)

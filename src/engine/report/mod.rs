@@ -12,12 +12,14 @@
 //!    that holds it now.
 //!
 //! `refigure` computes again, when the engine starts, the figures of
-//! finished reports that lack what the report page reads.
+//! finished reports that lack what the report page reads; `rescore` scores
+//! a finished report again when its owner corrects the expected JSON.
 
 mod cell;
 mod finish;
 mod recorder;
 mod refigure;
+mod rescore;
 mod run_loop;
 pub mod snapshot;
 
@@ -33,6 +35,7 @@ use super::limits::ProductLimits;
 use super::store::{ClaimedReport, Outcome, Store, StoreError};
 use crate::config::RunLimits;
 pub use refigure::refigure_finished;
+pub use rescore::rescore_pending;
 use run_loop::{Admission, Ending};
 use snapshot::Snapshot;
 

@@ -7,7 +7,8 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use serde::Deserialize;
-use serde_json::Value;
+use serde_json::{Map, Value};
+use sha2::{Digest, Sha256};
 
 use crate::engine::call::envelope::Privacy;
 use crate::engine::call::price::SnapshotPrice;
@@ -20,6 +21,16 @@ use crate::engine::limits::JsonLimits;
 pub struct Document {
     pub pages: Vec<String>,
     pub expected: Arc<Value>,
+}
+
+impl Document {
+    /// The document's key, as the report gives it (`read_report`'s
+    /// documents[].key): its first image's path, hashed.
+    pub fn key(&self) -> String {
+        hex::encode(Sha256::digest(
+            self.pages.first().map_or("", String::as_str),
+        ))
+    }
 }
 
 /// One model the buyer picked.
@@ -167,6 +178,25 @@ impl Snapshot {
             privacy: stored.how_sent.privacy(),
             send_policy: stored.how_sent.send_policy(),
         })
+    }
+
+    /// The expected JSON its owner corrected since (document key to JSON,
+    /// as `rescore_report` kept it), in place of what was paid for; a
+    /// correction beyond the scorer's bounds is refused with why.
+    pub fn correct(
+        &mut self,
+        corrections: &Map<String, Value>,
+        limits: &JsonLimits,
+    ) -> Result<(), String> {
+        for document in &mut self.documents {
+            if let Some(corrected) = corrections.get(&document.key()) {
+                limits
+                    .check_shape(corrected)
+                    .map_err(|why| why.to_string())?;
+                document.expected = Arc::new(corrected.clone());
+            }
+        }
+        Ok(())
     }
 
     pub fn model(&self, id: &str) -> Option<&Model> {

@@ -1,5 +1,6 @@
 //! The connection that hears `report_paid` (sent by `fulfill_checkout`
-//! when a paid report waits: supabase/schemas/checkout.sql).
+//! when a paid report waits: supabase/schemas/checkout.sql) and
+//! `report_rescore` (sent by `rescore_report`: supabase/schemas/rescoring.sql).
 
 use std::time::Duration;
 
@@ -9,12 +10,21 @@ use tokio_postgres::AsyncMessage;
 
 use crate::database::Database;
 
-/// The connection that LISTENs for `report_paid`, and what it hears.
+/// What woke the engine.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Wakeup {
+    /// A report was paid for.
+    Paid,
+    /// An owner corrected a finished report's expected JSON.
+    Rescore,
+}
+
+/// The connection that LISTENs for the engine's wake-ups, and what it hears.
 /// tokio-postgres hands notifications only to whoever polls the connection,
 /// so its driver forwards them; when the connection ends, so do they.
 pub struct Listener {
     client: tokio_postgres::Client,
-    notifications: mpsc::UnboundedReceiver<String>,
+    notifications: mpsc::UnboundedReceiver<Wakeup>,
 }
 
 impl Listener {
@@ -25,21 +35,27 @@ impl Listener {
             let mut messages = futures_util::stream::poll_fn(move |cx| connection.poll_message(cx));
             while let Some(Ok(message)) = messages.next().await {
                 if let AsyncMessage::Notification(n) = message {
-                    if tx.send(n.payload().to_owned()).is_err() {
+                    let wakeup = match n.channel() {
+                        "report_rescore" => Wakeup::Rescore,
+                        _ => Wakeup::Paid,
+                    };
+                    if tx.send(wakeup).is_err() {
                         return;
                     }
                 }
             }
         });
-        client.batch_execute("listen report_paid").await?;
+        client
+            .batch_execute("listen report_paid; listen report_rescore")
+            .await?;
         Ok(Self {
             client,
             notifications,
         })
     }
 
-    /// The next notification's payload; `None` once the connection ended.
-    pub async fn next(&mut self) -> Option<String> {
+    /// The next wake-up; `None` once the connection ended.
+    pub async fn next(&mut self) -> Option<Wakeup> {
         self.notifications.recv().await
     }
 

@@ -2,8 +2,10 @@
 //! here, behind a typed function, over its direct connections, one file per
 //! part of the schema (supabase/schemas/): `reports` (the queue and its
 //! fenced writes), `ledger` (reserving and recording calls' money),
-//! `followups` (emails and refunds), `catalog` (the model catalog and the
-//! product's limits), `listener` (`report_paid` notifications). The rules
+//! `followups` (emails and refunds), `rescoring` (reports scored again),
+//! `catalog` (the model catalog and the
+//! product's limits), `listener` (`report_paid`, `report_rescore`
+//! notifications). The rules
 //! themselves are the Postgres functions each file names. Whoever changes a
 //! column or a function changes that file, and nothing else in the engine.
 //! Rows are read by column name.
@@ -15,6 +17,7 @@ mod ledger;
 mod listener;
 pub mod operations;
 mod reports;
+mod rescoring;
 mod sharing;
 
 use std::future::Future;
@@ -27,8 +30,9 @@ pub use alerts::{Alert, AlertBatch, AlertKind};
 pub use catalog::SyncSummary;
 pub use followups::{AfterFailure, DueFollowup, FollowupKind, RefundState, Subject};
 pub use ledger::{CallToReserve, RunRecord};
-pub use listener::Listener;
+pub use listener::{Listener, Wakeup};
 pub use reports::{ClaimedReport, FinishedReport, Outcome};
+pub use rescoring::{PendingRescore, Rescored, StoredAnswer};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {

@@ -56,7 +56,7 @@ pub struct FinishedReport {
 }
 
 impl FinishedReport {
-    fn from_row(row: &Row) -> Result<Self, tokio_postgres::Error> {
+    pub(super) fn from_row(row: &Row) -> Result<Self, tokio_postgres::Error> {
         Ok(Self {
             id: row.try_get("id")?,
             extraction_prompt: row.try_get("extraction_prompt")?,
@@ -155,14 +155,9 @@ impl Store {
         self.persistently(|client| async move {
             let rows = client
                 .query(
-                    "select model_id, image_index, passed, fields_total, fields_matched, cost,
-                            response_time_ms, error, unavailable,
-                            coalesce((select jsonb_agg(jsonb_build_object('kind', d -> 'kind', 'path', d -> 'path')
-                                                       || case when d ->> 'kind' = 'mismatch'
-                                                               then jsonb_build_object('expected', d -> 'expected', 'actual', d -> 'actual')
-                                                               else '{}' end)
-                                        from jsonb_array_elements(field_diffs) d), '[]') as diffs
-                       from public.benchmark_runs where report_id = $1",
+                    &format!(
+                        "select {RUN_COLUMNS} from public.benchmark_runs where report_id = $1"
+                    ),
                     &[&report_id],
                 )
                 .await?;
@@ -225,7 +220,17 @@ impl Store {
     }
 }
 
-fn run_row(row: &Row) -> Result<RunRow, StoreError> {
+/// What the figures read of a run (`run_row`), each difference cut down to
+/// what `StoredDiff` holds.
+pub(super) const RUN_COLUMNS: &str = "model_id, image_index, passed, fields_total, fields_matched, cost,
+    response_time_ms, error, unavailable,
+    coalesce((select jsonb_agg(jsonb_build_object('kind', d -> 'kind', 'path', d -> 'path')
+                               || case when d ->> 'kind' = 'mismatch'
+                                       then jsonb_build_object('expected', d -> 'expected', 'actual', d -> 'actual')
+                                       else '{}' end)
+                from jsonb_array_elements(field_diffs) d), '[]') as diffs";
+
+pub(super) fn run_row(row: &Row) -> Result<RunRow, StoreError> {
     let count = |column: &str| -> Result<u32, StoreError> {
         let value: i32 = row.try_get(column)?;
         u32::try_from(value)
