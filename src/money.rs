@@ -69,6 +69,15 @@ pub fn dollars(amount: Decimal) -> String {
     format!("{sign}${rounded}")
 }
 
+/// A model's price per million tokens, written one way everywhere: dollars
+/// with cents, more digits only when the price has them (`$0.50`, `$3.00`,
+/// `$0.075`). The pages write it the same way (`rate` in `web/money.js`).
+pub fn rate(price: Decimal) -> String {
+    let price = price.abs().normalize();
+    let places = price.scale().max(2) as usize;
+    format!("${price:.places$}")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -76,6 +85,16 @@ mod tests {
 
     fn usd(text: &str) -> Decimal {
         text.parse().unwrap()
+    }
+
+    #[test]
+    fn a_price_per_million_tokens_reads_as_the_pages_write_it() {
+        assert_eq!(rate(usd("0.5")), "$0.50");
+        assert_eq!(rate(usd("3.000000")), "$3.00");
+        assert_eq!(rate(usd("0.075")), "$0.075");
+        assert_eq!(rate(usd("0.0375")), "$0.0375");
+        assert_eq!(rate(usd("15")), "$15.00");
+        assert_eq!(rate(Decimal::ZERO), "$0.00");
     }
 
     #[test]

@@ -45,6 +45,8 @@ pub struct EmailParts<'a> {
     pub link: Option<&'a str>,
     pub note: Option<&'a str>,
     pub retention: Option<&'a str>,
+    /// Where the reader stops emails of this kind, signed in or not.
+    pub unsubscribe: Option<&'a str>,
 }
 
 #[derive(Template)]
@@ -136,15 +138,18 @@ mod tests {
             link: Some("https://example.com/report/1?a=1&b=\"2\""),
             note: Some("5 < 6"),
             retention: None,
+            unsubscribe: Some("https://example.com/unsubscribe?token=\"t\""),
         });
         assert!(!html.contains("<b>"), "{html}");
         assert!(!html.contains("\"2\""), "{html}");
         assert!(!html.contains("5 < 6"), "{html}");
+        assert!(!html.contains("token=\"t\""), "{html}");
         let (text, _) = email_bodies(&EmailParts {
             lead: "Totals <b>differ</b>",
             link: Some("https://example.com/report/1"),
             note: Some("5 < 6"),
             retention: Some("Images go in 30 days."),
+            unsubscribe: None,
         });
         assert_eq!(
             text,

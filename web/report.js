@@ -132,6 +132,7 @@ async function showAgain(report, supabase, price) {
   if (!report.owner) return;
   App.$('#again').hidden = false;
   App.$('#again [data-price]').textContent = price;
+  await Watch.show(report, supabase);
   App.$('#rerun').addEventListener('click', async () => {
     App.$('#rerun').disabled = true;
     App.$('#rerun-error').textContent = '';

@@ -135,6 +135,7 @@ fn completion_email<'a>(
         link: link.as_deref(),
         note: note.as_deref(),
         retention: retention.as_deref(),
+        unsubscribe: None,
     });
     Email {
         to,

@@ -14,7 +14,8 @@
 //! cost), `score` (what each answer is worth; the report's figures are
 //! `crate::figures`), `limits` (the
 //! database's), `images`, `followup` (emails, refunds), `catalog` (the
-//! models offered, as the provider lists them).
+//! models offered, as the provider lists them), `new_models` (emails about new
+//! models to owners who asked).
 
 pub mod alerts;
 pub mod call;
@@ -23,6 +24,7 @@ pub mod followup;
 pub mod heartbeat;
 pub mod images;
 pub mod limits;
+pub mod new_models;
 pub mod report;
 pub mod retention;
 pub mod schedule;
@@ -233,6 +235,7 @@ impl Engine {
                 followup::run_pending(&followups).await;
                 alerts::send_pending(&followups).await;
                 retention::run(&followups).await;
+                new_models::send_due(&followups).await;
             });
         }
     }

@@ -264,11 +264,12 @@ fn static_pages() -> impl Filter<Extract = (Response,), Error = Rejection> + Clo
 
 /// The pages served at `/<name>`.
 fn named_pages() -> warp::filters::BoxedFilter<(Response,)> {
-    const NAMES: [&str; 6] = [
+    const NAMES: [&str; 7] = [
         "sign-in",
         "sign-up",
         "forgot-password",
         "reset-password",
+        "unsubscribe",
         "scoring",
         "compare",
     ];

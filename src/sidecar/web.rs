@@ -53,6 +53,8 @@ fn assets() -> Vec<(&'static str, Vec<u8>, &'static str)> {
         ("sign-up.js", file!("sign-up.js"), JS),
         ("forgot-password.js", file!("forgot-password.js"), JS),
         ("reset-password.js", file!("reset-password.js"), JS),
+        ("unsubscribe.js", file!("unsubscribe.js"), JS),
+        ("watch.js", file!("watch.js"), JS),
         ("vendor/supabase.js", file!("vendor/supabase.js"), JS),
         (
             "vendor/jsonc-parser.js",
@@ -116,6 +118,7 @@ fn pages() -> Vec<(&'static str, Vec<u8>)> {
         ("sign-up", file!("sign-up.html")),
         ("forgot-password", file!("forgot-password.html")),
         ("reset-password", file!("reset-password.html")),
+        ("unsubscribe", file!("unsubscribe.html")),
         ("dashboard", file!("dashboard.html")),
         ("new", file!("new.html")),
         ("processing", file!("processing.html")),

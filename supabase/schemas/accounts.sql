@@ -29,6 +29,13 @@ CREATE FUNCTION public.export_account(p_user_id uuid) RETURNS jsonb
                            'figures', r.figures, 'model_calls_cost_usd', r.cost_spent,
                            'refunded_at', r.refunded_at, 'images_deleted_at', r.images_deleted_at,
                            'share_link_open', r.share_token is not null, 'share_images', r.share_images,
+                           'expected_corrections', r.expected_corrections, 'scoring_version', r.scoring_version,
+                           'earlier_scorings', coalesce((select jsonb_agg(jsonb_build_object(
+                                                           'version', sc.version, 'figures', sc.figures,
+                                                           'expected_corrections', sc.corrections,
+                                                           'scored_at', sc.scored_at) order by sc.version)
+                                                           from public.report_scorings sc where sc.report_id = r.id), '[]'),
+                           'watching_new_models', exists (select 1 from public.report_watches w where w.report_id = r.id),
                            'runs', coalesce((select jsonb_agg(jsonb_build_object(
                                                'model_id', b.model_id, 'document_index', b.image_index,
                                                'answer', b.output_json, 'passed', b.passed,
@@ -56,7 +63,7 @@ CREATE FUNCTION public.export_account(p_user_id uuid) RETURNS jsonb
    where u.id = p_user_id
 $$;
 
-COMMENT ON FUNCTION public.export_account(uuid) IS 'Everything ModelPick keeps of one account, in one document (GET /api/account/export): the account, its drafts, its reports with every model answer and score, its payments, and the images it stored (paths; the bytes stay in Storage). Null for no such account. Service role only: the sidecar asks for the account whose token it verified.';
+COMMENT ON FUNCTION public.export_account(uuid) IS 'Everything ModelPick keeps of one account, in one document (GET /api/account/export): the account, its drafts, its reports with every model answer and score (and the expected JSON its owner corrected, the figures of earlier scorings, whether it is watched for new models), its payments, and the images it stored (paths; the bytes stay in Storage). Null for no such account. Service role only: the sidecar asks for the account whose token it verified.';
 
 CREATE FUNCTION public.delete_account_data(p_user_id uuid) RETURNS jsonb
     LANGUAGE plpgsql SECURITY DEFINER

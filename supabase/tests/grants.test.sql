@@ -79,6 +79,12 @@ insert into expected_grants values
   ('reports_to_rescore(integer)', '', 'service_role', 'EXECUTE'),
   ('record_rescore(uuid,jsonb,jsonb,jsonb)', '', 'service_role', 'EXECUTE'),
   ('report_scorings', '', 'none', ''),
+  ('report_watches', '', 'none', ''),
+  ('set_report_watch(uuid,boolean)', '', 'authenticated', 'EXECUTE'),
+  ('stop_report_watch(text)', '', 'anon', 'EXECUTE'),
+  ('stop_report_watch(text)', '', 'authenticated', 'EXECUTE'),
+  ('claim_watch_emails(text,integer,integer)', '', 'service_role', 'EXECUTE'),
+  ('complete_watch_email(uuid,uuid,text[])', '', 'service_role', 'EXECUTE'),
   ('checkout_sessions', '', 'none', '');
 insert into expected_grants
 select 'benchmark_drafts', c, 'authenticated', p
@@ -169,13 +175,14 @@ select is(
 );
 
 -- anon runs only what a signed-out page calls: the shared report's three
--- readers (web/report.js). Named here as well as in the matrix, so that
+-- readers (web/report.js) and the unsubscribe link (web/unsubscribe.js). Named here as well as in the matrix, so that
 -- adding a function for anon is a decision this line records.
 select set_eq(
   $$select p.oid::regprocedure::text
       from pg_proc p join pg_namespace n on n.oid = p.pronamespace
      where n.nspname = 'public' and has_function_privilege('anon', p.oid, 'execute')$$,
-  array['read_report(uuid,text)', 'read_report_runs(uuid,text)', 'read_report_scoring(uuid,integer,text)'],
+  array['read_report(uuid,text)', 'read_report_runs(uuid,text)', 'read_report_scoring(uuid,integer,text)',
+        'stop_report_watch(text)'],
   'anon may execute only the functions a signed-out page calls'
 );
 

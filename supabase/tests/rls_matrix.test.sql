@@ -122,6 +122,15 @@ select pg_temp.cells('report_scorings', 'update', $q$update public.report_scorin
 select pg_temp.cells('report_scorings', 'delete', $q$delete from public.report_scorings$q$,
                                                    'no privilege', 'no privilege', 'no privilege', 'no privilege');
 
+select pg_temp.cells('report_watches', 'select', $q$select * from public.report_watches$q$,
+                                                   'no privilege', 'no privilege', 'no privilege', 'no privilege');
+select pg_temp.cells('report_watches', 'insert', $q$insert into public.report_watches (report_id) values ('e0000000-0000-4000-8000-0000000000e2')$q$,
+                                                   'no privilege', 'no privilege', 'no privilege', 'no privilege');
+select pg_temp.cells('report_watches', 'update', $q$update public.report_watches set last_sent_at = null$q$,
+                                                   'no privilege', 'no privilege', 'no privilege', 'no privilege');
+select pg_temp.cells('report_watches', 'delete', $q$delete from public.report_watches$q$,
+                                                   'no privilege', 'no privilege', 'no privilege', 'no privilege');
+
 select pg_temp.cells('model_catalog', 'select', $q$select * from public.model_catalog where id = 'openai/gpt-4o'$q$,
                                                    'allowed',      'allowed',      'allowed',      'no privilege');
 select pg_temp.cells('model_catalog', 'insert', $q$insert into public.model_catalog (id, display_name, provider, prompt_usd_per_mtok, completion_usd_per_mtok) values ('x/y', 'X', 'X', 0, 0)$q$,
@@ -274,6 +283,16 @@ select pg_temp.cells('functions', 'reports_to_rescore', $q$select * from public.
                                                    'no privilege', 'no privilege', 'no privilege', 'no rows');
 select pg_temp.cells('functions', 'record_rescore', $q$select 1 where public.record_rescore('e0000000-0000-4000-8000-0000000000e2', '{}', '{}', '[]')$q$,
                                                    'no privilege', 'no privilege', 'no privilege', 'no rows');
+select pg_temp.cells('functions', 'set_report_watch', $q$select public.set_report_watch('e0000000-0000-4000-8000-0000000000e2', true)$q$,
+                                                   'no privilege', 'error PT409: Only a finished report can be watched for new models; this one is paid.',
+                                                   'not found',    'no privilege');
+select pg_temp.cells('functions', 'stop_report_watch', $q$select 1 where public.stop_report_watch(repeat('0', 64))$q$,
+                                                   'no rows',      'no rows',      'no rows',      'no privilege');
+select pg_temp.cells('functions', 'claim_watch_emails', $q$select * from public.claim_watch_emails('w', 10, 60)$q$,
+                                                   'no privilege', 'no privilege', 'no privilege', 'no rows');
+select pg_temp.cells('functions', 'complete_watch_email', $q$select public.complete_watch_email('e0000000-0000-4000-8000-0000000000e2', gen_random_uuid(), '{}')$q$,
+                                                   'no privilege', 'no privilege', 'no privilege',
+                                                   'error PT410: the lease on the watch of report e0000000-0000-4000-8000-0000000000e2 is no longer held');
 select pg_temp.cells('functions', 'rotate_report_share_token', $q$select public.rotate_report_share_token('e0000000-0000-4000-8000-0000000000e2')$q$,
                                                    'no privilege', 'allowed',      'not found',    'no privilege');
 select pg_temp.cells('functions', 'revoke_report_share_token', $q$select public.revoke_report_share_token('e0000000-0000-4000-8000-0000000000e2')$q$,

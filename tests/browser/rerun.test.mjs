@@ -10,16 +10,14 @@
 // Screenshots: target/screenshots/rerun-*.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
 import { mkdirSync, readFileSync } from 'node:fs';
-import { promisify } from 'node:util';
 import { createClient } from '@supabase/supabase-js';
 import ws from 'ws';
 import { accessible } from './axe.mjs';
 import { launch, signIn, site } from './browser.mjs';
+import { addModel, syncCatalog, visionModel } from './catalog.mjs';
 
 const supabaseUrl = process.env.SUPABASE_URL || 'http://127.0.0.1:54321';
-const providerUrl = process.env.PROVIDER_URL || 'http://127.0.0.1:12112';
 const root = new URL('../../', import.meta.url).pathname;
 const shots = `${root}target/screenshots/`;
 const demo = `${root}devstack/fixtures/demo/`;
@@ -27,29 +25,6 @@ mkdirSync(shots, { recursive: true });
 const shot = (page, name) => page.screenshot({ path: `${shots}rerun-${name}.png`, fullPage: true });
 const truths = Object.values(JSON.parse(readFileSync(demo + 'provider.json', 'utf8')).answers);
 const PASSWORD = 'rerun-password';
-
-// A vision model as OpenRouter lists it, added by the provider `created`.
-const visionModel = (id, name, created, prompt = '0.0000002', completion = '0.0000008') => ({
-  id, canonical_slug: id, name, created, context_length: 128000,
-  architecture: { input_modalities: ['text', 'image'], output_modalities: ['text'] },
-  pricing: { prompt, completion, image: '0.0002', request: '0' },
-  top_provider: { context_length: 128000, max_completion_tokens: 16384 },
-  supported_parameters: ['max_tokens', 'response_format', 'structured_outputs'],
-});
-
-async function addModel(model) {
-  const response = await fetch(`${providerUrl}/_devstack/models`, {
-    method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(model),
-  });
-  assert.equal(response.status, 200);
-}
-
-async function syncCatalog() {
-  const { stdout } = await promisify(execFile)(`${root}target/release/modelpick`, ['catalog', 'sync'], {
-    env: { ...process.env, OPENROUTER_BASE_URL: `${providerUrl}/v1` },
-  });
-  return stdout;
-}
 
 // A buyer with a ready draft of the two demo invoices and two models, made
 // through supabase-js as the wizard makes one.

@@ -27,6 +27,7 @@ mod ready;
 mod report_queue;
 mod rescoring;
 mod supabase_api;
+mod watches;
 
 #[path = "../security/mod.rs"]
 mod security;

@@ -1,8 +1,8 @@
 //! SQL as `anon`, on a database built with Supabase's "default privileges
 //! for new entities" on (so every function a migration made is granted to
 //! every API role unless that migration revoked it): anon may call the
-//! shared report's three readers and nothing else in `public`, and nothing
-//! at all in `private`.
+//! shared report's three readers and the unsubscribe link of a new-model
+//! email, nothing else in `public`, and nothing at all in `private`.
 
 use crate::support::db::{Grants, TestDb};
 
@@ -50,6 +50,7 @@ async fn anon_calls_only_the_shared_reports_readers_whatever_the_projects_settin
                 "read_report(uuid,text)",
                 "read_report_runs(uuid,text)",
                 "read_report_scoring(uuid,integer,text)",
+                "stop_report_watch(text)",
             ],
             "{grants:?}: anon ran these"
         );

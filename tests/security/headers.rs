@@ -17,6 +17,7 @@ async fn every_answer_carries_the_security_headers_and_no_page_has_inline_script
         "/sign-up",
         "/forgot-password",
         "/reset-password",
+        "/unsubscribe?token=x",
         "/benchmark/new",
         processing,
         report,

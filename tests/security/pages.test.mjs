@@ -109,7 +109,7 @@ test('no page of the product breaks its own Content Security Policy', { timeout:
     const page = await (await browser.newContext()).newPage();
     const violations = [];
     page.on('console', (m) => { if (/Content Security Policy/.test(m.text())) violations.push(`${page.url()}: ${m.text()}`); });
-    for (const path of ['/sign-in', '/sign-up', '/forgot-password', '/reset-password', '/scoring', '/checkout/cancel', `/report/${REPORT}?share=x`,
+    for (const path of ['/sign-in', '/sign-up', '/forgot-password', '/reset-password', '/unsubscribe?token=x', '/scoring', '/checkout/cancel', `/report/${REPORT}?share=x`,
                         `/compare?a=${REPORT}&b=00000000-0000-4000-8000-000000000001&share_a=x&share_b=y`]) {
       const response = await page.goto(`${site}${path}`);
       assert.match(response.headers()['content-security-policy'], /script-src 'self';/, path);

@@ -3,6 +3,7 @@
 //! part of the schema (supabase/schemas/): `reports` (the queue and its
 //! fenced writes), `ledger` (reserving and recording calls' money),
 //! `followups` (emails and refunds), `rescoring` (reports scored again),
+//! `watches` (reports watched for new models),
 //! `catalog` (the model catalog and the
 //! product's limits), `listener` (`report_paid`, `report_rescore`
 //! notifications). The rules
@@ -19,6 +20,7 @@ pub mod operations;
 mod reports;
 mod rescoring;
 mod sharing;
+mod watches;
 
 use std::future::Future;
 use std::time::Duration;
@@ -33,6 +35,7 @@ pub use ledger::{CallToReserve, RunRecord};
 pub use listener::{Listener, Wakeup};
 pub use reports::{ClaimedReport, FinishedReport, Outcome};
 pub use rescoring::{PendingRescore, Rescored, StoredAnswer};
+pub use watches::{DueWatch, OfferedModel, Pick};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
