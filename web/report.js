@@ -256,6 +256,11 @@ const shareToken = new URLSearchParams(location.search).get('share');
   ]);
   if (!report) { App.$('#summary').textContent = 'This report does not exist, or this link does not open it.'; return; }
   App.$('#title').textContent = report.name || 'Your report';
+  const shown = await Rescore.earlier(supabase, report, shareToken);
+  if (shown) {
+    report.figures = shown.figures;
+    report.scoring.pending = true; // no correction from an earlier version
+  }
   const figures = report.figures;
   const price = (await App.price()).text;
   // The figures, computed once as the report finished (or, for a report
@@ -272,12 +277,13 @@ const shareToken = new URLSearchParams(location.search).get('share');
   App.$('#summary').innerHTML = `${App.text(report.runs_done)} of ${App.text(report.runs_planned)} runs · the model calls cost ${App.money(report.cost_spent)} in all`
     + (report.cut_short || report.status === 'failed' ? `<br>${App.text(report.status_reason)}` : '')
     + (report.refunded_at ? `<br><strong id="refund">Your ${App.text(price)} payment was refunded on ${new Date(report.refunded_at).toLocaleDateString()}.</strong>`
-      : report.owner && report.status === 'failed' ? `<br><strong id="refund">Your ${App.text(price)} payment is being refunded.</strong>` : '')
+      : report.owner && report.status === 'failed' ? `<br><strong id="refund">Your ${App.text(price)} payment is being refunded.</strong>`
+      : report.amount_refunded ? `<br><strong id="refund">${App.money(report.amount_refunded / 100)} of your ${App.text(price)} payment was refunded.</strong>` : '')
     + (report.owner && report.share_token ? `<br>Share: <code id="share-link">${App.text(`${location.origin}/report/${report.id}?share=${report.share_token}`)}</code>
       <button type="button" class="secondary" id="copy-share">Copy link</button>
       <br><small>Anyone with this link sees the results (models, scores, costs, documents' differences), not who paid${report.share_images ? ', and the document images' : ''}.</small>` : '');
-  const scoring = Rescore.describe(report.scoring);
-  if (scoring) App.$('#summary').innerHTML += `<br><span id="scoring">${App.text(scoring)}</span>`;
+  const scoring = Rescore.describe(report.scoring, shown);
+  if (scoring) App.$('#summary').innerHTML += `<br><span id="scoring">${scoring}</span>`;
   if (!figures) {
     App.$('#summary').innerHTML += '<br><span id="no-figures">This report\'s figures are not ready yet: they are computed as it finishes. Reload in a minute.</span>';
   }
@@ -286,6 +292,8 @@ const shareToken = new URLSearchParams(location.search).get('share');
       + ` No endpoint of ${figures.unavailable.length === 1 ? 'this model' : 'these models'} would read your documents without keeping or training on them, so ${figures.unavailable.length === 1 ? 'it was' : 'they were'} not run and cost nothing.</span>`;
   }
   document.querySelectorAll('.loaded').forEach((panel) => { panel.hidden = false; });
+  // An earlier version's figures, without the current answers' differences.
+  if (shown) App.$('#diffs').closest('section').hidden = true;
   App.$('#copy-share')?.addEventListener('click', async () => {
     await navigator.clipboard.writeText(App.$('#share-link').textContent).catch(() => {});
     App.$('#copy-share').textContent = 'Copied';
@@ -319,7 +327,7 @@ const shareToken = new URLSearchParams(location.search).get('share');
     App.$('#field-map-panel').hidden = !figures.fields.length;
     App.$('#field-map').addEventListener('click', (event) => {
       const button = event.target.closest('button.cell');
-      if (!button) return;
+      if (!button || shown) return;
       const field = figures.fields[Number(button.dataset.field)], model = figures.models[Number(button.dataset.model)];
       const names = Object.fromEntries(report.documents.map((d) => [d.index, `Document ${d.index + 1} (${d.name})`]));
       const wrong = (runs || []).filter((r) => r.model_id === model.model_id).flatMap((r) => {

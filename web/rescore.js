@@ -53,14 +53,41 @@ const Rescore = (() => {
     location.reload();
   }
 
-  // What the page says of the scoring it shows.
-  function describe(scoring) {
-    if (!scoring) return '';
-    if (scoring.pending) return 'Being scored again with your corrected expected JSON: reload in a minute.';
-    if (scoring.version <= 1) return '';
-    return `Scored again on ${new Date(scoring.rescored_at).toLocaleDateString()} with your corrected expected JSON`
-      + ` (version ${scoring.version}; version 1 was scored as paid for). No model was called again.`;
+  // The earlier version the page was asked for (`?version=<n>`), read
+  // through read_report_scoring; null for the current one.
+  async function earlier(supabase, report, shareToken) {
+    const version = Number(new URLSearchParams(location.search).get('version'));
+    if (!Number.isInteger(version) || version < 1 || version >= (report.scoring?.version || 1)) return null;
+    const { data } = await supabase.rpc('read_report_scoring',
+      { p_report_id: report.id, p_version: version, p_share_token: shareToken });
+    return data;
   }
 
-  return { corrections, submit, describe };
+  // A link to a version of this report, keeping its share token.
+  function link(version) {
+    const params = new URLSearchParams(location.search);
+    params.delete('version');
+    if (version) params.set('version', version);
+    const query = params.toString();
+    return `${location.pathname}${query ? `?${query}` : ''}`;
+  }
+
+  // What the page says of the scoring it shows, in HTML: which version,
+  // and links to the others.
+  function describe(scoring, shown) {
+    if (!scoring) return '';
+    if (shown) {
+      return `You are looking at version ${App.text(shown.version)}, scored on ${new Date(shown.scored_at).toLocaleDateString()}`
+        + ` and replaced on ${new Date(shown.superseded_at).toLocaleDateString()} when the expected JSON was corrected;`
+        + ` the differences per document are not shown for it. <a href="${App.text(link(null))}">See the current version (${App.text(scoring.version)})</a>.`;
+    }
+    if (scoring.pending) return 'Being scored again with your corrected expected JSON: reload in a minute.';
+    if (scoring.version <= 1) return '';
+    const others = (scoring.earlier || []).map((e) => `<a href="${App.text(link(e.version))}">version ${App.text(e.version)}${e.version === 1 ? ' (as paid for)' : ''}</a>`);
+    return `Scored again on ${new Date(scoring.rescored_at).toLocaleDateString()} with your corrected expected JSON:`
+      + ` version ${App.text(scoring.version)}. No model was called again.`
+      + (others.length ? ` Earlier: ${others.join(', ')}.` : '');
+  }
+
+  return { corrections, submit, describe, earlier };
 })();

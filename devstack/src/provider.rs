@@ -65,6 +65,16 @@ pub struct ProviderConfig {
     /// Share of fields a model gets wrong, per model; `default` otherwise.
     pub mistake_rates: HashMap<String, f64>,
     pub default_mistake_rate: f64,
+    /// By answer key (as `answers`): fields every model reads as the value
+    /// given instead of what the image says, by a dotted path
+    /// (`items.1.unit_price`): a label the buyer typed right that every
+    /// model misreads the same way.
+    pub misreadings: HashMap<String, serde_json::Map<String, Value>>,
+    /// Share of a model's answers on an image, after its first, in which
+    /// one field reads otherwise: a model that does not answer the same
+    /// way twice. Per model; `default_variation_rate` otherwise.
+    pub variation_rates: HashMap<String, f64>,
+    pub default_variation_rate: f64,
     /// The right answer per image, by the hex SHA-256 of its bytes.
     pub answers: HashMap<String, Value>,
     /// Prices in US dollars per million prompt and completion tokens.
@@ -115,6 +125,9 @@ impl Default for ProviderConfig {
             retry_after_s: 1.0,
             mistake_rates: HashMap::new(),
             default_mistake_rate: 0.0,
+            misreadings: HashMap::new(),
+            variation_rates: HashMap::new(),
+            default_variation_rate: 0.0,
             answers: HashMap::new(),
             prices: HashMap::new(),
             default_price: (1.0, 4.0),
@@ -170,6 +183,8 @@ struct Provider {
     generations: Arc<Mutex<HashMap<String, f64>>>,
     /// Requests in progress, per model.
     busy: Arc<Mutex<HashMap<String, usize>>>,
+    /// Answers generated so far, per model and answer key.
+    answered: Arc<Mutex<HashMap<(String, String), u64>>>,
 }
 
 /// A model's request in progress, counted until dropped.
@@ -227,6 +242,7 @@ pub fn start(
         calls: Arc::default(),
         generations: Arc::default(),
         busy: Arc::default(),
+        answered: Arc::default(),
     };
     let calls = provider.calls.clone();
     let with = warp::any().map(move || provider.clone());
@@ -373,13 +389,60 @@ fn perturb(value: &Value, model: &str, image: &str, path: &str, rate: f64) -> Va
                 .map(|(i, v)| perturb(v, model, image, &format!("{path}[{i}]"), rate))
                 .collect(),
         ),
-        leaf if fraction(&[model, image, path]) < rate => match leaf {
-            Value::Number(n) => json!(n.as_f64().unwrap_or(0.0) + 1.0),
-            Value::String(s) => json!(format!("{s}?")),
-            Value::Bool(b) => json!(!b),
-            _ => json!("unknown"),
-        },
+        leaf if fraction(&[model, image, path]) < rate => misread(leaf),
         leaf => leaf.clone(),
+    }
+}
+
+/// A leaf read otherwise, as a mistake is made.
+fn misread(leaf: &Value) -> Value {
+    match leaf {
+        Value::Number(n) => json!(n.as_f64().unwrap_or(0.0) + 1.0),
+        Value::String(s) => json!(format!("{s}?")),
+        Value::Bool(b) => json!(!b),
+        _ => json!("unknown"),
+    }
+}
+
+/// Puts `new` at a dotted path (`items.1.unit_price`) where the path
+/// leads; nowhere when it does not.
+fn set_path(value: &mut Value, path: &str, new: Value) {
+    let mut at = value;
+    for step in path.split('.') {
+        let next = match at {
+            Value::Object(map) => map.get_mut(step),
+            Value::Array(items) => step.parse::<usize>().ok().and_then(|i| items.get_mut(i)),
+            _ => None,
+        };
+        match next {
+            Some(next) => at = next,
+            None => return,
+        }
+    }
+    *at = new;
+}
+
+fn leaf_count(value: &Value) -> usize {
+    match value {
+        Value::Object(map) if !map.is_empty() => map.values().map(leaf_count).sum(),
+        Value::Array(items) if !items.is_empty() => items.iter().map(leaf_count).sum(),
+        _ => 1,
+    }
+}
+
+/// Reads the `n`th leaf otherwise (counting down `n` as leaves pass).
+fn vary_leaf(value: &mut Value, n: &mut usize) -> bool {
+    match value {
+        Value::Object(map) if !map.is_empty() => map.values_mut().any(|v| vary_leaf(v, n)),
+        Value::Array(items) if !items.is_empty() => items.iter_mut().any(|v| vary_leaf(v, n)),
+        leaf if *n == 0 => {
+            *leaf = misread(leaf);
+            true
+        }
+        _ => {
+            *n -= 1;
+            false
+        }
     }
 }
 
@@ -580,7 +643,33 @@ impl Provider {
             .get(&call.model)
             .copied()
             .unwrap_or(config.default_mistake_rate);
-        let answer = perturb(&truth, &call.model, &call.image_sha256, "", rate);
+        let mut answer = perturb(&truth, &call.model, &call.image_sha256, "", rate);
+        if let Some(fields) = config.misreadings.get(&call.image_sha256) {
+            for (path, value) in fields {
+                set_path(&mut answer, path, value.clone());
+            }
+        }
+        let nth = {
+            let mut answered = self.answered.lock().unwrap();
+            let n = answered
+                .entry((call.model.clone(), call.image_sha256.clone()))
+                .or_default();
+            *n += 1;
+            *n - 1
+        };
+        let variation = config
+            .variation_rates
+            .get(&call.model)
+            .copied()
+            .unwrap_or(config.default_variation_rate);
+        let round = nth.to_string();
+        let draw = fraction(&[&call.model, &call.image_sha256, &round, "vary"]);
+        if nth > 0 && draw < variation {
+            let leaves = leaf_count(&answer);
+            let pick = (fraction(&[&call.model, &call.image_sha256, &round, "leaf"])
+                * leaves as f64) as usize;
+            vary_leaf(&mut answer, &mut pick.min(leaves.saturating_sub(1)));
+        }
         let content = match fault {
             Some("malformed") => format!(
                 "Sure! Here is what I found on the document: {}",
@@ -693,5 +782,85 @@ impl Call {
             provider: request["provider"].clone(),
             received_at_ms,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn provider(config: ProviderConfig) -> Provider {
+        Provider {
+            zero_retention: Arc::new(Vec::new()),
+            config: Arc::new(config),
+            calls: Arc::default(),
+            generations: Arc::default(),
+            busy: Arc::default(),
+            answered: Arc::default(),
+        }
+    }
+
+    fn call(model: &str) -> Call {
+        Call {
+            model: model.into(),
+            image_sha256: "page".into(),
+            images: Vec::new(),
+            max_tokens: None,
+            response_format: None,
+            provider: Value::Null,
+            received_at_ms: 0.0,
+        }
+    }
+
+    fn answer(provider: &Provider, model: &str) -> Value {
+        serde_json::from_str(&provider.generate(&call(model), None).0).unwrap()
+    }
+
+    fn truth() -> Value {
+        json!({"total": 96.0, "vendor": "Acme", "items": [{"sku": "A", "price": 1.0}]})
+    }
+
+    #[test]
+    fn a_misreading_is_read_by_every_model_the_same_way() {
+        let mut config = ProviderConfig::default();
+        config.answers.insert("page".into(), truth());
+        let mut fields = serde_json::Map::new();
+        fields.insert("total".into(), json!(97.0));
+        fields.insert("items.0.price".into(), json!(1.5));
+        fields.insert("items.5.price".into(), json!(9));
+        config.misreadings.insert("page".into(), fields);
+        let provider = provider(config);
+        for model in ["a/one", "b/two", "c/three"] {
+            assert_eq!(
+                answer(&provider, model),
+                json!({"total": 97.0, "vendor": "Acme", "items": [{"sku": "A", "price": 1.5}]}),
+                "{model}: the misread fields, and no row the image does not have"
+            );
+        }
+    }
+
+    #[test]
+    fn a_varying_model_answers_its_first_call_as_ever_and_later_ones_otherwise() {
+        let mut config = ProviderConfig::default();
+        config.answers.insert("page".into(), truth());
+        config.variation_rates.insert("a/varies".into(), 1.0);
+        let provider = provider(config);
+        assert_eq!(answer(&provider, "a/varies"), truth(), "the first answer");
+        for _ in 0..5 {
+            let again = answer(&provider, "a/varies");
+            let changed = ["total", "vendor"]
+                .iter()
+                .filter(|k| again[**k] != truth()[**k])
+                .count()
+                + usize::from(again["items"] != truth()["items"]);
+            assert_eq!(changed, 1, "one field reads otherwise: {again}");
+        }
+        for _ in 0..3 {
+            assert_eq!(
+                answer(&provider, "b/steady"),
+                truth(),
+                "a model without the knob"
+            );
+        }
     }
 }

@@ -51,7 +51,8 @@ CREATE FUNCTION public.export_account(p_user_id uuid) RETURNS jsonb
     'payments', coalesce((select jsonb_agg(jsonb_build_object(
                             'checkout_session', s.stripe_session_id, 'status', s.status,
                             'amount_total', s.amount_total, 'currency', s.currency,
-                            'created_at', s.created_at, 'refunded_at', s.refunded_at)
+                            'created_at', s.created_at, 'refunded_at', s.refunded_at,
+                            'amount_refunded', s.amount_refunded)
                             order by s.created_at)
                             from public.checkout_sessions s where s.user_id = u.id), '[]'),
     'images', coalesce((select jsonb_agg(jsonb_build_object('path', o.name, 'size', o.metadata ->> 'size',

@@ -222,6 +222,11 @@ CREATE FUNCTION public.read_report(p_report_id uuid, p_share_token text DEFAULT 
     'owner', p_share_token is null,
     'share_token', case when p_share_token is null then r.share_token end,
     'refunded_at', case when p_share_token is null then r.refunded_at end,
+    -- Cents refunded of the payment, a part of it included (a refund made in
+    -- Stripe's Dashboard); null when nothing was.
+    'amount_refunded', case when p_share_token is null
+                            then (select nullif(s.amount_refunded, 0) from public.checkout_sessions s
+                                   where s.stripe_session_id = r.stripe_session_id) end,
     -- Whether the owner is mailed about new models (set_report_watch).
     'watching', case when p_share_token is null
                      then exists (select 1 from public.report_watches w where w.report_id = r.id) end,
@@ -243,7 +248,7 @@ CREATE FUNCTION public.read_report(p_report_id uuid, p_share_token text DEFAULT 
     and private.readable_report(p_report_id, p_share_token)
 $$;
 
-COMMENT ON FUNCTION public.read_report(uuid, text) IS 'A report as its reader may see it: the owner signed in, or anyone with its share token. Its status, models (with the prices it was paid at), how its images were sent (how_sent; null for reports paid before it was recorded), documents (each with its pages: how many, and where its first is in the report''s image_paths), figures and per-model summary, whether link holders see its images and when they were deleted (images_deleted_at), and which scoring the figures are (scoring: version, when it was scored again, whether a new one is pending, the earlier versions; documents[].expected is the corrected JSON where the owner corrected it, marked `corrected`); only the owner learns the share token, the refund and whether the report is watched for new models (watching). Null for anyone else.';
+COMMENT ON FUNCTION public.read_report(uuid, text) IS 'A report as its reader may see it: the owner signed in, or anyone with its share token. Its status, models (with the prices it was paid at), how its images were sent (how_sent; null for reports paid before it was recorded), documents (each with its pages: how many, and where its first is in the report''s image_paths), figures and per-model summary, whether link holders see its images and when they were deleted (images_deleted_at), and which scoring the figures are (scoring: version, when it was scored again, whether a new one is pending, the earlier versions; documents[].expected is the corrected JSON where the owner corrected it, marked `corrected`); only the owner learns the share token, the refund (refunded_at, and amount_refunded in cents, a partial refund included) and whether the report is watched for new models (watching). Null for anyone else.';
 
 CREATE FUNCTION public.read_report_runs(p_report_id uuid, p_share_token text DEFAULT NULL::text) RETURNS TABLE(model_id text, image_index integer, output_json text, response_time_ms integer, prompt_tokens integer, completion_tokens integer, total_tokens integer, cost numeric, passed boolean, field_diffs jsonb, fields_total integer, fields_matched integer, error text, unavailable boolean)
     LANGUAGE sql STABLE SECURITY DEFINER

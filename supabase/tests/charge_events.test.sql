@@ -3,7 +3,7 @@
 -- refund still owed, so no second refund is made; a dispute is kept for an
 -- operator; neither changes anything else.
 begin;
-select plan(17);
+select plan(19);
 
 insert into auth.users (id, email) values ('a0000000-0000-4000-8000-00000000000a', 'owner@example.test');
 insert into public.benchmark_drafts (id, user_id, status, upload_data, schema_data, selected_models)
@@ -23,6 +23,14 @@ select is(public.record_charge_refunded('pi_1', 'ch_1', 1499, 500), 'partially_r
 select is((select (status, amount_refunded, refund_id)::text from public.checkout_sessions where stripe_session_id = 'cs_1'),
           '(paid,500,)', 'is recorded as an amount; the session stays paid');
 select is((select refunded_at from public.reports where stripe_session_id = 'cs_1'), null, 'and the report is not refunded');
+select r.id as report_1, r.share_token as share_1 from public.reports r where r.stripe_session_id = 'cs_1' \gset
+select set_config('request.jwt.claims', '{"role": "authenticated", "sub": "a0000000-0000-4000-8000-00000000000a"}', true);
+set local role authenticated;
+select is(public.read_report(:'report_1') -> 'amount_refunded', '500'::jsonb, 'its owner reads how much was refunded');
+set local role anon;
+select set_config('request.jwt.claims', '{"role": "anon"}', true);
+select is(public.read_report(:'report_1', :'share_1') -> 'amount_refunded', 'null'::jsonb, 'a share-link holder does not');
+reset role;
 
 select is(public.record_charge_refunded('pi_1', 'ch_1', 1499, 1499), 'refunded', 'the whole amount refunded');
 select is((select (status, amount_refunded, refund_id, refunded_at = now())::text from public.checkout_sessions

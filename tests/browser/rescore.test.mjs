@@ -3,7 +3,8 @@
 // where the invoice says 96.00; every model reads 96.00. The report shows
 // the doubt first; one click takes the models' value; the report is scored
 // again from the answers it holds (the provider sees no new call) and
-// says which version it shows. Another user's session cannot do it.
+// says which version it shows; the first version stays readable. Another
+// user's session cannot do it.
 // Screenshots: target/screenshots/rescore-*.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -89,7 +90,7 @@ test('a doubted label is corrected in one click and the report scored again with
     const calls = await providerCalls();
     await doubt.locator('button.rescore').click();
     await page.waitForSelector('#scoring', { timeout: 60_000 });
-    assert.match(await page.textContent('#scoring'), /^Scored again on .+ with your corrected expected JSON \(version 2; version 1 was scored as paid for\)\. No model was called again\.$/);
+    assert.match(await page.textContent('#scoring'), /^Scored again on .+ with your corrected expected JSON: version 2\. No model was called again\. Earlier: version 1 \(as paid for\)\.$/);
     assert.equal(await page.locator('#doubt-list li', { hasText: 'invoice-2.png' }).filter({ hasText: 'total' }).count(), 0,
       'the doubt is gone');
     const passAfter = await page.locator('#ranking tbody tr td:nth-child(2)').allTextContents();
@@ -97,6 +98,15 @@ test('a doubted label is corrected in one click and the report scored again with
     assert.equal(await providerCalls(), calls, 'no model was called');
     await accessible(page, 'report scored again');
     await page.screenshot({ path: `${shots}rescore-1-scored-again.png`, fullPage: true });
+
+    // The first version stays readable, said as such.
+    await page.click('#scoring a:text("version 1 (as paid for)")');
+    await page.waitForSelector('#doubts:not([hidden])');
+    assert.match(await page.textContent('#scoring'), /^You are looking at version 1, scored on .+ and replaced on .+ when the expected JSON was corrected/);
+    assert.deepEqual(await page.locator('#ranking tbody tr td:nth-child(2)').allTextContents(), passBefore, 'its figures');
+    assert.equal(await page.locator('#doubt-list button.rescore').count(), 0, 'nothing to correct from an earlier version');
+    await page.click('#scoring a:text("See the current version")');
+    await page.waitForFunction(() => /^Scored again on/.test(document.querySelector('#scoring')?.textContent || ''));
 
     // Another user's session cannot score it again, whatever it sends.
     const stranger = await anonClient();

@@ -3,7 +3,8 @@
 // at the provider and the catalog syncs; the engine mails the owner once
 // (read from the local Resend's outbox) with the model's prices, a link
 // that opens a re-run draft with it and the report's pick chosen, and an
-// unsubscribe link that works signed out.
+// unsubscribe link that works signed out. Then a part of the payment is
+// refunded in Stripe's Dashboard, and the report tells its owner how much.
 // Screenshots: target/screenshots/watch-*.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -16,6 +17,7 @@ import { addModel, syncCatalog, visionModel } from './catalog.mjs';
 
 const supabaseUrl = process.env.SUPABASE_URL || 'http://127.0.0.1:54321';
 const resendUrl = process.env.RESEND_BASE_URL || 'http://127.0.0.1:12113';
+const stripeUrl = process.env.STRIPE_API_BASE || 'http://127.0.0.1:12111';
 const root = new URL('../../', import.meta.url).pathname;
 const shots = `${root}target/screenshots/`;
 const demo = `${root}devstack/fixtures/demo/`;
@@ -41,7 +43,7 @@ async function buyerWithDraft() {
     status: 'ready',
   }).select('id').single();
   assert.equal(insert, null);
-  return { email, draft: draft.id };
+  return { email, draft: draft.id, client };
 }
 
 async function watchMails(email) {
@@ -50,7 +52,7 @@ async function watchMails(email) {
 }
 
 test('a watched report mails its owner about a new model once, and the mail\'s links work', { timeout: 300_000 }, async () => {
-  const { email, draft } = await buyerWithDraft();
+  const { email, draft, client } = await buyerWithDraft();
   const browser = await launch();
   try {
     const page = await (await browser.newContext({ viewport: { width: 1280, height: 900 } })).newPage();
@@ -113,6 +115,18 @@ test('a watched report mails its owner about a new model once, and the mail\'s l
     await page.goto(report);
     await page.waitForSelector('#again:not([hidden])');
     assert.equal(await page.isChecked('#watch'), false, 'the report is no longer watched');
+
+    // $5.00 refunded in Stripe's Dashboard: the owner reads it on the report.
+    const { data: session } = await client.from('checkout_sessions').select('stripe_session_id').eq('draft_id', draft).single();
+    const refund = await fetch(`${stripeUrl}/_devstack/sessions/${session.stripe_session_id}/refund?amount=500`, { method: 'POST' });
+    assert.equal(refund.status, 200);
+    let said = '';
+    for (let i = 0; i < 30 && !/refunded/.test(said); i += 1) {
+      await page.goto(report);
+      await page.waitForSelector('#again:not([hidden])');
+      said = (await page.locator('#refund').count()) ? await page.textContent('#refund') : '';
+    }
+    assert.equal(said, '$5.00 of your $14.99 payment was refunded.');
   } finally {
     await browser.close();
   }

@@ -8,7 +8,7 @@ use modelpick::config::RunLimits as Limits;
 use serde_json::{json, Value};
 use uuid::Uuid;
 
-use crate::support::engine::TestWorld;
+use crate::support::engine::{truth, TestWorld};
 
 const CALL_TIMEOUT: Duration = Duration::from_secs(5);
 
@@ -181,4 +181,39 @@ async fn a_corrected_label_is_scored_again_without_calling_a_model() {
     assert_eq!(read["scoring"]["earlier"][0]["version"], 1);
     assert_eq!(read["documents"][1]["expected"], truth);
     assert_eq!(read["documents"][1]["corrected"], true);
+}
+
+/// The provider stand-in's misreading knob, end to end: every model reads
+/// one field the same wrong way, so the figures doubt the label, which the
+/// buyer typed right. (What the page then offers is the buyer's choice.)
+#[tokio::test]
+async fn a_field_every_model_misreads_alike_is_doubted() {
+    let misread = json!(truth(1)["total"].as_f64().unwrap() + 10.0);
+    let world = TestWorld::new(2, |config| {
+        let key = config
+            .answers
+            .iter()
+            .find(|(_, answer)| **answer == truth(1))
+            .map(|(key, _)| key.clone())
+            .unwrap();
+        let fields = [("total".to_owned(), misread.clone())]
+            .into_iter()
+            .collect();
+        config.misreadings.insert(key, fields);
+    })
+    .await;
+    let report = world.paid_report(3).await;
+    let engine = world.start_engine(Limits::default(), CALL_TIMEOUT);
+    world
+        .wait_finished(&[report], Duration::from_secs(30))
+        .await;
+    engine.shutdown().await;
+    let (_, figures, _) = report_row(&world, report).await;
+    let doubts = figures["label_doubts"].as_array().unwrap();
+    assert_eq!(doubts.len(), 1, "{doubts:?}");
+    assert_eq!(doubts[0]["field"], "total");
+    assert_eq!(doubts[0]["path"], json!(["total"]));
+    assert_eq!(doubts[0]["expected"], truth(1)["total"]);
+    assert_eq!(doubts[0]["consensus"], misread);
+    assert_eq!(doubts[0]["models"].as_array().unwrap().len(), 3);
 }
