@@ -14,6 +14,7 @@ use serde_json::Value;
 mod doubts;
 mod fields;
 mod models;
+mod repeats;
 mod stats;
 mod wording;
 
@@ -25,6 +26,7 @@ use doubts::label_doubts;
 pub use doubts::LabelDoubt;
 use fields::field_rows;
 use models::{best_first, compare, model_figures, model_runs, pareto, ModelRuns};
+pub use repeats::Repeats;
 pub use stats::wilson;
 use wording::{accuracy_verdict, other_verdict, sample_warning};
 
@@ -59,6 +61,9 @@ pub struct RunRow {
     pub unavailable: bool,
     /// The scorer's differences.
     pub diffs: Vec<StoredDiff>,
+    /// Which of the call's answers this is (0: the first; a report that
+    /// asks each call k times has 0 to k - 1).
+    pub repeat: u32,
 }
 
 impl RunRow {
@@ -104,6 +109,12 @@ pub struct ModelFigures {
     pub cost_per_correct_document_note: Option<String>,
     /// Why the documents it did not pass were not read right.
     pub failures: Failures,
+    /// How its answers to each document agree, in a report that asked
+    /// each call more than once; with the fields whose reading changed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub repeats: Option<Repeats>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub unstable_fields: Vec<String>,
 }
 
 /// The documents a model did not pass, by why: its answer was not a JSON
@@ -235,9 +246,36 @@ pub fn compute(
     runs: &[RunRow],
 ) -> Figures {
     let (ranked, unavailable) = available(models, runs);
-    Figures {
+    let first: Vec<RunRow> = runs.iter().filter(|r| r.repeat == 0).cloned().collect();
+    let mut figures = Figures {
         unavailable,
-        ..rank(expected, keys, &ranked, runs)
+        ..rank(expected, keys, &ranked, &first)
+    };
+    add_repeats(&mut figures, expected, runs);
+    figures
+}
+
+/// Each model's repeats (a report that asked each call more than once),
+/// and what the accuracy verdict says when its leader's answers change.
+fn add_repeats(figures: &mut Figures, expected: &[&Value], runs: &[RunRow]) {
+    for model in &mut figures.models {
+        let own: Vec<&RunRow> = runs
+            .iter()
+            .filter(|r| r.model_id == model.model_id)
+            .collect();
+        if let Some((repeats, unstable)) = repeats::repeats_of(expected, &own) {
+            model.repeats = Some(repeats);
+            model.unstable_fields = unstable;
+        }
+    }
+    if let Some(leader) = figures.models.first() {
+        let sentence = leader
+            .repeats
+            .as_ref()
+            .and_then(|r| repeats::instability_sentence(&leader.display_name, r));
+        if let Some(sentence) = sentence {
+            figures.verdicts.accuracy.push_str(&sentence);
+        }
     }
 }
 

@@ -54,6 +54,8 @@ pub(super) fn model_figures(model: &ModelRuns, documents: usize) -> ModelFigures
         cost_per_correct_document_note: (passed == 0)
             .then(|| "no document was read entirely right, so none has a price".to_owned()),
         failures: failures(&model.runs),
+        repeats: None,
+        unstable_fields: Vec::new(),
     }
 }
 

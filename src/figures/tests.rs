@@ -45,6 +45,7 @@ fn run(
     ms: u32,
 ) -> RunRow {
     RunRow {
+        repeat: 0,
         model_id: model.into(),
         image_index: doc,
         passed: matched == total && wrong.is_empty(),
@@ -259,6 +260,7 @@ fn the_field_map_folds_rows_and_counts_a_missing_row_against_its_fields() {
         &expected[1..],
         &[name("m", "M")],
         &[RunRow {
+            repeat: 0,
             image_index: 0,
             ..extra
         }],
@@ -273,6 +275,7 @@ fn the_field_map_folds_rows_and_counts_a_missing_row_against_its_fields() {
 fn a_model_the_data_policy_left_without_an_endpoint_is_named_not_ranked() {
     let expected = vec![json!({"total": 1}), json!({"total": 2})];
     let refused = |doc| RunRow {
+        repeat: 0,
         error: Some("no endpoint of this model meets the privacy policy asked for".into()),
         unavailable: true,
         passed: false,
@@ -330,6 +333,7 @@ fn a_model_the_data_policy_left_without_an_endpoint_is_named_not_ranked() {
 /// endpoint under the report's data policy would take.
 fn no_answer(model: &str, doc: usize, error: &str, unavailable: bool) -> RunRow {
     RunRow {
+        repeat: 0,
         error: Some(error.into()),
         unavailable,
         diffs: Vec::new(),
@@ -349,6 +353,7 @@ fn cost_per_correct_document_failures_by_kind_and_the_frontier() {
     runs.push(run("cheap", 0, 2, 2, &[], "0.001", 500));
     runs.push(run("cheap", 1, 2, 2, &[], "0.001", 500));
     runs.push(RunRow {
+        repeat: 0,
         diffs: vec![stored("", "unreadable")],
         ..run("cheap", 2, 0, 2, &["a"], "0.001", 500)
     });
@@ -456,6 +461,7 @@ fn misread(model: &str, doc: usize, path: &str, expected: Value, actual: Value) 
     diff.expected = Some(expected);
     diff.actual = Some(actual);
     RunRow {
+        repeat: 0,
         diffs: vec![diff],
         ..run(model, doc, 1, 2, &[], "0.001", 900)
     }
@@ -530,4 +536,82 @@ fn a_model_both_cheaper_and_faster_is_named_once() {
         "{}",
         figures.verdicts.accuracy
     );
+}
+
+/// The `k`th answer (from 0) of a run.
+fn again(k: u32, run: RunRow) -> RunRow {
+    RunRow { repeat: k, ..run }
+}
+
+#[test]
+fn repeats_say_whether_a_model_answers_the_same_way_twice() {
+    let expected = vec![json!({"total": "96.00", "vendor": "ACME"}); 2];
+    let right = |model: &str, doc| run(model, doc, 2, 2, &[], "0.001", 900);
+    let runs = vec![
+        // a: right every time, but once reads document 1's total otherwise.
+        right("a", 0),
+        again(1, right("a", 0)),
+        again(2, right("a", 0)),
+        right("a", 1),
+        again(1, misread("a", 1, "total", json!("96.00"), json!("97.00"))),
+        again(2, right("a", 1)),
+        // b: wrong on document 1, the same way every time.
+        right("b", 0),
+        again(1, right("b", 0)),
+        again(2, right("b", 0)),
+        misread("b", 1, "total", json!("96.00"), json!("98.00")),
+        again(1, misread("b", 1, "total", json!("96.00"), json!("98.00"))),
+        again(2, misread("b", 1, "total", json!("96.00"), json!("98.00"))),
+    ];
+    let figures = figures_of(&expected, &[name("a", "A"), name("b", "B")], &runs);
+    let (a, b) = (&figures.models[0], &figures.models[1]);
+    assert_eq!(
+        (a.model_id.as_str(), a.passed, b.passed),
+        ("a", 2, 1),
+        "ranked on the first answers"
+    );
+    assert_eq!(a.cost_usd, usd("0.002"), "costs are the first answers' too");
+    assert_eq!(
+        a.repeats,
+        Some(Repeats {
+            k: 3,
+            all_pass_rate: 0.5,
+            agreement: 0.75
+        }),
+        "document 1's total changed: 3 of 4 fields agree"
+    );
+    assert_eq!(a.unstable_fields, ["total"]);
+    assert_eq!(
+        b.repeats,
+        Some(Repeats {
+            k: 3,
+            all_pass_rate: 0.5,
+            agreement: 1.0
+        }),
+        "wrong alike every time is stable"
+    );
+    assert!(b.unstable_fields.is_empty());
+    assert!(
+        figures.verdicts.accuracy.ends_with(
+            " Asked 3 times, A read 25% of fields differently from one answer to the next: its lead rests on answers that change."
+        ),
+        "{}",
+        figures.verdicts.accuracy
+    );
+    let json = serde_json::to_value(&figures).unwrap();
+    assert_eq!(json["models"][0]["repeats"]["k"], 3);
+    assert_eq!(
+        json["models"][1]["unstable_fields"],
+        json!(null),
+        "none: left out"
+    );
+
+    // Asked once: no repeats at all, and the verdict as ever.
+    let once: Vec<RunRow> = runs.into_iter().filter(|r| r.repeat == 0).collect();
+    let figures = figures_of(&expected, &[name("a", "A"), name("b", "B")], &once);
+    assert_eq!(figures.models[0].repeats, None);
+    assert!(!figures.verdicts.accuracy.contains("Asked"));
+    assert!(serde_json::to_value(&figures).unwrap()["models"][0]
+        .get("repeats")
+        .is_none());
 }

@@ -239,6 +239,8 @@ pub(super) fn run_row(row: &Row) -> Result<RunRow, StoreError> {
     let image_index: i32 = row.try_get("image_index")?;
     let diffs: serde_json::Value = row.try_get("diffs")?;
     Ok(RunRow {
+        // benchmark_runs holds one answer per call: the first.
+        repeat: 0,
         model_id: row.try_get("model_id")?,
         image_index: usize::try_from(image_index).map_err(|_| {
             StoreError::Unexpected(format!("benchmark_runs.image_index is {image_index}"))

@@ -11,6 +11,7 @@ fn doc(key: &str, total: i64) -> Document {
 
 fn run(model: &str, index: usize, matched: u32, cost: &str) -> RunRow {
     RunRow {
+        repeat: 0,
         model_id: model.into(),
         image_index: index,
         passed: matched == 4,
