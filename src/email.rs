@@ -23,6 +23,9 @@ pub struct Email<'a> {
     pub text: String,
     /// The same key for the same email, however often it is retried.
     pub idempotency_key: String,
+    /// Where a mail client stops emails of this kind in one click (RFC
+    /// 8058: sent as `List-Unsubscribe` with `List-Unsubscribe-Post`).
+    pub one_click_unsubscribe: Option<String>,
 }
 
 #[derive(Clone)]
@@ -46,13 +49,7 @@ impl Resend {
             .post(format!("{}/emails", self.settings.base_url))
             .bearer_auth(self.settings.api_key.expose_secret())
             .header("Idempotency-Key", &email.idempotency_key)
-            .json(&json!({
-                "from": self.settings.from,
-                "to": [email.to],
-                "subject": email.subject,
-                "html": email.html,
-                "text": email.text,
-            }))
+            .json(&body(&self.settings.from, email))
             .send()
             .await
             .map_err(|e| EmailError::Unreachable(e.without_url().to_string()))?;
@@ -70,4 +67,22 @@ impl Resend {
             Err(EmailError::Refused { status, body })
         }
     }
+}
+
+/// The request Resend's `POST /emails` takes.
+fn body(from: &str, email: &Email<'_>) -> serde_json::Value {
+    let mut body = json!({
+        "from": from,
+        "to": [email.to],
+        "subject": email.subject,
+        "html": email.html,
+        "text": email.text,
+    });
+    if let Some(url) = &email.one_click_unsubscribe {
+        body["headers"] = json!({
+            "List-Unsubscribe": format!("<{url}>"),
+            "List-Unsubscribe-Post": "List-Unsubscribe=One-Click",
+        });
+    }
+    body
 }

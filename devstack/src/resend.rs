@@ -74,6 +74,18 @@ fn send(
                 .iter()
                 .all(|t| t.as_str().is_some_and(|t| t.contains('@')))
     });
+    let headers_ok = match &email["headers"] {
+        Value::Null => true,
+        Value::Object(headers) => headers.values().all(Value::is_string),
+        _ => false,
+    };
+    if !headers_ok {
+        return refuse(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "validation_error",
+            "headers must be an object of strings",
+        );
+    }
     if email["from"].as_str().is_none() || email["subject"].as_str().is_none() || !to_ok {
         return refuse(
             StatusCode::UNPROCESSABLE_ENTITY,

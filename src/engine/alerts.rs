@@ -109,6 +109,7 @@ fn alert_email<'a>(batch: &AlertBatch, to: &'a str) -> Email<'a> {
             batch.kind.as_str(),
             batch.lease_token
         ),
+        one_click_unsubscribe: None,
     }
 }
 

@@ -143,6 +143,7 @@ fn completion_email<'a>(
         html,
         subject: subject.to_owned(),
         idempotency_key,
+        one_click_unsubscribe: None,
     }
 }
 

@@ -89,6 +89,10 @@ pub fn watch_email<'a>(site_url: &str, watch: &'a DueWatch) -> Email<'a> {
         ids.join(",")
     );
     let unsubscribe = format!("{site_url}/unsubscribe?token={}", watch.unsubscribe_token);
+    let one_click = format!(
+        "{site_url}/api/unsubscribe?token={}",
+        watch.unsubscribe_token
+    );
     let (text, html) = email_bodies(&EmailParts {
         lead: &lead,
         link: Some(&link),
@@ -106,6 +110,7 @@ pub fn watch_email<'a>(site_url: &str, watch: &'a DueWatch) -> Email<'a> {
             watch.report_id,
             hex::encode(Sha256::digest(ids.join(",")))
         ),
+        one_click_unsubscribe: Some(one_click),
     }
 }
 

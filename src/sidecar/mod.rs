@@ -23,6 +23,7 @@ mod routes;
 mod serve;
 mod shared_images;
 mod state;
+mod unsubscribe;
 mod web;
 mod webhook;
 

@@ -14,7 +14,7 @@ use super::compare::{self, CompareQuery};
 use super::error::{json_reply, ApiError};
 use super::request::{request, Request};
 use super::state::AppState;
-use super::{checkout, pages, shared_images, web, webhook};
+use super::{checkout, pages, shared_images, unsubscribe, web, webhook};
 
 fn with_state(state: AppState) -> impl Filter<Extract = (AppState,), Error = Infallible> + Clone {
     warp::any().map(move || state.clone())
@@ -100,7 +100,8 @@ fn account_api(state: AppState) -> impl Filter<Extract = (Response,), Error = Re
     export.or(delete).unify()
 }
 
-/// Comparing two reports, and a shared report's images.
+/// Comparing two reports, a shared report's images, and the one-click
+/// unsubscribe of the emails about new models.
 fn report_api(state: AppState) -> impl Filter<Extract = (Response,), Error = Rejection> + Clone {
     let compare = warp::path!("api" / "compare")
         .and(warp::get())
@@ -141,7 +142,7 @@ fn report_api(state: AppState) -> impl Filter<Extract = (Response,), Error = Rej
     let images = warp::path!("api" / "reports" / Uuid / "images")
         .and(warp::get())
         .and(request("shared_images"))
-        .and(with_state(state))
+        .and(with_state(state.clone()))
         .and(warp::query::<HashMap<String, String>>())
         .then(
             |report: Uuid, request: Request, state, query: HashMap<String, String>| async move {
@@ -154,7 +155,29 @@ fn report_api(state: AppState) -> impl Filter<Extract = (Response,), Error = Rej
                     .await
             },
         );
-    compare.or(images).unify().or(image).unify()
+    let unsubscribe = warp::path!("api" / "unsubscribe")
+        .and(warp::post())
+        .and(request("unsubscribe"))
+        .and(with_state(state.clone()))
+        .and(warp::query::<HashMap<String, String>>())
+        .and(body::limited(
+            unsubscribe::MAX_BODY_BYTES,
+            state.bodies.clone(),
+        ))
+        .then(
+            |request: Request, state, query: HashMap<String, String>, _body: Body| async move {
+                request
+                    .run(unsubscribe::one_click(state, query.get("token").cloned()))
+                    .await
+            },
+        );
+    compare
+        .or(images)
+        .unify()
+        .or(image)
+        .unify()
+        .or(unsubscribe)
+        .unify()
 }
 
 /// Where Stripe sends the browser back, the static pages and their assets,

@@ -155,6 +155,12 @@ impl Supabase {
         .await
     }
 
+    /// Stops the watch whose unsubscribe token this is, as the signed-out
+    /// holder of the mail's link (`stop_report_watch`); whether one was.
+    pub async fn stop_report_watch(&self, token: &str) -> Result<bool, SupabaseError> {
+        Self::send(self.reader_rpc(None, "stop_report_watch", json!({ "p_token": token }))).await
+    }
+
     fn reader_rpc(
         &self,
         caller: Option<&str>,

@@ -10,7 +10,9 @@ use modelpick::engine::new_models::send_due;
 use serde_json::{json, Value};
 use uuid::Uuid;
 
+use crate::support::app::TestApp;
 use crate::support::engine::TestWorld;
+use crate::support::fixtures;
 use crate::support::supabase::ANON_KEY;
 
 async fn rpc(world: &TestWorld, token: Option<&str>, function: &str, args: Value) -> (u16, Value) {
@@ -138,6 +140,16 @@ async fn new_models_are_mailed_once_each_and_the_link_stops_them_signed_out() {
         text.contains(&format!("/report/{report}?again=acme/vision-pro")),
         "{text}"
     );
+    let one_click = mails[0]["headers"]["List-Unsubscribe"].as_str().unwrap();
+    assert!(
+        one_click.starts_with("<http://127.0.0.1:8787/api/unsubscribe?token=")
+            && one_click.ends_with('>'),
+        "{one_click}"
+    );
+    assert_eq!(
+        mails[0]["headers"]["List-Unsubscribe-Post"],
+        "List-Unsubscribe=One-Click"
+    );
 
     offer(&world, "acme/vision-max", "Acme: Vision Max", "1", "4").await;
     send_due(&followups).await;
@@ -172,4 +184,60 @@ async fn new_models_are_mailed_once_each_and_the_link_stops_them_signed_out() {
         2,
         "no mail after the unsubscribe"
     );
+}
+
+/// A mail client's one-click unsubscribe (RFC 8058), at the sidecar: the
+/// token alone stops the watch, signed out, once; a token that cannot be
+/// one is refused before any query; only POST.
+#[tokio::test]
+async fn a_one_click_unsubscribe_stops_the_watch_by_its_token_alone() {
+    let app = TestApp::spawn().await;
+    let db = app.supabase.db.client().await;
+    let report = fixtures::paid_report(&db).await;
+    let token: String = db
+        .query_one(
+            "insert into public.report_watches (report_id) values ($1) returning unsubscribe_token",
+            &[&report],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    let post = |token: &str| {
+        TestApp::http()
+            .post(format!("{}/api/unsubscribe?token={token}", app.url))
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body("List-Unsubscribe=One-Click")
+            .send()
+    };
+    let answer = post(&"0".repeat(64)).await.unwrap();
+    assert_eq!(answer.status(), 200);
+    assert_eq!(
+        answer.json::<Value>().await.unwrap(),
+        json!({"stopped": false})
+    );
+    let answer = post("not a token!").await.unwrap();
+    assert_eq!(answer.status(), 400);
+    let get = TestApp::http()
+        .get(format!("{}/api/unsubscribe?token={token}", app.url))
+        .send()
+        .await
+        .unwrap();
+    assert_ne!(get.status(), 200, "a link scanner's GET stops nothing");
+    let answer = post(&token).await.unwrap();
+    assert_eq!(
+        answer.json::<Value>().await.unwrap(),
+        json!({"stopped": true})
+    );
+    let answer = post(&token).await.unwrap();
+    assert_eq!(
+        answer.json::<Value>().await.unwrap(),
+        json!({"stopped": false}),
+        "once"
+    );
+    let left: i64 = db
+        .query_one("select count(*) from public.report_watches", &[])
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(left, 0);
 }
