@@ -259,6 +259,21 @@ pub struct StoredDiff {
     pub actual: Option<Value>,
 }
 
+/// A difference as the figures read it back from `benchmark_runs`: its
+/// kind and place, and what was expected and said only for a wrong value
+/// (the store's `RUN_COLUMNS` keeps no more).
+impl From<&FieldDiff> for StoredDiff {
+    fn from(diff: &FieldDiff) -> Self {
+        let mismatch = diff.kind == DiffKind::Mismatch;
+        Self {
+            kind: diff.kind,
+            path: diff.path.clone(),
+            expected: diff.expected.clone().filter(|_| mismatch),
+            actual: diff.actual.clone().filter(|_| mismatch),
+        }
+    }
+}
+
 /// Counts the leaves (fields) of an expected value.
 pub fn leaves(value: &Value) -> usize {
     match value {
@@ -271,6 +286,36 @@ pub fn leaves(value: &Value) -> usize {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_difference_is_read_back_as_the_store_keeps_it() {
+        let diff = |kind| FieldDiff {
+            path: FieldPath::root().key("total"),
+            kind,
+            expected: Some(serde_json::json!("96.00")),
+            actual: Some(serde_json::json!("97.00")),
+            note: Some("why".into()),
+        };
+        let wrong = StoredDiff::from(&diff(DiffKind::Mismatch));
+        assert_eq!(
+            (wrong.expected, wrong.actual),
+            (
+                Some(serde_json::json!("96.00")),
+                Some(serde_json::json!("97.00"))
+            )
+        );
+        let missing = StoredDiff::from(&diff(DiffKind::Missing));
+        assert_eq!(
+            (
+                missing.kind,
+                missing.path.words(),
+                missing.expected,
+                missing.actual
+            ),
+            (DiffKind::Missing, "total".to_owned(), None, None),
+            "only a wrong value keeps what was expected and said"
+        );
+    }
 
     #[test]
     fn a_path_is_shown_in_words_and_folded_into_its_field() {

@@ -9,7 +9,7 @@ use super::diff::{Field, FieldPath};
 use super::{FieldRow, ModelRuns, RunRow, MAX_FIELD_ROWS};
 
 /// Every leaf of an expected value with its path, as the scorer names it.
-fn leaf_paths(value: &Value, path: FieldPath, out: &mut Vec<FieldPath>) {
+pub(super) fn leaf_paths(value: &Value, path: FieldPath, out: &mut Vec<FieldPath>) {
     match value {
         Value::Object(map) if !map.is_empty() => {
             for (key, child) in map {

@@ -7,6 +7,8 @@
 //! differences the documents cannot confirm as such; and every field's
 //! accuracy per model, worst first.
 
+use std::borrow::Cow;
+
 use rust_decimal::Decimal;
 use serde::Serialize;
 use serde_json::Value;
@@ -246,7 +248,12 @@ pub fn compute(
     runs: &[RunRow],
 ) -> Figures {
     let (ranked, unavailable) = available(models, runs);
-    let first: Vec<RunRow> = runs.iter().filter(|r| r.repeat == 0).cloned().collect();
+    // The ranking reads first answers; only a report with repeats has others.
+    let first: Cow<[RunRow]> = if runs.iter().any(|r| r.repeat > 0) {
+        Cow::Owned(runs.iter().filter(|r| r.repeat == 0).cloned().collect())
+    } else {
+        Cow::Borrowed(runs)
+    };
     let mut figures = Figures {
         unavailable,
         ..rank(expected, keys, &ranked, &first)

@@ -7,6 +7,7 @@ use serde::Serialize;
 use serde_json::Value;
 
 use super::diff::{DiffKind, FieldPath, StoredDiff};
+use super::fields::leaf_paths;
 use super::RunRow;
 
 /// A model lists at most this many unstable fields (its size stays
@@ -46,23 +47,6 @@ fn reading<'a>(run: &'a RunRow, field: &FieldPath) -> Reading<'a> {
     }
 }
 
-/// The paths of every field (leaf) of an expected value, in order.
-fn field_paths(value: &Value, at: FieldPath, into: &mut Vec<FieldPath>) {
-    match value {
-        Value::Object(map) if !map.is_empty() => {
-            for (key, inner) in map {
-                field_paths(inner, at.key(key), into);
-            }
-        }
-        Value::Array(items) if !items.is_empty() => {
-            for (row, inner) in items.iter().enumerate() {
-                field_paths(inner, at.row(row), into);
-            }
-        }
-        _ => into.push(at),
-    }
-}
-
 /// One model's repeats, and the fields (as the report names them, each
 /// once, in document order) whose reading changed between its answers;
 /// none when it answered each document once.
@@ -85,7 +69,7 @@ pub(super) fn repeats_of(expected: &[&Value], runs: &[&RunRow]) -> Option<(Repea
         documents += 1;
         all_passed += usize::from(answers.iter().all(|r| r.passed));
         let mut paths = Vec::new();
-        field_paths(value, FieldPath::root(), &mut paths);
+        leaf_paths(value, FieldPath::root(), &mut paths);
         for path in paths {
             fields += 1;
             let first = reading(answers[0], &path);

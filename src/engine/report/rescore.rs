@@ -60,7 +60,6 @@ async fn rescore(
     limits: &ProductLimits,
     pending: PendingRescore,
 ) -> Result<bool, StoreError> {
-    let corrections = pending.by_key();
     let report = pending.report;
     let snapshot = Snapshot::parse(
         report.config_snapshot,
@@ -69,7 +68,9 @@ async fn rescore(
         &limits.json,
     )
     .and_then(|mut snapshot| {
-        snapshot.correct(&corrections, &limits.json)?;
+        if let Some(corrections) = pending.corrections.as_object() {
+            snapshot.correct(corrections, &limits.json)?;
+        }
         Ok(snapshot)
     });
     let snapshot = match snapshot {
@@ -119,12 +120,7 @@ async fn score_again(
     run.passed = scored.passed;
     run.fields_total = scored.fields_total as u32;
     run.fields_matched = scored.fields_matched as u32;
-    run.diffs = scored
-        .diffs
-        .iter()
-        .filter_map(|d| serde_json::to_value(d).ok())
-        .filter_map(|d| serde_json::from_value::<StoredDiff>(d).ok())
-        .collect();
+    run.diffs = scored.diffs.iter().map(StoredDiff::from).collect();
     let rescored = Rescored {
         id: answer.id,
         passed: run.passed,

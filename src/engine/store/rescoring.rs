@@ -3,7 +3,7 @@
 //! and the answers a report holds.
 
 use serde::Serialize;
-use serde_json::{Map, Value};
+use serde_json::Value;
 use tokio_postgres::Row;
 use uuid::Uuid;
 
@@ -47,14 +47,6 @@ impl PendingRescore {
             report: FinishedReport::from_row(row)?,
             corrections: row.try_get("corrections")?,
         })
-    }
-
-    /// The corrections by document key; empty when they cannot be read.
-    pub fn by_key(&self) -> Map<String, Value> {
-        match &self.corrections {
-            Value::Object(map) => map.clone(),
-            _ => Map::new(),
-        }
     }
 }
 
