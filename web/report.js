@@ -196,12 +196,31 @@ async function showAgain(report, supabase, price) {
   });
 }
 
+// What one answer came to, in a few words.
+function runVerdict(run) {
+  const differences = run.field_diffs.filter((d) => d.kind !== 'note').length;
+  return run.passed ? 'every field right' : run.unavailable ? 'not run: no endpoint of this model meets the privacy policy'
+    : run.error ? `the call failed: ${run.error}` : `${differences} difference${differences === 1 ? '' : 's'}`;
+}
+
+// How alike a model's answers were when each document was asked more than
+// once (figures' repeats and unstable_fields).
+function sameEachTime(figure) {
+  const repeats = figure.repeats;
+  if (!repeats) return '<small class="muted">asked once</small>';
+  const unstable = figure.unstable_fields || [];
+  return `${App.percent(repeats.agreement)} of fields<br><small class="muted">all ${App.text(repeats.k)} answers right on ${App.percent(repeats.all_pass_rate)} of documents`
+    + (unstable.length ? `; changed: ${unstable.map((f) => `<code>${App.text(f)}</code>`).join(', ')}` : '') + '</small>';
+}
+
 async function showDocuments(report, runs, order, results, supabase) {
   const images = await documentImages(report, supabase);
   const display = Object.fromEntries((report.models || []).map((m) => [m.id, m.display_name]));
   const answer = (text) => { try { return JSON.stringify(JSON.parse(text), null, 2); } catch { return text || ''; } };
   App.$('#diffs').innerHTML = report.documents.map(({ name, index, pages = 1, first_page: first = index }) => {
-    const mine = runs.filter((r) => r.image_index === index).sort((a, b) => order.indexOf(a.model_id) - order.indexOf(b.model_id));
+    const all = runs.filter((r) => r.image_index === index);
+    const mine = all.filter((r) => !r.repeat).sort((a, b) => order.indexOf(a.model_id) - order.indexOf(b.model_id));
+    const later = (r) => all.filter((o) => o.model_id === r.model_id && o.repeat > 0).sort((a, b) => a.repeat - b.repeat);
     const result = results[index];
     const number = App.text(Number(index) + 1);
     return `<details class="document"><summary>Document ${number}: ${App.text(name)}${pages > 1 ? ` (${pages} pages)` : ''}${result ? ` <span class="muted">· ${App.text(result.right)} of ${App.text(result.of)} models entirely right</span>` : ''}</summary>
@@ -210,12 +229,13 @@ async function showDocuments(report, runs, order, results, supabase) {
       ${mine.map((r) => {
         const notes = r.field_diffs.filter((d) => d.kind === 'note');
         const differences = r.field_diffs.filter((d) => d.kind !== 'note');
-        const verdict = r.passed ? 'every field right' : r.unavailable ? 'not run: no endpoint of this model meets the privacy policy'
-          : r.error ? `the call failed: ${r.error}` : `${differences.length} difference${differences.length === 1 ? '' : 's'}`;
+        const verdict = runVerdict(r);
         return `<h3>${App.text(display[r.model_id] || r.model_id)} <span class="${r.passed ? 'pass' : 'fail'}">${App.text(verdict)}</span>
           ${notes.map((d) => `<span class="muted">(${App.text(d.note)})</span>`).join(' ')}</h3>
           ${!r.error && differences.length ? `<ul class="differences">${differences.map((d) => `<li>${App.text(Explain.sentence(d))}</li>`).join('')}</ul>` : ''}
-          ${r.output_json ? `<details><summary>${App.text(display[r.model_id] || r.model_id)}'s full answer</summary><pre>${App.text(answer(r.output_json))}</pre></details>` : ''}`;
+          ${r.output_json ? `<details><summary>${App.text(display[r.model_id] || r.model_id)}'s full answer</summary><pre>${App.text(answer(r.output_json))}</pre></details>` : ''}
+          ${later(r).length ? `<p class="muted repeats">Asked again: ${later(r).map((o) => `answer ${App.text(o.repeat + 1)}, ${App.text(runVerdict(o))}`).join('; ')}.</p>
+            ${later(r).filter((o) => o.output_json).map((o) => `<details><summary>Answer ${App.text(o.repeat + 1)} in full</summary><pre>${App.text(answer(o.output_json))}</pre></details>`).join('')}` : ''}`;
       }).join('')}</details>`;
   }).join('');
 }
@@ -231,8 +251,8 @@ function describeRun(report, runs) {
   App.$('#run-prompt').textContent = report.prompt || '';
   App.$('#run-schema').textContent = report.json_schema ? JSON.stringify(report.json_schema, null, 2) : 'No JSON Schema.';
   const names = Object.fromEntries(report.documents.map((d) => [d.index, d.name]));
-  const csv = csvTable([['document', 'model', 'passed', 'fields_matched', 'fields_total', 'cost_usd', 'latency_ms', 'error', 'answer']]
-    .concat(runs.map((r) => [names[r.image_index], r.model_id, r.passed, r.fields_matched, r.fields_total, r.cost, r.response_time_ms, r.error, r.output_json])));
+  const csv = csvTable([['document', 'model', 'answer_number', 'passed', 'fields_matched', 'fields_total', 'cost_usd', 'latency_ms', 'error', 'answer']]
+    .concat(runs.map((r) => [names[r.image_index], r.model_id, Number(r.repeat || 0) + 1, r.passed, r.fields_matched, r.fields_total, r.cost, r.response_time_ms, r.error, r.output_json])));
   const download = (name, type, text) => {
     const link = Object.assign(document.createElement('a'), { href: URL.createObjectURL(new Blob([text], { type })), download: name });
     link.click(); setTimeout(() => URL.revokeObjectURL(link.href), 1000);
@@ -272,7 +292,9 @@ const shareToken = new URLSearchParams(location.search).get('share');
     median: f.latency_p50_ms, n: f.latency_n, p95: f.latency_p95_ms,
     // Figures version 3 and later.
     perCorrect: f.cost_per_correct_document, failures: f.failures, frontier: (figures.pareto || []).includes(f.model_id),
+    figure: f,
   }));
+  const repeated = rows.some((m) => m.figure.repeats);
   const withValue = (figures?.version || 0) >= 3;
   App.$('#summary').innerHTML = `${App.text(report.runs_done)} of ${App.text(report.runs_planned)} runs · the model calls cost ${App.money(report.cost_spent)} in all`
     + (report.cut_short || report.status === 'failed' ? `<br>${App.text(report.status_reason)}` : '')
@@ -301,6 +323,7 @@ const shareToken = new URLSearchParams(location.search).get('share');
   const interval = (pair) => pair ? `<br><small class="muted">${App.percent(pair[0])}–${App.percent(pair[1])}</small>` : '';
   const small = (text) => `<br><small class="muted">${text}</small>`;
   App.$('#per-correct-head').hidden = !withValue;
+  App.$('#repeats-head').hidden = !repeated;
   const byId = Object.fromEntries((report.models || []).map((m) => [m.id, m]));
   App.$('#ranking tbody').innerHTML = rows.map((m) => {
     const p95 = m.p95 !== null && m.p95 !== undefined ? `${App.text(m.p95)} ms`
@@ -310,7 +333,7 @@ const shareToken = new URLSearchParams(location.search).get('share');
     return `<tr data-model="${App.text(m.model_id)}">
     <td>${App.text(m.name)}${small(App.text(m.model_id))}${promptOnly(report, byId[m.model_id]) ? small('takes no JSON Schema: asked for JSON in the prompt only') : ''}${m.frontier ? small('<span class="frontier">Best value: no model is both more accurate and cheaper</span>') : ''}</td>
     <td class="num">${App.percent(m.pass)}${interval(m.passInterval)}${withValue ? failed(m.failures) : ''}</td><td class="num">${App.percent(m.fields)}${interval(m.fieldInterval)}</td>
-    <td class="num">${App.money(m.cost)}${small(`${App.money(m.per1000)} per 1,000 docs`)}</td>${perCorrect}<td class="num">${App.text(m.median ?? '–')} ms${small(`n = ${App.text(m.n)}`)}</td><td class="num">${p95}</td></tr>`;
+    <td class="num">${App.money(m.cost)}${small(`${App.money(m.per1000)} per 1,000 docs`)}</td>${perCorrect}${repeated ? `<td class="num">${sameEachTime(m.figure)}</td>` : ''}<td class="num">${App.text(m.median ?? '–')} ms${small(`n = ${App.text(m.n)}`)}</td><td class="num">${p95}</td></tr>`;
   }).join('');
   if (figures) showDoubts(report, supabase);
   if (figures) {
@@ -330,7 +353,8 @@ const shareToken = new URLSearchParams(location.search).get('share');
       if (!button || shown) return;
       const field = figures.fields[Number(button.dataset.field)], model = figures.models[Number(button.dataset.model)];
       const names = Object.fromEntries(report.documents.map((d) => [d.index, `Document ${d.index + 1} (${d.name})`]));
-      const wrong = (runs || []).filter((r) => r.model_id === model.model_id).flatMap((r) => {
+      // The field map counts each model's first answers.
+      const wrong = (runs || []).filter((r) => r.model_id === model.model_id && !r.repeat).flatMap((r) => {
         if (r.error) return [`${names[r.image_index]}: the call failed (${r.error}).`];
         return r.field_diffs.filter((d) => costs(d, field))
           .map((d) => `${names[r.image_index]}: ${Explain.sentence(d)}`);

@@ -233,7 +233,8 @@ const Wizard = (() => {
 
   function content() {
     return {
-      config_data: { ...(draft?.config_data || {}), name: $('#name').value.trim(), zero_retention: $('#zero-retention').checked },
+      config_data: { ...(draft?.config_data || {}), name: $('#name').value.trim(), zero_retention: $('#zero-retention').checked,
+        repeats: Number($('#repeats').value) },
       upload_data: { images: images.map(({ path, name, width, height, pages, expected, expectedText }) =>
         ({ path, name, width, height, ...(pages ? { pages } : {}), ...(expected ? { expected } : { expected_text: expectedText || '' }) })) },
       schema_data: { prompt, userSchema, inferredSchema, promptEdited },
@@ -293,6 +294,7 @@ const Wizard = (() => {
       selected = data.selected_models || [];
       $('#name').value = data.config_data.name || '';
       $('#zero-retention').checked = data.config_data.zero_retention === true;
+      $('#repeats').value = String(data.config_data.repeats || 1);
       $('#title').textContent = data.config_data.name || 'New benchmark';
     }
     $('#image-limits').textContent = `A PDF (each page becomes a page of one document, up to ${limits.max_pages_per_document}), or a PNG, JPEG, WebP or GIF image `
@@ -311,6 +313,9 @@ const Wizard = (() => {
 
   function wire() {
     $('#name').addEventListener('input', () => { $('#title').textContent = $('#name').value || 'New benchmark'; saveSoon(); });
+    // The database holds repeats to draft_limits().max_repeats; offer no more.
+    [...$('#repeats').options].filter((option) => Number(option.value) > limits.max_repeats).forEach((option) => option.remove());
+    $('#repeats').addEventListener('change', save);
     $('#files').addEventListener('change', (e) => { addFiles([...e.target.files]); e.target.value = ''; });
     const drop = $('#drop');
     drop.addEventListener('dragover', (e) => { e.preventDefault(); drop.classList.add('over'); });
@@ -674,14 +679,15 @@ const Wizard = (() => {
     if (!estimate || !estimate.may_stop_at_ceiling) return null;
     const [model, cost] = Object.entries(estimate.worst_case_by_model_usd).sort((a, b) => b[1] - a[1])[0];
     const name = catalog.find((m) => m.id === model)?.display_name || model;
-    return `In the worst case these calls cost ${App.money(estimate.worst_case_usd)}, over the ${App.money(estimate.soft_ceiling_usd)} a report may spend. Drop ${name} (up to ${App.money(cost)}) or some documents.`;
+    const fewer = estimate.repeats > 1 ? ', some documents, or ask for fewer answers per document' : ' or some documents';
+    return `In the worst case these calls cost ${App.money(estimate.worst_case_usd)}, over the ${App.money(estimate.soft_ceiling_usd)} a report may spend. Drop ${name} (up to ${App.money(cost)})${fewer}.`;
   }
 
   function renderEstimate() {
     const over = overCeiling();
     $('#estimate').className = over ? 'error' : 'muted';
     $('#estimate').textContent = over || (estimate && estimate.calls
-      ? `${estimate.calls} model calls, at most ${App.money(estimate.worst_case_usd)} of model cost in the worst case (included in the ${price}).`
+      ? `${estimate.calls} model calls${estimate.repeats > 1 ? ` (each model reads each document ${estimate.repeats} times)` : ''}, at most ${App.money(estimate.worst_case_usd)} of model cost in the worst case (included in the ${price}).`
       : 'Pick models to see what their calls may cost.');
     renderSummary();
   }

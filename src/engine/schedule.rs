@@ -19,15 +19,26 @@ const COOL_DOWN: Duration = Duration::from_secs(1);
 /// How long a model waits after a 429 that says nothing of when to retry.
 const DEFAULT_PAUSE: Duration = Duration::from_secs(1);
 
-/// One (model, image) call still to make.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// One call still to make: a model reading a document, for the `repeat`th
+/// time (0 unless the report asks each call more than once).
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct Cell {
     pub model: String,
     pub image_index: usize,
+    pub repeat: usize,
+}
+
+impl Cell {
+    /// Its document's place and its repeat, as the database numbers them.
+    pub fn numbers(&self) -> (i32, i32) {
+        // Both are bounded by the draft's limits (50 documents, 3 repeats).
+        (self.image_index as i32, self.repeat as i32)
+    }
 }
 
 pub struct Schedule {
-    /// Cells still to start, per model, images in order.
+    /// Cells still to start, per model, images in order (a document's
+    /// repeats one after another, so its pages are held the least time).
     pending: HashMap<String, VecDeque<Cell>>,
     in_flight: HashMap<String, usize>,
     per_model: usize,
@@ -38,21 +49,27 @@ pub struct Schedule {
 }
 
 impl Schedule {
-    /// Every cell of `models` × `images` without a result in `done`.
+    /// Every cell of `models` × `images` × `repeats` without a result in
+    /// `done`.
     pub fn new(
         models: &[String],
         images: usize,
-        done: &HashSet<(String, i32)>,
+        repeats: usize,
+        done: &HashSet<Cell>,
         per_model: usize,
     ) -> Self {
         let mut pending: HashMap<String, VecDeque<Cell>> = HashMap::new();
         for model in models {
             for image_index in 0..images {
-                if !done.contains(&(model.clone(), image_index as i32)) {
-                    pending.entry(model.clone()).or_default().push_back(Cell {
+                for repeat in 0..repeats {
+                    let cell = Cell {
                         model: model.clone(),
                         image_index,
-                    });
+                        repeat,
+                    };
+                    if !done.contains(&cell) {
+                        pending.entry(model.clone()).or_default().push_back(cell);
+                    }
                 }
             }
         }
@@ -176,10 +193,18 @@ mod tests {
         names.iter().map(|n| n.to_string()).collect()
     }
 
+    fn cell(model: &str, image_index: usize, repeat: usize) -> Cell {
+        Cell {
+            model: model.into(),
+            image_index,
+            repeat,
+        }
+    }
+
     #[test]
     fn cells_with_results_are_left_out() {
-        let done: HashSet<(String, i32)> = [("a".to_string(), 0), ("b".to_string(), 1)].into();
-        let mut schedule = Schedule::new(&models(&["a", "b"]), 2, &done, 3);
+        let done: HashSet<Cell> = [cell("a", 0, 0), cell("b", 1, 0)].into();
+        let mut schedule = Schedule::new(&models(&["a", "b"]), 2, 1, &done, 3);
         let mut started = Vec::new();
         while let Some(cell) = schedule.start_next(Instant::now()) {
             started.push((cell.model, cell.image_index));
@@ -191,7 +216,7 @@ mod tests {
 
     #[test]
     fn no_model_passes_its_slots_and_the_busiest_backlog_goes_first() {
-        let mut schedule = Schedule::new(&models(&["a", "b"]), 5, &HashSet::new(), 3);
+        let mut schedule = Schedule::new(&models(&["a", "b"]), 5, 1, &HashSet::new(), 3);
         let mut a = 0;
         let mut b = 0;
         while let Some(cell) = schedule.start_next(Instant::now()) {
@@ -213,7 +238,7 @@ mod tests {
 
     #[test]
     fn a_rate_limited_model_halves_its_slots_waits_and_grows_back_slowly() {
-        let mut schedule = Schedule::new(&models(&["a"]), 40, &HashSet::new(), 4);
+        let mut schedule = Schedule::new(&models(&["a"]), 40, 1, &HashSet::new(), 4);
         let t0 = Instant::now();
         let started: Vec<Cell> = std::iter::from_fn(|| schedule.start_next(t0)).collect();
         assert_eq!(started.len(), 4);
@@ -250,9 +275,24 @@ mod tests {
 
     #[test]
     fn the_model_with_most_work_left_is_started_first() {
-        let done: HashSet<(String, i32)> = [("a".to_string(), 0), ("a".to_string(), 1)].into();
-        let mut schedule = Schedule::new(&models(&["a", "b"]), 3, &done, 3);
+        let done: HashSet<Cell> = [cell("a", 0, 0), cell("a", 1, 0)].into();
+        let mut schedule = Schedule::new(&models(&["a", "b"]), 3, 1, &done, 3);
         assert_eq!(schedule.calls_per_image(), [(0, 1), (1, 1), (2, 2)].into());
         assert_eq!(schedule.start_next(Instant::now()).unwrap().model, "b");
+    }
+
+    #[test]
+    fn each_document_is_read_as_many_times_as_asked_its_repeats_together() {
+        let done: HashSet<Cell> = [cell("a", 0, 1)].into();
+        let mut schedule = Schedule::new(&models(&["a", "b"]), 2, 3, &done, 1);
+        assert_eq!(schedule.calls_per_image(), [(0, 5), (1, 6)].into());
+        let mut a = Vec::new();
+        while let Some(next) = schedule.start_next(Instant::now()) {
+            if next.model == "a" {
+                a.push((next.image_index, next.repeat));
+            }
+            schedule.finished(&next.model);
+        }
+        assert_eq!(a, [(0, 0), (0, 2), (1, 0), (1, 1), (1, 2)]);
     }
 }

@@ -23,23 +23,21 @@ pub struct Repeats {
     /// passed.
     pub all_pass_rate: f64,
     /// Share of their expected fields on which every answer read the
-    /// same (right alike, or wrong with the same value).
+    /// same (right alike, or wrong with the same value). A call the
+    /// provider never answered read nothing: it is left out here (and
+    /// counted as not passed above).
     pub agreement: f64,
 }
 
-/// What one answer reads at a field: right, wrong in some way (with the
-/// value given), or nothing (no answer came).
+/// What one answer reads at a field: right, or wrong in some way (with the
+/// value given).
 #[derive(Debug, Clone, PartialEq)]
 enum Reading<'a> {
     Right,
     Wrong(DiffKind, Option<&'a Value>),
-    NoAnswer,
 }
 
 fn reading<'a>(run: &'a RunRow, field: &FieldPath) -> Reading<'a> {
-    if run.failed() {
-        return Reading::NoAnswer;
-    }
     let wrong = |d: &&StoredDiff| d.kind.costs_a_field() && d.path.holds(field);
     match run.diffs.iter().find(wrong) {
         Some(diff) => Reading::Wrong(diff.kind, diff.actual.as_ref()),
@@ -68,12 +66,16 @@ pub(super) fn repeats_of(expected: &[&Value], runs: &[&RunRow]) -> Option<(Repea
         }
         documents += 1;
         all_passed += usize::from(answers.iter().all(|r| r.passed));
+        let answered: Vec<&RunRow> = answers.into_iter().filter(|r| !r.failed()).collect();
+        if answered.len() < 2 {
+            continue;
+        }
         let mut paths = Vec::new();
         leaf_paths(value, FieldPath::root(), &mut paths);
         for path in paths {
             fields += 1;
-            let first = reading(answers[0], &path);
-            if answers[1..].iter().all(|r| reading(r, &path) == first) {
+            let first = reading(answered[0], &path);
+            if answered[1..].iter().all(|r| reading(r, &path) == first) {
                 agreed += 1;
             } else {
                 let label = path.field().label();

@@ -558,7 +558,7 @@ fn repeats_say_whether_a_model_answers_the_same_way_twice() {
         // b: wrong on document 1, the same way every time.
         right("b", 0),
         again(1, right("b", 0)),
-        again(2, right("b", 0)),
+        again(2, no_answer("b", 0, "timeout", false)),
         misread("b", 1, "total", json!("96.00"), json!("98.00")),
         again(1, misread("b", 1, "total", json!("96.00"), json!("98.00"))),
         again(2, misread("b", 1, "total", json!("96.00"), json!("98.00"))),
@@ -585,10 +585,11 @@ fn repeats_say_whether_a_model_answers_the_same_way_twice() {
         b.repeats,
         Some(Repeats {
             k: 3,
-            all_pass_rate: 0.5,
+            all_pass_rate: 0.0,
             agreement: 1.0
         }),
-        "wrong alike every time is stable"
+        "wrong alike every time is stable; a call the provider never answered read nothing, \
+         and did not pass"
     );
     assert!(b.unstable_fields.is_empty());
     assert!(

@@ -38,13 +38,14 @@ CREATE FUNCTION public.export_account(p_user_id uuid) RETURNS jsonb
                            'watching_new_models', exists (select 1 from public.report_watches w where w.report_id = r.id),
                            'runs', coalesce((select jsonb_agg(jsonb_build_object(
                                                'model_id', b.model_id, 'document_index', b.image_index,
+                                               'repeat', b.repeat,
                                                'answer', b.output_json, 'passed', b.passed,
                                                'fields_total', b.fields_total,
                                                'fields_matched', b.fields_matched,
                                                'differences', b.field_diffs, 'error', b.error,
                                                'response_time_ms', b.response_time_ms,
                                                'cost_usd', b.cost, 'at', b.created_at)
-                                             order by b.image_index, b.model_id)
+                                             order by b.image_index, b.model_id, b.repeat)
                                               from public.benchmark_runs b where b.report_id = r.id), '[]'))
                            order by r.created_at)
                            from public.reports r where r.user_id = u.id), '[]'),

@@ -138,6 +138,7 @@ begin
       _draft.schema_data ->> 'prompt',
       private.effective_schema(_draft.schema_data),
       jsonb_array_length(_draft.upload_data -> 'images') * cardinality(_draft.selected_models)
+        * private.repeats_asked(_draft.config_data)
     on conflict (stripe_session_id) do nothing
     returning id into _report_id;
 

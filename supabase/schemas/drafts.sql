@@ -130,6 +130,12 @@ begin
       (_limits ->> 'max_models')::integer, cardinality(p_draft.selected_models)
       using errcode = 'check_violation';
   end if;
+  if jsonb_typeof(p_draft.config_data -> 'repeats') not in ('number', 'null')
+     or (p_draft.config_data ->> 'repeats')::numeric not in (select generate_series(1, (_limits ->> 'max_repeats')::integer)) then
+    raise exception 'config_data.repeats asks each call 1 to % times; it is %.',
+      (_limits ->> 'max_repeats')::integer, left((p_draft.config_data -> 'repeats')::text, 40)
+      using errcode = 'check_violation';
+  end if;
 end
 $$;
 
@@ -283,6 +289,15 @@ $$;
 
 COMMENT ON FUNCTION private.check_ready_draft() IS 'A ready draft''s images are under its owner''s folder, by a safe name, each with its expected JSON; its models are known, active and each chosen once, and, when it asks for zero data retention (config_data.zero_retention), each has such an endpoint.';
 
+CREATE FUNCTION private.repeats_asked(p_config_data jsonb) RETURNS integer
+    LANGUAGE sql IMMUTABLE
+    SET search_path TO ''
+    AS $$
+  select coalesce((p_config_data ->> 'repeats')::numeric::integer, 1)
+$$;
+
+COMMENT ON FUNCTION private.repeats_asked(jsonb) IS 'How many times a draft (its config_data) asks each call: config_data.repeats, 1 when it says nothing (check_draft_limits holds it to 1 to draft_limits().max_repeats).';
+
 CREATE FUNCTION private.effective_schema(p_schema_data jsonb) RETURNS jsonb
     LANGUAGE sql IMMUTABLE
     SET search_path TO ''
@@ -410,11 +425,12 @@ CREATE FUNCTION public.draft_limits() RETURNS jsonb
     'send_max_image_bytes', 4194304,
     'max_pages_per_document', 20,
     'max_pages_per_benchmark', 200,
-    'max_scorings_per_report', 20
+    'max_scorings_per_report', 20,
+    'max_repeats', 3
   )
 $$;
 
-COMMENT ON FUNCTION public.draft_limits() IS 'The limits every draft is held to, each account''s (unfinished drafts, stored images, checkouts an hour), and what the product promises beside them (the ceilings, the longest answer a call asks for, the largest image a provider is sent: send_max_side_px on its long edge, send_max_image_bytes encoded; how many times one report may be scored again: max_scorings_per_report): the database enforces them from here, and the wizard and the engine read them here.';
+COMMENT ON FUNCTION public.draft_limits() IS 'The limits every draft is held to, each account''s (unfinished drafts, stored images, checkouts an hour), and what the product promises beside them (the ceilings, the longest answer a call asks for, the largest image a provider is sent: send_max_side_px on its long edge, send_max_image_bytes encoded; how many times one report may be scored again: max_scorings_per_report; how many times a draft may ask each call: max_repeats): the database enforces them from here, and the wizard and the engine read them here.';
 
 CREATE FUNCTION public.estimate_draft_cost(p_draft_id uuid) RETURNS jsonb
     LANGUAGE plpgsql STABLE SECURITY DEFINER
@@ -426,12 +442,14 @@ declare
   _text_tokens integer;
   _models jsonb;
   _total numeric;
+  _repeats integer;
 begin
   select * into _draft from public.benchmark_drafts d
    where d.id = p_draft_id and (d.user_id = auth.uid() or auth.role() = 'service_role');
   if not found then
     raise exception 'no draft % among yours', p_draft_id using errcode = 'PT404';
   end if;
+  _repeats := private.repeats_asked(_draft.config_data);
   _text_tokens := private.text_token_bound(
     _draft.schema_data ->> 'prompt', private.effective_schema(_draft.schema_data));
   -- Each document is measured once (all its pages), each model's price
@@ -458,11 +476,12 @@ begin
       left join images i on true
      group by m.id
   )
-  select coalesce(jsonb_object_agg(p.id, round(p.worst, 6)), '{}'::jsonb), coalesce(sum(p.worst), 0)
+  select coalesce(jsonb_object_agg(p.id, round(p.worst * _repeats, 6)), '{}'::jsonb), coalesce(sum(p.worst), 0) * _repeats
     into _models, _total
     from per_model p;
   return jsonb_build_object(
-    'calls', jsonb_array_length(coalesce(_draft.upload_data -> 'images', '[]'::jsonb)) * cardinality(_draft.selected_models),
+    'calls', jsonb_array_length(coalesce(_draft.upload_data -> 'images', '[]'::jsonb)) * cardinality(_draft.selected_models) * _repeats,
+    'repeats', _repeats,
     'worst_case_usd', round(_total, 6),
     'worst_case_by_model_usd', _models,
     'soft_ceiling_usd', (_limits ->> 'soft_ceiling_usd')::numeric,
@@ -472,7 +491,7 @@ begin
 end
 $$;
 
-COMMENT ON FUNCTION public.estimate_draft_cost(uuid) IS 'The owner''s draft''s worst case (every call at its worst, by reserve_run''s formula), and the ceilings it is held to.';
+COMMENT ON FUNCTION public.estimate_draft_cost(uuid) IS 'The owner''s draft''s worst case (every call at its worst, by reserve_run''s formula, each as many times as config_data.repeats asks), and the ceilings it is held to.';
 
 ALTER TABLE ONLY public.benchmark_drafts
     ADD CONSTRAINT benchmark_drafts_pkey PRIMARY KEY (id);
@@ -526,6 +545,8 @@ REVOKE ALL ON FUNCTION private.check_open_drafts() FROM PUBLIC, anon, authentica
 REVOKE ALL ON FUNCTION private.check_ready_draft() FROM PUBLIC, anon, authenticated, service_role;
 
 REVOKE ALL ON FUNCTION private.effective_schema(p_schema_data jsonb) FROM PUBLIC, anon, authenticated, service_role;
+
+REVOKE ALL ON FUNCTION private.repeats_asked(p_config_data jsonb) FROM PUBLIC, anon, authenticated, service_role;
 
 REVOKE ALL ON FUNCTION private.hard_ceiling_usd() FROM PUBLIC, anon, authenticated, service_role;
 

@@ -37,6 +37,7 @@ declare
   _report public.reports := private.lock_leased_report(p_report_id, p_lease_token);
   _model text := p_run ->> 'model_id';
   _image integer := (p_run ->> 'image_index')::integer;
+  _repeat integer := coalesce((p_run ->> 'repeat')::integer, 0);
   _at_worst integer := coalesce((p_run ->> 'attempts_at_worst_case')::integer, 0);
   _reserved numeric;
   _per_attempt numeric;
@@ -45,13 +46,14 @@ declare
 begin
   delete from private.run_reservations r
    where r.report_id = p_report_id and r.model_id = _model and r.image_index = _image
+     and r.repeat = _repeat
   returning r.amount, r.per_attempt into _reserved, _per_attempt;
   _cost := coalesce((p_run ->> 'cost')::numeric, 0) + _at_worst * coalesce(_per_attempt, 0);
 
   insert into public.benchmark_runs (
     report_id, model_id, image_index, output_json, response_time_ms, prompt_tokens,
     completion_tokens, total_tokens, cost, passed, field_diffs, fields_total, fields_matched, error,
-    attempts, attempts_at_worst_case, unavailable
+    attempts, attempts_at_worst_case, unavailable, repeat
   ) values (
     p_report_id, _model, _image, p_run ->> 'output_json',
     coalesce((p_run ->> 'response_time_ms')::integer, 0),
@@ -66,9 +68,10 @@ begin
     p_run ->> 'error',
     coalesce((p_run ->> 'attempts')::integer, 1),
     _at_worst,
-    coalesce((p_run ->> 'unavailable')::boolean, false)
+    coalesce((p_run ->> 'unavailable')::boolean, false),
+    _repeat
   )
-  on conflict (report_id, model_id, image_index) do nothing
+  on conflict (report_id, model_id, image_index, repeat) do nothing
   returning true into _inserted;
 
   update public.reports
@@ -80,7 +83,7 @@ begin
 end
 $$;
 
-COMMENT ON FUNCTION public.record_run(uuid, uuid, jsonb) IS 'Records a call''s result in place of its reservation. Its cost is what the provider reported (`cost`) plus the worst case of every attempt whose outcome is unknown (`attempts_at_worst_case`). Idempotent per cell.';
+COMMENT ON FUNCTION public.record_run(uuid, uuid, jsonb) IS 'Records a call''s result in place of its reservation. Its cost is what the provider reported (`cost`) plus the worst case of every attempt whose outcome is unknown (`attempts_at_worst_case`). Idempotent per call (model, document and `repeat`, 0 unless the report asks each call more than once).';
 
 CREATE FUNCTION public.record_runs(p_report_id uuid, p_lease_token uuid, p_runs jsonb) RETURNS integer
     LANGUAGE plpgsql SECURITY DEFINER
@@ -104,7 +107,7 @@ $$;
 
 COMMENT ON FUNCTION public.record_runs(uuid, uuid, jsonb) IS 'Records the runs of `p_runs` (a list of what record_run takes, at most 50), each in place of its reservation: how many were new.';
 
-CREATE FUNCTION public.release_reservation(p_report_id uuid, p_lease_token uuid, p_model_id text, p_image_index integer) RETURNS boolean
+CREATE FUNCTION public.release_reservation(p_report_id uuid, p_lease_token uuid, p_model_id text, p_image_index integer, p_repeat integer DEFAULT 0) RETURNS boolean
     LANGUAGE plpgsql SECURITY DEFINER
     SET search_path TO ''
     AS $$
@@ -114,7 +117,7 @@ declare
 begin
   delete from private.run_reservations r
    where r.report_id = p_report_id and r.model_id = p_model_id and r.image_index = p_image_index
-     and r.lease_token = p_lease_token
+     and r.repeat = p_repeat and r.lease_token = p_lease_token
   returning r.amount into _amount;
   if _amount is null then
     return false;
@@ -124,9 +127,9 @@ begin
 end
 $$;
 
-COMMENT ON FUNCTION public.release_reservation(uuid, uuid, text, integer) IS 'Gives back the reservation of a call that will never be sent. Fenced by the lease (PT410).';
+COMMENT ON FUNCTION public.release_reservation(uuid, uuid, text, integer, integer) IS 'Gives back the reservation of a call that will never be sent. Fenced by the lease (PT410).';
 
-CREATE FUNCTION public.reserve_retry(p_report_id uuid, p_lease_token uuid, p_model_id text, p_image_index integer) RETURNS boolean
+CREATE FUNCTION public.reserve_retry(p_report_id uuid, p_lease_token uuid, p_model_id text, p_image_index integer, p_repeat integer DEFAULT 0) RETURNS boolean
     LANGUAGE plpgsql SECURITY DEFINER
     SET search_path TO ''
     AS $$
@@ -136,7 +139,8 @@ declare
 begin
   select r.per_attempt into _per_attempt
     from private.run_reservations r
-   where r.report_id = p_report_id and r.model_id = p_model_id and r.image_index = p_image_index;
+   where r.report_id = p_report_id and r.model_id = p_model_id and r.image_index = p_image_index
+     and r.repeat = p_repeat;
   if not found then
     raise exception 'model % on image % has no call in flight', p_model_id, p_image_index using errcode = 'PT404';
   end if;
@@ -145,15 +149,16 @@ begin
   end if;
   update private.run_reservations r
      set amount = r.amount + _per_attempt, attempts = r.attempts + 1
-   where r.report_id = p_report_id and r.model_id = p_model_id and r.image_index = p_image_index;
+   where r.report_id = p_report_id and r.model_id = p_model_id and r.image_index = p_image_index
+     and r.repeat = p_repeat;
   update public.reports set cost_reserved = cost_reserved + _per_attempt where id = p_report_id;
   return true;
 end
 $$;
 
-COMMENT ON FUNCTION public.reserve_retry(uuid, uuid, text, integer) IS 'Another worst case for a retry after a possibly billed attempt, within the hard ceiling only: false means do not send it. Fenced by the lease (PT410).';
+COMMENT ON FUNCTION public.reserve_retry(uuid, uuid, text, integer, integer) IS 'Another worst case for a retry after a possibly billed attempt, within the hard ceiling only: false means do not send it. Fenced by the lease (PT410).';
 
-CREATE FUNCTION public.reserve_run(p_report_id uuid, p_lease_token uuid, p_model_id text, p_image_index integer, p_image_pixels bigint) RETURNS numeric
+CREATE FUNCTION public.reserve_run(p_report_id uuid, p_lease_token uuid, p_model_id text, p_image_index integer, p_image_pixels bigint, p_repeat integer DEFAULT 0) RETURNS numeric
     LANGUAGE plpgsql SECURITY DEFINER
     SET search_path TO ''
     AS $$
@@ -170,16 +175,23 @@ begin
   if p_image_pixels is null or p_image_pixels < 0 then
     raise exception 'an image''s pixels are required' using errcode = 'PT400';
   end if;
+  if p_repeat is null or p_repeat < 0
+     or p_repeat >= private.repeats_asked(_report.config_snapshot -> 'config_data') then
+    raise exception 'this report asks each call % times; repeat % is not one of them',
+      private.repeats_asked(_report.config_snapshot -> 'config_data'), p_repeat using errcode = 'PT400';
+  end if;
   if jsonb_typeof(_price -> 'prompt_usd_per_mtok') is distinct from 'number'
      or jsonb_typeof(_price -> 'completion_usd_per_mtok') is distinct from 'number' then
     raise exception 'no price is known for model %', p_model_id using errcode = 'PT422';
   end if;
   if exists (select 1 from public.benchmark_runs b
-              where b.report_id = p_report_id and b.model_id = p_model_id and b.image_index = p_image_index)
+              where b.report_id = p_report_id and b.model_id = p_model_id and b.image_index = p_image_index
+                and b.repeat = p_repeat)
      or exists (select 1 from private.run_reservations r
-                 where r.report_id = p_report_id and r.model_id = p_model_id and r.image_index = p_image_index) then
-    raise exception 'model % on image % has a result or a call in flight already', p_model_id, p_image_index
-      using errcode = 'PT409';
+                 where r.report_id = p_report_id and r.model_id = p_model_id and r.image_index = p_image_index
+                   and r.repeat = p_repeat) then
+    raise exception 'model % on image % (repeat %) has a result or a call in flight already',
+      p_model_id, p_image_index, p_repeat using errcode = 'PT409';
   end if;
   _amount := private.call_worst_case(
     _price,
@@ -192,14 +204,14 @@ begin
        > least((_limits ->> 'soft_ceiling_usd')::numeric, (_limits ->> 'hard_ceiling_usd')::numeric) then
     return null;
   end if;
-  insert into private.run_reservations (report_id, model_id, image_index, lease_token, amount, per_attempt)
-  values (p_report_id, p_model_id, p_image_index, p_lease_token, _amount, _amount);
+  insert into private.run_reservations (report_id, model_id, image_index, repeat, lease_token, amount, per_attempt)
+  values (p_report_id, p_model_id, p_image_index, p_repeat, p_lease_token, _amount, _amount);
   update public.reports set cost_reserved = cost_reserved + _amount where id = p_report_id;
   return _amount;
 end
 $$;
 
-COMMENT ON FUNCTION public.reserve_run(uuid, uuid, text, integer, bigint) IS 'Computes one call''s worst case from the report''s prompt, schema and snapshotted price, the document''s pages (how many, from the snapshot; their pixels as sent, `p_image_pixels` in all, or the model''s max_image_tokens per page; the image price per page) and an answer of draft_limits().max_answer_tokens, reserves it and returns it; null when committed money (spent + reserved + unsettled) would pass draft_limits().soft_ceiling_usd (or the hard ceiling, were it lower): the engine names no limit of its own. PT422 for a model without a price, PT409 for a cell with a result or a reservation. Fenced by the lease (PT410).';
+COMMENT ON FUNCTION public.reserve_run(uuid, uuid, text, integer, bigint, integer) IS 'Computes one call''s worst case from the report''s prompt, schema and snapshotted price, the document''s pages (how many, from the snapshot; their pixels as sent, `p_image_pixels` in all, or the model''s max_image_tokens per page; the image price per page) and an answer of draft_limits().max_answer_tokens, reserves it and returns it; null when committed money (spent + reserved + unsettled) would pass draft_limits().soft_ceiling_usd (or the hard ceiling, were it lower): the engine names no limit of its own. PT422 for a model without a price, PT400 for a `p_repeat` the report does not ask for (0 up to its repeats, less one), PT409 for a call with a result or a reservation. Fenced by the lease (PT410).';
 
 CREATE FUNCTION public.reserve_runs(p_report_id uuid, p_lease_token uuid, p_cells jsonb) RETURNS TABLE(model_id text, image_index integer, amount numeric)
     LANGUAGE plpgsql SECURITY DEFINER
@@ -215,14 +227,15 @@ begin
     model_id := _cell ->> 'model_id';
     image_index := (_cell ->> 'image_index')::integer;
     amount := public.reserve_run(p_report_id, p_lease_token, model_id, image_index,
-                                 (_cell ->> 'image_pixels')::bigint);
+                                 (_cell ->> 'image_pixels')::bigint,
+                                 coalesce((_cell ->> 'repeat')::integer, 0));
     return next;
     exit when amount is null;
   end loop;
 end
 $$;
 
-COMMENT ON FUNCTION public.reserve_runs(uuid, uuid, jsonb) IS 'Reserves the cells of `p_cells` ([{model_id, image_index, image_pixels}], at most 20) in order, each as reserve_run would, and stops at the first the money does not allow: that one comes back with a null amount and nothing after it is reserved.';
+COMMENT ON FUNCTION public.reserve_runs(uuid, uuid, jsonb) IS 'Reserves the cells of `p_cells` ([{model_id, image_index, image_pixels, repeat}], at most 20; repeat 0 when left out) in order, each as reserve_run would, and stops at the first the money does not allow: that one comes back with a null amount and nothing after it is reserved.';
 
 CREATE TABLE private.run_reservations (
     report_id uuid NOT NULL,
@@ -233,6 +246,7 @@ CREATE TABLE private.run_reservations (
     created_at timestamp with time zone DEFAULT now() NOT NULL,
     per_attempt numeric(10,6) DEFAULT 0 NOT NULL,
     attempts integer DEFAULT 1 NOT NULL,
+    repeat integer DEFAULT 0 NOT NULL,
     CONSTRAINT run_reservations_amount_check CHECK ((amount >= (0)::numeric)),
     CONSTRAINT run_reservations_attempts_check CHECK ((attempts >= 1)),
     CONSTRAINT run_reservations_per_attempt_check CHECK ((per_attempt >= (0)::numeric))
@@ -258,6 +272,8 @@ CREATE TABLE public.benchmark_runs (
     attempts integer DEFAULT 1 NOT NULL,
     attempts_at_worst_case integer DEFAULT 0 NOT NULL,
     unavailable boolean DEFAULT false NOT NULL,
+    repeat integer DEFAULT 0 NOT NULL,
+    CONSTRAINT benchmark_runs_repeat_check CHECK ((repeat >= 0)),
     CONSTRAINT benchmark_runs_unavailable_has_its_reason CHECK (((NOT unavailable) OR (error IS NOT NULL))),
     CONSTRAINT benchmark_runs_attempts_check CHECK ((attempts >= 0)),
     CONSTRAINT benchmark_runs_check CHECK (((fields_matched >= 0) AND (fields_matched <= fields_total))),
@@ -291,10 +307,10 @@ CREATE VIEW public.report_model_summary WITH (security_invoker='true') AS
 COMMENT ON VIEW public.report_model_summary IS 'Per report and model: runs, passed, errors, accuracy, field_accuracy, total_cost, median_latency_ms, p95_latency_ms. Security-invoker: readable exactly where the runs are.';
 
 ALTER TABLE ONLY private.run_reservations
-    ADD CONSTRAINT run_reservations_pkey PRIMARY KEY (report_id, model_id, image_index);
+    ADD CONSTRAINT run_reservations_pkey PRIMARY KEY (report_id, model_id, image_index, repeat);
 
 ALTER TABLE ONLY public.benchmark_runs
-    ADD CONSTRAINT benchmark_runs_one_call_per_cell UNIQUE (report_id, model_id, image_index);
+    ADD CONSTRAINT benchmark_runs_one_call_per_cell UNIQUE (report_id, model_id, image_index, repeat);
 
 ALTER TABLE ONLY public.benchmark_runs
     ADD CONSTRAINT benchmark_runs_pkey PRIMARY KEY (id);
@@ -327,14 +343,14 @@ GRANT ALL ON FUNCTION public.record_run(p_report_id uuid, p_lease_token uuid, p_
 REVOKE ALL ON FUNCTION public.record_runs(p_report_id uuid, p_lease_token uuid, p_runs jsonb) FROM PUBLIC, anon, authenticated, service_role;
 GRANT ALL ON FUNCTION public.record_runs(p_report_id uuid, p_lease_token uuid, p_runs jsonb) TO service_role;
 
-REVOKE ALL ON FUNCTION public.release_reservation(p_report_id uuid, p_lease_token uuid, p_model_id text, p_image_index integer) FROM PUBLIC, anon, authenticated, service_role;
-GRANT ALL ON FUNCTION public.release_reservation(p_report_id uuid, p_lease_token uuid, p_model_id text, p_image_index integer) TO service_role;
+REVOKE ALL ON FUNCTION public.release_reservation(p_report_id uuid, p_lease_token uuid, p_model_id text, p_image_index integer, p_repeat integer) FROM PUBLIC, anon, authenticated, service_role;
+GRANT ALL ON FUNCTION public.release_reservation(p_report_id uuid, p_lease_token uuid, p_model_id text, p_image_index integer, p_repeat integer) TO service_role;
 
-REVOKE ALL ON FUNCTION public.reserve_retry(p_report_id uuid, p_lease_token uuid, p_model_id text, p_image_index integer) FROM PUBLIC, anon, authenticated, service_role;
-GRANT ALL ON FUNCTION public.reserve_retry(p_report_id uuid, p_lease_token uuid, p_model_id text, p_image_index integer) TO service_role;
+REVOKE ALL ON FUNCTION public.reserve_retry(p_report_id uuid, p_lease_token uuid, p_model_id text, p_image_index integer, p_repeat integer) FROM PUBLIC, anon, authenticated, service_role;
+GRANT ALL ON FUNCTION public.reserve_retry(p_report_id uuid, p_lease_token uuid, p_model_id text, p_image_index integer, p_repeat integer) TO service_role;
 
-REVOKE ALL ON FUNCTION public.reserve_run(p_report_id uuid, p_lease_token uuid, p_model_id text, p_image_index integer, p_image_pixels bigint) FROM PUBLIC, anon, authenticated, service_role;
-GRANT ALL ON FUNCTION public.reserve_run(p_report_id uuid, p_lease_token uuid, p_model_id text, p_image_index integer, p_image_pixels bigint) TO service_role;
+REVOKE ALL ON FUNCTION public.reserve_run(p_report_id uuid, p_lease_token uuid, p_model_id text, p_image_index integer, p_image_pixels bigint, p_repeat integer) FROM PUBLIC, anon, authenticated, service_role;
+GRANT ALL ON FUNCTION public.reserve_run(p_report_id uuid, p_lease_token uuid, p_model_id text, p_image_index integer, p_image_pixels bigint, p_repeat integer) TO service_role;
 
 REVOKE ALL ON FUNCTION public.reserve_runs(p_report_id uuid, p_lease_token uuid, p_cells jsonb) FROM PUBLIC, anon, authenticated, service_role;
 GRANT ALL ON FUNCTION public.reserve_runs(p_report_id uuid, p_lease_token uuid, p_cells jsonb) TO service_role;

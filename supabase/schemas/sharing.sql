@@ -250,20 +250,20 @@ $$;
 
 COMMENT ON FUNCTION public.read_report(uuid, text) IS 'A report as its reader may see it: the owner signed in, or anyone with its share token. Its status, models (with the prices it was paid at), how its images were sent (how_sent; null for reports paid before it was recorded), documents (each with its pages: how many, and where its first is in the report''s image_paths), figures and per-model summary, whether link holders see its images and when they were deleted (images_deleted_at), and which scoring the figures are (scoring: version, when it was scored again, whether a new one is pending, the earlier versions; documents[].expected is the corrected JSON where the owner corrected it, marked `corrected`); only the owner learns the share token, the refund (refunded_at, and amount_refunded in cents, a partial refund included) and whether the report is watched for new models (watching). Null for anyone else.';
 
-CREATE FUNCTION public.read_report_runs(p_report_id uuid, p_share_token text DEFAULT NULL::text) RETURNS TABLE(model_id text, image_index integer, output_json text, response_time_ms integer, prompt_tokens integer, completion_tokens integer, total_tokens integer, cost numeric, passed boolean, field_diffs jsonb, fields_total integer, fields_matched integer, error text, unavailable boolean)
+CREATE FUNCTION public.read_report_runs(p_report_id uuid, p_share_token text DEFAULT NULL::text) RETURNS TABLE(model_id text, image_index integer, output_json text, response_time_ms integer, prompt_tokens integer, completion_tokens integer, total_tokens integer, cost numeric, passed boolean, field_diffs jsonb, fields_total integer, fields_matched integer, error text, unavailable boolean, repeat integer)
     LANGUAGE sql STABLE SECURITY DEFINER
     SET search_path TO ''
     AS $$
   select b.model_id, b.image_index, b.output_json, b.response_time_ms, b.prompt_tokens,
          b.completion_tokens, b.total_tokens, b.cost, b.passed, b.field_diffs, b.fields_total,
-         b.fields_matched, b.error, b.unavailable
+         b.fields_matched, b.error, b.unavailable, b.repeat
     from public.benchmark_runs b
    where b.report_id = p_report_id
      and private.readable_report(p_report_id, p_share_token)
-   order by b.image_index, b.model_id
+   order by b.image_index, b.model_id, b.repeat
 $$;
 
-COMMENT ON FUNCTION public.read_report_runs(uuid, text) IS 'Every call of the report, for the same readers; `unavailable` marks a call no endpoint of its model would take under the report''s data policy (its reason in `error`).';
+COMMENT ON FUNCTION public.read_report_runs(uuid, text) IS 'Every call of the report, for the same readers; `unavailable` marks a call no endpoint of its model would take under the report''s data policy (its reason in `error`); `repeat` numbers a call''s answers (0, 1, 2) when the report asked each call more than once.';
 
 CREATE FUNCTION public.revoke_report_share_token(p_report_id uuid) RETURNS void
     LANGUAGE plpgsql SECURITY DEFINER

@@ -32,7 +32,7 @@ select is(public.draft_limits(),
     "max_stored_images": 500, "max_checkouts_per_hour": 20,
     "send_max_side_px": 2000, "send_max_image_bytes": 4194304,
     "max_pages_per_document": 20, "max_pages_per_benchmark": 200,
-    "max_scorings_per_report": 20}'::jsonb,
+    "max_scorings_per_report": 20, "max_repeats": 3}'::jsonb,
   'the limits, as the database enforces them and the wizard and the engine read them');
 
 select is((select row(depth, longest_array, fields)::text from private.json_shape('{"a": [1, 2, {"b": []}], "c": {}}')),

@@ -37,7 +37,7 @@ select is(private.call_worst_case('{"prompt_usd_per_mtok": 40, "completion_usd_p
 -- The estimate before payment: the same worst case, summed.
 select set_config('request.jwt.claims', '{"role": "service_role"}', true);
 select is(public.estimate_draft_cost('d0000000-0000-4000-8000-000000000001') - 'worst_case_by_model_usd',
-          jsonb_build_object('calls', 100, 'worst_case_usd', 12.588450, 'soft_ceiling_usd', 6.50,
+          jsonb_build_object('calls', 100, 'repeats', 1, 'worst_case_usd', 12.588450, 'soft_ceiling_usd', 6.50,
                              'hard_ceiling_usd', 7.00, 'may_stop_at_ceiling', true),
           'the estimate sums the worst case of every call (50 x 0.244560 + 50 x 0.007209)');
 select set_config('request.jwt.claims', '{"role": "authenticated", "sub": "b0000000-0000-4000-8000-00000000000b"}', true);

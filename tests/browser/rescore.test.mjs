@@ -1,6 +1,8 @@
 // A typo in the buyer's expected JSON, in a real headless Chromium against
 // the running product: the buyer expects invoice-2's total to be 69.00
-// where the invoice says 96.00; every model reads 96.00. The report shows
+// where the invoice says 96.00, and asks every model to read each invoice
+// three times; every model reads 96.00. The report shows each model's
+// answers side by side and
 // the doubt first; one click takes the models' value; the report is scored
 // again from the answers it holds (the provider sees no new call) and
 // says which version it shows; the first version stays readable. Another
@@ -56,25 +58,45 @@ async function buyerWithTypo() {
     status: 'ready',
   }).select('id').single();
   assert.equal(insert, null);
-  return { email, draft: draft.id };
+  return { email, draft: draft.id, client };
 }
 
 const providerCalls = async () => (await (await fetch(`${providerUrl}/_devstack/calls`)).json()).length;
 
 test('a doubted label is corrected in one click and the report scored again without a call', { timeout: 300_000 }, async () => {
-  const { email, draft } = await buyerWithTypo();
+  const { email, draft, client } = await buyerWithTypo();
   const browser = await launch();
   try {
     const page = await (await browser.newContext({ viewport: { width: 1280, height: 900 } })).newPage();
     await signIn(page, email, PASSWORD);
     await page.goto(`${site}/benchmark/new?draft=${draft}`);
     await page.waitForSelector('#pay:not([disabled])');
+    assert.match(await page.textContent('#estimate'), /^6 model calls, at most/);
+    await page.selectOption('#repeats', '3');
+    await page.waitForFunction(() => /^18 model calls \(each model reads each document 3 times\), at most \$[\d.]+ of model cost/
+      .test(document.querySelector('#estimate').textContent));
     await page.click('#pay');
     await page.waitForSelector('#product');
     await page.click('#pay');
     await page.waitForURL(/\/report\//, { timeout: 150_000 });
     await page.waitForSelector('#ranking tbody tr');
     const reportUrl = page.url();
+    const reportId = new URL(reportUrl).pathname.split('/')[2];
+
+    // Every call was made three times, each answer kept.
+    const { data: runs } = await client.rpc('read_report_runs', { p_report_id: reportId });
+    assert.equal(runs.length, 18);
+    for (const model of MODELS) {
+      for (const document of [0, 1]) {
+        assert.deepEqual(runs.filter((r) => r.model_id === model && r.image_index === document).map((r) => r.repeat),
+          [0, 1, 2], `${model} read document ${document + 1} three times`);
+      }
+    }
+    assert.equal(await page.locator('#repeats-head').isVisible(), true, 'the ranking says how alike the answers were');
+    assert.match(await page.locator('#ranking tbody tr').first().locator('td').nth(5).textContent(),
+      /^[\d.]+% of fieldsall 3 answers right on [\d.]+% of documents/);
+    await page.click('#diffs details.document >> nth=1');
+    assert.match(await page.locator('#diffs p.repeats').first().textContent(), /^Asked again: answer 2, .+; answer 3, .+\.$/);
 
     // The doubt comes first on the page, with its one-click correction.
     await page.waitForSelector('#doubts:not([hidden])');
@@ -111,7 +133,6 @@ test('a doubted label is corrected in one click and the report scored again with
     // Another user's session cannot score it again, whatever it sends.
     const stranger = await anonClient();
     await stranger.auth.signUp({ email: `stranger-${Date.now()}@modelpick.local`, password: PASSWORD });
-    const reportId = new URL(reportUrl).pathname.split('/')[2];
     const { error } = await stranger.rpc('rescore_report', { p_report_id: reportId, p_expected: { x: { total: 1 } } });
     assert.equal(error?.code, 'PT404');
   } finally {

@@ -24,6 +24,7 @@ mod pay;
 mod prepared_images;
 mod privacy;
 mod ready;
+mod repeats;
 mod report_queue;
 mod rescoring;
 mod supabase_api;

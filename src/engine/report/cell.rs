@@ -158,11 +158,7 @@ impl CellJob {
         let reserved = self
             .runner
             .store
-            .reserve_retry(
-                &self.inputs.lease,
-                &self.cell.model,
-                self.cell.image_index as i32,
-            )
+            .reserve_retry(&self.inputs.lease, &self.cell)
             .await;
         reserved.unwrap_or_else(|e| {
             tracing::warn!(error = %e, "could not reserve another attempt; not sending it");
@@ -239,7 +235,8 @@ fn run_record(cell: &Cell, outcome: CallOutcome, scored: Score) -> RunRecord {
     };
     RunRecord {
         model_id: cell.model.clone(),
-        image_index: cell.image_index as i32,
+        image_index: cell.numbers().0,
+        repeat: cell.numbers().1,
         output_json: output,
         response_time_ms: outcome.response_time_ms,
         prompt_tokens: outcome.usage.prompt_tokens,

@@ -94,6 +94,7 @@ impl Admission {
         let mut schedule = Schedule::new(
             &ids,
             snapshot.documents.len(),
+            snapshot.repeats,
             &done,
             runner.limits.per_model_concurrency,
         );
@@ -328,7 +329,7 @@ impl Admission {
             let released = self
                 .runner
                 .store
-                .release_reservation(&self.inputs.lease, &cell.model, cell.image_index as i32)
+                .release_reservation(&self.inputs.lease, &cell)
                 .await;
             if let Err(e) = released {
                 // Left reserved, it stays counted: safe, and settled when
@@ -348,7 +349,8 @@ impl Admission {
             .iter()
             .map(|(cell, image)| CallToReserve {
                 model_id: &cell.model,
-                image_index: cell.image_index as i32,
+                image_index: cell.numbers().0,
+                repeat: cell.numbers().1,
                 image_pixels: images::pixels(image).min(i64::MAX as u64) as i64,
             })
             .collect();

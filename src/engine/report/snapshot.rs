@@ -60,6 +60,8 @@ pub struct Snapshot {
     /// paid for; none in reports paid before it was recorded (they are
     /// sent at today's).
     pub send_policy: Option<SendPolicy>,
+    /// How many times each call is made (`config_data.repeats`, 1 to 3).
+    pub repeats: usize,
 }
 
 #[derive(Deserialize)]
@@ -71,6 +73,16 @@ struct Stored {
     /// Absent in reports paid before it was recorded.
     #[serde(default)]
     how_sent: HowSent,
+    #[serde(default)]
+    config_data: ConfigData,
+}
+
+/// What the buyer set on the draft that the engine reads.
+#[derive(Deserialize, Default)]
+struct ConfigData {
+    /// Absent means once; the database held it to 1 to 3 when it was paid.
+    #[serde(default)]
+    repeats: Option<u32>,
 }
 
 #[derive(Deserialize, Default)]
@@ -128,11 +140,22 @@ impl Snapshot {
         schema: Option<Value>,
         limits: &JsonLimits,
     ) -> Result<Self, String> {
+        let unreadable =
+            "The benchmark's settings could not be read, so nothing was run. You will be refunded.";
         let stored: Stored = serde_json::from_value(stored).map_err(|e| {
             tracing::error!(error = %e, "unreadable report snapshot");
-            "The benchmark's settings could not be read, so nothing was run. You will be refunded."
-                .to_owned()
+            unreadable.to_owned()
         })?;
+        // The database held it to 1 to draft_limits().max_repeats when the
+        // draft was paid for, and reserves no repeat beyond it.
+        let repeats = match stored.config_data.repeats {
+            None => 1,
+            Some(0) => {
+                tracing::error!("a report snapshot asks each call 0 times");
+                return Err(unreadable.to_owned());
+            }
+            Some(n) => n as usize,
+        };
         let documents = stored
             .upload_data
             .images
@@ -177,6 +200,7 @@ impl Snapshot {
             schema: schema.map(Arc::new),
             privacy: stored.how_sent.privacy(),
             send_policy: stored.how_sent.send_policy(),
+            repeats,
         })
     }
 
@@ -268,5 +292,22 @@ mod tests {
         )
         .unwrap_err();
         assert_eq!(refused, "The expected JSON of image 1 is too large to score (it nests more than 16 levels deep), so nothing was run. You will be refunded.");
+    }
+
+    #[test]
+    fn a_report_asks_each_call_as_many_times_as_its_draft_said() {
+        let parse = |config: Value| {
+            Snapshot::parse(
+                json!({"selected_models": [], "upload_data": {"images": []}, "config_data": config}),
+                String::new(),
+                None,
+                &limits().json,
+            )
+            .map(|s| s.repeats)
+        };
+        assert_eq!(parse(json!({})), Ok(1), "once when it said nothing");
+        assert_eq!(parse(json!({"repeats": null})), Ok(1));
+        assert_eq!(parse(json!({"repeats": 3})), Ok(3));
+        assert!(parse(json!({"repeats": 0})).is_err(), "never zero times");
     }
 }

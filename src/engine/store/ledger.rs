@@ -8,6 +8,7 @@ use rust_decimal::Decimal;
 use serde::Serialize;
 
 use super::{Lease, Store, StoreError};
+use crate::engine::schedule::Cell;
 
 /// One call's result, as `record_runs` stores it (its keys are the
 /// function's).
@@ -15,6 +16,7 @@ use super::{Lease, Store, StoreError};
 pub struct RunRecord {
     pub model_id: String,
     pub image_index: i32,
+    pub repeat: i32,
     pub output_json: Option<String>,
     pub response_time_ms: u64,
     pub prompt_tokens: u32,
@@ -43,6 +45,7 @@ pub struct RunRecord {
 pub struct CallToReserve<'a> {
     pub model_id: &'a str,
     pub image_index: i32,
+    pub repeat: i32,
     pub image_pixels: i64,
 }
 
@@ -86,33 +89,37 @@ impl Store {
 
     /// Reserves another worst case for a call whose last attempt was (or
     /// may have been) billed; false when the hard ceiling does not allow it.
-    pub async fn reserve_retry(
-        &self,
-        lease: &Lease,
-        model: &str,
-        image_index: i32,
-    ) -> Result<bool, StoreError> {
+    pub async fn reserve_retry(&self, lease: &Lease, call: &Cell) -> Result<bool, StoreError> {
+        let (image_index, repeat) = call.numbers();
         let row = self
             .hot_row(
                 lease,
-                "select public.reserve_retry($1, $2, $3, $4) as reserved",
-                &[&lease.report_id, &lease.token, &model, &image_index],
+                "select public.reserve_retry($1, $2, $3, $4, $5) as reserved",
+                &[
+                    &lease.report_id,
+                    &lease.token,
+                    &call.model,
+                    &image_index,
+                    &repeat,
+                ],
             )
             .await?;
         Ok(row.try_get("reserved")?)
     }
 
     /// Gives back the reservation of a call that will not be sent.
-    pub async fn release_reservation(
-        &self,
-        lease: &Lease,
-        model: &str,
-        image_index: i32,
-    ) -> Result<(), StoreError> {
+    pub async fn release_reservation(&self, lease: &Lease, call: &Cell) -> Result<(), StoreError> {
+        let (image_index, repeat) = call.numbers();
         self.hot_row(
             lease,
-            "select public.release_reservation($1, $2, $3, $4)",
-            &[&lease.report_id, &lease.token, &model, &image_index],
+            "select public.release_reservation($1, $2, $3, $4, $5)",
+            &[
+                &lease.report_id,
+                &lease.token,
+                &call.model,
+                &image_index,
+                &repeat,
+            ],
         )
         .await?;
         Ok(())

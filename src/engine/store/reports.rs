@@ -12,6 +12,7 @@ use tokio_postgres::Row;
 use uuid::Uuid;
 
 use super::{held, seconds, Lease, Store, StoreError};
+use crate::engine::schedule::Cell;
 use crate::figures::{Figures, RunRow};
 
 /// A report this engine has claimed, with what it needs to run it (its
@@ -135,18 +136,24 @@ impl Store {
         held(lease, self.answer(sql, &params).await?)
     }
 
-    /// The (model, image index) cells that already have a result.
-    pub async fn done_cells(&self, report_id: Uuid) -> Result<HashSet<(String, i32)>, StoreError> {
+    /// The calls (model, document, repeat) that already have a result.
+    pub async fn done_cells(&self, report_id: Uuid) -> Result<HashSet<Cell>, StoreError> {
         let rows = self
             .client()
             .await?
             .query(
-                "select model_id, image_index from public.benchmark_runs where report_id = $1",
+                "select model_id, image_index, repeat from public.benchmark_runs where report_id = $1",
                 &[&report_id],
             )
             .await?;
         rows.iter()
-            .map(|row| Ok((row.try_get("model_id")?, row.try_get("image_index")?)))
+            .map(|row| {
+                Ok(Cell {
+                    model: row.try_get("model_id")?,
+                    image_index: index(row, "image_index")?,
+                    repeat: index(row, "repeat")?,
+                })
+            })
             .collect()
     }
 
@@ -222,7 +229,7 @@ impl Store {
 
 /// What the figures read of a run (`run_row`), each difference cut down to
 /// what `StoredDiff` holds.
-pub(super) const RUN_COLUMNS: &str = "model_id, image_index, passed, fields_total, fields_matched, cost,
+pub(super) const RUN_COLUMNS: &str = "model_id, image_index, repeat, passed, fields_total, fields_matched, cost,
     response_time_ms, error, unavailable,
     coalesce((select jsonb_agg(jsonb_build_object('kind', d -> 'kind', 'path', d -> 'path')
                                || case when d ->> 'kind' = 'mismatch'
@@ -236,15 +243,11 @@ pub(super) fn run_row(row: &Row) -> Result<RunRow, StoreError> {
         u32::try_from(value)
             .map_err(|_| StoreError::Unexpected(format!("benchmark_runs.{column} is {value}")))
     };
-    let image_index: i32 = row.try_get("image_index")?;
     let diffs: serde_json::Value = row.try_get("diffs")?;
     Ok(RunRow {
-        // benchmark_runs holds one answer per call: the first.
-        repeat: 0,
+        repeat: count("repeat")?,
         model_id: row.try_get("model_id")?,
-        image_index: usize::try_from(image_index).map_err(|_| {
-            StoreError::Unexpected(format!("benchmark_runs.image_index is {image_index}"))
-        })?,
+        image_index: index(row, "image_index")?,
         passed: row.try_get("passed")?,
         fields_total: count("fields_total")?,
         fields_matched: count("fields_matched")?,
@@ -262,4 +265,12 @@ pub(super) fn run_row(row: &Row) -> Result<RunRow, StoreError> {
             _ => Vec::new(),
         },
     })
+}
+
+/// A column of `benchmark_runs` that counts from 0 (a document's place, a
+/// call's repeat).
+fn index(row: &Row, column: &str) -> Result<usize, StoreError> {
+    let value: i32 = row.try_get(column)?;
+    usize::try_from(value)
+        .map_err(|_| StoreError::Unexpected(format!("benchmark_runs.{column} is {value}")))
 }
