@@ -64,7 +64,7 @@ const App = (() => {
         body: JSON.stringify({ draftId }),
       });
     } catch {
-      throw new Error('The server is not answering. Check your connection and try again.');
+      throw new Error(NOT_ANSWERING);
     }
     const body = await response.json().catch(() => ({}));
     if (response.ok) return body.url;
@@ -99,5 +99,14 @@ const App = (() => {
     const link = document.querySelector('#sign-out');
     if (link) link.hidden = !(await session().catch(() => null));
   });
-  return { client, session, requireSession, nextPage, filesOfDraft, checkout, price, imageRetentionDays, refuse, money: (n) => money(n), rates: (p, c) => rates(p, c), percent, text, $ };
+  // What a form says when its request failed: the server not answering
+  // (the browser could not reach it: fetch's TypeError, or Auth's client
+  // saying so in its own error), or what `explain` makes of the error.
+  const NOT_ANSWERING = 'The server is not answering. Check your connection and try again.';
+  function failure(e, explain = (error) => error.message) {
+    const unreachable = e instanceof TypeError || e?.name === 'AuthRetryableFetchError' || !e?.message;
+    return unreachable ? NOT_ANSWERING : explain(e);
+  }
+
+  return { client, session, requireSession, nextPage, filesOfDraft, checkout, price, imageRetentionDays, refuse, failure, NOT_ANSWERING, money: (n) => money(n), rates: (p, c) => rates(p, c), percent, text, $ };
 })();

@@ -18,9 +18,7 @@ App.$('#form').addEventListener('submit', async (event) => {
     sent.hidden = false;
     sent.focus();
   } catch (e) {
-    App.refuse(e instanceof TypeError || !e.message
-      ? 'The server is not answering. Check your connection and try again.'
-      : e.message);
+    App.refuse(App.failure(e));
     button.disabled = false; button.textContent = 'Send me a link';
   }
 });

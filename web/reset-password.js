@@ -36,7 +36,7 @@ App.$('#form').addEventListener('submit', async (event) => {
     App.$('#done').hidden = false;
     App.$('#done').focus();
   } catch (e) {
-    refuse(e instanceof TypeError ? 'The server is not answering. Check your connection and try again.' : explain(e), '#password');
+    refuse(App.failure(e, explain), '#password');
     button.disabled = false; button.textContent = 'Save new password';
   }
 });

@@ -7,10 +7,10 @@ App.$('#form').addEventListener('submit', async (event) => {
   try {
     const supabase = await App.client();
     const { error } = await supabase.auth.signInWithPassword({ email: App.$('#email').value, password: App.$('#password').value });
-    if (error) throw new Error(error.status === 400 ? 'That email and password do not match.' : error.message);
+    if (error) throw error.status === 400 ? new Error('That email and password do not match.') : error;
     location.href = App.nextPage(new URLSearchParams(location.search).get('next'));
   } catch (e) {
-    App.$('#error').textContent = e instanceof TypeError ? 'The server is not answering. Check your connection and try again.' : e.message;
+    App.$('#error').textContent = App.failure(e);
     for (const input of document.querySelectorAll('#form input')) input.setAttribute('aria-invalid', 'true');
     button.disabled = false; button.textContent = 'Sign in';
     App.$('#email').focus();

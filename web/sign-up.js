@@ -27,7 +27,7 @@ App.$('#form').addEventListener('submit', async (event) => {
     }
     location.href = '/';
   } catch (e) {
-    refuse(e instanceof TypeError ? 'The server is not answering. Check your connection and try again.' : explain(e),
+    refuse(App.failure(e, explain),
       e.code === 'weak_password' ? '#password' : '#email');
     button.disabled = false; button.textContent = 'Create account';
   }

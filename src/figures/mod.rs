@@ -263,7 +263,7 @@ pub fn compute(
 }
 
 /// Each model's repeats (a report that asked each call more than once),
-/// and what the accuracy verdict says when its leader's answers change.
+/// and what each verdict says when the model it picks answers otherwise.
 fn add_repeats(figures: &mut Figures, expected: &[&Value], runs: &[RunRow]) {
     for model in &mut figures.models {
         let own: Vec<&RunRow> = runs
@@ -275,13 +275,24 @@ fn add_repeats(figures: &mut Figures, expected: &[&Value], runs: &[RunRow]) {
             model.unstable_fields = unstable;
         }
     }
-    if let Some(leader) = figures.models.first() {
-        let sentence = leader
-            .repeats
-            .as_ref()
-            .and_then(|r| repeats::instability_sentence(&leader.display_name, r));
+    // Each verdict says so when the model it picks answers otherwise twice.
+    let said = |pick: Option<&ModelFigures>| {
+        pick.and_then(|m| {
+            let repeats = m.repeats.as_ref()?;
+            repeats::instability_sentence(&m.display_name, repeats)
+        })
+    };
+    let accuracy = said(figures.models.first());
+    let cost = said(wording::other_pick(&figures.models, false));
+    let speed = said(wording::other_pick(&figures.models, true));
+    let verdicts = &mut figures.verdicts;
+    for (verdict, sentence) in [
+        (&mut verdicts.accuracy, accuracy),
+        (&mut verdicts.cost, cost),
+        (&mut verdicts.speed, speed),
+    ] {
         if let Some(sentence) = sentence {
-            figures.verdicts.accuracy.push_str(&sentence);
+            verdict.push_str(&sentence);
         }
     }
 }

@@ -599,6 +599,16 @@ fn repeats_say_whether_a_model_answers_the_same_way_twice() {
         "{}",
         figures.verdicts.accuracy
     );
+    for verdict in [&figures.verdicts.cost, &figures.verdicts.speed] {
+        assert!(
+            verdict.starts_with("For ") && verdict.contains("pick A:"),
+            "{verdict}"
+        );
+        assert!(
+            verdict.ends_with(" its lead rests on answers that change."),
+            "the cheapest and the fastest pick is A too, and says so: {verdict}"
+        );
+    }
     let json = serde_json::to_value(&figures).unwrap();
     assert_eq!(json["models"][0]["repeats"]["k"], 3);
     assert_eq!(

@@ -132,11 +132,10 @@ pub(super) fn accuracy_verdict(
     }
 }
 
-/// The verdict when cost or speed comes first: the leader on that, and
-/// what it gives up against the most accurate.
-pub(super) fn other_verdict(models: &[ModelFigures], by_speed: bool) -> String {
-    let mut order: Vec<&ModelFigures> = models.iter().collect();
-    order.sort_by(|a, b| {
+/// The model the verdict picks when cost or speed comes first: the leader
+/// on that, the more accurate of equals; none without models.
+pub(super) fn other_pick(models: &[ModelFigures], by_speed: bool) -> Option<&ModelFigures> {
+    models.iter().min_by(|a, b| {
         let first = if by_speed {
             let ms = |m: &ModelFigures| m.latency_p50_ms.unwrap_or(u32::MAX);
             ms(a).cmp(&ms(b))
@@ -144,8 +143,15 @@ pub(super) fn other_verdict(models: &[ModelFigures], by_speed: bool) -> String {
             a.cost_per_document_usd.cmp(&b.cost_per_document_usd)
         };
         first.then(b.field_accuracy.total_cmp(&a.field_accuracy))
-    });
-    let pick = order[0];
+    })
+}
+
+/// The verdict when cost or speed comes first: the leader on that, and
+/// what it gives up against the most accurate.
+pub(super) fn other_verdict(models: &[ModelFigures], by_speed: bool) -> String {
+    let Some(pick) = other_pick(models, by_speed) else {
+        return String::new();
+    };
     let most_accurate = &models[0];
     let what = if by_speed {
         match pick.latency_p50_ms {
