@@ -79,6 +79,10 @@ pub struct Supabase {
 pub struct ReportRun {
     pub model_id: String,
     pub image_index: i64,
+    /// Which of the call's answers (0 unless the report asked each call
+    /// more than once).
+    #[serde(default)]
+    pub repeat: i64,
     pub passed: bool,
     pub fields_total: i64,
     pub fields_matched: i64,
@@ -150,7 +154,7 @@ impl Supabase {
                 "read_report_runs",
                 json!({"p_report_id": report_id, "p_share_token": share_token}),
             )
-            .select("model_id,image_index,passed,fields_total,fields_matched,cost,response_time_ms,error"),
+            .select("model_id,image_index,repeat,passed,fields_total,fields_matched,cost,response_time_ms,error,unavailable"),
         )
         .await
     }

@@ -224,6 +224,40 @@ async fn the_owner_compares_a_report_with_its_rerun() {
 }
 
 #[tokio::test]
+async fn a_report_that_asked_each_call_again_is_compared_on_its_first_answers() {
+    let t = two_reports().await;
+    // April asked each call twice; Gemini's second answers missed a field.
+    t.app
+        .supabase
+        .db
+        .client()
+        .await
+        .execute(
+            "insert into public.benchmark_runs
+               (report_id, model_id, image_index, repeat, passed, fields_total, fields_matched, cost, response_time_ms)
+             select $1, 'google/gemini-2.0-flash-001', i, 1, false, 3, 2, 0.001, 900 from generate_series(0, 2) i",
+            &[&t.april],
+        )
+        .await
+        .unwrap();
+    let (status, body) = compare(
+        &t.app,
+        &format!("a={}&b={}", t.march, t.april),
+        Some(&t.owner),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(
+        body["verdict"],
+        "Gemini 2.0 Flash (new) beats your earlier pick GPT-4o by 33.3 points of field accuracy on the same 3 documents, at a tenth of the cost.",
+        "ranked on first answers, costs as well"
+    );
+    let gemini = &body["models"][0]["figures"];
+    assert_eq!(gemini["field_accuracy"].as_f64().unwrap(), 1.0);
+    assert_eq!(gemini["cost_usd"], "0.003", "{gemini}");
+}
+
+#[tokio::test]
 async fn strangers_get_nothing_and_share_links_open_both_only_together() {
     let t = two_reports().await;
     let query = format!("a={}&b={}", t.march, t.april);

@@ -135,10 +135,18 @@ pub fn compare(a: Side, b: Side, now: &HashMap<String, ListedPrice>) -> ReportCo
         .collect();
     let documents = fields.len();
     let pool = Pool::of(&earlier, &later, &matching.pairs);
+    // Each model is compared on its first answers, as each report ranks
+    // it; how alike its later answers were is on its own report's page.
+    let first: Vec<RunRow> = pool
+        .runs
+        .iter()
+        .filter(|r| r.repeat == 0)
+        .cloned()
+        .collect();
     let per_model: Vec<ModelRuns> = pool
         .entries
         .iter()
-        .map(|entry| model_runs(&fields, &entry.name, &pool.runs))
+        .map(|entry| model_runs(&fields, &entry.name, &first))
         .collect();
     let mut ranked: Vec<(ModelFigures, usize)> = per_model
         .iter()
