@@ -62,6 +62,10 @@ enum Disconnect {
     ShuttingDown,
 }
 
+/// How long a finished report's follow-up waits for others to finish, so
+/// that a busy engine claims them in one pass instead of one each.
+const FOLLOW_UP_GATHER: Duration = Duration::from_millis(200);
+
 /// What the engine has under way.
 #[derive(Default)]
 struct Work {
@@ -71,6 +75,8 @@ struct Work {
     rescoring: JoinSet<usize>,
     /// Corrections arrived while that task ran: it runs again once done.
     rescore_again: bool,
+    /// A sweep asked for the housekeeping: the next follow-up task does it.
+    housekeeping_due: bool,
 }
 
 impl Engine {
@@ -169,12 +175,16 @@ impl Engine {
                 _ = sweep.tick() => {
                     self.fill(limits, &mut work.reports, shutdown).await;
                     self.rescore(limits, work);
-                    self.follow_up(&mut work.followups);
+                    self.follow_up(work, true);
                     if let Err(error) = self.runner.store.record_sweep(&self.worker_id).await {
                         tracing::warn!(%error, "the sweep could not be recorded for /ready");
                     }
                 }
-                Some(_) = work.followups.join_next(), if !work.followups.is_empty() => {}
+                Some(_) = work.followups.join_next(), if !work.followups.is_empty() => {
+                    if work.housekeeping_due {
+                        self.follow_up(work, false);
+                    }
+                }
                 Some(_) = work.rescoring.join_next(), if !work.rescoring.is_empty() => {
                     if std::mem::take(&mut work.rescore_again) {
                         self.rescore(limits, work);
@@ -193,7 +203,7 @@ impl Engine {
                         Ok(Ok(())) => {}
                     }
                     self.fill(limits, &mut work.reports, shutdown).await;
-                    self.follow_up(&mut work.followups);
+                    self.follow_up(work, false);
                 }
                 _ = shutdown.changed() => return Disconnect::ShuttingDown,
             }
@@ -227,15 +237,28 @@ impl Engine {
         }
     }
 
-    /// Emails and refunds owed for finished reports, in the background.
-    fn follow_up(&self, tasks: &mut JoinSet<()>) {
-        if tasks.is_empty() {
+    /// Emails and refunds owed for finished reports, in the background,
+    /// as soon as one finishes; on the sweep (`sweep`), with them, the
+    /// housekeeping nothing waits on: operator alerts, image retention and
+    /// the emails about new models. (Run after every finished report, the
+    /// housekeeping's queries cost a busy database as much as the report's.)
+    fn follow_up(&self, work: &mut Work, sweep: bool) {
+        work.housekeeping_due |= sweep;
+        if work.followups.is_empty() {
+            let housekeeping = std::mem::take(&mut work.housekeeping_due);
             let followups = self.followups.clone();
-            tasks.spawn(async move {
+            work.followups.spawn(async move {
+                if !sweep {
+                    // Reports finishing together are followed up together:
+                    // one pass for all that finish meanwhile.
+                    tokio::time::sleep(FOLLOW_UP_GATHER).await;
+                }
                 followup::run_pending(&followups).await;
-                alerts::send_pending(&followups).await;
-                retention::run(&followups).await;
-                new_models::send_due(&followups).await;
+                if housekeeping {
+                    alerts::send_pending(&followups).await;
+                    retention::run(&followups).await;
+                    new_models::send_due(&followups).await;
+                }
             });
         }
     }
