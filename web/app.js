@@ -108,5 +108,5 @@ const App = (() => {
     return unreachable ? NOT_ANSWERING : explain(e);
   }
 
-  return { client, session, requireSession, nextPage, filesOfDraft, checkout, price, imageRetentionDays, refuse, failure, NOT_ANSWERING, money: (n) => money(n), rates: (p, c) => rates(p, c), percent, text, $ };
+  return { client, session, requireSession, nextPage, filesOfDraft, checkout, price, imageRetentionDays, refuse, failure, money: (n) => money(n), rates: (p, c) => rates(p, c), percent, text, $ };
 })();

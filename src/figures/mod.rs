@@ -248,18 +248,24 @@ pub fn compute(
     runs: &[RunRow],
 ) -> Figures {
     let (ranked, unavailable) = available(models, runs);
-    // The ranking reads first answers; only a report with repeats has others.
-    let first: Cow<[RunRow]> = if runs.iter().any(|r| r.repeat > 0) {
-        Cow::Owned(runs.iter().filter(|r| r.repeat == 0).cloned().collect())
-    } else {
-        Cow::Borrowed(runs)
-    };
+    let first = first_answers(runs);
     let mut figures = Figures {
         unavailable,
         ..rank(expected, keys, &ranked, &first)
     };
     add_repeats(&mut figures, expected, runs);
     figures
+}
+
+/// The runs the ranking reads: each call's first answer. Only a report
+/// that asked each call more than once has others (then they are left out
+/// of a copy).
+fn first_answers(runs: &[RunRow]) -> Cow<'_, [RunRow]> {
+    if runs.iter().any(|r| r.repeat > 0) {
+        Cow::Owned(runs.iter().filter(|r| r.repeat == 0).cloned().collect())
+    } else {
+        Cow::Borrowed(runs)
+    }
 }
 
 /// Each model's repeats (a report that asked each call more than once),

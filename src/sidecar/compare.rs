@@ -173,7 +173,7 @@ fn side(report: &Value, runs: &[ReportRun]) -> Side {
 fn run_row(run: &ReportRun) -> RunRow {
     let count = |n: i64| u32::try_from(n).unwrap_or(0);
     RunRow {
-        // The figures rank first answers and compare the others.
+        // The comparison ranks each model on its first answers.
         repeat: count(run.repeat),
         model_id: run.model_id.clone(),
         image_index: usize::try_from(run.image_index).unwrap_or(usize::MAX),

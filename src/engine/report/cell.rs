@@ -233,10 +233,11 @@ fn run_record(cell: &Cell, outcome: CallOutcome, scored: Score) -> RunRecord {
         Err(NoAnswer::Failed(why)) => (None, Some(why), false),
         Err(NoAnswer::Unavailable(why)) => (None, Some(why), true),
     };
+    let (image_index, repeat) = cell.numbers();
     RunRecord {
         model_id: cell.model.clone(),
-        image_index: cell.numbers().0,
-        repeat: cell.numbers().1,
+        image_index,
+        repeat,
         output_json: output,
         response_time_ms: outcome.response_time_ms,
         prompt_tokens: outcome.usage.prompt_tokens,

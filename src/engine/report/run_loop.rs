@@ -347,11 +347,14 @@ impl Admission {
         }
         let asked: Vec<CallToReserve> = calls
             .iter()
-            .map(|(cell, image)| CallToReserve {
-                model_id: &cell.model,
-                image_index: cell.numbers().0,
-                repeat: cell.numbers().1,
-                image_pixels: images::pixels(image).min(i64::MAX as u64) as i64,
+            .map(|(cell, image)| {
+                let (image_index, repeat) = cell.numbers();
+                CallToReserve {
+                    model_id: &cell.model,
+                    image_index,
+                    repeat,
+                    image_pixels: images::pixels(image).min(i64::MAX as u64) as i64,
+                }
             })
             .collect();
         let reserved = self

@@ -150,8 +150,8 @@ impl Store {
             .map(|row| {
                 Ok(Cell {
                     model: row.try_get("model_id")?,
-                    image_index: index(row, "image_index")?,
-                    repeat: index(row, "repeat")?,
+                    image_index: non_negative(row, "image_index")?,
+                    repeat: non_negative(row, "repeat")?,
                 })
             })
             .collect()
@@ -238,21 +238,16 @@ pub(super) const RUN_COLUMNS: &str = "model_id, image_index, repeat, passed, fie
                 from jsonb_array_elements(field_diffs) d), '[]') as diffs";
 
 pub(super) fn run_row(row: &Row) -> Result<RunRow, StoreError> {
-    let count = |column: &str| -> Result<u32, StoreError> {
-        let value: i32 = row.try_get(column)?;
-        u32::try_from(value)
-            .map_err(|_| StoreError::Unexpected(format!("benchmark_runs.{column} is {value}")))
-    };
     let diffs: serde_json::Value = row.try_get("diffs")?;
     Ok(RunRow {
-        repeat: count("repeat")?,
+        repeat: non_negative(row, "repeat")?,
         model_id: row.try_get("model_id")?,
-        image_index: index(row, "image_index")?,
+        image_index: non_negative(row, "image_index")?,
         passed: row.try_get("passed")?,
-        fields_total: count("fields_total")?,
-        fields_matched: count("fields_matched")?,
+        fields_total: non_negative(row, "fields_total")?,
+        fields_matched: non_negative(row, "fields_matched")?,
         cost_usd: row.try_get("cost")?,
-        latency_ms: count("response_time_ms")?,
+        latency_ms: non_negative(row, "response_time_ms")?,
         error: row.try_get("error")?,
         unavailable: row.try_get("unavailable")?,
         // Each difference on its own: one that cannot be read is left out,
@@ -267,10 +262,10 @@ pub(super) fn run_row(row: &Row) -> Result<RunRow, StoreError> {
     })
 }
 
-/// A column of `benchmark_runs` that counts from 0 (a document's place, a
-/// call's repeat).
-fn index(row: &Row, column: &str) -> Result<usize, StoreError> {
+/// An integer column of `benchmark_runs` that is never negative (a count,
+/// a document's place, a call's repeat), in the type the figures use.
+fn non_negative<T: TryFrom<i32>>(row: &Row, column: &str) -> Result<T, StoreError> {
     let value: i32 = row.try_get(column)?;
-    usize::try_from(value)
+    T::try_from(value)
         .map_err(|_| StoreError::Unexpected(format!("benchmark_runs.{column} is {value}")))
 }

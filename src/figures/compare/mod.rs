@@ -137,12 +137,7 @@ pub fn compare(a: Side, b: Side, now: &HashMap<String, ListedPrice>) -> ReportCo
     let pool = Pool::of(&earlier, &later, &matching.pairs);
     // Each model is compared on its first answers, as each report ranks
     // it; how alike its later answers were is on its own report's page.
-    let first: Vec<RunRow> = pool
-        .runs
-        .iter()
-        .filter(|r| r.repeat == 0)
-        .cloned()
-        .collect();
+    let first = super::first_answers(&pool.runs);
     let per_model: Vec<ModelRuns> = pool
         .entries
         .iter()
