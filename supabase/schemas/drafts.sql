@@ -144,6 +144,9 @@ CREATE FUNCTION private.check_draft_size() RETURNS trigger
     SET search_path TO ''
     AS $$
 begin
+  if tg_op = 'UPDATE' and private.draft_only_marked_paid(old, new) then
+    return new;
+  end if;
   if octet_length(new.upload_data::text) > 4 * 1024 * 1024 then
     raise exception 'The images'' expected JSON together is %; the limit is 4 MB.',
       private.human_bytes(octet_length(new.upload_data::text))
@@ -226,6 +229,9 @@ declare
   _page jsonb;
   _unknown text;
 begin
+  if tg_op = 'UPDATE' and private.draft_only_marked_paid(old, new) then
+    return new;
+  end if;
   perform private.check_draft_limits(new);
   if new.status <> 'ready' then
     return new;
@@ -288,6 +294,18 @@ end
 $$;
 
 COMMENT ON FUNCTION private.check_ready_draft() IS 'A ready draft''s images are under its owner''s folder, by a safe name, each with its expected JSON; its models are known, active and each chosen once, and, when it asks for zero data retention (config_data.zero_retention), each has such an endpoint.';
+
+CREATE FUNCTION private.draft_only_marked_paid(p_old public.benchmark_drafts, p_new public.benchmark_drafts) RETURNS boolean
+    LANGUAGE sql IMMUTABLE
+    SET search_path TO ''
+    AS $$
+  select p_new.status = 'paid'
+     and (p_new.user_id, p_new.config_data, p_new.upload_data, p_new.schema_data, p_new.selected_models)
+         is not distinct from
+         (p_old.user_id, p_old.config_data, p_old.upload_data, p_old.schema_data, p_old.selected_models)
+$$;
+
+COMMENT ON FUNCTION private.draft_only_marked_paid(public.benchmark_drafts, public.benchmark_drafts) IS 'An update that marks a draft paid and changes nothing a buyer wrote (what fulfill_checkout does): the draft was held to its limits when it was written and made ready, so paying for it neither walks it again (the costliest part of a Stripe delivery) nor fails on a limit tightened since.';
 
 CREATE FUNCTION private.repeats_asked(p_config_data jsonb) RETURNS integer
     LANGUAGE sql IMMUTABLE
@@ -543,6 +561,8 @@ REVOKE ALL ON FUNCTION private.check_expected_json(p_expected jsonb, p_what text
 REVOKE ALL ON FUNCTION private.check_open_drafts() FROM PUBLIC, anon, authenticated, service_role;
 
 REVOKE ALL ON FUNCTION private.check_ready_draft() FROM PUBLIC, anon, authenticated, service_role;
+
+REVOKE ALL ON FUNCTION private.draft_only_marked_paid(p_old public.benchmark_drafts, p_new public.benchmark_drafts) FROM PUBLIC, anon, authenticated, service_role;
 
 REVOKE ALL ON FUNCTION private.effective_schema(p_schema_data jsonb) FROM PUBLIC, anon, authenticated, service_role;
 

@@ -182,7 +182,7 @@ $$;
 
 COMMENT ON FUNCTION public.claim_next_report(text, integer, integer) IS 'Takes the running report whose lease expired longest ago, else the oldest paid one, with FOR UPDATE SKIP LOCKED: concurrent callers never get the same report. Sets running, a fresh lease_token, lease_expires_at, attempts + 1, started_at (kept across takeovers). A report claimed `p_max_attempts` times already is ended instead (complete with what it delivered, or failed and refunded) and the next one looked at. No row when idle.';
 
-CREATE FUNCTION public.finish_report(p_report_id uuid, p_lease_token uuid, p_status text, p_reason text DEFAULT NULL::text, p_cut_short boolean DEFAULT false) RETURNS boolean
+CREATE FUNCTION public.finish_report(p_report_id uuid, p_lease_token uuid, p_status text, p_reason text DEFAULT NULL::text, p_cut_short boolean DEFAULT false, p_figures jsonb DEFAULT NULL::jsonb) RETURNS boolean
     LANGUAGE plpgsql SECURITY DEFINER
     SET search_path TO ''
     AS $$
@@ -202,13 +202,14 @@ begin
          lease_owner = null,
          lease_token = null,
          lease_expires_at = null,
-         runs_done = (select count(*) from public.benchmark_runs b where b.report_id = r.id)
+         runs_done = (select count(*) from public.benchmark_runs b where b.report_id = r.id),
+         figures = coalesce(p_figures, r.figures)
    where r.id = p_report_id and r.lease_token = p_lease_token and r.status = 'running';
   return found;
 end
 $$;
 
-COMMENT ON FUNCTION public.finish_report(uuid, uuid, text, text, boolean) IS 'Ends a report as complete or failed (a failure needs a reason a person can read), clears the lease, records finished_at and runs_done. Fenced: a stale token writes nothing and gets false.';
+COMMENT ON FUNCTION public.finish_report(uuid, uuid, text, text, boolean, jsonb) IS 'Ends a report as complete or failed (a failure needs a reason a person can read), clears the lease, records finished_at and runs_done, and stores `p_figures` (computed once by the engine) when given, in the same write: the figures a finished report shows are never missing for a moment. Fenced: a stale token writes nothing and gets false.';
 
 CREATE FUNCTION public.record_report_figures(p_report_id uuid, p_lease_token uuid, p_figures jsonb) RETURNS boolean
     LANGUAGE sql SECURITY DEFINER
@@ -223,7 +224,7 @@ CREATE FUNCTION public.record_report_figures(p_report_id uuid, p_lease_token uui
   select exists (select 1 from stored)
 $$;
 
-COMMENT ON FUNCTION public.record_report_figures(uuid, uuid, jsonb) IS 'Stores a report''s figures (computed once by the engine) while the lease is held; false when it is not.';
+COMMENT ON FUNCTION public.record_report_figures(uuid, uuid, jsonb) IS 'Stores a report''s figures (computed once by the engine) while the lease is held; false when it is not. The engine stores them with finish_report; this stays for engines of the previous release while a deploy rolls.';
 
 CREATE FUNCTION public.reports_to_refigure(p_after uuid, p_limit integer) RETURNS TABLE(id uuid, extraction_prompt text, json_schema jsonb, config_snapshot jsonb)
     LANGUAGE sql STABLE SECURITY DEFINER
@@ -422,8 +423,8 @@ REVOKE ALL ON FUNCTION private.notify_report_paid() FROM PUBLIC, anon, authentic
 REVOKE ALL ON FUNCTION public.claim_next_report(p_worker text, p_lease_seconds integer, p_max_attempts integer) FROM PUBLIC, anon, authenticated, service_role;
 GRANT ALL ON FUNCTION public.claim_next_report(p_worker text, p_lease_seconds integer, p_max_attempts integer) TO service_role;
 
-REVOKE ALL ON FUNCTION public.finish_report(p_report_id uuid, p_lease_token uuid, p_status text, p_reason text, p_cut_short boolean) FROM PUBLIC, anon, authenticated, service_role;
-GRANT ALL ON FUNCTION public.finish_report(p_report_id uuid, p_lease_token uuid, p_status text, p_reason text, p_cut_short boolean) TO service_role;
+REVOKE ALL ON FUNCTION public.finish_report(p_report_id uuid, p_lease_token uuid, p_status text, p_reason text, p_cut_short boolean, p_figures jsonb) FROM PUBLIC, anon, authenticated, service_role;
+GRANT ALL ON FUNCTION public.finish_report(p_report_id uuid, p_lease_token uuid, p_status text, p_reason text, p_cut_short boolean, p_figures jsonb) TO service_role;
 
 REVOKE ALL ON FUNCTION public.record_report_figures(p_report_id uuid, p_lease_token uuid, p_figures jsonb) FROM PUBLIC, anon, authenticated, service_role;
 GRANT ALL ON FUNCTION public.record_report_figures(p_report_id uuid, p_lease_token uuid, p_figures jsonb) TO service_role;

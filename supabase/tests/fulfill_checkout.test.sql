@@ -1,7 +1,7 @@
 -- fulfill_checkout: one report per Stripe session, a faithful snapshot of the
 -- draft, and clear refusals that change nothing.
 begin;
-select plan(17);
+select plan(20);
 
 insert into auth.users (id, email) values
   ('a0000000-0000-4000-8000-00000000000a', 'owner@example.test'),
@@ -53,6 +53,26 @@ select throws_ok(
   $$select public.fulfill_checkout('', 'd0000000-0000-4000-8000-0000000000d1', 'a0000000-0000-4000-8000-00000000000a')$$,
   'PT400', null, 'an empty session id is refused');
 select is((select count(*)::int from public.reports), 1, 'refusals created nothing');
+
+
+-- Paying does not walk the draft again: it was held to its limits when it
+-- was written, and a limit tightened since does not refuse a payment. A
+-- paid draft whose content changes is checked as ever.
+insert into public.benchmark_drafts (id, user_id, status, upload_data, schema_data, selected_models)
+values ('d0000000-0000-4000-8000-0000000000d3', 'a0000000-0000-4000-8000-00000000000a', 'ready',
+        '{"images": [{"path": "a0000000-0000-4000-8000-00000000000a/3.png", "expected": {"a": 3}}]}',
+        '{"prompt": "Extract a."}', array['openai/gpt-4o']);
+alter table public.benchmark_drafts disable trigger benchmark_drafts_check_ready;
+update public.benchmark_drafts set config_data = '{"repeats": 9}' where id = 'd0000000-0000-4000-8000-0000000000d3';
+alter table public.benchmark_drafts enable trigger benchmark_drafts_check_ready;
+select lives_ok(
+  $$select public.fulfill_checkout('cs_3', 'd0000000-0000-4000-8000-0000000000d3', 'a0000000-0000-4000-8000-00000000000a')$$,
+  'a ready draft is paid for without being held to today''s limits again');
+select is((select status from public.benchmark_drafts where id = 'd0000000-0000-4000-8000-0000000000d3'), 'paid',
+          'and is marked paid');
+select throws_ok(
+  $$update public.benchmark_drafts set config_data = '{"repeats": 8}' where id = 'd0000000-0000-4000-8000-0000000000d3'$$,
+  '23514', null, 'a paid draft whose content changes is held to the limits');
 
 select * from finish();
 rollback;

@@ -35,7 +35,7 @@ insert into expected_grants values
   ('claim_next_report(text,integer,integer)', '', 'service_role', 'EXECUTE'),
   ('renew_report_lease(uuid,uuid,integer)', '', 'service_role', 'EXECUTE'),
   ('release_report(uuid,uuid)', '', 'service_role', 'EXECUTE'),
-  ('finish_report(uuid,uuid,text,text,boolean)', '', 'service_role', 'EXECUTE'),
+  ('finish_report(uuid,uuid,text,text,boolean,jsonb)', '', 'service_role', 'EXECUTE'),
   ('reserve_run(uuid,uuid,text,integer,bigint,integer)', '', 'service_role', 'EXECUTE'),
   ('reserve_retry(uuid,uuid,text,integer,integer)', '', 'service_role', 'EXECUTE'),
   ('release_reservation(uuid,uuid,text,integer,integer)', '', 'service_role', 'EXECUTE'),

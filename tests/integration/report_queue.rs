@@ -118,7 +118,7 @@ async fn a_live_lease_is_left_alone_and_an_expired_one_is_taken_over() {
         reason: "stale".into(),
     };
     assert!(matches!(
-        store.finish(&dead.lease, &failed).await,
+        store.finish(&dead.lease, &failed, None).await,
         Err(StoreError::LeaseLost(_))
     ));
     assert!(matches!(
@@ -146,7 +146,7 @@ async fn a_live_lease_is_left_alone_and_an_expired_one_is_taken_over() {
         .get(0);
     assert!(after > before);
     store
-        .finish(&lease, &Outcome::Complete { cut_short: None })
+        .finish(&lease, &Outcome::Complete { cut_short: None }, None)
         .await
         .unwrap();
 
@@ -185,6 +185,7 @@ async fn a_report_cut_short_or_failed_keeps_its_reason() {
             &Outcome::Complete {
                 cut_short: Some(why.clone()),
             },
+            None,
         )
         .await
         .unwrap();
@@ -210,6 +211,7 @@ async fn a_report_cut_short_or_failed_keeps_its_reason() {
             &Outcome::Failed {
                 reason: reason.clone(),
             },
+            None,
         )
         .await
         .unwrap();

@@ -1,6 +1,6 @@
 //! How a report ends: complete (cut short, and why, when a limit stopped
 //! it) or failed when no call got an answer; its figures computed once, from
-//! every run it holds, and stored before it finishes.
+//! every run it holds, and stored as it finishes.
 
 use std::collections::HashMap;
 
@@ -79,22 +79,6 @@ pub(super) fn outcome(
     Outcome::Complete { cut_short }
 }
 
-/// Computes the report's figures from `runs` (every run it holds) and
-/// stores them before it finishes. A report is never held back for its
-/// figures: if they cannot be computed it finishes without them (the
-/// engine tries again when it next starts: `refigure`).
-pub(super) async fn record_figures(
-    runner: &Runner,
-    lease: &Lease,
-    snapshot: &Snapshot,
-    runs: Vec<RunRow>,
-) -> Result<(), RunError> {
-    if let Some(figures) = compute_figures(snapshot, runs).await {
-        runner.store.record_figures(lease, &figures).await?;
-    }
-    Ok(())
-}
-
 /// A report's figures from its snapshot and every run it holds, computed
 /// off the async threads; none (logged) if the computation failed.
 pub(super) async fn compute_figures(snapshot: &Snapshot, runs: Vec<RunRow>) -> Option<Figures> {
@@ -122,12 +106,20 @@ pub(super) async fn compute_figures(snapshot: &Snapshot, runs: Vec<RunRow>) -> O
         .ok()
 }
 
+/// Ends the report with `outcome`, storing its figures with it when there
+/// are any. A report is never held back for its figures: if they could not
+/// be computed it finishes without them (the engine tries again when it
+/// next starts: `refigure`).
 pub(super) async fn finish(
     runner: &Runner,
     lease: &Lease,
     outcome: Outcome,
+    figures: Option<Figures>,
 ) -> Result<(), RunError> {
-    runner.store.finish(lease, &outcome).await?;
+    runner
+        .store
+        .finish(lease, &outcome, figures.as_ref())
+        .await?;
     tracing::info!(?outcome, "report finished");
     Ok(())
 }

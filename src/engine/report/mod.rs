@@ -83,7 +83,9 @@ async fn run_claimed(
         &limits.json,
     ) {
         Ok(snapshot) => Arc::new(snapshot),
-        Err(reason) => return finish::finish(&runner, &lease, Outcome::Failed { reason }).await,
+        Err(reason) => {
+            return finish::finish(&runner, &lease, Outcome::Failed { reason }, None).await
+        }
     };
     let heartbeat = Heartbeat::start(runner.store.clone(), lease.clone(), runner.limits.lease);
     let admission = Admission::prepare(&runner, &claim, snapshot.clone(), limits.clone()).await?;
@@ -106,8 +108,8 @@ async fn run_claimed(
                 limits.soft_ceiling_usd,
                 claim.runs_planned,
             );
-            finish::record_figures(&runner, &lease, &snapshot, runs).await?;
-            finish::finish(&runner, &lease, outcome).await
+            let figures = finish::compute_figures(&snapshot, runs).await;
+            finish::finish(&runner, &lease, outcome, figures).await
         }
     }
 }

@@ -25,8 +25,9 @@ use crate::engine::limits::ProductLimits;
 use crate::engine::schedule::{Cell, Schedule};
 use crate::engine::store::{CallToReserve, ClaimedReport, StoreError};
 
-/// Calls reserved ahead of a free slot, at most.
-const RESERVED_AHEAD: usize = 2;
+/// Calls reserved ahead of a free slot, at most; with every slot busy they
+/// are topped up only once the last has started, all in one round trip.
+const RESERVED_AHEAD: usize = 3;
 
 /// A call admitted, with the image it sends.
 type Admitted = (Cell, Image);
@@ -216,9 +217,9 @@ impl Admission {
     }
 
     /// Starts calls while there is a free slot, a cell for it and money and
-    /// time left; with every slot busy, reserves the next calls ahead (up
-    /// to [`RESERVED_AHEAD`]). The calls of one document admitted together
-    /// are reserved in one round trip.
+    /// time left; with every slot busy and none held ahead, reserves the
+    /// next [`RESERVED_AHEAD`] calls. The calls of one document admitted
+    /// together are reserved in one round trip.
     async fn admit(&mut self, heartbeat: &Heartbeat, stop: &watch::Receiver<bool>) {
         loop {
             while let Ok(event) = self.events.try_recv() {
@@ -243,8 +244,11 @@ impl Admission {
                 };
                 self.start(cell, image);
             }
-            let wanted = global.saturating_sub(self.in_flight)
-                + RESERVED_AHEAD.saturating_sub(self.ahead.len());
+            let free = global.saturating_sub(self.in_flight);
+            if free == 0 && !self.ahead.is_empty() {
+                return;
+            }
+            let wanted = free + RESERVED_AHEAD.saturating_sub(self.ahead.len());
             let cells: Vec<Cell> = std::iter::from_fn(|| self.schedule.start_next(Instant::now()))
                 .take(wanted)
                 .collect();

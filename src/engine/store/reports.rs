@@ -1,6 +1,6 @@
 //! Claiming, fencing and finishing reports: `claim_next_report`,
-//! `renew_report_lease`, `release_report`, `finish_report`,
-//! `record_report_figures` (supabase/schemas/reports_queue.sql), and the
+//! `renew_report_lease`, `release_report`, `finish_report` (with the
+//! report's figures; supabase/schemas/reports_queue.sql), and the
 //! runs a report has recorded; finished reports whose figures are computed
 //! again (`reports_to_refigure`, `record_refigured_report`).
 
@@ -121,8 +121,14 @@ impl Store {
         )
     }
 
-    /// Ends the report. Fenced: a lost lease writes nothing.
-    pub async fn finish(&self, lease: &Lease, outcome: &Outcome) -> Result<(), StoreError> {
+    /// Ends the report, with its figures when they could be computed, in one
+    /// write. Fenced: a lost lease writes nothing.
+    pub async fn finish(
+        &self,
+        lease: &Lease,
+        outcome: &Outcome,
+        figures: Option<&Figures>,
+    ) -> Result<(), StoreError> {
         let (status, reason, cut_short) = match outcome {
             Outcome::Complete { cut_short: None } => ("complete", None, false),
             Outcome::Complete {
@@ -130,9 +136,16 @@ impl Store {
             } => ("complete", Some(why.as_str()), true),
             Outcome::Failed { reason } => ("failed", Some(reason.as_str()), false),
         };
-        let sql = "select public.finish_report($1, $2, $3, $4, $5) as answer";
-        let params: [&(dyn tokio_postgres::types::ToSql + Sync); 5] =
-            [&lease.report_id, &lease.token, &status, &reason, &cut_short];
+        let figures = figures.map(|f| serde_json::to_value(f).unwrap_or_default());
+        let sql = "select public.finish_report($1, $2, $3, $4, $5, $6) as answer";
+        let params: [&(dyn tokio_postgres::types::ToSql + Sync); 6] = [
+            &lease.report_id,
+            &lease.token,
+            &status,
+            &reason,
+            &cut_short,
+            &figures,
+        ];
         held(lease, self.answer(sql, &params).await?)
     }
 
@@ -173,16 +186,6 @@ impl Store {
         .await
     }
 
-    /// Stores a report's figures while it is still ours to finish.
-    pub async fn record_figures(&self, lease: &Lease, figures: &Figures) -> Result<(), StoreError> {
-        let figures = serde_json::to_value(figures).unwrap_or_default();
-        let sql = "select public.record_report_figures($1, $2, $3) as answer";
-        held(
-            lease,
-            self.answer(sql, &[&lease.report_id, &lease.token, &figures])
-                .await?,
-        )
-    }
     /// Finished reports after `after` (in id order, at most `limit`) whose
     /// figures are missing or older than the report page reads.
     pub async fn reports_to_refigure(
