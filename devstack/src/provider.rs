@@ -25,7 +25,8 @@ use std::time::Duration;
 
 use base64::Engine as _;
 use bytes::Bytes;
-use rand::Rng;
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
@@ -33,6 +34,9 @@ use tokio::net::TcpListener;
 use warp::http::StatusCode;
 use warp::reply::{Reply, Response};
 use warp::Filter;
+
+/// Where the sequence of fault draws starts.
+const FAULT_SEED: u64 = 0x5EED_F4A1;
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 #[serde(default)]
@@ -185,6 +189,9 @@ struct Provider {
     busy: Arc<Mutex<HashMap<String, usize>>>,
     /// Answers generated so far, per model and answer key.
     answered: Arc<Mutex<HashMap<(String, String), u64>>>,
+    /// The draws of faults and jitter, from one fixed sequence in the order
+    /// calls arrive: every run of a test meets the same mix of faults.
+    draws: Arc<Mutex<StdRng>>,
 }
 
 /// A model's request in progress, counted until dropped.
@@ -243,6 +250,7 @@ pub fn start(
         generations: Arc::default(),
         busy: Arc::default(),
         answered: Arc::default(),
+        draws: Arc::new(Mutex::new(StdRng::seed_from_u64(FAULT_SEED))),
     };
     let calls = provider.calls.clone();
     let with = warp::any().map(move || provider.clone());
@@ -559,7 +567,7 @@ impl Provider {
 
     /// Which fault (if any) this call meets, and its extra latency.
     fn draw(&self) -> (Option<&'static str>, u64) {
-        let mut rng = rand::rng();
+        let mut rng = self.draws.lock().unwrap();
         let draw = rng.random::<f64>();
         let jitter = if self.config.jitter_ms > 0 {
             rng.random_range(0..self.config.jitter_ms)
@@ -797,6 +805,7 @@ mod tests {
             generations: Arc::default(),
             busy: Arc::default(),
             answered: Arc::default(),
+            draws: Arc::new(Mutex::new(StdRng::seed_from_u64(FAULT_SEED))),
         }
     }
 
