@@ -1,6 +1,6 @@
 -- The shape other parts of the system rely on.
 begin;
-select plan(14);
+select plan(15);
 
 select has_table('public', 'benchmark_drafts', 'benchmark_drafts exists');
 select has_table('public', 'reports', 'reports exists');
@@ -18,6 +18,8 @@ select columns_are('public', 'benchmark_runs', array[
 select has_trigger('public', 'reports', 'reports_notify_paid', 'paid reports notify the engines');
 select has_trigger('public', 'reports', 'reports_updated_at', 'reports keep updated_at');
 select has_trigger('public', 'benchmark_drafts', 'benchmark_drafts_updated_at', 'drafts keep updated_at');
+select is((select reloptions from pg_class where oid = 'public.reports'::regclass), array['fillfactor=70'],
+          'a report''s pages keep room for the updates of its run');
 select is((select public from storage.buckets where id = 'benchmark-images'), false, 'the image bucket is private');
 select * from finish();
 rollback;
